@@ -1,0 +1,57 @@
+/* Population loss and gradient (MATH.md §1-2).
+ *
+ * Unit vectors are indexed  [v_1..v_m, w_1..w_m, v*_1..v*_m*, w*_1..w*_m*]
+ * (n = 2m + 2m*).  L depends on the parameters only through their Gram
+ * matrix G; the Gram-level functions return L and dL/dG, on which both the
+ * full-parameter gradient (chain rule through the normalisation) and the
+ * dimension-free flow are built. */
+#ifndef MOEVERIFY_LOSS_H
+#define MOEVERIFY_LOSS_H
+
+#include <stddef.h>
+#include <mpfr.h>
+#include <moeverify/expect.h>
+#include <moeverify/problem.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+  double err;        /* |L - exact| <= err (absolute) */
+  double grad_err;   /* bound on every |dL/dG_kl| (Gram level) or on every
+                        gradient component (raw level) error */
+  double abs_terms;  /* sum of |weighted pair terms|: L is a difference of
+                        terms of this size */
+  double cond;       /* abs_terms / |L| (condition number of the sum) */
+  unsigned max_terms;/* most series terms used by any pair */
+  mpfr_prec_t prec;  /* working precision (53 = double path) */
+} mv_loss_info;
+
+typedef struct mv_loss_ws mv_loss_ws;
+
+/* Workspace for m students, mstar teachers at precision prec (53 selects
+ * the double path only). */
+mv_loss_ws *mv_loss_alloc (size_t m, size_t mstar, mpfr_prec_t prec);
+void mv_loss_free (mv_loss_ws *ws);
+mv_expect_ws *mv_loss_expect (mv_loss_ws *ws);
+
+/* Gram level.  G: n x n row-major, symmetric, unit diagonal.  dLdG (may be
+ * NULL): n x n, entry (k,l) = dL/dG_kl where G_kl = G_lk is one variable;
+ * diagonal and teacher-teacher entries are set to 0. */
+int mv_loss_gram_d (double *L, double *dLdG, mv_loss_info *info,
+                    const double *G, double noise_var, mv_loss_ws *ws);
+int mv_loss_gram (mpfr_t L, mpfr_t *dLdG, mv_loss_info *info,
+                  mpfr_t *G, double noise_var, mv_loss_ws *ws);
+
+/* Raw-parameter level: L and its gradient with respect to the raw student
+ * vectors v_i, w_i (m x d each, row-major; either may be NULL). */
+int mv_loss_eval_d (double *L, double *gV, double *gW, mv_loss_info *info,
+                    const mv_problem *pb, mv_loss_ws *ws);
+int mv_loss_eval (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info,
+                  const mv_problem *pb, mv_loss_ws *ws);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

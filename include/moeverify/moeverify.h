@@ -1,0 +1,17 @@
+/* moeverify: exact closed-form loss, gradients and dynamics of soft-routed
+ * mixture-of-experts teacher-student models.  Umbrella header. */
+#ifndef MOEVERIFY_H
+#define MOEVERIFY_H
+
+#include <moeverify/error.h>
+#include <moeverify/hermite.h>
+#include <moeverify/expect.h>
+#include <moeverify/problem.h>
+#include <moeverify/loss.h>
+#include <moeverify/mc.h>
+#include <moeverify/io.h>
+
+#define MV_VERSION_STRING "0.1.0"
+const char *mv_version (void);
+
+#endif
