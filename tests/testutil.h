@@ -3,6 +3,7 @@
 #ifndef MV_TESTUTIL_H
 #define MV_TESTUTIL_H
 
+#include <stdio.h>
 #include <check.h>
 #include <mpfr.h>
 
