@@ -1,7 +1,285 @@
-/* STUB: to be replaced */
-#include <moeverify/expect.h>
+/* Construction of the pair-expectation tables for one precision: the
+ * 30 diagram tuples, the series weights c_{n+p} c_{n+q} / n!, the envelope
+ * tail used for truncation bounds, and the self-pair constants F_{p,q}(1). */
+#include "expect_priv.h"
 #include <moeverify/error.h>
-mv_expect_ws *mv_expect_alloc (mpfr_prec_t prec) { return 0; }
-void mv_expect_free (mv_expect_ws *ws) {}
-mpfr_prec_t mv_expect_prec (const mv_expect_ws *ws) { return 0; }
-unsigned mv_expect_max_terms (const mv_expect_ws *ws) { return 0; }
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const unsigned char FP[MV_NF] = { 0, 0, 1, 0, 1, 2, 0, 1, 2, 3, 1, 2, 3, 4 };
+static const unsigned char FQ[MV_NF] = { 0, 2, 1, 4, 3, 2, 6, 5, 4, 3, 7, 6, 5, 4 };
+
+static int
+f_index (unsigned p, unsigned q)
+{
+  if (p > q)
+    {
+      unsigned t = p;
+      p = q;
+      q = t;
+    }
+  for (int i = 0; i < MV_NF; i++)
+    if (FP[i] == p && FQ[i] == q)
+      return i;
+  return -1;
+}
+
+static double
+fact (unsigned n)
+{
+  double f = 1;
+  for (unsigned i = 2; i <= n; i++)
+    f *= i;
+  return f;
+}
+
+static void
+build_tuples (mv_expect_ws *ws)
+{
+  int t = 0;
+  ws->kappa_sum = 0;
+  for (unsigned e = 0; e <= 3; e++)
+    for (unsigned a1 = 0; a1 <= 3 - e; a1++)
+      for (unsigned a2 = 0; a2 <= 3 - e; a2++)
+        {
+          unsigned b1 = 3 - e - a1, b2 = 3 - e - a2;
+          mv_tuple *tp = &ws->tuple[t++];
+          tp->a1 = a1, tp->a2 = a2, tp->b1 = b1, tp->b2 = b2, tp->e = e;
+          tp->f = f_index (a1 + a2, b1 + b2);
+          tp->fd = f_index (a1 + a2 + 1, b1 + b2 + 1);
+          tp->kappa = 36.0 / (fact (a1) * fact (a2) * fact (b1) * fact (b2) * fact (e));
+          ws->kappa_sum += tp->kappa;
+        }
+}
+
+/* Envelope |w_i[j]| <= exp(lb_{j+p} + lb_{j+q} - ln j!) from the rigorous
+ * coefficient bound; returns the suffix maxima over i of the tail sums,
+ * tail1[n] for n < len. */
+static double *
+envelope_tail (unsigned len, unsigned *lenp, mpfr_prec_t prec)
+{
+  /* run the envelope well past where it drops below 2^-(prec+80) */
+  double stop = -(prec + 80.0) * M_LN2 - 25.0;
+  unsigned cap = 4 * len + 1000;
+  double *lb = malloc ((cap + 9) * sizeof *lb);
+  double *sum = calloc (MV_NF, sizeof *sum);
+  double *tail = malloc ((cap + 1) * sizeof *tail);
+  if (!lb || !sum || !tail)
+    {
+      free (lb), free (sum), free (tail);
+      return NULL;
+    }
+  for (unsigned k = 0; k < cap + 9; k++)
+    lb[k] = mv_hermite_coeff_log_bound (k);
+  unsigned end = cap;
+  for (unsigned j = len; j < cap; j++)
+    {
+      double lmax = -INFINITY;
+      for (int i = 0; i < MV_NF; i++)
+        if ((j + FP[i]) % 2 == 1)
+          {
+            double l = lb[j + FP[i]] + lb[j + FQ[i]] - lgamma (j + 1.0);
+            lmax = fmax (lmax, l);
+          }
+      if (lmax < stop && j > 2 * len)
+        {
+          end = j;
+          break;
+        }
+    }
+  /* remainder past `end`: terms fall like exp(-2 pi sqrt j); their sum is
+   * below term * (sqrt(j) + 10) * 4 (proofs/pair-expectation.md) */
+  for (int i = 0; i < MV_NF; i++)
+    {
+      double l = lb[end + 1 + FP[i]] + lb[end + 1 + FQ[i]] - lgamma (end + 2.0);
+      sum[i] = exp (l) * (sqrt ((double) end) + 10.0) * 4.0;
+    }
+  double m = 0;
+  for (unsigned j = end; j-- > 0;)
+    {
+      m = 0;
+      for (int i = 0; i < MV_NF; i++)
+        {
+          if ((j + FP[i]) % 2 == 1)
+            sum[i] += exp (lb[j + FP[i]] + lb[j + FQ[i]] - lgamma (j + 1.0));
+          m = fmax (m, sum[i]);
+        }
+      if (j <= cap)
+        tail[j] = m;
+    }
+  free (lb), free (sum);
+  *lenp = end;
+  return tail;
+}
+
+mv_expect_ws *
+mv_expect_alloc (mpfr_prec_t prec)
+{
+  mv_init ();
+  if (prec < MV_PREC_MIN || prec > MV_PREC_MAX)
+    {
+      mv_error_set (MV_EPREC, "precision %ld bits out of range [%d, %d]",
+                    (long) prec, MV_PREC_MIN, MV_PREC_MAX);
+      return NULL;
+    }
+  mv_expect_ws *ws = calloc (1, sizeof *ws);
+  if (!ws)
+    {
+      mv_error_set (MV_ENOMEM, "expect: out of memory");
+      return NULL;
+    }
+  ws->prec = prec;
+  ws->wp = prec + 24 + (mpfr_prec_t) ceil (log2 ((double) prec));
+  memcpy (ws->fp, FP, sizeof FP);
+  memcpy (ws->fq, FQ, sizeof FQ);
+  build_tuples (ws);
+
+  /* terms: smallest N with kappa_sum * tail1[N] below the target */
+  unsigned guess = (unsigned) pow ((prec + 40.0) * M_LN2 / (2 * M_PI) + 4.0, 2.0) + 64;
+  unsigned tlen;
+  ws->tail1 = envelope_tail (guess, &tlen, prec);
+  if (!ws->tail1)
+    goto nomem;
+  double target = ldexp (1.0, -(int) (prec + 12));
+  ws->nmax = ws->nmax_d = 0;
+  for (unsigned n = 0; n < tlen; n++)
+    {
+      if (!ws->nmax_d && ws->kappa_sum * ws->tail1[n] <= ldexp (1.0, -62))
+        ws->nmax_d = n;
+      if (ws->kappa_sum * ws->tail1[n] <= target)
+        {
+          ws->nmax = n;
+          break;
+        }
+    }
+  if (!ws->nmax)
+    {
+      mv_expect_free (ws);
+      mv_error_set (MV_ENOCONV, "expect: series envelope did not reach %ld bits",
+                    (long) prec);
+      return NULL;
+    }
+  if (ws->nmax_d == 0 || ws->nmax_d > ws->nmax)
+    ws->nmax_d = ws->nmax;
+
+  ws->coef = mv_hermite_table_alloc (ws->nmax + 8, ws->wp);
+  if (!ws->coef)
+    {
+      mv_expect_free (ws);
+      return NULL;
+    }
+  ws->coef_relerr = 0;
+  for (unsigned k = 0; k <= ws->nmax + 8; k++)
+    ws->coef_relerr = fmax (ws->coef_relerr, ws->coef->relerr[k]);
+
+  mpfr_t fct;
+  mpfr_init2 (fct, ws->wp);
+  mpfr_set_ui (fct, 1, MPFR_RNDN);
+  for (int i = 0; i < MV_NF; i++)
+    {
+      ws->w[i] = calloc (ws->nmax, sizeof (mpfr_t));
+      ws->wd[i] = malloc (ws->nmax * sizeof (double));
+      if (!ws->w[i] || !ws->wd[i])
+        {
+          mpfr_clear (fct);
+          goto nomem;
+        }
+      for (unsigned n = 0; n < ws->nmax; n++)
+        mpfr_init2 (ws->w[i][n], ws->wp);
+    }
+  ws->wabs = 0;
+  double wsum[MV_NF] = { 0 };
+  for (unsigned n = 0; n < ws->nmax; n++)
+    {
+      if (n > 1)
+        mpfr_mul_ui (fct, fct, n, MPFR_RNDN);       /* n! */
+      for (int i = 0; i < MV_NF; i++)
+        {
+          mpfr_mul (ws->w[i][n], ws->coef->c[n + FP[i]], ws->coef->c[n + FQ[i]],
+                    MPFR_RNDN);
+          mpfr_div (ws->w[i][n], ws->w[i][n], fct, MPFR_RNDN);
+          ws->wd[i][n] = mpfr_get_d (ws->w[i][n], MPFR_RNDN);
+          wsum[i] += fabs (ws->wd[i][n]);
+        }
+    }
+  mpfr_clear (fct);
+  for (int i = 0; i < MV_NF; i++)
+    ws->wabs = fmax (ws->wabs, wsum[i]);
+
+  /* scratch */
+  for (int i = 0; i < MV_NF; i++)
+    mpfr_init2 (ws->F[i], ws->wp), mpfr_init2 (ws->F1[i], ws->wp);
+  mpfr_inits2 (ws->wp, ws->pw, ws->t, ws->u, (mpfr_ptr) 0);
+  for (int a = 0; a < 5; a++)
+    for (int b = 0; b < 4; b++)
+      mpfr_init2 (ws->pows[a][b], ws->wp);
+  for (int a = 0; a < MV_NRHO; a++)
+    mpfr_init2 (ws->rhoc[a], ws->wp);
+
+  /* self-pair constants: the series at r = 1 */
+  double tail;
+  mpfr_t one;
+  mpfr_init2 (one, ws->wp);
+  mpfr_set_ui (one, 1, MPFR_RNDN);
+  unsigned used = mv_expect_series (ws->F, &tail, one, MV_NF, 0.0, ws);
+  double uw = ldexp (1.0, -(int) ws->wp);
+  ws->F1_err = tail + (2.0 * used + 20.0) * uw * ws->wabs
+               + 2 * ws->coef_relerr * ws->wabs;
+  for (int i = 0; i < MV_NF; i++)
+    {
+      mpfr_set (ws->F1[i], ws->F[i], MPFR_RNDN);
+      ws->F1d[i] = mpfr_get_d (ws->F1[i], MPFR_RNDN);
+    }
+  ws->F1d_err = ws->F1_err + ldexp (1.0, -53) * ws->wabs;
+  mpfr_clear (one);
+  return ws;
+
+nomem:
+  mv_expect_free (ws);
+  mv_error_set (MV_ENOMEM, "expect: out of memory");
+  return NULL;
+}
+
+void
+mv_expect_free (mv_expect_ws *ws)
+{
+  if (!ws)
+    return;
+  for (int i = 0; i < MV_NF; i++)
+    {
+      if (ws->w[i])
+        for (unsigned n = 0; n < ws->nmax; n++)
+          if (ws->w[i][n]->_mpfr_d)
+            mpfr_clear (ws->w[i][n]);
+      free (ws->w[i]);
+      free (ws->wd[i]);
+    }
+  if (ws->pw->_mpfr_d)
+    {
+      for (int i = 0; i < MV_NF; i++)
+        mpfr_clear (ws->F[i]), mpfr_clear (ws->F1[i]);
+      mpfr_clears (ws->pw, ws->t, ws->u, (mpfr_ptr) 0);
+      for (int a = 0; a < 5; a++)
+        for (int b = 0; b < 4; b++)
+          mpfr_clear (ws->pows[a][b]);
+      for (int a = 0; a < MV_NRHO; a++)
+        mpfr_clear (ws->rhoc[a]);
+    }
+  mv_hermite_table_free (ws->coef);
+  free (ws->tail1);
+  free (ws);
+}
+
+mpfr_prec_t
+mv_expect_prec (const mv_expect_ws *ws)
+{
+  return ws->prec;
+}
+
+unsigned
+mv_expect_max_terms (const mv_expect_ws *ws)
+{
+  return ws->nmax;
+}

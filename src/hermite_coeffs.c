@@ -1,2 +1,383 @@
-/* STUB */
+/* Hermite coefficients of the logistic sigmoid, c_k = E[pi(z) He_k(z)].
+ * Two independent quadratures (proofs/sigmoid-coefficients.md):
+ *   fourier: c_k = (-1)^((k-1)/2) Int_0^inf w^k e^{-w^2/2}/sinh(pi w) dw,
+ *            positive integrand, rigorous strip bound;
+ *   direct:  c_k = Int tanh(z/2)/2 He_k(z) phi(z) dz at raised precision.
+ * Both use the trapezoidal rule on the whole line (the integrands are even
+ * for odd k), which converges geometrically for functions analytic in a
+ * strip (Trefethen & Weideman, SIAM Review 56 (2014), Thm 5.1). */
 #include <moeverify/hermite.h>
+#include <moeverify/error.h>
+
+#include <math.h>
+#include <stdlib.h>
+
+/* 1/sinh(pi w) has poles at w = +-i: use the strip |Im w| < 3/4. */
+#define FOURIER_STRIP 0.75
+/* tanh(z/2) has poles at z = +-i pi: use |Im z| < 5/2. */
+#define DIRECT_STRIP 2.5
+
+/* ln J_m, J_m = Int_0^inf w^m e^{-w^2/2 - pi w} dw <= sqrt(2 pi) e^{psi(w*)}
+ * because psi(w) = m ln w - w^2/2 - pi w has psi'' <= -1 (strong concavity). */
+static double
+log_J_bound (unsigned m)
+{
+  if (m == 0)
+    return -log (M_PI);
+  double w = 0.5 * (-M_PI + sqrt (M_PI * M_PI + 4.0 * m));
+  return 0.5 * log (2 * M_PI) + m * log (w) - 0.5 * w * w - M_PI * w;
+}
+
+static double
+log_add (double a, double b)
+{
+  if (a < b)
+    {
+      double t = a;
+      a = b;
+      b = t;
+    }
+  return a + log1p (exp (b - a));
+}
+
+double
+mv_hermite_coeff_log_bound (unsigned k)
+{
+  /* 1/sinh(x) <= (1+2x) e^{-x}/x  gives  |c_k| <= J_{k-1}/pi + 2 J_k. */
+  if (k == 0)
+    return log (0.5);
+  return log_add (log_J_bound (k - 1) - log (M_PI), log (2.0) + log_J_bound (k));
+}
+
+static double
+log_sinh_pi (double x)
+{
+  double t = M_PI * x;
+  if (t > 20)
+    return t - M_LN2 + log1p (-exp (-2 * t));
+  return log (sinh (t));
+}
+
+/* ln of a bound on sup_{|y|<a} Int_R |f_k(x+iy)| dx, f_k = w^k e^{-w^2/2} /
+ * sinh(pi w), using |sinh(pi w)| >= sinh(pi|x|) and |sinh(pi w)| >=
+ * |w| sin(pi a)/a (product formula).  The integral of the bound is summed
+ * numerically and doubled for safety. */
+static double
+log_strip_mass (unsigned k, double a)
+{
+  double cap = log (a / sin (M_PI * a));
+  double dx = 0.02, xmax = sqrt ((double) k) + 45.0;
+  double lmax = -INFINITY, acc = 0.0;
+  for (double x = 0.0; x <= xmax; x += dx)
+    {
+      double r2 = x * x + a * a;
+      double lmin = x > 0 ? 0.5 * log (r2) - log_sinh_pi (x) : INFINITY;
+      if (lmin > cap)
+        lmin = cap;
+      double l = 0.5 * a * a - 0.5 * x * x + 0.5 * (k - 1.0) * log (r2) + lmin;
+      if (l > lmax)
+        {
+          acc = acc * exp (lmax - l) + 1.0;
+          lmax = l;
+        }
+      else
+        acc += exp (l - lmax);
+    }
+  /* both signs of x, and a factor 2 for the Riemann sum */
+  return lmax + log (acc * dx) + log (2.0) + log (2.0);
+}
+
+static void
+set_trivial (mpfr_t *c, double *relerr, unsigned kmax)
+{
+  for (unsigned k = 0; k <= kmax; k++)
+    {
+      if (k == 0)
+        mpfr_set_d (c[0], 0.5, MPFR_RNDN);
+      else if (k % 2 == 0)
+        mpfr_set_zero (c[k], 1);
+      else
+        continue;
+      if (relerr)
+        relerr[k] = 0.0;
+    }
+}
+
+static unsigned
+clog2 (double x)
+{
+  return (unsigned) ceil (log2 (x > 1 ? x : 1));
+}
+
+static int
+fourier_pass (mpfr_t *c, double *relerr, unsigned kmax, double h, double X,
+              double target_lnrel)
+{
+  mpfr_prec_t P = mpfr_get_prec (c[0]);
+  unsigned J = (unsigned) ceil (X / h);
+  unsigned nodd = (kmax + 1) / 2;
+  mpfr_prec_t wp = P + clog2 (kmax + J + 20.0) + 8;
+  mpfr_t w, w2, t, base, hh, *sum = malloc (nodd * sizeof *sum);
+  if (!sum)
+    return mv_error_set (MV_ENOMEM, "hermite: out of memory");
+  mpfr_inits2 (wp, w, w2, t, base, hh, (mpfr_ptr) 0);
+  mpfr_set_d (hh, h, MPFR_RNDN);
+  for (unsigned i = 0; i < nodd; i++)
+    mpfr_init2 (sum[i], wp), mpfr_set_zero (sum[i], 1);
+  /* j = 0: only k = 1 is nonzero there, f_1(0) = 1/pi, half weight */
+  mpfr_const_pi (t, MPFR_RNDN);
+  mpfr_ui_div (t, 1, t, MPFR_RNDN);
+  mpfr_div_2ui (sum[0], t, 1, MPFR_RNDN);
+  for (unsigned j = 1; j <= J; j++)
+    {
+      mpfr_mul_ui (w, hh, j, MPFR_RNDN);
+      mpfr_sqr (w2, w, MPFR_RNDN);
+      mpfr_div_2ui (t, w2, 1, MPFR_RNDN);
+      mpfr_neg (t, t, MPFR_RNDN);
+      mpfr_exp (base, t, MPFR_RNDN);
+      mpfr_const_pi (t, MPFR_RNDN);
+      mpfr_mul (t, t, w, MPFR_RNDN);
+      mpfr_sinh (t, t, MPFR_RNDN);
+      mpfr_div (base, base, t, MPFR_RNDN);
+      mpfr_mul (base, base, w, MPFR_RNDN);          /* k = 1 term */
+      for (unsigned i = 0; i < nodd; i++)
+        {
+          mpfr_add (sum[i], sum[i], base, MPFR_RNDN);
+          mpfr_mul (base, base, w2, MPFR_RNDN);     /* k -> k + 2 */
+        }
+    }
+  double a = FOURIER_STRIP;
+  double lnq = -2 * M_PI * a / h - log1p (-exp (-2 * M_PI * a / h));
+  int status = MV_OK;
+  for (unsigned i = 0; i < nodd; i++)
+    {
+      unsigned k = 2 * i + 1;
+      mpfr_mul (sum[i], sum[i], hh, MPFR_RNDN);
+      if (i % 2 == 1)
+        mpfr_neg (sum[i], sum[i], MPFR_RNDN);
+      mpfr_set (c[k], sum[i], MPFR_RNDN);
+      double lnc = log (fabs (mpfr_get_d (sum[i], MPFR_RNDN)));
+      if (!isfinite (lnc))
+        {
+          long e;
+          double mant = mpfr_get_d_2exp (&e, sum[i], MPFR_RNDN);
+          lnc = log (fabs (mant)) + e * M_LN2;
+        }
+      /* discretisation (half of the full-line bound: c_k is half the line) */
+      double ldisc = log_strip_mass (k, a) - log (2.0) + lnq - lnc;
+      /* truncation of integral and sum past X - h (f_k decreasing there) */
+      double xt = X - h, gam = xt + M_PI - k / xt;
+      double ltrunc = gam > 0
+        ? log (4.02) + k * log (xt) - 0.5 * xt * xt - M_PI * xt - log (gam) - lnc
+        : INFINITY;
+      double rel = exp (ldisc) + exp (ltrunc)
+        + ldexp ((k / 2.0 + J + 10.0) * 2.0, -(int) wp);
+      if (log (rel) > target_lnrel)
+        status = MV_ENOCONV;
+      if (relerr)
+        relerr[k] = rel + ldexp (1.0, -(int) P);  /* + final rounding */
+    }
+  for (unsigned i = 0; i < nodd; i++)
+    mpfr_clear (sum[i]);
+  free (sum);
+  mpfr_clears (w, w2, t, base, hh, (mpfr_ptr) 0);
+  return status;
+}
+
+int
+mv_hermite_coeffs_fourier (mpfr_t *c, double *relerr, unsigned kmax)
+{
+  mpfr_prec_t P = mpfr_get_prec (c[0]);
+  set_trivial (c, relerr, kmax);
+  if (kmax == 0)
+    return MV_OK;
+  double a = FOURIER_STRIP;
+  double target = -(P + 4.0) * M_LN2;
+  /* Past the peak of w^kmax e^{-w^2/2 - pi w} (near sqrt(kmax)), the
+   * log-integrand falls at least quadratically: go (P + 40) ln 2 below. */
+  double wstar = 0.5 * (-M_PI + sqrt (M_PI * M_PI + 4.0 * kmax));
+  double X = wstar + sqrt (2.0 * ((P + 40.0) * M_LN2 + 10.0)) + 2.0;
+  double slack = 8.0;
+  for (int attempt = 0; attempt < 5; attempt++)
+    {
+      double h = 2 * M_PI * a / (-target + slack);
+      int s = fourier_pass (c, relerr, kmax, h, X, target);
+      if (s != MV_ENOCONV)
+        return s;
+      slack += 16.0;
+      X += 4.0;
+    }
+  return mv_error_set (MV_ENOCONV,
+                       "hermite: Fourier quadrature for c_k, k <= %u, did not "
+                       "reach %ld bits", kmax, (long) P);
+}
+
+int
+mv_hermite_coeffs_direct (mpfr_t *c, double *relerr, unsigned kmax)
+{
+  mpfr_prec_t P = mpfr_get_prec (c[0]);
+  set_trivial (c, relerr, kmax);
+  if (kmax == 0)
+    return MV_OK;
+  double a = DIRECT_STRIP, sk = sqrt ((double) kmax);
+  /* He_k(z) phi(z) sums to about sqrt(k!) while c_k ~ sqrt(k!) e^{-pi sqrt k}:
+   * carry the cancellation as extra bits. */
+  double cancel = M_PI * sk / M_LN2 + 24.0;
+  double lnacc = (P + 8.0) * M_LN2 + M_PI * sk + 0.5 * a * a + 10.0;
+  double h = 2 * M_PI * a / lnacc;
+  /* Cramer: |He_k(x)| <= 1.0865 sqrt(k!) e^{x^2/4} */
+  double X = 2.0 * sqrt ((P + 8.0) * M_LN2 + M_PI * sk + 10.0) + 1.0;
+  double hf = h / 2;
+  unsigned J = (unsigned) ceil (X / hf);
+  mpfr_prec_t wp = P + (mpfr_prec_t) cancel + clog2 (kmax + J + 20.0);
+  unsigned nodd = (kmax + 1) / 2;
+  mpfr_t *he = malloc ((kmax + 1) * sizeof *he);
+  mpfr_t *se = malloc (nodd * sizeof *se), *so = malloc (nodd * sizeof *so);
+  if (!he || !se || !so)
+    {
+      free (he), free (se), free (so);
+      return mv_error_set (MV_ENOMEM, "hermite: out of memory");
+    }
+  for (unsigned k = 0; k <= kmax; k++)
+    mpfr_init2 (he[k], wp);
+  for (unsigned i = 0; i < nodd; i++)
+    {
+      mpfr_init2 (se[i], wp), mpfr_set_zero (se[i], 1);
+      mpfr_init2 (so[i], wp), mpfr_set_zero (so[i], 1);
+    }
+  mpfr_t z, g, t, hh;
+  mpfr_inits2 (wp, z, g, t, hh, (mpfr_ptr) 0);
+  mpfr_set_d (hh, hf, MPFR_RNDN);
+  for (unsigned j = 1; j <= J; j++)
+    {
+      mpfr_mul_ui (z, hh, j, MPFR_RNDN);
+      /* g = tanh(z/2) phi(z) (the 1/2 of tanh/2 and the factor 2 of the
+       * even integrand cancel) */
+      mpfr_div_2ui (t, z, 1, MPFR_RNDN);
+      mpfr_tanh (g, t, MPFR_RNDN);
+      mpfr_sqr (t, z, MPFR_RNDN);
+      mpfr_div_2ui (t, t, 1, MPFR_RNDN);
+      mpfr_neg (t, t, MPFR_RNDN);
+      mpfr_exp (t, t, MPFR_RNDN);
+      mpfr_mul (g, g, t, MPFR_RNDN);
+      mv_hermite_all (he, kmax, z, MPFR_RNDN);
+      mpfr_t *acc = (j % 2 == 0) ? se : so;
+      for (unsigned i = 0; i < nodd; i++)
+        mpfr_fma (acc[i], g, he[2 * i + 1], acc[i], MPFR_RNDN);
+    }
+  /* 1/sqrt(2 pi) and the step */
+  mpfr_const_pi (t, MPFR_RNDN);
+  mpfr_mul_2ui (t, t, 1, MPFR_RNDN);
+  mpfr_rec_sqrt (t, t, MPFR_RNDN);
+  mpfr_t coarse, fine;
+  mpfr_inits2 (wp, coarse, fine, (mpfr_ptr) 0);
+  for (unsigned i = 0; i < nodd; i++)
+    {
+      unsigned k = 2 * i + 1;
+      /* T(h) uses even nodes, T(h/2) all of them */
+      mpfr_mul_d (coarse, se[i], h, MPFR_RNDN);
+      mpfr_mul (coarse, coarse, t, MPFR_RNDN);
+      mpfr_add (fine, se[i], so[i], MPFR_RNDN);
+      mpfr_mul (fine, fine, hh, MPFR_RNDN);
+      mpfr_mul (fine, fine, t, MPFR_RNDN);
+      mpfr_set (c[k], fine, MPFR_RNDN);
+      if (relerr)
+        {
+          mpfr_sub (coarse, coarse, fine, MPFR_RNDN);
+          mpfr_div (coarse, coarse, fine, MPFR_RNDN);
+          double diff = fabs (mpfr_get_d (coarse, MPFR_RNDU));
+          /* rounding: J terms of size <= 1.09 sqrt(k!) phi, relative to c_k */
+          double lsf = 0.5 * lgamma (k + 1.0);
+          long e;
+          double mant = mpfr_get_d_2exp (&e, fine, MPFR_RNDN);
+          double lnc = log (fabs (mant)) + e * M_LN2;
+          double rnd = exp (lsf - lnc + log (2.0 * (k + J + 10.0)) - wp * M_LN2);
+          relerr[k] = diff + rnd + ldexp (1.0, -(int) P);
+        }
+    }
+  mpfr_clears (z, g, t, hh, coarse, fine, (mpfr_ptr) 0);
+  for (unsigned k = 0; k <= kmax; k++)
+    mpfr_clear (he[k]);
+  for (unsigned i = 0; i < nodd; i++)
+    mpfr_clear (se[i]), mpfr_clear (so[i]);
+  free (he), free (se), free (so);
+  return MV_OK;
+}
+
+long
+mv_hermite_coeff_digits (const mpfr_t c, double relerr)
+{
+  if (mpfr_zero_p (c))
+    return relerr == 0.0 ? (long) (mpfr_get_prec (c) * 0.30103) : 0;
+  if (relerr <= 0)
+    return (long) floor ((mpfr_get_prec (c) - 1) * 0.30103);
+  /* |error| <= relerr |c| <= 2^(EXP(c) - err) */
+  long err = (long) floor (-log2 (relerr));
+  if (err < 2)
+    return 0;
+  mpfr_prec_t lo = 1, hi = mpfr_get_prec (c);
+  if (hi > err)
+    hi = err;
+  if (!mpfr_can_round (c, err, MPFR_RNDN, MPFR_RNDZ, lo + 1))
+    return 0;
+  while (lo < hi)
+    {
+      mpfr_prec_t mid = (lo + hi + 1) / 2;
+      if (mpfr_can_round (c, err, MPFR_RNDN, MPFR_RNDZ, mid))
+        lo = mid;
+      else
+        hi = mid - 1;
+    }
+  /* lo bits are certain; one decimal digit is worth log2(10) bits */
+  long d = (long) floor ((lo - 1) * 0.30102999566398120);
+  return d > 0 ? d : 0;
+}
+
+mv_hermite_table *
+mv_hermite_table_alloc (unsigned kmax, mpfr_prec_t prec)
+{
+  mv_init ();
+  if (prec < MV_PREC_MIN || prec > MV_PREC_MAX)
+    {
+      mv_error_set (MV_EPREC, "precision %ld bits out of range [%d, %d]",
+                    (long) prec, MV_PREC_MIN, MV_PREC_MAX);
+      return NULL;
+    }
+  mv_hermite_table *t = calloc (1, sizeof *t);
+  if (!t)
+    return NULL;
+  t->kmax = kmax;
+  t->prec = prec;
+  t->c = malloc ((kmax + 1) * sizeof *t->c);
+  t->relerr = malloc ((kmax + 1) * sizeof *t->relerr);
+  t->cd = malloc ((kmax + 1) * sizeof *t->cd);
+  if (!t->c || !t->relerr || !t->cd)
+    {
+      free (t->c), free (t->relerr), free (t->cd), free (t);
+      mv_error_set (MV_ENOMEM, "hermite: out of memory");
+      return NULL;
+    }
+  for (unsigned k = 0; k <= kmax; k++)
+    mpfr_init2 (t->c[k], prec);
+  if (mv_hermite_coeffs_fourier (t->c, t->relerr, kmax) != MV_OK)
+    {
+      mv_hermite_table_free (t);
+      return NULL;
+    }
+  for (unsigned k = 0; k <= kmax; k++)
+    {
+      double v = mpfr_get_d (t->c[k], MPFR_RNDN);
+      t->cd[k] = isfinite (v) ? v : NAN;
+    }
+  return t;
+}
+
+void
+mv_hermite_table_free (mv_hermite_table *t)
+{
+  if (!t)
+    return;
+  for (unsigned k = 0; k <= t->kmax; k++)
+    mpfr_clear (t->c[k]);
+  free (t->c), free (t->relerr), free (t->cd), free (t);
+}

@@ -1,10 +1,301 @@
-/* STUB: to be replaced */
+/* Population loss L and dL/dG on the Gram matrix of unit vectors, and the
+ * gradient with respect to the raw student vectors by the chain rule
+ * dL/du_k = (I - u_k u_k^T) sum_l g_kl u_l / |u_k|   (MATH.md §2-3). */
+#include "loss_priv.h"
 #include <moeverify/loss.h>
 #include <moeverify/error.h>
-mv_loss_ws *mv_loss_alloc (size_t m, size_t mstar, mpfr_prec_t prec) { return 0; }
-void mv_loss_free (mv_loss_ws *ws) {}
-mv_expect_ws *mv_loss_expect (mv_loss_ws *ws) { return 0; }
-int mv_loss_gram_d (double *L, double *dLdG, mv_loss_info *info, const double *G, double noise_var, mv_loss_ws *ws) { return MV_EINVAL; }
-int mv_loss_gram (mpfr_t L, mpfr_t *dLdG, mv_loss_info *info, mpfr_t *G, double noise_var, mv_loss_ws *ws) { return MV_EINVAL; }
-int mv_loss_eval_d (double *L, double *gV, double *gW, mv_loss_info *info, const mv_problem *pb, mv_loss_ws *ws) { return MV_EINVAL; }
-int mv_loss_eval (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info, const mv_problem *pb, mv_loss_ws *ws) { return MV_EINVAL; }
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+
+mv_loss_ws *
+mv_loss_alloc (size_t m, size_t mstar, mpfr_prec_t prec)
+{
+  mv_init ();
+  if (m == 0 || mstar == 0)
+    {
+      mv_error_set (MV_EINVAL, "loss: need m >= 1 and m* >= 1");
+      return NULL;
+    }
+  mv_loss_ws *ws = calloc (1, sizeof *ws);
+  if (!ws)
+    {
+      mv_error_set (MV_ENOMEM, "loss: out of memory");
+      return NULL;
+    }
+  ws->m = m, ws->mstar = mstar, ws->n = 2 * (m + mstar), ws->prec = prec;
+  ws->ex = mv_expect_alloc (prec);
+  ws->errG = calloc (ws->n * ws->n, sizeof *ws->errG);
+  if (!ws->ex || !ws->errG)
+    {
+      if (ws->ex)
+        mv_error_set (MV_ENOMEM, "loss: out of memory");
+      mv_loss_free (ws);
+      return NULL;
+    }
+  mv_expect_val_init (&ws->val, ws->ex->wp);
+  mpfr_inits2 (ws->ex->wp, ws->acc, ws->tmp, ws->proj, (mpfr_ptr) 0);
+  return ws;
+}
+
+void
+mv_loss_free_raw (mv_loss_ws *ws)
+{
+  free (ws->Ud), free (ws->Gd), free (ws->gd), free (ws->normd);
+  ws->Ud = ws->Gd = ws->gd = ws->normd = NULL;
+  mpfr_t *arr[5] = { ws->U, ws->G, ws->g, ws->norm, ws->h };
+  size_t len[5] = { ws->nU, ws->n * ws->n, ws->n * ws->n, ws->n, ws->d };
+  for (int a = 0; a < 5; a++)
+    {
+      if (arr[a])
+        for (size_t i = 0; i < len[a]; i++)
+          mpfr_clear (arr[a][i]);
+      free (arr[a]);
+    }
+  ws->U = ws->G = ws->g = ws->norm = ws->h = NULL;
+  ws->nU = 0;
+  ws->d = 0;
+}
+
+void
+mv_loss_free (mv_loss_ws *ws)
+{
+  if (!ws)
+    return;
+  mv_loss_free_raw (ws);
+  if (ws->ex)
+    {
+      mv_expect_val_clear (&ws->val);
+      mpfr_clears (ws->acc, ws->tmp, ws->proj, (mpfr_ptr) 0);
+    }
+  mv_expect_free (ws->ex);
+  free (ws->errG);
+  free (ws);
+}
+
+mv_expect_ws *
+mv_loss_expect (mv_loss_ws *ws)
+{
+  return ws->ex;
+}
+
+/* ------------------------------------------------------------ pair walk */
+
+/* One term of L: weight * P(A,B,C,E) with vector indices k[4]; self terms
+ * have k = {v, w, v, w}. */
+typedef struct {
+  size_t k[4];
+  double weight;
+  int self;
+  int grad;     /* contributes to dL/dG (not teacher-teacher) */
+} pair_term;
+
+/* Enumerate the pair terms of L in a fixed order; returns the count and
+ * fills *t with term idx (call with idx < count). */
+static size_t
+pair_count (const mv_loss_ws *ws)
+{
+  size_t m = ws->m, s = ws->mstar;
+  return m * (m + 1) / 2 + m * s + s * (s + 1) / 2;
+}
+
+static void
+pair_get (pair_term *t, size_t idx, const mv_loss_ws *ws)
+{
+  size_t m = ws->m, s = ws->mstar, tv = 2 * m, tw = 2 * m + s;
+  size_t nss = m * (m + 1) / 2, nst = m * s;
+  size_t a, b;
+  if (idx < nss)
+    {
+      /* (a, b), a <= b, row-major over the upper triangle */
+      a = 0;
+      while (idx >= m - a)
+        idx -= m - a, a++;
+      b = a + idx;
+      t->k[0] = a, t->k[1] = m + a, t->k[2] = b, t->k[3] = m + b;
+      t->self = a == b;
+      t->weight = t->self ? 0.5 : 1.0;
+      t->grad = 1;
+      return;
+    }
+  idx -= nss;
+  if (idx < nst)
+    {
+      a = idx / s, b = idx % s;
+      t->k[0] = a, t->k[1] = m + a, t->k[2] = tv + b, t->k[3] = tw + b;
+      t->self = 0;
+      t->weight = -1.0;
+      t->grad = 1;
+      return;
+    }
+  idx -= nst;
+  a = 0;
+  while (idx >= s - a)
+    idx -= s - a, a++;
+  b = a + idx;
+  t->k[0] = tv + a, t->k[1] = tw + a, t->k[2] = tv + b, t->k[3] = tw + b;
+  t->self = a == b;
+  t->weight = t->self ? 0.5 : 1.0;
+  t->grad = 0;
+}
+
+/* Gram index pairs of the six correlations AB, AC, AE, BC, BE, CE */
+static const int RHO_I[MV_NRHO] = { 0, 0, 0, 1, 1, 2 };
+static const int RHO_J[MV_NRHO] = { 1, 2, 3, 2, 3, 3 };
+
+static void
+finish_info (mv_loss_info *info, double L, double err, double abs_terms,
+             unsigned max_terms, const mv_loss_ws *ws)
+{
+  if (!info)
+    return;
+  double ge = 0;
+  for (size_t i = 0; i < ws->n * ws->n; i++)
+    ge = fmax (ge, ws->errG[i]);
+  info->err = err;
+  info->grad_err = ge;
+  info->abs_terms = abs_terms;
+  info->cond = L != 0 ? abs_terms / fabs (L) : INFINITY;
+  info->max_terms = max_terms;
+  info->prec = ws->prec;
+}
+
+static void
+symmetrize_d (double *g, size_t n)
+{
+  for (size_t k = 0; k < n; k++)
+    for (size_t l = k + 1; l < n; l++)
+      {
+        double s = g[k * n + l] + g[l * n + k];
+        g[k * n + l] = g[l * n + k] = s;
+      }
+}
+
+int
+mv_loss_gram_d (double *L, double *dLdG, mv_loss_info *info, const double *G,
+                double noise_var, mv_loss_ws *ws)
+{
+  size_t n = ws->n, np = pair_count (ws);
+  if (dLdG)
+    memset (dLdG, 0, n * n * sizeof *dLdG);
+  memset (ws->errG, 0, n * n * sizeof *ws->errG);
+  double sum = 0.5 * noise_var, err = 0, abs_terms = 0.5 * noise_var;
+  unsigned maxn = 0;
+  for (size_t p = 0; p < np; p++)
+    {
+      pair_term t;
+      pair_get (&t, p, ws);
+      int want = dLdG && t.grad;
+      mv_expect_vald v;
+      int s;
+      if (t.self)
+        s = mv_expect_self_d (&v, G[t.k[0] * n + t.k[1]], want, ws->ex);
+      else
+        {
+          double rho[MV_NRHO];
+          for (int a = 0; a < MV_NRHO; a++)
+            rho[a] = G[t.k[RHO_I[a]] * n + t.k[RHO_J[a]]];
+          s = mv_expect_pair_d (&v, rho, want, ws->ex);
+        }
+      if (s)
+        return s;
+      sum += t.weight * v.P;
+      abs_terms += fabs (t.weight * v.P);
+      err += fabs (t.weight) * v.err;
+      if (v.nterms > maxn)
+        maxn = v.nterms;
+      if (!want)
+        continue;
+      if (t.self)
+        {
+          size_t e = t.k[0] * n + t.k[1];
+          dLdG[e] += t.weight * v.dP[0];
+          ws->errG[e] += fabs (t.weight) * v.derr;
+          continue;
+        }
+      for (int a = 0; a < MV_NRHO; a++)
+        {
+          size_t e = t.k[RHO_I[a]] * n + t.k[RHO_J[a]];
+          dLdG[e] += t.weight * v.dP[a];
+          ws->errG[e] += fabs (t.weight) * v.derr;
+        }
+    }
+  if (dLdG)
+    symmetrize_d (dLdG, n);
+  symmetrize_d (ws->errG, n);
+  /* the final sum itself: np roundings of terms bounded by abs_terms */
+  err += (np + 2.0) * ldexp (abs_terms, -53);
+  *L = sum;
+  finish_info (info, sum, err, abs_terms, maxn, ws);
+  return MV_OK;
+}
+
+int
+mv_loss_gram (mpfr_t L, mpfr_t *dLdG, mv_loss_info *info, mpfr_t *G,
+              double noise_var, mv_loss_ws *ws)
+{
+  size_t n = ws->n, np = pair_count (ws);
+  mv_expect_ws *ex = ws->ex;
+  mv_expect_val *v = &ws->val;
+  if (dLdG)
+    for (size_t i = 0; i < n * n; i++)
+      mpfr_set_zero (dLdG[i], 1);
+  memset (ws->errG, 0, n * n * sizeof *ws->errG);
+  mpfr_set_d (ws->acc, 0.5 * noise_var, MPFR_RNDN);
+  double err = 0, abs_terms = 0.5 * noise_var;
+  unsigned maxn = 0;
+  mpfr_t rho[MV_NRHO];
+  for (size_t p = 0; p < np; p++)
+    {
+      pair_term t;
+      pair_get (&t, p, ws);
+      int want = dLdG && t.grad;
+      int s;
+      if (t.self)
+        s = mv_expect_self (v, G[t.k[0] * n + t.k[1]], want, ex);
+      else
+        {
+          for (int a = 0; a < MV_NRHO; a++)
+            rho[a][0] = G[t.k[RHO_I[a]] * n + t.k[RHO_J[a]]][0];  /* shallow view */
+          s = mv_expect_pair (v, (mpfr_t const *) rho, want, ex);
+        }
+      if (s)
+        return s;
+      mpfr_mul_d (ws->tmp, v->P, t.weight, MPFR_RNDN);
+      mpfr_add (ws->acc, ws->acc, ws->tmp, MPFR_RNDN);
+      abs_terms += fabs (t.weight * mpfr_get_d (v->P, MPFR_RNDN));
+      err += fabs (t.weight) * v->err;
+      if (v->nterms > maxn)
+        maxn = v->nterms;
+      if (!want)
+        continue;
+      int na = t.self ? 1 : MV_NRHO;
+      for (int a = 0; a < na; a++)
+        {
+          size_t e = t.self ? t.k[0] * n + t.k[1] : t.k[RHO_I[a]] * n + t.k[RHO_J[a]];
+          mpfr_mul_d (ws->tmp, v->dP[a], t.weight, MPFR_RNDN);
+          mpfr_add (dLdG[e], dLdG[e], ws->tmp, MPFR_RNDN);
+          ws->errG[e] += fabs (t.weight) * v->derr;
+        }
+    }
+  if (dLdG)
+    for (size_t k = 0; k < n; k++)
+      for (size_t l = k + 1; l < n; l++)
+        {
+          mpfr_add (dLdG[k * n + l], dLdG[k * n + l], dLdG[l * n + k], MPFR_RNDN);
+          mpfr_set (dLdG[l * n + k], dLdG[k * n + l], MPFR_RNDN);
+        }
+  symmetrize_d (ws->errG, n);
+  double uw = ldexp (1.0, -(int) ex->wp);
+  err += (np + 2.0) * uw * abs_terms;
+  mpfr_set (L, ws->acc, MPFR_RNDN);
+  /* rounding L (and dL/dG) to the caller's precision */
+  err += ldexp (fabs (mpfr_get_d (L, MPFR_RNDN)), -(int) mpfr_get_prec (L));
+  for (size_t i = 0; i < n * n; i++)
+    ws->errG[i] += (np + 2.0) * uw * 100.0;
+  finish_info (info, mpfr_get_d (L, MPFR_RNDN), err, abs_terms, maxn, ws);
+  return MV_OK;
+}

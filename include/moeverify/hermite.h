@@ -11,7 +11,7 @@ extern "C" {
 #endif
 
 #define MV_PREC_MIN 53
-#define MV_PREC_MAX 65536
+#define MV_PREC_MAX 2048  /* tables grow like prec^2: 2048 bits takes minutes */
 
 /* He_0(x) .. He_kmax(x) by the three-term recurrence. */
 void mv_hermite_all_d (double *he, unsigned kmax, double x);

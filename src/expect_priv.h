@@ -1,0 +1,49 @@
+/* Private layout of the pair-expectation workspace (expect_tables.c builds
+ * it, expect.c evaluates with it). */
+#ifndef MV_EXPECT_PRIV_H
+#define MV_EXPECT_PRIV_H
+
+#include <moeverify/expect.h>
+#include <moeverify/hermite.h>
+
+/* Series F_{p,q}, p <= q, p + q even, needed for values (p + q <= 6) and
+ * for the rho_AC derivative (p + q <= 8, shifted by (1,1)). */
+#define MV_NF 14
+#define MV_NTUPLE 30
+
+typedef struct {
+  unsigned char a1, a2, b1, b2, e;  /* AB, AE, BC, CE, BE multiplicities */
+  unsigned char f, fd;              /* index of F_{p,q} and F_{p+1,q+1} */
+  double kappa;                     /* 36 / (a1! a2! b1! b2! e!) */
+} mv_tuple;
+
+struct mv_expect_ws {
+  mpfr_prec_t prec;        /* target precision */
+  mpfr_prec_t wp;          /* working precision (guard bits) */
+  unsigned nmax;           /* series terms available (n < nmax) */
+  unsigned nmax_d;         /* terms the double path may use */
+  mv_hermite_table *coef;  /* c_0 .. c_{nmax+8} at wp */
+  unsigned char fp[MV_NF], fq[MV_NF];
+  mv_tuple tuple[MV_NTUPLE];
+  double kappa_sum;        /* sum of kappa over tuples (C_val) */
+  mpfr_t *w[MV_NF];        /* w[i][n] = c_{n+p} c_{n+q} / n! */
+  double *wd[MV_NF];       /* the same rounded to double */
+  double wabs;             /* max_i sum_n |w[i][n]| */
+  double *tail1;           /* tail1[n] >= max_i sum_{j>=n} |w_i[j]| (envelope) */
+  double coef_relerr;      /* max relative error of the c_k used */
+  mpfr_t F1[MV_NF];        /* F_{p,q}(1) for self pairs */
+  double F1d[MV_NF];
+  double F1_err;           /* |F1 - exact| bound (MPFR) */
+  double F1d_err;          /* |F1d - exact| bound */
+  /* scratch for one evaluation (no allocation per pair) */
+  mpfr_t F[MV_NF], pw, t, u, pows[5][4], rhoc[MV_NRHO];
+};
+
+/* F_{p,q}(r) for all MV_NF series by the truncated series; returns terms
+ * used and the truncation bound (absolute, per series) in *tail. */
+unsigned mv_expect_series (mpfr_t *F, double *tail, const mpfr_t r, int nf,
+                           double target, mv_expect_ws *ws);
+unsigned mv_expect_series_d (double *F, double *tail, double r, int nf,
+                             double target, const mv_expect_ws *ws);
+
+#endif

@@ -1,0 +1,26 @@
+/* Private layout of the loss workspace (loss.c: Gram level, loss_raw.c:
+ * raw-parameter level). */
+#ifndef MV_LOSS_PRIV_H
+#define MV_LOSS_PRIV_H
+
+#include "expect_priv.h"
+#include <moeverify/loss.h>
+
+struct mv_loss_ws {
+  size_t m, mstar, n;
+  mpfr_prec_t prec;
+  mv_expect_ws *ex;
+  double *errG;            /* per-entry error bounds of dL/dG */
+  mv_expect_val val;       /* MPFR pair scratch */
+  mpfr_t acc, tmp, proj;
+  /* raw-level buffers, (re)sized for the dimension d of the problem */
+  size_t d;
+  double *Ud, *Gd, *gd, *normd;
+  mpfr_t *U, *G, *g, *norm;  /* at the working precision */
+  mpfr_t *h;                 /* d scratch values for the chain rule */
+  size_t nU;
+};
+
+void mv_loss_free_raw (mv_loss_ws *ws);
+
+#endif
