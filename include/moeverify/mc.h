@@ -28,6 +28,8 @@ typedef struct {
   double *gV, *gW;       /* m x d gradient estimates (NULL if !want_grad) */
   double *gV_se, *gW_se; /* their standard errors */
   size_t samples;
+  size_t batches;        /* batches used for the standard errors */
+  size_t rank;           /* dimension k of the span that was sampled */
 } mv_mc_result;
 
 void mv_mc_params_default (mv_mc_params *p);
