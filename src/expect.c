@@ -77,10 +77,11 @@ mv_expect_series_d (double *F, double *tail, double r, int nf, double target,
 
 /* P, dP from F (values of the series at rho_AC) and the five other rho. */
 static double
-assemble (mv_expect_val *out, mpfr_t const rho[MV_NRHO], mpfr_t *F,
-          int want_grad, mv_expect_ws *ws)
+assemble (mv_expect_val *out, double *val_scale, mpfr_t const rho[MV_NRHO],
+          mpfr_t *F, int want_grad, mv_expect_ws *ws)
 {
   double mono_abs = 0;
+  *val_scale = 0;
   for (int v = 0; v < 5; v++)
     {
       mpfr_set_ui (ws->pows[v][0], 1, MPFR_RNDN);
@@ -103,6 +104,7 @@ assemble (mv_expect_val *out, mpfr_t const rho[MV_NRHO], mpfr_t *F,
           mpfr_mul (ws->t, ws->t, ws->pows[v][ex[v]], MPFR_RNDN);
       double tm = fabs (mpfr_get_d (ws->t, MPFR_RNDN));
       mono_abs += tm;
+      *val_scale += tm * ws->wabs_i[tp->f];
       abs_sum += tm * fabs (mpfr_get_d (F[tp->f], MPFR_RNDN));
       mpfr_fma (out->P, ws->t, F[tp->f], out->P, MPFR_RNDN);
       if (!want_grad)
@@ -145,15 +147,26 @@ clamp_rho (mpfr_t *dst, mpfr_t const rho[MV_NRHO])
   return MV_OK;
 }
 
+/* Error bounds: truncation (tail per series times the monomials), the
+ * coefficients' error, and rounding of N-term sums at precision u. */
 static void
-finish_bounds (mv_expect_val *out, double mono_abs, double tail, unsigned N,
-               double extra_err, const mv_expect_ws *ws)
+bounds (double *err, double *derr, double mono_abs, double val_scale,
+        double tail, unsigned N, double u, const mv_expect_ws *ws)
 {
-  double uw = ldexp (1.0, -(int) ws->wp);
-  double round = ((2.0 * N + 80.0) * uw + 2 * ws->coef_relerr) * mono_abs * ws->wabs;
+  double per_term = (2.0 * N + 80.0) * u + 2 * ws->coef_relerr;
+  *err = mono_abs * tail + per_term * val_scale;
+  *derr = 3.0 * ws->kappa_sum * tail + per_term * ws->der_scale;
+}
+
+static void
+finish_bounds (mv_expect_val *out, double mono_abs, double val_scale,
+               double tail, unsigned N, const mv_expect_ws *ws)
+{
+  bounds (&out->err, &out->derr, mono_abs, val_scale, tail, N,
+          ldexp (1.0, -(int) ws->wp), ws);
   double rnd_out = ldexp (fabs (mpfr_get_d (out->P, MPFR_RNDN)), -(int) ws->prec);
-  out->err = mono_abs * (tail + extra_err) + round + rnd_out;
-  out->derr = 3.0 * (mono_abs * (tail + extra_err) + round) + rnd_out;
+  out->err += rnd_out;
+  out->derr += ldexp (ws->der_scale, -(int) ws->prec);
   out->nterms = N;
 }
 
@@ -186,8 +199,8 @@ mv_expect_pair (mv_expect_val *out, mpfr_t const rho[MV_NRHO], int want_grad,
   double target = ldexp (1.0, -(int) (ws->prec + 12));
   unsigned N = mv_expect_series (ws->F, &tail, ws->rhoc[MV_RHO_AC],
                                  want_grad ? MV_NF : 10, target, ws);
-  double mono_abs = assemble (out, (mpfr_t const *) ws->rhoc, ws->F, want_grad, ws);
-  finish_bounds (out, mono_abs, tail, N, 0.0, ws);
+  double vs, mono_abs = assemble (out, &vs, (mpfr_t const *) ws->rhoc, ws->F, want_grad, ws);
+  finish_bounds (out, mono_abs, vs, tail, N, ws);
   return MV_OK;
 }
 
@@ -207,7 +220,7 @@ mv_expect_self (mv_expect_val *out, const mpfr_t r, int want_grad,
     mpfr_clear (rr[a]);
   if (s)
     return s;
-  double mono_abs = assemble (out, (mpfr_t const *) ws->rhoc, ws->F1, want_grad, ws);
+  double vs, mono_abs = assemble (out, &vs, (mpfr_t const *) ws->rhoc, ws->F1, want_grad, ws);
   if (want_grad)
     {
       /* r enters through AB, AE, BC, CE */
@@ -215,7 +228,9 @@ mv_expect_self (mv_expect_val *out, const mpfr_t r, int want_grad,
       mpfr_add (out->dP[0], out->dP[0], out->dP[MV_RHO_BC], MPFR_RNDN);
       mpfr_add (out->dP[0], out->dP[0], out->dP[MV_RHO_CE], MPFR_RNDN);
     }
-  finish_bounds (out, mono_abs, 0.0, ws->nmax, ws->F1_err, ws);
+  /* the constants F1 carry their own error instead of a truncation tail */
+  finish_bounds (out, mono_abs, out->abs_sum, ws->F1_err, 0, ws);
+  out->nterms = ws->nmax;
   if (want_grad)
     out->derr *= 4;
   return MV_OK;
@@ -224,9 +239,10 @@ mv_expect_self (mv_expect_val *out, const mpfr_t r, int want_grad,
 /* ---------------------------------------------------------------- double */
 
 static double
-assemble_d (mv_expect_vald *out, const double rho[MV_NRHO], const double *F,
-            int want_grad, const mv_expect_ws *ws)
+assemble_d (mv_expect_vald *out, double *val_scale, const double rho[MV_NRHO],
+            const double *F, int want_grad, const mv_expect_ws *ws)
 {
+  double vs = 0;
   double pw[5][4];
   for (int v = 0; v < 5; v++)
     {
@@ -242,6 +258,7 @@ assemble_d (mv_expect_vald *out, const double rho[MV_NRHO], const double *F,
       double m = tp->kappa * pw[0][ex[0]] * pw[1][ex[1]] * pw[2][ex[2]]
                  * pw[3][ex[3]] * pw[4][ex[4]];
       mono_abs += fabs (m);
+      vs += fabs (m) * ws->wabs_i[tp->f];
       abs_sum += fabs (m * F[tp->f]);
       P += m * F[tp->f];
       if (!want_grad)
@@ -262,6 +279,7 @@ assemble_d (mv_expect_vald *out, const double rho[MV_NRHO], const double *F,
   for (int a = 0; a < MV_NRHO; a++)
     out->dP[a] = dP[a];
   out->abs_sum = abs_sum;
+  *val_scale = vs;
   return mono_abs;
 }
 
@@ -279,13 +297,10 @@ clamp_rho_d (double *dst, const double *rho)
 }
 
 static void
-finish_bounds_d (mv_expect_vald *out, double mono_abs, double tail, unsigned N,
-                 double extra_err, const mv_expect_ws *ws)
+finish_bounds_d (mv_expect_vald *out, double mono_abs, double val_scale,
+                 double tail, unsigned N, const mv_expect_ws *ws)
 {
-  double u = ldexp (1.0, -53);
-  double round = (2.0 * N + 80.0) * u * mono_abs * ws->wabs;
-  out->err = mono_abs * (tail + extra_err) + round;
-  out->derr = 3.0 * out->err;
+  bounds (&out->err, &out->derr, mono_abs, val_scale, tail, N, ldexp (1.0, -53), ws);
   out->nterms = N;
 }
 
@@ -299,8 +314,8 @@ mv_expect_pair_d (mv_expect_vald *out, const double rho[MV_NRHO], int want_grad,
     return s;
   unsigned N = mv_expect_series_d (F, &tail, r[MV_RHO_AC], want_grad ? MV_NF : 10,
                                    ldexp (1.0, -60), ws);
-  double mono_abs = assemble_d (out, r, F, want_grad, ws);
-  finish_bounds_d (out, mono_abs, tail, N, 0.0, ws);
+  double vs, mono_abs = assemble_d (out, &vs, r, F, want_grad, ws);
+  finish_bounds_d (out, mono_abs, vs, tail, N, ws);
   return MV_OK;
 }
 
@@ -312,11 +327,12 @@ mv_expect_self_d (mv_expect_vald *out, double r, int want_grad,
   int s = clamp_rho_d (rr, rho);
   if (s)
     return s;
-  double mono_abs = assemble_d (out, rr, ws->F1d, want_grad, ws);
+  double vs, mono_abs = assemble_d (out, &vs, rr, ws->F1d, want_grad, ws);
   if (want_grad)
     out->dP[0] = out->dP[MV_RHO_AB] + out->dP[MV_RHO_AE] + out->dP[MV_RHO_BC]
                  + out->dP[MV_RHO_CE];
-  finish_bounds_d (out, mono_abs, 0.0, ws->nmax_d, ws->F1d_err, ws);
+  finish_bounds_d (out, mono_abs, out->abs_sum, ws->F1d_err, 0, ws);
+  out->nterms = ws->nmax_d;
   if (want_grad)
     out->derr *= 4;
   return MV_OK;

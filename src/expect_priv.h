@@ -29,6 +29,8 @@ struct mv_expect_ws {
   mpfr_t *w[MV_NF];        /* w[i][n] = c_{n+p} c_{n+q} / n! */
   double *wd[MV_NF];       /* the same rounded to double */
   double wabs;             /* max_i sum_n |w[i][n]| */
+  double wabs_i[MV_NF];    /* sum_n |w[i][n]| */
+  double der_scale;        /* sum_t kappa_t (wabs[fd] + sum_v ex_v wabs[f]) */
   double *tail1;           /* tail1[n] >= max_i sum_{j>=n} |w_i[j]| (envelope) */
   double coef_relerr;      /* max relative error of the c_k used */
   mpfr_t F1[MV_NF];        /* F_{p,q}(1) for self pairs */

@@ -206,7 +206,16 @@ mv_expect_alloc (mpfr_prec_t prec)
     }
   mpfr_clear (fct);
   for (int i = 0; i < MV_NF; i++)
-    ws->wabs = fmax (ws->wabs, wsum[i]);
+    ws->wabs = fmax (ws->wabs, wsum[i]), ws->wabs_i[i] = wsum[i];
+  /* every |rho| <= 1, so each derivative term is at most kappa * exponent
+   * times the absolute sum of its series */
+  ws->der_scale = 0;
+  for (int t = 0; t < MV_NTUPLE; t++)
+    {
+      const mv_tuple *tp = &ws->tuple[t];
+      double ex = tp->a1 + tp->a2 + tp->b1 + tp->b2 + tp->e;
+      ws->der_scale += tp->kappa * (wsum[tp->fd] + ex * wsum[tp->f]);
+    }
 
   /* scratch */
   for (int i = 0; i < MV_NF; i++)
