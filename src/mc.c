@@ -137,6 +137,203 @@ axpy_n (double *restrict y, double alpha, const double *restrict x, size_t n)
     y[i] += alpha * x[i];
 }
 
+/* ------------------------------------------------------------ kernels
+ *
+ * The sample loop works on blocks of MV_MC_BLOCK samples: xi is a
+ * block x kp matrix (kp = k rounded up to a multiple of 4, zero padded),
+ * projections are dot products of padded rows, and the gradient sums
+ * S_j += sum_s c_js xi_s are a small matrix product kept in registers.
+ * GCC/Clang vector extensions give two-wide SIMD on every x86-64 (and
+ * generic code elsewhere); MV_MC_SCALAR selects plain C. */
+
+#define MV_MC_BLOCK 16
+
+#if defined(__GNUC__) && !defined(MV_MC_SCALAR)
+typedef double v2d __attribute__ ((vector_size (16)));
+static inline v2d
+ld2 (const double *p)
+{
+  v2d v;
+  memcpy (&v, p, sizeof v);
+  return v;
+}
+static inline void
+st2 (double *p, v2d v)
+{
+  memcpy (p, &v, sizeof v);
+}
+
+/* out[s * ostride] = row . X[s], s < bs; len a multiple of 4. */
+static void
+kern_proj (double *out, size_t ostride, const double *row, size_t len,
+           const double *X, size_t kp, size_t bs)
+{
+  size_t s = 0;
+  for (; s + 2 <= bs; s += 2)
+    {
+      const double *x0 = X + s * kp, *x1 = x0 + kp;
+      v2d a0 = { 0, 0 }, a1 = { 0, 0 }, b0 = { 0, 0 }, b1 = { 0, 0 };
+      for (size_t t = 0; t < len; t += 4)
+        {
+          v2d r0 = ld2 (row + t), r1 = ld2 (row + t + 2);
+          a0 += r0 * ld2 (x0 + t);
+          a1 += r1 * ld2 (x0 + t + 2);
+          b0 += r0 * ld2 (x1 + t);
+          b1 += r1 * ld2 (x1 + t + 2);
+        }
+      a0 += a1;
+      b0 += b1;
+      out[s * ostride] = a0[0] + a0[1];
+      out[(s + 1) * ostride] = b0[0] + b0[1];
+    }
+  if (s < bs)
+    {
+      const double *x0 = X + s * kp;
+      v2d a0 = { 0, 0 }, a1 = { 0, 0 };
+      for (size_t t = 0; t < len; t += 4)
+        {
+          a0 += ld2 (row + t) * ld2 (x0 + t);
+          a1 += ld2 (row + t + 2) * ld2 (x0 + t + 2);
+        }
+      a0 += a1;
+      out[s * ostride] = a0[0] + a0[1];
+    }
+}
+
+/* S[j] += sum_{s < bs} Cf[j * MV_MC_BLOCK + s] X[s], j < ns; rows of S and
+ * X have kp (multiple of 4) entries. */
+static void
+kern_accum (double *S, const double *Cf, const double *X, size_t ns,
+            size_t kp, size_t bs)
+{
+  size_t j = 0;
+  for (; j + 2 <= ns; j += 2)
+    {
+      double *S0 = S + j * kp, *S1 = S0 + kp;
+      const double *c0 = Cf + j * MV_MC_BLOCK, *c1 = c0 + MV_MC_BLOCK;
+      for (size_t t = 0; t < kp; t += 4)
+        {
+          v2d a00 = ld2 (S0 + t), a01 = ld2 (S0 + t + 2);
+          v2d a10 = ld2 (S1 + t), a11 = ld2 (S1 + t + 2);
+          for (size_t s = 0; s < bs; s++)
+            {
+              v2d x0 = ld2 (X + s * kp + t), x1 = ld2 (X + s * kp + t + 2);
+              v2d b0 = { c0[s], c0[s] }, b1 = { c1[s], c1[s] };
+              a00 += b0 * x0;
+              a01 += b0 * x1;
+              a10 += b1 * x0;
+              a11 += b1 * x1;
+            }
+          st2 (S0 + t, a00);
+          st2 (S0 + t + 2, a01);
+          st2 (S1 + t, a10);
+          st2 (S1 + t + 2, a11);
+        }
+    }
+  if (j < ns)
+    {
+      double *S0 = S + j * kp;
+      const double *c0 = Cf + j * MV_MC_BLOCK;
+      for (size_t t = 0; t < kp; t += 4)
+        {
+          v2d a00 = ld2 (S0 + t), a01 = ld2 (S0 + t + 2);
+          for (size_t s = 0; s < bs; s++)
+            {
+              v2d b0 = { c0[s], c0[s] };
+              a00 += b0 * ld2 (X + s * kp + t);
+              a01 += b0 * ld2 (X + s * kp + t + 2);
+            }
+          st2 (S0 + t, a00);
+          st2 (S0 + t + 2, a01);
+        }
+    }
+}
+/* gse[c] = sqrt (sum_{e < r} (QT[c] . F[e])^2), c < d; rows of QT and F
+ * have kp (multiple of 4) entries. */
+static void
+kern_se (double *gse, const double *QT, size_t d, const double *F, size_t r,
+         size_t kp)
+{
+  size_t c = 0;
+  for (; c + 2 <= d; c += 2)
+    {
+      const double *q0 = QT + c * kp, *q1 = q0 + kp;
+      double s0 = 0, s1 = 0;
+      size_t e = 0;
+      for (; e + 2 <= r; e += 2)
+        {
+          const double *f0 = F + e * kp, *f1 = f0 + kp;
+          v2d a00 = { 0, 0 }, a01 = { 0, 0 }, a10 = { 0, 0 }, a11 = { 0, 0 };
+          for (size_t t = 0; t < kp; t += 2)
+            {
+              v2d x0 = ld2 (q0 + t), x1 = ld2 (q1 + t);
+              v2d y0 = ld2 (f0 + t), y1 = ld2 (f1 + t);
+              a00 += x0 * y0;
+              a01 += x0 * y1;
+              a10 += x1 * y0;
+              a11 += x1 * y1;
+            }
+          double z00 = a00[0] + a00[1], z01 = a01[0] + a01[1];
+          double z10 = a10[0] + a10[1], z11 = a11[0] + a11[1];
+          s0 += z00 * z00 + z01 * z01;
+          s1 += z10 * z10 + z11 * z11;
+        }
+      if (e < r)
+        {
+          double z0 = dot_n (q0, F + e * kp, kp), z1 = dot_n (q1, F + e * kp,
+                                                              kp);
+          s0 += z0 * z0;
+          s1 += z1 * z1;
+        }
+      gse[c] = sqrt (s0);
+      gse[c + 1] = sqrt (s1);
+    }
+  if (c < d)
+    {
+      double s0 = 0;
+      for (size_t e = 0; e < r; e++)
+        {
+          double z = dot_n (QT + c * kp, F + e * kp, kp);
+          s0 += z * z;
+        }
+      gse[c] = sqrt (s0);
+    }
+}
+#else
+static void
+kern_se (double *gse, const double *QT, size_t d, const double *F, size_t r,
+         size_t kp)
+{
+  for (size_t c = 0; c < d; c++)
+    {
+      double s0 = 0;
+      for (size_t e = 0; e < r; e++)
+        {
+          double z = dot_n (QT + c * kp, F + e * kp, kp);
+          s0 += z * z;
+        }
+      gse[c] = sqrt (s0);
+    }
+}
+
+static void
+kern_proj (double *out, size_t ostride, const double *row, size_t len,
+           const double *X, size_t kp, size_t bs)
+{
+  for (size_t s = 0; s < bs; s++)
+    out[s * ostride] = dot_n (row, X + s * kp, len);
+}
+
+static void
+kern_accum (double *S, const double *Cf, const double *X, size_t ns,
+            size_t kp, size_t bs)
+{
+  for (size_t j = 0; j < ns; j++)
+    for (size_t s = 0; s < bs; s++)
+      axpy_n (S + j * kp, Cf[j * MV_MC_BLOCK + s], X + s * kp, kp);
+}
+#endif
+
 /* Euclidean norm, scaled so that huge or tiny entries do not over/underflow. */
 static double
 norm_n (const double *x, size_t n)
@@ -199,18 +396,24 @@ typedef struct
   size_t *ulen;            /* nu: nonzero prefix length of c_u */
   const double **qrow;     /* k basis vectors (rows of X) */
   double *coef;            /* n: Gram-Schmidt coefficients of one pass */
-  /* sampling */
-  double *xi;              /* k */
-  double *proj;            /* nu */
-  double *pa, *pb, *ppi, *phe; /* m each: a_i, b_i, pi(a_i), He3(b_i) */
-  double *S;               /* 2m x k: sum of c * xi within the batch */
+  /* sampling, in blocks of MV_MC_BLOCK samples */
+  size_t kp;               /* k rounded up to a multiple of 4 */
+  double *Rp;              /* nu x kp: c_u zero padded */
+  size_t *ulen4;           /* nu: ulen rounded up to a multiple of 4 */
+  double *xi;              /* block x kp (padding stays 0) */
+  double *eps;             /* block: label-noise variates */
+  double *proj;            /* block x nu */
+  double *Cf;              /* 2m x block: per-sample gradient coefficients */
+  double *S;               /* 2m x kp: sum of c * xi within the batch */
   double *T;               /* 2m: sum of c * (u.x) within the batch */
   double *Y;               /* 2m x k: batch mean */
   double *M;               /* 2m x k: running mean of batch means */
   double *C;               /* 2m x k x k: scatter of batch means */
   double *G;               /* 2m x k: sum over batches of nb * Y */
   double *delta;           /* k */
-  double *z;               /* d */
+  double *QT;              /* d x kp: the basis transposed (row c = Q_c) */
+  double *F;               /* kp x kp: scaled eigenvectors of one scatter */
+  double *ybar;            /* kp: mean gradient of one slot in k-space */
 } mc_ws;
 
 static void
@@ -224,12 +427,12 @@ ws_free (mc_ws *w)
   free (w->ulen);
   free (w->qrow);
   free (w->coef);
+  free (w->Rp);
+  free (w->ulen4);
   free (w->xi);
+  free (w->eps);
   free (w->proj);
-  free (w->pa);
-  free (w->pb);
-  free (w->ppi);
-  free (w->phe);
+  free (w->Cf);
   free (w->S);
   free (w->T);
   free (w->Y);
@@ -237,7 +440,9 @@ ws_free (mc_ws *w)
   free (w->C);
   free (w->G);
   free (w->delta);
-  free (w->z);
+  free (w->QT);
+  free (w->F);
+  free (w->ybar);
   memset (w, 0, sizeof *w);
 }
 
@@ -414,23 +619,49 @@ mv_mc_estimate (mv_mc_result *r, const mv_problem *pb,
     goto done;
   const size_t k = w.k, nu = w.nu;
 
-  ALLOC (w.xi, k);
-  ALLOC (w.proj, nu);
-  ALLOC (w.pa, m);
-  ALLOC (w.pb, m);
-  ALLOC (w.ppi, m);
-  ALLOC (w.phe, m);
+  const size_t kp = (k + 3) / 4 * 4, BS = MV_MC_BLOCK;
+  w.kp = kp;
+  ALLOC (w.Rp, nu * kp);
+  ALLOC (w.ulen4, nu);
+  for (size_t u = 0; u < nu; u++)
+    {
+      memcpy (w.Rp + u * kp, w.R + u * k, w.ulen[u] * sizeof (double));
+      w.ulen4[u] = (w.ulen[u] + 3) / 4 * 4;
+    }
+  ALLOC (w.xi, BS * kp);
+  ALLOC (w.eps, BS);
+  ALLOC (w.proj, BS * nu);
   if (want_grad)
     {
-      ALLOC (w.S, 2 * m * k);
+      ALLOC (w.Cf, 2 * m * BS);
+      ALLOC (w.S, 2 * m * kp);
       ALLOC (w.T, 2 * m);
       ALLOC (w.Y, 2 * m * k);
       ALLOC (w.M, 2 * m * k);
       ALLOC (w.C, 2 * m * k * k);
       ALLOC (w.G, 2 * m * k);
       ALLOC (w.delta, k);
-      ALLOC (w.z, d);
+      ALLOC (w.F, kp * kp);
+      ALLOC (w.ybar, kp);
+      /* transpose the basis (components of one coordinate contiguous) and
+         release the d-dimensional vectors */
+      size_t dkp;
+      if (!mul_ok (d, kp, &dkp) || !mul_ok (dkp, sizeof (double), &tmp))
+        {
+          status = mv_error_set (MV_ENOMEM, "mc: problem too large");
+          goto done;
+        }
+      ALLOC (w.QT, dkp);
+      for (size_t t = 0; t < k; t++)
+        {
+          const double *q = w.qrow[t];
+          for (size_t c = 0; c < d; c++)
+            w.QT[c * kp + t] = q[c];
+        }
     }
+  free (w.X);
+  w.X = NULL;
+  memset (w.qrow, 0, n * sizeof *w.qrow);
 
   rng = gsl_rng_alloc (gsl_rng_mt19937);
   if (!rng)
@@ -446,14 +677,11 @@ mv_mc_estimate (mv_mc_result *r, const mv_problem *pb,
   const size_t *tvid = w.uid + 2 * m, *twid = w.uid + 2 * m + ms;
   const double s_noise = sqrt (pb->noise_var);
   const int noisy = pb->noise_var > 0;
-  const double *R = w.R;
-  const size_t *ulen = w.ulen;
-  double *xi = w.xi, *proj = w.proj;
-  double *pa = w.pa, *pbv = w.pb, *ppi = w.ppi, *phe = w.phe;
+  double *xi = w.xi, *proj = w.proj, *Cf = w.Cf;
 
   /* progress: every 1% of the samples */
 #define TICK_AT(t) ((size_t) ((double) N * (double) (t) / 100.0))
-  size_t done_s = 0, tick = 1, next_tick = TICK_AT (1) ? TICK_AT (1) : 1;
+  size_t done_s = 0, tick = 1, next_tick = TICK_AT (1);
   if (par->progress)
     par->progress (par->progress_ctx, 0.0);
 
@@ -465,51 +693,74 @@ mv_mc_estimate (mv_mc_result *r, const mv_problem *pb,
       double lsum = 0;
       if (want_grad)
         {
-          memset (w.S, 0, 2 * m * k * sizeof (double));
+          memset (w.S, 0, 2 * m * kp * sizeof (double));
           memset (w.T, 0, 2 * m * sizeof (double));
         }
-      for (size_t s = 0; s < nb; s++)
+      for (size_t s0 = 0; s0 < nb; s0 += BS)
         {
-          for (size_t t = 0; t < k; t++)
-            xi[t] = gsl_ran_gaussian_ziggurat (rng, 1.0);
+          const size_t bs = nb - s0 < BS ? nb - s0 : BS;
+          /* per sample: k variates for xi, then the label noise */
+          for (size_t s = 0; s < bs; s++)
+            {
+              double *x = xi + s * kp;
+              for (size_t t = 0; t < k; t++)
+                x[t] = gsl_ran_gaussian_ziggurat (rng, 1.0);
+              if (noisy)
+                w.eps[s] = s_noise * gsl_ran_gaussian_ziggurat (rng, 1.0);
+            }
           for (size_t u = 0; u < nu; u++)
-            proj[u] = dot_n (R + u * k, xi, ulen[u]);
-          double f = 0, fs = 0;
-          for (size_t i = 0; i < m; i++)
+            kern_proj (proj + u, nu, w.Rp + u * kp, w.ulen4[u], xi, kp, bs);
+          for (size_t s = 0; s < bs; s++)
             {
-              double a = proj[vid[i]], z = proj[wid[i]];
-              double p = 1.0 / (1.0 + exp (-a));
-              double he = z * (z * z - 3.0);
-              pa[i] = a;
-              pbv[i] = z;
-              ppi[i] = p;
-              phe[i] = he;
-              f += p * he;
-            }
-          for (size_t j = 0; j < ms; j++)
-            {
-              double a = proj[tvid[j]], z = proj[twid[j]];
-              double p = 1.0 / (1.0 + exp (-a));   /* same rounding */
-              fs += p * (z * (z * z - 3.0));         /* as the student */
-            }
-          double res = f - fs;
-          if (noisy)
-            res -= s_noise * gsl_ran_gaussian_ziggurat (rng, 1.0);
-          lsum += 0.5 * res * res;
-          if (want_grad && res != 0)
-            {
+              const double *p = proj + s * nu;
+              double f = 0, fs = 0;
+              for (size_t j = 0; j < ms; j++)
+                {
+                  double a = p[tvid[j]], z = p[twid[j]];
+                  double pi = 1.0 / (1.0 + exp (-a));
+                  fs += pi * (z * (z * z - 3.0));
+                }
+              if (!want_grad)
+                {
+                  for (size_t i = 0; i < m; i++)
+                    {
+                      double a = p[vid[i]], z = p[wid[i]];
+                      double pi = 1.0 / (1.0 + exp (-a));
+                      f += pi * (z * (z * z - 3.0));
+                    }
+                  double res = f - fs - (noisy ? w.eps[s] : 0.0);
+                  lsum += 0.5 * res * res;
+                  continue;
+                }
+              /* f, keeping pi(a_i) and He3(b_i) in the coefficient slots
+                 until the residual is known */
               for (size_t i = 0; i < m; i++)
                 {
-                  double p = ppi[i], z = pbv[i];
-                  double cv = res * p * (1.0 - p) * phe[i];
-                  double cw = res * p * 3.0 * (z * z - 1.0);
-                  w.T[i] += cv * pa[i];
+                  double a = p[vid[i]], z = p[wid[i]];
+                  double pi = 1.0 / (1.0 + exp (-a));
+                  double he = z * (z * z - 3.0);
+                  Cf[i * BS + s] = pi;
+                  Cf[(m + i) * BS + s] = he;
+                  f += pi * he;
+                }
+              double res = f - fs - (noisy ? w.eps[s] : 0.0);
+              lsum += 0.5 * res * res;
+              for (size_t i = 0; i < m; i++)
+                {
+                  double a = p[vid[i]], z = p[wid[i]];
+                  double pi = Cf[i * BS + s], he = Cf[(m + i) * BS + s];
+                  double cv = res * pi * (1.0 - pi) * he;
+                  double cw = res * pi * 3.0 * (z * z - 1.0);
+                  w.T[i] += cv * a;
                   w.T[m + i] += cw * z;
-                  axpy_n (w.S + i * k, cv, xi, k);
-                  axpy_n (w.S + (m + i) * k, cw, xi, k);
+                  Cf[i * BS + s] = cv;
+                  Cf[(m + i) * BS + s] = cw;
                 }
             }
-          if (par->progress && ++done_s >= next_tick)
+          if (want_grad)
+            kern_accum (w.S, Cf, xi, 2 * m, kp, bs);
+          done_s += bs;
+          if (par->progress && done_s >= next_tick)
             {
               while (tick < 100 && TICK_AT (tick) <= done_s)
                 tick++;
@@ -527,8 +778,8 @@ mv_mc_estimate (mv_mc_result *r, const mv_problem *pb,
         {
           for (size_t j = 0; j < 2 * m; j++)
             {
-              const double *c = R + w.uid[j] * k;  /* slot j = vector j */
-              const double *Sj = w.S + j * k;
+              const double *c = w.Rp + w.uid[j] * kp; /* slot j = vector j */
+              const double *Sj = w.S + j * kp;
               double Tj = w.T[j];
               double sc = 1.0 / (w.norms[j] * (double) nb);
               double *Yj = w.Y + j * k, *Mj = w.M + j * k;
@@ -583,12 +834,15 @@ mv_mc_estimate (mv_mc_result *r, const mv_problem *pb,
       double *g = (j < m ? r->gV : r->gW) + (j % m) * d;
       double *gse = (j < m ? r->gV_se : r->gW_se) + (j % m) * d;
       const double *Gj = w.G + j * k;
-      memset (g, 0, d * sizeof (double));
-      memset (gse, 0, d * sizeof (double));
-      for (size_t t = 0; t < k; t++)
-        axpy_n (g, Gj[t] / (double) N, w.qrow[t], d);
       if (k == 0)
-        continue;
+        {
+          memset (g, 0, d * sizeof (double));
+          memset (gse, 0, d * sizeof (double));
+          continue;
+        }
+      for (size_t t = 0; t < k; t++)
+        w.ybar[t] = Gj[t] / (double) N;
+      kern_proj (g, 1, w.ybar, kp, w.QT, kp, d);
       const double *Cj = w.C + j * k * k;
       for (size_t t = 0; t < k; t++)
         for (size_t t2 = 0; t2 < k; t2++)   /* symmetrise rounding */
@@ -601,20 +855,25 @@ mv_mc_estimate (mv_mc_result *r, const mv_problem *pb,
                                  gsl_strerror (st));
           goto done;
         }
+      /* F rows: sqrt(l_e vscale) e_e for the eigenvalues that matter (the
+         scatter has rank <= B - 1; eigenvalues below 1e-14 l_max change no
+         standard error beyond its 7th digit) */
+      double lmax = 0;
+      for (size_t e = 0; e < k; e++)
+        lmax = fmax (lmax, gsl_vector_get (lam, e));
+      size_t rk = 0;
+      memset (w.F, 0, kp * kp * sizeof (double));
       for (size_t e = 0; e < k; e++)
         {
           double l = gsl_vector_get (lam, e);
-          if (!(l > 0))
-            continue;           /* rank-deficient (B - 1 < k) or rounding */
+          if (!(l > 1e-14 * lmax))
+            continue;
           double sl = sqrt (l * vscale);
-          memset (w.z, 0, d * sizeof (double));
           for (size_t t = 0; t < k; t++)
-            axpy_n (w.z, sl * gsl_matrix_get (E, t, e), w.qrow[t], d);
-          for (size_t i = 0; i < d; i++)
-            gse[i] += w.z[i] * w.z[i];
+            w.F[rk * kp + t] = sl * gsl_matrix_get (E, t, e);
+          rk++;
         }
-      for (size_t i = 0; i < d; i++)
-        gse[i] = sqrt (gse[i]);
+      kern_se (gse, w.QT, d, w.F, rk, kp);
     }
 
 finished:
