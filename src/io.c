@@ -1,12 +1,336 @@
-/* STUB: to be replaced */
+/* Whole-file reads, atomic writes, error-bound-aware decimal formatting and
+ * a terminal progress bar (io.h). */
+#define _XOPEN_SOURCE 700  /* mkstemp, fsync, fchmod, clock_gettime */
 #include <moeverify/io.h>
 #include <moeverify/error.h>
-char *mv_io_read_file (const char *path, size_t *len) { (void)path; (void)len; mv_error_set (MV_EIO, "stub"); return 0; }
-int mv_io_write_atomic (const char *path, const char *data, size_t len) { return MV_EIO; }
-int mv_io_digits (const mpfr_t x, double abserr) { return 0; }
-int mv_io_digits_d (double x, double abserr) { return 0; }
-char *mv_io_mpfr_str (const mpfr_t x, int digits) { return 0; }
-char *mv_io_double_str (double x, int digits) { return 0; }
-int mv_io_progress_enabled (void) { return 0; }
-void mv_io_progress (const char *label, double fraction) {}
-void mv_io_progress_done (void) {}
+
+#include <errno.h>
+#include <fcntl.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ reading */
+
+char *
+mv_io_read_file (const char *path, size_t *len)
+{
+  FILE *f = fopen (path, "rb");
+  if (!f)
+    {
+      mv_error_set (MV_EIO, "%s: cannot open: %s", path, strerror (errno));
+      return NULL;
+    }
+  /* Grow a buffer rather than trusting fstat: works for pipes and /dev/stdin. */
+  size_t cap = 4096, n = 0;
+  char *buf = malloc (cap);
+  while (buf)
+    {
+      if (cap - n < 2)
+        {
+          char *nb = cap > ((size_t) -1) / 2 ? NULL : realloc (buf, 2 * cap);
+          if (!nb)
+            {
+              free (buf);
+              buf = NULL;
+              break;
+            }
+          buf = nb;
+          cap *= 2;
+        }
+      size_t got = fread (buf + n, 1, cap - n - 1, f);
+      n += got;
+      if (got == 0)
+        break;
+    }
+  if (!buf)
+    {
+      fclose (f);
+      mv_error_set (MV_ENOMEM, "%s: out of memory reading file", path);
+      return NULL;
+    }
+  if (ferror (f))
+    {
+      int e = errno;
+      fclose (f);
+      free (buf);
+      mv_error_set (MV_EIO, "%s: read error: %s", path, strerror (e));
+      return NULL;
+    }
+  fclose (f);
+  buf[n] = '\0';
+  if (len)
+    *len = n;
+  return buf;
+}
+
+/* ------------------------------------------------------------ writing */
+
+static int
+write_all (int fd, const char *data, size_t len)
+{
+  while (len > 0)
+    {
+      ssize_t w = write (fd, data, len);
+      if (w < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return -1;
+        }
+      data += w;
+      len -= (size_t) w;
+    }
+  return 0;
+}
+
+/* Mode for the new file: keep an existing target's mode, else 0666 & ~umask
+ * (mkstemp creates 0600).  Reading the umask means setting it briefly. */
+static mode_t
+target_mode (const char *path)
+{
+  struct stat st;
+  if (stat (path, &st) == 0 && S_ISREG (st.st_mode))
+    return st.st_mode & 07777;
+  mode_t um = umask (022);
+  umask (um);
+  return 0666 & ~um;
+}
+
+int
+mv_io_write_atomic (const char *path, const char *data, size_t len)
+{
+  /* The temporary lives in the target's directory so rename() is atomic. */
+  const char *slash = strrchr (path, '/');
+  size_t dirlen = slash ? (size_t) (slash - path) + 1 : 0;
+  const char *base = slash ? slash + 1 : path;
+  if (*base == '\0')
+    return mv_error_set (MV_EIO, "%s: not a file name", path);
+  size_t tlen = dirlen + strlen (base) + sizeof ".tmp.XXXXXX" + 1;
+  char *tmp = malloc (tlen);
+  if (!tmp)
+    return mv_error_set (MV_ENOMEM, "%s: out of memory", path);
+  snprintf (tmp, tlen, "%.*s.%s.tmp.XXXXXX", (int) dirlen, path, base);
+
+  int fd = mkstemp (tmp);
+  if (fd < 0)
+    {
+      int e = errno;
+      free (tmp);
+      return mv_error_set (MV_EIO, "%s: cannot create temporary file: %s",
+                           path, strerror (e));
+    }
+  const char *what = "write";
+  int ok = write_all (fd, data, len) == 0;
+  if (ok && !(ok = fchmod (fd, target_mode (path)) == 0))
+    what = "chmod";
+  if (ok && !(ok = fsync (fd) == 0))
+    what = "fsync";
+  int e = errno;
+  if (close (fd) != 0 && ok)
+    {
+      ok = 0;
+      e = errno;
+      what = "close";
+    }
+  if (ok && !(ok = rename (tmp, path) == 0))
+    {
+      e = errno;
+      what = "rename";
+    }
+  if (!ok)
+    {
+      unlink (tmp);
+      free (tmp);
+      return mv_error_set (MV_EIO, "%s: cannot write (%s): %s", path, what,
+                           strerror (e));
+    }
+  free (tmp);
+  /* Make the rename itself durable; failure here cannot undo the write. */
+  char *dir = strndup (path, dirlen ? dirlen : 0);
+  if (dir)
+    {
+      int dfd = open (dirlen ? dir : ".", O_RDONLY);
+      if (dfd >= 0)
+        {
+          fsync (dfd);
+          close (dfd);
+        }
+      free (dir);
+    }
+  return MV_OK;
+}
+
+/* ------------------------------------------------------------ digits */
+
+/* Largest digit count a prec-bit number can carry meaningfully. */
+static int
+prec_digits (mpfr_prec_t p)
+{
+  return 1 + (int) floor ((double) (p - 1) * 0.30102999566398119521);
+}
+
+/* Printing x rounded to N significant digits gives y with |y - x| <= u/2,
+ * u = 10^(e-N+1), e = floor(log10|x|).  Then |y - exact| <= u/2 + abserr,
+ * which stays within one unit of the last printed digit iff abserr <= u/2:
+ *   N <= e + 1 - log10(2 abserr).
+ * e is exact (log10 is correctly rounded downward in MPFR); log10(2 abserr)
+ * is padded by a margin for the libm error. */
+int
+mv_io_digits (const mpfr_t x, double abserr)
+{
+  if (!mpfr_number_p (x) || mpfr_zero_p (x) || isnan (abserr) || abserr < 0
+      || isinf (abserr))
+    return 0;
+  int cap = prec_digits (mpfr_get_prec (x));
+  if (abserr == 0)
+    return cap;
+  mpfr_t t;
+  mpfr_init2 (t, 64);
+  mpfr_abs (t, x, MPFR_RNDN);
+  mpfr_log10 (t, t, MPFR_RNDD);
+  mpfr_floor (t, t);
+  double e = mpfr_get_d (t, MPFR_RNDN);
+  mpfr_clear (t);
+  double l = log10 (2.0 * (abserr > DBL_MAX / 2 ? DBL_MAX / 2 : abserr));
+  double n = floor (e + 1.0 - l - 1e-9 * (1.0 + fabs (l)));
+  if (!(n > 0))
+    return 0;
+  return n > cap ? cap : (int) n;
+}
+
+int
+mv_io_digits_d (double x, double abserr)
+{
+  mpfr_t t;
+  mpfr_init2 (t, 53);
+  mpfr_set_d (t, x, MPFR_RNDN);
+  int n = mv_io_digits (t, abserr);
+  mpfr_clear (t);
+  return n;
+}
+
+/* ------------------------------------------------------------ strings */
+
+/* "-1.2340e-05" -> "-1.2340e-5": drop '+' and leading zeros of the exponent. */
+static void
+normalise_exponent (char *s)
+{
+  char *e = strchr (s, 'e');
+  if (!e)
+    return;
+  char *p = e + 1, *q = e + 1;
+  if (*p == '+')
+    p++;
+  else if (*p == '-')
+    *q++ = *p++;
+  while (*p == '0' && p[1] != '\0')
+    p++;
+  memmove (q, p, strlen (p) + 1);
+}
+
+char *
+mv_io_mpfr_str (const mpfr_t x, int digits)
+{
+  char *s = NULL;
+  if (digits < 1)
+    digits = 1;
+  if (mpfr_nan_p (x))
+    return strdup ("nan");
+  if (mpfr_inf_p (x))
+    return strdup (mpfr_sgn (x) > 0 ? "inf" : "-inf");
+  if (mpfr_zero_p (x))
+    return strdup ("0");
+  if (mpfr_asprintf (&s, "%.*Re", digits - 1, x) < 0)
+    {
+      mv_error_set (MV_ENOMEM, "mv_io_mpfr_str: out of memory");
+      return NULL;
+    }
+  /* mpfr_asprintf memory must go back through mpfr_free_str; copy it. */
+  char *r = strdup (s);
+  mpfr_free_str (s);
+  if (!r)
+    mv_error_set (MV_ENOMEM, "mv_io_mpfr_str: out of memory");
+  else
+    normalise_exponent (r);
+  return r;
+}
+
+char *
+mv_io_double_str (double x, int digits)
+{
+  mpfr_t t;
+  mpfr_init2 (t, 53);
+  mpfr_set_d (t, x, MPFR_RNDN);
+  char *s = mv_io_mpfr_str (t, digits);
+  mpfr_clear (t);
+  return s;
+}
+
+/* ------------------------------------------------------------ progress */
+
+static struct
+{
+  int drawn;        /* a bar is on screen */
+  double last;      /* monotonic time of the last draw */
+  int last_pct;
+} progress;
+
+int
+mv_io_progress_enabled (void)
+{
+  /* CI logs capture stderr through a pty sometimes; keep them clean. */
+  return isatty (2) && getenv ("CI") == NULL;
+}
+
+static double
+now (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
+}
+
+void
+mv_io_progress (const char *label, double fraction)
+{
+  enum { WIDTH = 30 };
+  if (!mv_io_progress_enabled ())
+    return;
+  if (!(fraction >= 0))
+    fraction = 0;
+  if (fraction > 1)
+    fraction = 1;
+  int pct = (int) (100 * fraction);
+  double t = now ();
+  /* At most ~10 redraws a second, but never skip the first or 100%. */
+  if (progress.drawn && t - progress.last < 0.1
+      && !(pct == 100 && progress.last_pct != 100))
+    return;
+  char bar[WIDTH + 1];
+  int fill = (int) (WIDTH * fraction);
+  for (int i = 0; i < WIDTH; i++)
+    bar[i] = i < fill ? '#' : ' ';
+  bar[WIDTH] = '\0';
+  fprintf (stderr, "\r%s [%s] %3d%%", label ? label : "", bar, pct);
+  fflush (stderr);
+  progress.drawn = 1;
+  progress.last = t;
+  progress.last_pct = pct;
+}
+
+void
+mv_io_progress_done (void)
+{
+  if (!progress.drawn)
+    return;
+  fputs ("\r\033[K", stderr);  /* erase the bar so later output starts clean */
+  fflush (stderr);
+  progress.drawn = 0;
+  progress.last_pct = 0;
+}
