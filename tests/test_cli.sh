@@ -1,2 +1,174 @@
 #!/bin/sh
-exit 0
+# Command-line behaviour of moeverify: bad specs and bad options fail with
+# exactly one line on stderr (naming the spec file for spec errors), the
+# right exit status, and no output file (nor temporaries) left behind; good
+# runs write complete output.  Prints "N passed, M failed"; exit 1 on any
+# failure.
+set -u
+
+top=${MV_TOP_SRCDIR:-.}
+build=${MV_BUILDDIR:-.}
+exe="$build/src/moeverify"
+data="$top/tests/data"
+
+if [ ! -x "$exe" ]; then
+  echo "test_cli.sh: $exe not built"
+  exit 99
+fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mv_cli.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+pass=0
+fail=0
+ok () { pass=$((pass + 1)); echo "ok - $1"; }
+nok () { fail=$((fail + 1)); echo "FAIL - $1"; }
+
+# Files in the output directory other than the expected one.
+outdir="$tmp/out"
+count_files () { ls -A "$outdir" | wc -l | tr -d ' '; }
+
+# expect_error NAME STATUS MENTION CMD ARGS...: runs "CMD -o OUT ARGS...".
+expect_error () {
+  name=$1 want=$2 mention=$3 cmd=$4
+  shift 4
+  rm -rf "$outdir" && mkdir "$outdir"
+  "$exe" "$cmd" -o "$outdir/OUT.json" "$@" >"$tmp/stdout" 2>"$tmp/stderr"
+  st=$?
+  why=""
+  [ "$st" -eq "$want" ] || why="$why status $st (want $want);"
+  n=$(wc -l <"$tmp/stderr" | tr -d ' ')
+  [ "$n" -eq 1 ] || why="$why $n lines on stderr;"
+  grep -q '^moeverify: ' "$tmp/stderr" || why="$why no 'moeverify: ' prefix;"
+  if [ -n "$mention" ] && ! grep -qF -- "$mention" "$tmp/stderr"; then
+    why="$why stderr lacks '$mention';"
+  fi
+  [ -s "$tmp/stdout" ] && why="$why wrote to stdout;"
+  [ "$(count_files)" -eq 0 ] && [ ! -e "$outdir/OUT.json" ] \
+    || why="$why left files: $(ls -A "$outdir" | tr '\n' ' ');"
+  if [ -z "$why" ]; then ok "$name"; else
+    nok "$name:$why"
+    sed 's/^/    stderr: /' "$tmp/stderr"
+  fi
+}
+
+# ---------------------------------------------------------------- bad specs
+for f in malformed length zero nan m0 unknown; do
+  spec="$data/bad_$f.json"
+  expect_error "loss bad_$f.json" 2 "$spec: " loss "$spec"
+  expect_error "loss --fast bad_$f.json" 2 "$spec: " loss "$spec" --fast
+done
+expect_error "bad_length names the key" 2 "student.V[1]: expected 3 entries, got 2" \
+  loss "$data/bad_length.json"
+expect_error "bad_zero names the key" 2 "teacher.W[0]: zero vector" \
+  loss "$data/bad_zero.json"
+expect_error "bad_nan names the key" 2 'student.V[0][1]: "nan"' \
+  loss "$data/bad_nan.json"
+expect_error "bad_m0 names the key" 2 "student.m:" loss "$data/bad_m0.json"
+expect_error "bad_unknown names the key" 2 "noise: unknown key" \
+  loss "$data/bad_unknown.json"
+expect_error "bad_malformed gives the line" 2 "line 3" \
+  loss "$data/bad_malformed.json"
+expect_error "missing spec file" 2 "$tmp/none.json" loss "$tmp/none.json"
+
+# ---------------------------------------------------------------- bad options
+small="$data/example_small.json"
+expect_error "--prec 1" 2 "--prec" loss "$small" --prec 1
+expect_error "--prec 999999" 2 "--prec" loss "$small" --prec 999999
+expect_error "--prec abc" 2 "--prec" loss "$small" --prec abc
+expect_error "--prec=64x" 2 "--prec" loss "$small" --prec=64x
+expect_error "--prec without value" 2 "--prec" loss "$small" --prec
+expect_error "unknown loss option" 2 "--bogus" loss "$small" --bogus
+expect_error "two specs" 2 "unexpected argument" loss "$small" "$small"
+expect_error "no spec" 2 "SPEC" loss
+expect_error "--fast=1" 2 "--fast" loss "$small" --fast=1
+expect_error "coeffs --prec 1" 2 "--prec" coeffs --prec 1
+expect_error "coeffs --kmax -3" 2 "--kmax" coeffs --kmax -3
+expect_error "coeffs unknown option" 2 "--nope" coeffs --nope
+expect_error "unknown command" 2 "frobnicate" frobnicate
+expect_error "unknown top-level option" 2 "--bogus" --bogus
+
+# A failing run leaves an existing output file untouched.
+echo old >"$tmp/keep.json"
+"$exe" loss "$data/bad_nan.json" -o "$tmp/keep.json" 2>/dev/null
+if [ "$(cat "$tmp/keep.json")" = old ]; then ok "failed run keeps old output"
+else nok "failed run clobbered its output file"; fi
+# Unwritable output: one line naming the path, exit 1.
+"$exe" loss "$small" --no-grad -o "$tmp/no/such/dir/out.json" \
+  >/dev/null 2>"$tmp/stderr"
+st=$?
+if [ "$st" -eq 1 ] && [ "$(wc -l <"$tmp/stderr" | tr -d ' ')" -eq 1 ] \
+   && grep -qF "$tmp/no/such/dir/out.json" "$tmp/stderr"; then
+  ok "unwritable -o"
+else nok "unwritable -o: status $st, stderr: $(cat "$tmp/stderr")"; fi
+
+# ---------------------------------------------------------------- good runs
+valid_json () {
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$1" 2>/dev/null
+  else
+    true
+  fi
+}
+
+# expect_good NAME FILE PATTERN...: FILE exists, is JSON, matches patterns.
+check_output () {
+  name=$1 file=$2
+  shift 2
+  why=""
+  [ -s "$file" ] || why="$why no output;"
+  [ -s "$tmp/stderr" ] && why="$why stderr: $(cat "$tmp/stderr");"
+  for pat in "$@"; do
+    grep -q -- "$pat" "$file" 2>/dev/null || why="$why no '$pat';"
+  done
+  if [ -z "$why" ]; then ok "$name"; else nok "$name:$why"; fi
+}
+
+rm -rf "$outdir" && mkdir "$outdir"
+"$exe" loss "$small" -o "$outdir/OUT.json" >"$tmp/stdout" 2>"$tmp/stderr"
+st=$?
+[ "$st" -eq 0 ] || nok "loss example_small: status $st: $(cat "$tmp/stderr")"
+check_output "loss example_small -o" "$outdir/OUT.json" '"loss": "1\.77272665246' \
+  '"method": "closed-form-mpfr"' '"precision_bits": 128' '"grad"' \
+  '"grad_digits_min"' '"loss_digits"'
+if [ "$(count_files)" -eq 1 ] && [ ! -s "$tmp/stdout" ] \
+   && valid_json "$outdir/OUT.json"; then
+  ok "loss -o: valid JSON, nothing else written"
+else nok "loss -o: stray files or stdout output: $(ls -A "$outdir")"; fi
+
+"$exe" loss "$small" --fast >"$tmp/fast.json" 2>"$tmp/stderr"
+st=$?
+[ "$st" -eq 0 ] || nok "loss --fast: status $st"
+check_output "loss --fast to stdout" "$tmp/fast.json" \
+  '"method": "closed-form-double"' '"precision_bits": 53' \
+  '"loss": "1\.77272665246'
+
+"$exe" loss "$small" --prec 53 --no-grad >"$tmp/p53.json" 2>"$tmp/stderr"
+check_output "loss --prec 53 --no-grad" "$tmp/p53.json" 'closed-form-double'
+if grep -q '"grad' "$tmp/p53.json"; then nok "--no-grad printed a gradient"
+else ok "--no-grad has no gradient"; fi
+
+"$exe" loss "$small" --prec=200 --no-grad >"$tmp/p200.json" 2>"$tmp/stderr"
+check_output "loss --prec=200" "$tmp/p200.json" '"precision_bits": 200' \
+  '"loss": "1\.7727266524655209343519695047'
+
+"$exe" coeffs --kmax 9 --verify >"$tmp/coeffs.txt" 2>"$tmp/stderr"
+st=$?
+[ "$st" -eq 0 ] || nok "coeffs --verify: status $st"
+check_output "coeffs --verify" "$tmp/coeffs.txt" \
+  '^ *1 .*2\.06620964141907037262350828718' '^ *9 .* ok '
+rm -rf "$outdir" && mkdir "$outdir"
+"$exe" coeffs --kmax 5 --json -o "$outdir/c.json" >"$tmp/stdout" 2>"$tmp/stderr"
+check_output "coeffs --json -o" "$outdir/c.json" '"k": 5' '"digits"'
+valid_json "$outdir/c.json" && ok "coeffs JSON valid" || nok "coeffs JSON invalid"
+
+for a in --help -h help "help loss" "loss --help" "coeffs --help"; do
+  # shellcheck disable=SC2086
+  if "$exe" $a >"$tmp/stdout" 2>"$tmp/stderr" && grep -q usage "$tmp/stdout" \
+     && [ ! -s "$tmp/stderr" ]; then ok "$a"; else nok "$a"; fi
+done
+if "$exe" --version | grep -q '^moeverify [0-9]'; then ok "--version"
+else nok "--version"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,8 +1,83 @@
-/* Shared declarations of the moeverify command-line tool. */
+/* Shared declarations of the moeverify command-line tool.
+ *
+ * Conventions for every subcommand: argv[0] is the subcommand name; exit
+ * MV_EXIT_OK (0) on success, MV_EXIT_FAIL (1) when a computation or output
+ * fails, MV_EXIT_USAGE (2) for bad options or bad input files.  Errors are
+ * one line on stderr, "moeverify: <message>", and nothing is written to the
+ * output (documents are built whole, then emitted). */
 #ifndef MV_CLI_H
 #define MV_CLI_H
+
+#include <stddef.h>
+#include <jansson.h>
+#include <mpfr.h>
+
+enum { MV_EXIT_OK = 0, MV_EXIT_FAIL = 1, MV_EXIT_USAGE = 2 };
+
 int mv_cmd_coeffs (int argc, char **argv);
 int mv_cmd_loss (int argc, char **argv);
 int mv_cmd_mc (int argc, char **argv);
 int mv_cmd_run (int argc, char **argv);
+
+/* "moeverify: <formatted>\n" on stderr. */
+void mv_cli_error (const char *fmt, ...)
+#if defined(__GNUC__)
+  __attribute__ ((format (printf, 1, 2)))
+#endif
+  ;
+/* "moeverify: <mv_error_message()>\n" on stderr. */
+void mv_cli_lib_error (void);
+
+/* Option iteration.  Accepts "--opt VALUE", "--opt=VALUE", "-o VALUE";
+ * "--" ends the options; "-" alone is a positional argument.
+ *   mv_cli_args a;  mv_cli_args_init (&a, argc, argv);
+ *   while (mv_cli_next (&a)) {
+ *     if (!a.opt) ... positional a.arg ...
+ *     else if (mv_cli_is (&a, "--prec")) { if (!(v = mv_cli_value (&a))) return 2; }
+ *     else if (mv_cli_is (&a, "--fast")) { if (mv_cli_flag (&a)) return 2; }
+ *     else return mv_cli_unknown (&a);
+ *   }
+ * Every error helper prints its own message and returns MV_EXIT_USAGE
+ * (or NULL). */
+typedef struct {
+  int argc;
+  char **argv;
+  int i;               /* next index to read */
+  int no_more_opts;    /* after "--" */
+  const char *cmd;     /* subcommand name for messages */
+  const char *opt;     /* current option name ("--prec"), NULL if positional */
+  size_t optlen;       /* length of the option name in opt */
+  const char *arg;     /* current positional argument */
+  const char *inline_val; /* value after '=', if any */
+} mv_cli_args;
+
+void mv_cli_args_init (mv_cli_args *a, int argc, char **argv);
+int mv_cli_next (mv_cli_args *a);
+int mv_cli_is (const mv_cli_args *a, const char *name);
+const char *mv_cli_value (mv_cli_args *a);
+int mv_cli_flag (const mv_cli_args *a);
+int mv_cli_unknown (const mv_cli_args *a);
+
+/* Strict number parsing: the whole argument must be the number and lie in
+ * [lo, hi]; errors name the option.  Return 0 or MV_EXIT_USAGE. */
+int mv_cli_parse_long (const char *opt, const char *arg, long lo, long hi,
+                       long *out);
+int mv_cli_parse_ulong (const char *opt, const char *arg, unsigned long lo,
+                        unsigned long hi, unsigned long *out);
+int mv_cli_parse_double (const char *opt, const char *arg, double lo,
+                         double hi, double *out);
+/* --prec BITS in MV_PREC_MIN..MV_PREC_MAX. */
+int mv_cli_parse_prec (const char *opt, const char *arg, mpfr_prec_t *out);
+
+/* Serialise doc (indented, keys in insertion order, trailing newline) and
+ * write it to stdout (output == NULL or "-") or atomically to output.
+ * Prints the error itself; returns 0 or MV_EXIT_FAIL.  Does not free doc. */
+int mv_cli_emit_json (const json_t *doc, const char *output);
+/* Same for an already built text. */
+int mv_cli_emit_text (const char *text, size_t len, const char *output);
+
+/* A jansson string from a malloc'd C string (freed here); NULL if s is
+ * NULL or on allocation failure. */
+json_t *mv_cli_json_str (char *s);
+
 #endif

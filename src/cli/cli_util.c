@@ -1,1 +1,234 @@
+/* Helpers shared by the subcommands: one-line errors, option iteration,
+ * strict number parsing, whole-document output (stdout or atomic file). */
 #include "cli.h"
+
+#include <moeverify/error.h>
+#include <moeverify/hermite.h>
+#include <moeverify/io.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+mv_cli_error (const char *fmt, ...)
+{
+  va_list ap;
+  fflush (stdout);
+  fputs ("moeverify: ", stderr);
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
+  fputc ('\n', stderr);
+}
+
+void
+mv_cli_lib_error (void)
+{
+  mv_cli_error ("%s", mv_error_message ());
+}
+
+/* ------------------------------------------------------------ options */
+
+void
+mv_cli_args_init (mv_cli_args *a, int argc, char **argv)
+{
+  memset (a, 0, sizeof *a);
+  a->argc = argc;
+  a->argv = argv;
+  a->i = 1;
+  a->cmd = argc > 0 ? argv[0] : "moeverify";
+}
+
+int
+mv_cli_next (mv_cli_args *a)
+{
+  a->opt = a->arg = a->inline_val = NULL;
+  a->optlen = 0;
+  while (a->i < a->argc)
+    {
+      const char *s = a->argv[a->i++];
+      if (!a->no_more_opts && !strcmp (s, "--"))
+        {
+          a->no_more_opts = 1;
+          continue;
+        }
+      if (a->no_more_opts || s[0] != '-' || s[1] == '\0')
+        {
+          a->arg = s;
+          return 1;
+        }
+      a->opt = s;
+      const char *eq = s[1] == '-' ? strchr (s, '=') : NULL;
+      a->optlen = eq ? (size_t) (eq - s) : strlen (s);
+      a->inline_val = eq ? eq + 1 : NULL;
+      return 1;
+    }
+  return 0;
+}
+
+int
+mv_cli_is (const mv_cli_args *a, const char *name)
+{
+  return a->opt && strlen (name) == a->optlen
+    && !strncmp (a->opt, name, a->optlen);
+}
+
+const char *
+mv_cli_value (mv_cli_args *a)
+{
+  if (a->inline_val)
+    return a->inline_val;
+  if (a->i < a->argc)
+    return a->argv[a->i++];
+  mv_cli_error ("%s: option %.*s needs a value", a->cmd, (int) a->optlen,
+                a->opt);
+  return NULL;
+}
+
+int
+mv_cli_flag (const mv_cli_args *a)
+{
+  if (!a->inline_val)
+    return 0;
+  mv_cli_error ("%s: option %.*s takes no value", a->cmd, (int) a->optlen,
+                a->opt);
+  return MV_EXIT_USAGE;
+}
+
+int
+mv_cli_unknown (const mv_cli_args *a)
+{
+  if (a->opt)
+    mv_cli_error ("%s: unknown option '%.*s' (see 'moeverify %s --help')",
+                  a->cmd, (int) a->optlen, a->opt, a->cmd);
+  else
+    mv_cli_error ("%s: unexpected argument '%s' (see 'moeverify %s --help')",
+                  a->cmd, a->arg, a->cmd);
+  return MV_EXIT_USAGE;
+}
+
+/* ------------------------------------------------------------ numbers */
+
+int
+mv_cli_parse_long (const char *opt, const char *arg, long lo, long hi,
+                   long *out)
+{
+  char *end;
+  errno = 0;
+  long v = strtol (arg, &end, 10);
+  if (!*arg || *end || errno || v < lo || v > hi || arg[0] == ' ')
+    {
+      mv_cli_error ("%s: expected an integer in %ld..%ld, got '%s'", opt, lo,
+                    hi, arg);
+      return MV_EXIT_USAGE;
+    }
+  *out = v;
+  return 0;
+}
+
+int
+mv_cli_parse_ulong (const char *opt, const char *arg, unsigned long lo,
+                    unsigned long hi, unsigned long *out)
+{
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul (arg, &end, 10);
+  /* strtoul accepts "-1" (wrapping); digits only. */
+  if (!(arg[0] >= '0' && arg[0] <= '9') || *end || errno || v < lo || v > hi)
+    {
+      mv_cli_error ("%s: expected an integer in %lu..%lu, got '%s'", opt, lo,
+                    hi, arg);
+      return MV_EXIT_USAGE;
+    }
+  *out = v;
+  return 0;
+}
+
+int
+mv_cli_parse_double (const char *opt, const char *arg, double lo, double hi,
+                     double *out)
+{
+  char *end;
+  errno = 0;
+  double v = strtod (arg, &end);
+  if (!*arg || *end || errno == ERANGE || !isfinite (v) || v < lo || v > hi
+      || arg[0] == ' ')
+    {
+      mv_cli_error ("%s: expected a number in [%g, %g], got '%s'", opt, lo,
+                    hi, arg);
+      return MV_EXIT_USAGE;
+    }
+  *out = v;
+  return 0;
+}
+
+int
+mv_cli_parse_prec (const char *opt, const char *arg, mpfr_prec_t *out)
+{
+  unsigned long v;
+  if (mv_cli_parse_ulong (opt, arg, MV_PREC_MIN, MV_PREC_MAX, &v))
+    return MV_EXIT_USAGE;
+  *out = (mpfr_prec_t) v;
+  return 0;
+}
+
+/* ------------------------------------------------------------ output */
+
+int
+mv_cli_emit_text (const char *text, size_t len, const char *output)
+{
+  if (output && strcmp (output, "-"))
+    {
+      if (mv_io_write_atomic (output, text, len))
+        {
+          mv_cli_lib_error ();
+          return MV_EXIT_FAIL;
+        }
+      return MV_EXIT_OK;
+    }
+  if (fwrite (text, 1, len, stdout) != len || fflush (stdout))
+    {
+      mv_cli_error ("<stdout>: write error: %s", strerror (errno));
+      return MV_EXIT_FAIL;
+    }
+  return MV_EXIT_OK;
+}
+
+int
+mv_cli_emit_json (const json_t *doc, const char *output)
+{
+  char *s = json_dumps (doc, JSON_INDENT (2) | JSON_PRESERVE_ORDER
+                        | JSON_REAL_PRECISION (17));
+  if (!s)
+    {
+      mv_cli_error ("out of memory serialising the output");
+      return MV_EXIT_FAIL;
+    }
+  size_t n = strlen (s);
+  char *t = realloc (s, n + 2);
+  if (!t)
+    {
+      free (s);
+      mv_cli_error ("out of memory serialising the output");
+      return MV_EXIT_FAIL;
+    }
+  t[n] = '\n';
+  t[n + 1] = '\0';
+  int rc = mv_cli_emit_text (t, n + 1, output);
+  free (t);
+  return rc;
+}
+
+json_t *
+mv_cli_json_str (char *s)
+{
+  if (!s)
+    return NULL;
+  json_t *j = json_string (s);
+  free (s);
+  return j;
+}

@@ -1,10 +1,94 @@
+/* moeverify: subcommand dispatch.  Without arguments it runs the full
+ * verification ("run"). */
+#include "cli.h"
+
+#include <moeverify/moeverify.h>
+
 #include <stdio.h>
 #include <string.h>
-#include "cli.h"
-int main (int argc, char **argv)
+
+static const char usage[] =
+  "usage: moeverify [COMMAND] [OPTIONS]\n"
+  "Closed-form loss, gradients and dynamics of soft-routed mixture-of-experts\n"
+  "teacher-student models, verified at any precision.\n"
+  "\n"
+  "commands:\n"
+  "  run      run the verification suite (default when no command is given)\n"
+  "  loss     population loss and gradient of a spec (closed form)\n"
+  "  mc       Monte-Carlo estimate of the loss and gradient of a spec\n"
+  "  coeffs   Hermite coefficients of the sigmoid\n"
+  "  help [COMMAND]   this text, or a command's options\n"
+  "\n"
+  "options:\n"
+  "  -h, --help      this text\n"
+  "  --version       print the version\n"
+  "\n"
+  "exit status: 0 success, 1 computation or output failure, 2 usage or\n"
+  "input error.\n";
+
+typedef int (*mv_cmd_fn) (int argc, char **argv);
+
+static const struct {
+  const char *name;
+  mv_cmd_fn fn;
+} commands[] = {
+  { "coeffs", mv_cmd_coeffs },
+  { "loss", mv_cmd_loss },
+  { "mc", mv_cmd_mc },
+  { "run", mv_cmd_run },
+};
+
+static mv_cmd_fn
+find_command (const char *name)
 {
-  if (argc > 1 && !strcmp (argv[1], "coeffs")) return mv_cmd_coeffs (argc - 1, argv + 1);
-  if (argc > 1 && !strcmp (argv[1], "loss")) return mv_cmd_loss (argc - 1, argv + 1);
-  if (argc > 1 && !strcmp (argv[1], "mc")) return mv_cmd_mc (argc - 1, argv + 1);
-  return mv_cmd_run (argc - 1, argv + 1);
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp (name, commands[i].name))
+      return commands[i].fn;
+  return NULL;
+}
+
+int
+main (int argc, char **argv)
+{
+  mv_init ();
+  if (argc < 2)
+    {
+      static char run[] = "run";
+      char *args[] = { run, NULL };
+      return mv_cmd_run (1, args);
+    }
+  const char *cmd = argv[1];
+  if (!strcmp (cmd, "-h") || !strcmp (cmd, "--help")
+      || (!strcmp (cmd, "help") && argc == 2))
+    {
+      fputs (usage, stdout);
+      return MV_EXIT_OK;
+    }
+  if (!strcmp (cmd, "--version"))
+    {
+      printf ("moeverify %s\n", mv_version ());
+      return MV_EXIT_OK;
+    }
+  if (!strcmp (cmd, "help"))
+    {
+      /* "help CMD" is "CMD --help" */
+      mv_cmd_fn fn = find_command (argv[2]);
+      if (!fn || argc > 3)
+        {
+          mv_cli_error ("help: unknown command '%s' (see 'moeverify --help')",
+                        argv[2]);
+          return MV_EXIT_USAGE;
+        }
+      static char help[] = "--help";
+      char *args[] = { argv[2], help, NULL };
+      return fn (2, args);
+    }
+  mv_cmd_fn fn = find_command (cmd);
+  if (fn)
+    return fn (argc - 1, argv + 1);
+  if (cmd[0] == '-')
+    mv_cli_error ("unknown option '%s' (see 'moeverify --help')", cmd);
+  else
+    mv_cli_error ("unknown command '%s' (see 'moeverify --help')", cmd);
+  return MV_EXIT_USAGE;
 }
