@@ -12,6 +12,10 @@
 #include <jansson.h>
 #include <mpfr.h>
 
+/* Stringify a macro's value (for usage texts). */
+#define MV_STR(x) #x
+#define MV_XSTR(x) MV_STR (x)
+
 enum { MV_EXIT_OK = 0, MV_EXIT_FAIL = 1, MV_EXIT_USAGE = 2 };
 
 int mv_cmd_coeffs (int argc, char **argv);

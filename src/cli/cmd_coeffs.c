@@ -26,7 +26,7 @@ static const char usage[] =
   "  Sigmoid Hermite coefficients c_k = E[pi(z) He_k(z)], k = 0..K, by the\n"
   "  Fourier method, printed with the digits their error bound certifies.\n"
   "  --kmax K      largest k (default 21)\n"
-  "  --prec BITS   MPFR precision, 53..65536 (default 128)\n"
+  "  --prec BITS   MPFR precision, " MV_XSTR (MV_PREC_MIN) ".." MV_XSTR (MV_PREC_MAX) " (default 128)\n"
   "  --verify      recompute by the direct method; report agreeing digits\n"
   "                (exit 1 if the two differ beyond their error bounds)\n"
   "  --all         include the even k >= 2 (exactly zero)\n"

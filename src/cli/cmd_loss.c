@@ -22,7 +22,7 @@ static const char usage[] =
   "[-o FILE]\n"
   "  Closed-form population loss L and its gradient for the problem in\n"
   "  SPEC.json, as JSON.\n"
-  "  --prec BITS   MPFR working precision, 53..65536 (default 128;\n"
+  "  --prec BITS   MPFR working precision, " MV_XSTR (MV_PREC_MIN) ".." MV_XSTR (MV_PREC_MAX) " (default 128;\n"
   "                53 selects the double-precision path)\n"
   "  --fast        double-precision path (same as --prec 53)\n"
   "  --no-grad     loss only\n"
@@ -232,10 +232,11 @@ mv_cmd_loss (int argc, char **argv)
     return rc < 0 ? MV_EXIT_OK : rc;
 
   mv_problem pb;
-  if (mv_problem_read (&pb, o.spec))
+  int st = mv_problem_read (&pb, o.spec);
+  if (st)
     {
       mv_cli_lib_error ();
-      return MV_EXIT_USAGE;
+      return st == MV_ENOMEM ? MV_EXIT_FAIL : MV_EXIT_USAGE;
     }
   int mp = o.prec > 53;
   size_t n = pb.m * pb.d;
@@ -262,7 +263,7 @@ mv_cmd_loss (int argc, char **argv)
       mv_cli_error ("%s: out of memory for the gradient", o.spec);
       goto done;
     }
-  int st, digits;
+  int digits;
   if (mp)
     {
       st = mv_loss_eval (L, o.want_grad ? gV.gm : NULL,
