@@ -170,5 +170,15 @@ done
 if "$exe" --version | grep -q '^moeverify [0-9]'; then ok "--version"
 else nok "--version"; fi
 
+# Reference data shipped in data/ must be reproduced exactly by this build.
+"$exe" coeffs --kmax 201 --prec 256 >"$tmp/ref_coeffs.txt" 2>"$tmp/stderr"
+if cmp -s "$tmp/ref_coeffs.txt" "$top/data/sigmoid-coefficients-256.txt"; then
+  ok "data/sigmoid-coefficients-256.txt reproduced"
+else nok "data/sigmoid-coefficients-256.txt differs from a fresh run"; fi
+(cd "$top" && "$exe" loss tests/data/example_small.json --prec 256) >"$tmp/ref_small.json" 2>"$tmp/stderr"
+if cmp -s "$tmp/ref_small.json" "$top/data/example_small-256.json"; then
+  ok "data/example_small-256.json reproduced"
+else nok "data/example_small-256.json differs from a fresh run"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
