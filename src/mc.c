@@ -334,7 +334,8 @@ kern_accum (double *S, const double *Cf, const double *X, size_t ns,
 }
 #endif
 
-/* Euclidean norm, scaled so that huge or tiny entries do not over/underflow. */
+/* Euclidean norm, scaled so that huge or tiny entries cannot overflow or
+ * underflow. */
 static double
 norm_n (const double *x, size_t n)
 {

@@ -29,6 +29,17 @@
 #define E_PI2 0.293379035858092962737649171281901159
 #define C1 0.206620964141907037262350828718098841
 
+/* Thresholds on z = (estimate - exact) / standard error.  The integrands
+ * are polynomials of degree up to 7 in Gaussians times sigmoids: batch
+ * means of N/B samples are close to, but heavier-tailed than, Gaussian, so
+ * z has heavier tails than Student's t_{B-1}.  Over 200 shifted seed sets
+ * (MV_TEST_SEED) a bound of 4.5 on the largest of 12-80 gradient components
+ * failed in 0.25% of the closed-form cases; the Bonferroni-style bound for
+ * many components is therefore 5. */
+#define ZMAX_LOSS 4.0
+#define ZMAX_FEW 4.5     /* largest of <= 16 components */
+#define ZMAX_MANY 5.0    /* largest of up to ~100 components */
+
 /* ------------------------------------------------------------ helpers */
 
 /* Rows u_0..u_{n-1}: an orthonormal set that is not the standard basis
@@ -121,10 +132,20 @@ random_problem (mv_problem *pb, size_t d, size_t m, size_t ms, double noise,
   gsl_rng_free (r);
 }
 
+/* Seeds are fixed; MV_TEST_SEED=K shifts every Monte-Carlo seed by K (to
+ * check that the statistical assertions are not tuned to one stream). */
+static unsigned long
+seed_shift (void)
+{
+  const char *e = getenv ("MV_TEST_SEED");
+  return e ? strtoul (e, NULL, 10) : 0;
+}
+
 static void
 run_mc (mv_mc_result *res, const mv_problem *pb, size_t N, size_t B,
         unsigned long seed, int want_grad)
 {
+  seed += 7919 * seed_shift ();
   mv_mc_params par;
   mv_mc_params_default (&par);
   par.samples = N;
@@ -147,12 +168,14 @@ grad_max_z (const mv_mc_result *res, const double *gV, const double *gW,
   double zmax = 0, s2 = 0;
   for (int p = 0; p < 2; p++)
     {
-      const double *g = p ? res->gW : res->gV, *se = p ? res->gW_se : res->gV_se;
+      const double *g = p ? res->gW : res->gV;
+      const double *se = p ? res->gW_se : res->gV_se;
       const double *ex = p ? gW : gV;
       for (size_t i = 0; i < n; i++)
         {
           double e = ex ? ex[i] : 0.0;
-          ck_assert_msg (se[i] > 0, "component %zu has zero standard error", i);
+          ck_assert_msg (se[i] > 0, "component %zu has zero standard error",
+                         i);
           double z = (g[i] - e) / se[i];
           s2 += z * z;
           if (fabs (z) > zmax)
@@ -206,12 +229,13 @@ START_TEST (t_all_orthogonal)
   run_mc (&res, &pb, 400000, 64, 11, 1);
   double L = 6 * E_PI2;
   double z = (res.loss - L) / res.loss_se;
-  ck_assert_msg (fabs (z) < 4, "loss %.6g +- %.2g vs %.9g (z = %.2f)",
+  ck_assert_msg (fabs (z) < ZMAX_LOSS, "loss %.6g +- %.2g vs %.9g (z = "
+                 "%.2f)",
                  res.loss, res.loss_se, L, z);
   ck_assert_msg (res.loss_se < 0.05, "loss se %g", res.loss_se);
   ck_assert_uint_eq (res.rank, 4);
   double zg = grad_max_z (&res, NULL, NULL, NULL);
-  ck_assert_msg (zg < 4.5, "gradient max |z| = %.2f", zg);
+  ck_assert_msg (zg < ZMAX_FEW, "gradient max |z| = %.2f", zg);
   mv_mc_result_clear (&res);
   mv_problem_clear (&pb);
 }
@@ -243,19 +267,20 @@ shared_expert_case (double noise, double wstar_tilt, size_t want_rank,
   run_mc (&res, &pb, 400000, 64, seed, 1);
   double L = 6 * E_PI2 - 1.5 + 0.5 * noise;
   double z = (res.loss - L) / res.loss_se;
-  ck_assert_msg (fabs (z) < 4, "loss %.6g +- %.2g vs %.9g (z = %.2f)",
+  ck_assert_msg (fabs (z) < ZMAX_LOSS, "loss %.6g +- %.2g vs %.9g (z = "
+                 "%.2f)",
                  res.loss, res.loss_se, L, z);
   ck_assert_uint_eq (res.rank, want_rank);
   double gV[7];
   for (size_t i = 0; i < d; i++)
     gV[i] = -6 * C1 * C1 * U[2 * d + i] / nv;
   double zg = grad_max_z (&res, gV, NULL, NULL);
-  ck_assert_msg (zg < 4.5, "gradient max |z| = %.2f", zg);
+  ck_assert_msg (zg < ZMAX_FEW, "gradient max |z| = %.2f", zg);
   /* and the signal is resolved: |grad_v| is many standard errors */
   double gn = sqrt (dotd (res.gV, res.gV, d)), se = 0;
   for (size_t i = 0; i < d; i++)
     se = fmax (se, res.gV_se[i]);
-  ck_assert_msg (gn > 10 * se, "|grad_v| = %.3g, se %.3g", gn, se);
+  ck_assert_msg (gn > 5 * se, "|grad_v| = %.3g, se %.3g", gn, se);
   mv_mc_result_clear (&res);
   mv_problem_clear (&pb);
 }
@@ -376,7 +401,8 @@ naive_case (size_t d, size_t m, size_t ms, double noise, unsigned long seed)
   mv_mc_result res;
   run_mc (&res, &pb, N, 64, seed + 200, 1);
   double z = (res.loss - L0) / hypot (res.loss_se, se0);
-  ck_assert_msg (fabs (z) < 4, "loss mc %.6g +- %.2g, naive %.6g +- %.2g",
+  ck_assert_msg (fabs (z) < ZMAX_LOSS, "loss mc %.6g +- %.2g, naive %.6g "
+                 "+- %.2g",
                  res.loss, res.loss_se, L0, se0);
   double zmax = 0;
   for (size_t c = 0; c < nc; c++)
@@ -386,8 +412,8 @@ naive_case (size_t d, size_t m, size_t ms, double noise, unsigned long seed)
       double zc = (gm - g0[c]) / hypot (sm, gse0[c]);
       zmax = fmax (zmax, fabs (zc));
     }
-  ck_assert_msg (zmax < 4.5, "gradient: max |z| = %.2f over %zu components",
-                 zmax, nc);
+  ck_assert_msg (zmax < ZMAX_MANY, "gradient: max |z| = %.2f over %zu "
+                 "components", zmax, nc);
   free (g0);
   free (gse0);
   mv_mc_result_clear (&res);
@@ -410,28 +436,57 @@ END_TEST
 
 /* ------------------------------------------------------------ statistics */
 
-static double
-rms_se (const mv_mc_result *r)
+static int
+cmp_d (const void *a, const void *b)
 {
-  double s = 0;
-  size_t n = r->m * r->d;
-  for (size_t i = 0; i < n; i++)
-    s += r->gV_se[i] * r->gV_se[i] + r->gW_se[i] * r->gW_se[i];
-  return sqrt (s / (double) (2 * n));
+  double x = *(const double *) a, y = *(const double *) b;
+  return (x > y) - (x < y);
 }
 
+/* median over components of se(b) / se(a) */
+static double
+median_se_ratio (const mv_mc_result *a, const mv_mc_result *b)
+{
+  size_t n = a->m * a->d;
+  double *r = malloc (2 * n * sizeof *r);
+  for (size_t i = 0; i < n; i++)
+    {
+      r[i] = b->gV_se[i] / a->gV_se[i];
+      r[n + i] = b->gW_se[i] / a->gW_se[i];
+    }
+  qsort (r, 2 * n, sizeof *r, cmp_d);
+  double med = 0.5 * (r[n - 1] + r[n]);
+  free (r);
+  return med;
+}
+
+/* The integrand has heavy tails (He3 is cubic): a single rare sample can
+ * move a standard-error estimate by tens of percent, so the ratio is
+ * pooled over R independent pairs of runs (N and 4N samples), and batches
+ * hold enough samples for their means to be near Gaussian. */
 START_TEST (t_se_scaling)
 {
   mv_problem pb;
   random_problem (&pb, 5, 2, 1, 0.0, 31, 1);
-  mv_mc_result a, b;
-  run_mc (&a, &pb, 20000, 128, 1, 1);
-  run_mc (&b, &pb, 80000, 128, 2, 1);
-  double rl = b.loss_se / a.loss_se, rg = rms_se (&b) / rms_se (&a);
-  ck_assert_msg (rl > 0.35 && rl < 0.7, "loss se ratio %.3f", rl);
+  const size_t R = 4;
+  double la = 0, lb = 0, rg = 0;
+  for (size_t t = 0; t < R; t++)
+    {
+      mv_mc_result a, b;
+      run_mc (&a, &pb, 100000, 64, 1 + 2 * t, 1);
+      run_mc (&b, &pb, 400000, 64, 2 + 2 * t, 1);
+      la += a.loss_se * a.loss_se;
+      lb += b.loss_se * b.loss_se;
+      rg += log (median_se_ratio (&a, &b));
+      mv_mc_result_clear (&a);
+      mv_mc_result_clear (&b);
+    }
+  double rl = sqrt (lb / la);
+  rg = exp (rg / (double) R);
+  /* 0.5 expected; N^0 would give 1, N^-1 0.25.  Over 400 shifted seed
+     sets the pooled loss ratio stayed within 0.3..0.75. */
+  ck_assert_msg (rl > 0.3 && rl < 0.75, "loss se ratio %.3f", rl);
   ck_assert_msg (rg > 0.35 && rg < 0.7, "gradient se ratio %.3f", rg);
-  mv_mc_result_clear (&a);
-  mv_mc_result_clear (&b);
   mv_problem_clear (&pb);
 }
 END_TEST
@@ -445,43 +500,44 @@ se_calibration (size_t B)
   mv_problem pb;
   random_problem (&pb, 9, 2, 1, 0.0, 41, 1);     /* k = 6 */
   const size_t R = 40, nc = 2 * 2 * 9;
-  double lsum = 0, lsum2 = 0, sesum = 0;
+  double lsum = 0, lsum2 = 0, se2sum = 0;
   double *g1 = calloc (nc, sizeof *g1), *g2 = calloc (nc, sizeof *g2);
-  double *gs = calloc (nc, sizeof *gs);
+  double *gs2 = calloc (nc, sizeof *gs2);
   for (size_t t = 0; t < R; t++)
     {
       mv_mc_result res;
-      run_mc (&res, &pb, 4000, B, 1000 + t, 1);
+      run_mc (&res, &pb, 40000, B, 1000 + t, 1);
       lsum += res.loss;
       lsum2 += res.loss * res.loss;
-      sesum += res.loss_se;
+      se2sum += res.loss_se * res.loss_se;
       for (size_t c = 0; c < nc; c++)
         {
           double g = c < nc / 2 ? res.gV[c] : res.gW[c - nc / 2];
           double s = c < nc / 2 ? res.gV_se[c] : res.gW_se[c - nc / 2];
           g1[c] += g;
           g2[c] += g * g;
-          gs[c] += s;
+          gs2[c] += s * s;
         }
       mv_mc_result_clear (&res);
     }
+  /* E[se^2] = Var(estimate) for batch means of equal size, whatever B */
   double Rd = (double) R;
-  double sd = sqrt ((lsum2 - lsum * lsum / Rd) / (Rd - 1));
-  double ratio = sd / (sesum / Rd);
-  ck_assert_msg (ratio > 0.65 && ratio < 1.5, "loss: empirical sd / mean se "
+  double var = (lsum2 - lsum * lsum / Rd) / (Rd - 1);
+  double ratio = sqrt (var / (se2sum / Rd));
+  ck_assert_msg (ratio > 0.6 && ratio < 1.6, "loss: empirical sd / rms se "
                  "= %.3f", ratio);
   double lr = 0;
   for (size_t c = 0; c < nc; c++)
     {
-      double sdc = sqrt ((g2[c] - g1[c] * g1[c] / Rd) / (Rd - 1));
-      lr += log (sdc / (gs[c] / Rd));
+      double vc = (g2[c] - g1[c] * g1[c] / Rd) / (Rd - 1);
+      lr += 0.5 * log (vc / (gs2[c] / Rd));
     }
   double gr = exp (lr / (double) nc);   /* geometric mean over components */
-  ck_assert_msg (gr > 0.8 && gr < 1.25, "gradient: empirical sd / mean se "
-                 "= %.3f (geometric mean)", gr);
+  ck_assert_msg (gr > 0.75 && gr < 1.33, "gradient: empirical sd / rms se "
+                 "= %.3f (geometric mean over components)", gr);
   free (g1);
   free (g2);
-  free (gs);
+  free (gs2);
   mv_problem_clear (&pb);
 }
 
@@ -511,7 +567,8 @@ START_TEST (t_determinism)
   size_t n = pb.m * pb.d * sizeof (double);
   ck_assert (a.loss == b.loss && a.loss_se == b.loss_se);
   ck_assert (!memcmp (a.gV, b.gV, n) && !memcmp (a.gW, b.gW, n)
-             && !memcmp (a.gV_se, b.gV_se, n) && !memcmp (a.gW_se, b.gW_se, n));
+             && !memcmp (a.gV_se, b.gV_se, n)
+             && !memcmp (a.gW_se, b.gW_se, n));
   ck_assert (a.loss != c.loss);
   ck_assert (memcmp (a.gV, c.gV, n) != 0);
   /* the gradient consumes no random numbers: same loss without it */
@@ -572,13 +629,16 @@ closed_case (mv_problem *pb, size_t N, unsigned long seed)
   mv_mc_result res;
   run_mc (&res, pb, N, 64, seed, 1);
   double z = (res.loss - L) / res.loss_se;
-  ck_assert_msg (fabs (z) < 4, "loss: mc %.7g +- %.2g, closed %.10g, z = "
+  ck_assert_msg (fabs (z) < ZMAX_LOSS, "loss: mc %.7g +- %.2g, closed "
+                 "%.10g, z = "
                  "%.2f", res.loss, res.loss_se, L, z);
   double chi2;
   double zg = grad_max_z (&res, gV, gW, &chi2);
-  ck_assert_msg (zg < 4.5, "gradient: max |z| = %.2f over %zu components",
-                 zg, 2 * nc);
-  ck_assert_msg (chi2 > 0.2 && chi2 < 3, "gradient: mean z^2 = %.3f", chi2);
+  ck_assert_msg (zg < ZMAX_MANY, "gradient: max |z| = %.2f over %zu "
+                 "components", zg, 2 * nc);
+  /* components of one slot share k < d degrees of freedom, so the mean is
+     loose; it catches standard errors that are far too small */
+  ck_assert_msg (chi2 < 8, "gradient: mean z^2 = %.3f", chi2);
   free (gV);
   free (gW);
   mv_mc_result_clear (&res);
@@ -620,6 +680,31 @@ START_TEST (t_closed_large_d)
   mv_problem pb;
   random_problem (&pb, 40, 1, 2, 0.0, 74, 1);  /* k = 6 << d */
   closed_case (&pb, 1000000, 74);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+/* vectors generated by the spec's own initialisation rules, label noise */
+START_TEST (t_closed_spec_init)
+{
+  mv_problem pb;
+  const char *spec = "{\"d\": 8, \"noise_var\": 0.2, "
+    "\"teacher\": {\"m\": 2, \"init\": {\"kind\": \"orthonormal\", "
+    "\"seed\": 3}}, \"student\": {\"m\": 3, \"init\": "
+    "{\"kind\": \"gaussian\", \"seed\": 4}}}";
+  int st = mv_problem_parse (&pb, spec, "<mc-test>");
+  ck_assert_msg (st == MV_OK, "parse: %s", mv_error_message ());
+  closed_case (&pb, 1000000, 75);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+START_TEST (t_closed_example_file)
+{
+  mv_problem pb;
+  int st = mv_problem_read (&pb, mv_test_data ("example_small.json"));
+  ck_assert_msg (st == MV_OK, "read: %s", mv_error_message ());
+  closed_case (&pb, 1000000, 76);
   mv_problem_clear (&pb);
 }
 END_TEST
@@ -715,6 +800,8 @@ END_TEST
 int
 main (void)
 {
+  if (seed_shift ())
+    printf ("test_mc: MV_TEST_SEED=%lu\n", seed_shift ());
   Suite *s = suite_create ("mc");
   TCase *tc;
 
@@ -748,6 +835,8 @@ main (void)
   tcase_add_test (tc, t_closed_generated);
   tcase_add_test (tc, t_closed_full_span_noise);
   tcase_add_test (tc, t_closed_large_d);
+  tcase_add_test (tc, t_closed_spec_init);
+  tcase_add_test (tc, t_closed_example_file);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("errors");
