@@ -9,7 +9,9 @@
 #include <moeverify/problem.h>
 #include <moeverify/loss.h>
 #include <moeverify/mc.h>
+#include <moeverify/flow.h>
 #include <moeverify/io.h>
+#include <moeverify/plot.h>
 
 #define MV_VERSION_STRING "0.1.0"
 const char *mv_version (void);

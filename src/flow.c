@@ -1,0 +1,187 @@
+/* Adaptive integration of the gradient flows with GSL odeiv2, shared by
+ * the full and the reduced flow: stepper selection, per-component error
+ * scaling, output grid, events at every accepted step, interruption. */
+#include "flow_priv.h"
+#include <moeverify/error.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const struct {
+  const char *name;
+  const gsl_odeiv2_step_type **type;
+  int implicit;
+} STEPPERS[] = {
+  { "rk8pd", &gsl_odeiv2_step_rk8pd, 0 },
+  { "rkf45", &gsl_odeiv2_step_rkf45, 0 },
+  { "rkck", &gsl_odeiv2_step_rkck, 0 },
+  { "rk4", &gsl_odeiv2_step_rk4, 0 },
+  { "msadams", &gsl_odeiv2_step_msadams, 0 },
+  { "msbdf", &gsl_odeiv2_step_msbdf, 1 },
+  { "bsimp", &gsl_odeiv2_step_bsimp, 1 },
+  { "rk4imp", &gsl_odeiv2_step_rk4imp, 1 },
+};
+
+void
+mv_flow_params_default (mv_flow_params *p)
+{
+  memset (p, 0, sizeof *p);
+  p->stepper = "rk8pd";
+  p->rtol = 1e-9;
+  p->atol = 1e-12;
+  p->t_end = 100;
+  p->prec = 53;
+  p->n_out = 200;
+}
+
+double *
+mv_flow_times (const mv_flow_params *p, size_t *n)
+{
+  double *t;
+  if (p->times)
+    {
+      t = malloc ((p->n_times + 1) * sizeof *t);
+      if (!t)
+        return NULL;
+      t[0] = 0;
+      memcpy (t + 1, p->times, p->n_times * sizeof *t);
+      *n = p->n_times + 1;
+      return t;
+    }
+  size_t k = p->n_out ? p->n_out : 200;
+  double t0 = p->t_first > 0 ? p->t_first : 1e-4 * p->t_end;
+  t = malloc ((k + 1) * sizeof *t);
+  if (!t)
+    return NULL;
+  t[0] = 0;
+  for (size_t i = 0; i < k; i++)
+    t[i + 1] = k == 1 ? p->t_end : t0 * pow (p->t_end / t0, (double) i / (k - 1));
+  t[k] = p->t_end;
+  *n = k + 1;
+  return t;
+}
+
+static int
+check_params (const mv_flow_params *p, int *implicit, const gsl_odeiv2_step_type **type)
+{
+  if (!(p->t_end > 0) || !isfinite (p->t_end))
+    return mv_error_set (MV_EINVAL, "flow: t-end must be positive and finite (got %g)", p->t_end);
+  if (!(p->rtol > 0) || !(p->atol >= 0) || !isfinite (p->rtol) || !isfinite (p->atol)
+      || (p->atol == 0 && p->rtol == 0))
+    return mv_error_set (MV_EINVAL, "flow: tolerances must be positive (rtol %g, atol %g)",
+                         p->rtol, p->atol);
+  if (p->times)
+    for (size_t i = 0; i < p->n_times; i++)
+      if (!(p->times[i] > (i ? p->times[i - 1] : 0)) || p->times[i] > p->t_end)
+        return mv_error_set (MV_EINVAL, "flow: output times must increase within (0, t-end]");
+  const char *name = p->stepper ? p->stepper : "rk8pd";
+  for (size_t i = 0; i < sizeof STEPPERS / sizeof STEPPERS[0]; i++)
+    if (!strcmp (name, STEPPERS[i].name))
+      {
+        *type = *STEPPERS[i].type;
+        *implicit = STEPPERS[i].implicit;
+        return MV_OK;
+      }
+  return mv_error_set (MV_EINVAL, "flow: unknown stepper '%s' (rk8pd, rkf45, rkck, rk4, "
+                       "msadams, msbdf, bsimp, rk4imp)", name);
+}
+
+static double
+now (void)
+{
+  struct timespec t;
+  clock_gettime (CLOCK_MONOTONIC, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+int
+mv_flow_integrate (mv_traj *tr, mv_flow_problem *fp, double *y, const mv_flow_params *p)
+{
+  int implicit = 0;
+  const gsl_odeiv2_step_type *type = NULL;
+  int s = check_params (p, &implicit, &type);
+  if (s)
+    return s;
+  if (implicit && !fp->sys.jacobian)
+    return mv_error_set (MV_EINVAL, "flow: stepper '%s' needs a Jacobian, which this flow "
+                         "does not provide (dimension too large); use rk8pd or rkf45",
+                         p->stepper);
+  size_t nt, n = tr->n, dim = fp->sys.dimension;
+  double *times = mv_flow_times (p, &nt);
+  double *G = malloc (n * n * sizeof *G);
+  double h0 = p->h0 > 0 ? p->h0 : 1e-6 * p->t_end;
+  gsl_odeiv2_driver *drv = NULL;
+  if (times && G)
+    drv = gsl_odeiv2_driver_alloc_scaled_new (&fp->sys, type, h0, p->atol, p->rtol,
+                                              1.0, 0.0, fp->scale_abs);
+  if (!drv)
+    {
+      free (times), free (G);
+      return mv_error_set (MV_ENOMEM, "flow: out of memory (dimension %zu)", dim);
+    }
+  snprintf (tr->stepper, sizeof tr->stepper, "%s", p->stepper ? p->stepper : "rk8pd");
+  tr->rtol = p->rtol, tr->atol = p->atol, tr->t_end = p->t_end;
+  tr->status = MV_TRAJ_RUNNING;
+  double wall0 = now (), t = 0, h = h0, L, g2;
+  s = fp->observe (fp->ctx, y, G, &L, &g2);
+  if (!s)
+    {
+      mv_traj_observe (tr, 0, G);
+      s = mv_traj_push (tr, 0, L, g2, y[dim - 1], G);
+    }
+  for (size_t k = 1; k < nt && !s && tr->status == MV_TRAJ_RUNNING; k++)
+    {
+      while (t < times[k])
+        {
+          if (p->interrupt && *p->interrupt)
+            {
+              tr->status = MV_TRAJ_INTERRUPTED;
+              snprintf (tr->message, sizeof tr->message, "interrupted at t = %.6g", t);
+              break;
+            }
+          if (p->max_steps && drv->e->count >= p->max_steps)
+            {
+              tr->status = MV_TRAJ_FAILED;
+              snprintf (tr->message, sizeof tr->message,
+                        "step limit %lu reached at t = %.6g", p->max_steps, t);
+              break;
+            }
+          int gs = gsl_odeiv2_evolve_apply (drv->e, drv->c, drv->s, &fp->sys, &t,
+                                            times[k], &h, y);
+          if (gs != GSL_SUCCESS)
+            {
+              tr->status = MV_TRAJ_FAILED;
+              snprintf (tr->message, sizeof tr->message,
+                        "solver failed at t = %.6g (h = %.3g): %s", t, h, gsl_strerror (gs));
+              break;
+            }
+          if ((s = fp->observe (fp->ctx, y, G, NULL, NULL)))
+            break;
+          mv_traj_observe (tr, t, G);
+          if (p->progress)
+            p->progress (p->progress_ctx, t, p->t_end);
+        }
+      if (s)
+        break;
+      /* the row at the stopping time (grid time, or where we stopped) */
+      int s2 = fp->observe (fp->ctx, y, G, &L, &g2);
+      if (s2)
+        s = s2;
+      else
+        s = mv_traj_push (tr, t, L, g2, y[dim - 1], G);
+    }
+  if (!s && tr->status == MV_TRAJ_RUNNING)
+    tr->status = MV_TRAJ_DONE;
+  tr->steps = drv->e->count;
+  tr->rejected = drv->e->failed_steps;
+  tr->rhs_evals = *fp->rhs_count;
+  tr->jac_evals = fp->jac_count ? *fp->jac_count : 0;
+  tr->wall_seconds = now () - wall0;
+  gsl_odeiv2_driver_free (drv);
+  free (times), free (G);
+  if (!s && tr->status == MV_TRAJ_FAILED)
+    return mv_error_set (MV_ENOCONV, "flow: %s", tr->message);
+  return s;
+}

@@ -1,0 +1,200 @@
+/* Gradient flow of the raw parameters in R^{2md}:
+ *   d(v_i, w_i)/dt = -grad L,   plus dE/dt = |grad L|^2 (energy check).
+ * The right-hand side is the closed-form gradient (double path, or MPFR
+ * rounded to double when prec > 53). */
+#include "flow_priv.h"
+#include <moeverify/error.h>
+#include <moeverify/loss.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  mv_problem pb;           /* explicit copy: teacher fixed, student = state */
+  mv_loss_ws *ws;
+  size_t m, ms, d, n;
+  mpfr_prec_t prec;
+  double *gV, *gW, *Ut;    /* gradients; unit teacher vectors (2m* x d) */
+  mpfr_t L, *mV, *mW;      /* MPFR right-hand side */
+  unsigned long rhs, jac;
+  int err;                 /* library status of a failed RHS */
+} full_ctx;
+
+static int
+full_grad (full_ctx *c, const double *y, double *L)
+{
+  size_t md = c->m * c->d;
+  int s = mv_problem_set_student_d (&c->pb, y, y + md);
+  if (s)
+    return s;
+  if (c->prec <= 53)
+    return mv_loss_eval_d (L, c->gV, c->gW, NULL, &c->pb, c->ws);
+  s = mv_loss_eval (c->L, c->mV, c->mW, NULL, &c->pb, c->ws);
+  if (s)
+    return s;
+  *L = mpfr_get_d (c->L, MPFR_RNDN);
+  for (size_t i = 0; i < md; i++)
+    {
+      c->gV[i] = mpfr_get_d (c->mV[i], MPFR_RNDN);
+      c->gW[i] = mpfr_get_d (c->mW[i], MPFR_RNDN);
+    }
+  return MV_OK;
+}
+
+static int
+full_rhs (double t, const double y[], double f[], void *params)
+{
+  (void) t;
+  full_ctx *c = params;
+  size_t md = c->m * c->d;
+  double L, g2 = 0;
+  c->rhs++;
+  if ((c->err = full_grad (c, y, &L)))
+    return GSL_EBADFUNC;
+  for (size_t i = 0; i < md; i++)
+    {
+      f[i] = -c->gV[i], f[md + i] = -c->gW[i];
+      g2 += c->gV[i] * c->gV[i] + c->gW[i] * c->gW[i];
+    }
+  f[2 * md] = g2;
+  return isfinite (g2) ? GSL_SUCCESS : GSL_EBADFUNC;
+}
+
+static double
+dot (const double *a, const double *b, size_t d)
+{
+  double s0 = 0, s1 = 0;
+  size_t i = 0;
+  for (; i + 2 <= d; i += 2)
+    s0 += a[i] * b[i], s1 += a[i + 1] * b[i + 1];
+  if (i < d)
+    s0 += a[i] * b[i];
+  return s0 + s1;
+}
+
+/* Gram matrix of the unit vectors of state y (teacher rows precomputed). */
+static int
+full_observe (void *ctx, const double *y, double *G, double *L, double *grad2)
+{
+  full_ctx *c = ctx;
+  size_t m = c->m, d = c->d, n = c->n, md = m * d;
+  double *nrm = c->gV;     /* scratch: reused before the gradient below */
+  for (size_t k = 0; k < 2 * m; k++)
+    {
+      const double *u = y + k * d;     /* V rows then W rows */
+      nrm[k] = sqrt (dot (u, u, d));
+    }
+  for (size_t k = 0; k < n; k++)
+    {
+      G[k * n + k] = 1;
+      const double *uk = k < 2 * m ? y + k * d : c->Ut + (k - 2 * m) * d;
+      double nk = k < 2 * m ? nrm[k] : 1.0;
+      for (size_t l = k + 1; l < n; l++)
+        {
+          const double *ul = l < 2 * m ? y + l * d : c->Ut + (l - 2 * m) * d;
+          double nl = l < 2 * m ? nrm[l] : 1.0;
+          G[k * n + l] = G[l * n + k] = dot (uk, ul, d) / (nk * nl);
+        }
+    }
+  if (!L)
+    return MV_OK;
+  int s = full_grad (c, y, L);
+  if (s)
+    return s;
+  double g2 = 0;
+  for (size_t i = 0; i < md; i++)
+    g2 += c->gV[i] * c->gV[i] + c->gW[i] * c->gW[i];
+  *grad2 = g2;
+  return MV_OK;
+}
+
+static void
+full_free (full_ctx *c)
+{
+  mv_problem_clear (&c->pb);
+  mv_loss_free (c->ws);
+  free (c->gV), free (c->gW), free (c->Ut);
+  if (c->mV)
+    {
+      for (size_t i = 0; i < c->m * c->d; i++)
+        mpfr_clear (c->mV[i]), mpfr_clear (c->mW[i]);
+      mpfr_clear (c->L);
+    }
+  free (c->mV), free (c->mW);
+}
+
+int
+mv_flow_full (mv_traj *tr, const mv_problem *pb, const mv_flow_params *p)
+{
+  full_ctx c;
+  memset (&c, 0, sizeof c);
+  size_t m = pb->m, ms = pb->mstar, d = pb->d, md = m * d, dim = 2 * md + 1;
+  c.m = m, c.ms = ms, c.d = d, c.n = 2 * (m + ms), c.prec = p->prec > 53 ? p->prec : 53;
+  if (tr->m != m || tr->mstar != ms)
+    return mv_error_set (MV_EINVAL, "flow: trajectory is for m = %zu, m* = %zu", tr->m, tr->mstar);
+  double *y = malloc (dim * sizeof *y), *Vt = malloc (ms * d * sizeof *Vt);
+  double *Wt = malloc (ms * d * sizeof *Wt), *scale = malloc (dim * sizeof *scale);
+  c.gV = malloc ((md > 2 * m ? md : 2 * m) * sizeof *c.gV);
+  c.gW = malloc (md * sizeof *c.gW);
+  c.Ut = malloc (2 * ms * d * sizeof *c.Ut);
+  int s = MV_OK;
+  if (!y || !Vt || !Wt || !scale || !c.gV || !c.gW || !c.Ut)
+    s = mv_error_set (MV_ENOMEM, "flow: out of memory (d = %zu)", d);
+  if (!s)
+    s = mv_problem_vectors_d (y, y + md, Vt, Wt, pb);
+  if (!s)
+    s = mv_problem_set_d (&c.pb, d, m, ms, y, y + md, Vt, Wt, pb->noise_var);
+  if (!s && !(c.ws = mv_loss_alloc (m, ms, c.prec)))
+    s = MV_ENOMEM;
+  if (!s && c.prec > 53)
+    {
+      c.mV = malloc (md * sizeof *c.mV), c.mW = malloc (md * sizeof *c.mW);
+      if (!c.mV || !c.mW)
+        s = mv_error_set (MV_ENOMEM, "flow: out of memory");
+      else
+        {
+          for (size_t i = 0; i < md; i++)
+            mpfr_init2 (c.mV[i], c.prec), mpfr_init2 (c.mW[i], c.prec);
+          mpfr_init2 (c.L, c.prec);
+        }
+    }
+  if (!s)
+    {
+      /* unit teacher vectors, and error scales: entries of a vector of norm
+       * r in R^d are of size r / sqrt(d) */
+      for (size_t j = 0; j < 2 * ms; j++)
+        {
+          const double *u = j < ms ? Vt + j * d : Wt + (j - ms) * d;
+          double nr = sqrt (dot (u, u, d));
+          for (size_t i = 0; i < d; i++)
+            c.Ut[j * d + i] = u[i] / nr;
+        }
+      for (size_t k = 0; k < 2 * m; k++)
+        {
+          const double *u = y + k * d;
+          double nr = sqrt (dot (u, u, d));
+          tr->norms0[k] = nr;
+          for (size_t i = 0; i < d; i++)
+            scale[k * d + i] = nr / sqrt ((double) d);
+        }
+      for (size_t k = 2 * m; k < c.n; k++)
+        tr->norms0[k] = 1.0;
+      y[dim - 1] = 0;
+      scale[dim - 1] = 1;
+      snprintf (tr->method, sizeof tr->method, "full");
+      mv_flow_problem fp = { { full_rhs, NULL, dim, &c }, scale, full_observe, &c,
+                             &c.rhs, &c.jac };
+      s = mv_flow_integrate (tr, &fp, y, p);
+      if (c.err && tr->status == MV_TRAJ_FAILED)
+        s = c.err;
+      tr->d = d;
+      free (tr->final_state);
+      tr->final_state = malloc (2 * md * sizeof *tr->final_state);
+      if (tr->final_state)
+        memcpy (tr->final_state, y, 2 * md * sizeof *y);
+    }
+  free (y), free (Vt), free (Wt), free (scale);
+  full_free (&c);
+  return s;
+}

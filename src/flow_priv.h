@@ -1,0 +1,27 @@
+/* Shared integration loop of the full and reduced flows (flow.c). */
+#ifndef MV_FLOW_PRIV_H
+#define MV_FLOW_PRIV_H
+
+#include <moeverify/flow.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_odeiv2.h>
+
+/* Observables of a state: Gram matrix of unit vectors (n x n), and, when
+ * L is not NULL, the loss and |grad L|^2.  Returns MV_OK or a status. */
+typedef int (*mv_flow_observe_fn) (void *ctx, const double *y, double *G,
+                                   double *L, double *grad2);
+
+typedef struct {
+  gsl_odeiv2_system sys;     /* function, jacobian (may be NULL), dimension */
+  const double *scale_abs;   /* per-component absolute scales (dimension) */
+  mv_flow_observe_fn observe;
+  void *ctx;
+  unsigned long *rhs_count, *jac_count;
+} mv_flow_problem;
+
+/* Integrate y (last component: energy Int |grad L|^2) over the output grid
+ * of p, recording rows and events into tr.  y is updated in place. */
+int mv_flow_integrate (mv_traj *tr, mv_flow_problem *fp, double *y,
+                       const mv_flow_params *p);
+
+#endif

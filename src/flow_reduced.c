@@ -1,0 +1,188 @@
+/* The dimension-free flow of the Gram matrix (MATH.md §3).  With
+ * u_k = r_k ubar_k and r_k conserved,
+ *   d ubar_k/dt = -(I - ubar_k ubar_k^T) sum_l g_kl ubar_l / r_k^2,
+ * so with M = g G:  d G_kl/dt = A_kl + A_lk,  A_kl = -(M_kl - G_kl M_kk)/r_k^2
+ * for students k (A = 0 for teachers), and
+ *   |grad L|^2 = sum_k ((M g)_kk - M_kk^2) / r_k^2.
+ * The state is the free Gram entries (k < l, k a student) and the energy. */
+#include "flow_priv.h"
+#include <moeverify/error.h>
+#include <moeverify/loss.h>
+
+#include <stdio.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  size_t m, ms, n, nvar;
+  double noise;
+  mv_loss_ws *ws;
+  double *G, *g, *M, *r2;  /* Gram, dL/dG, g G, squared norms */
+  size_t *vk, *vl;         /* variable -> (k, l) */
+  unsigned long rhs, jac;
+  int err;
+} red_ctx;
+
+/* Integration error can push an overlap of nearly aligned vectors a hair
+ * past 1, where the Hermite series diverge: clamp to the closed set. */
+static void
+fill_gram (red_ctx *c, const double *y)
+{
+  size_t n = c->n;
+  for (size_t a = 0; a < c->nvar; a++)
+    {
+      double v = y[a] > 1.0 ? 1.0 : y[a] < -1.0 ? -1.0 : y[a];
+      c->G[c->vk[a] * n + c->vl[a]] = c->G[c->vl[a] * n + c->vk[a]] = v;
+    }
+}
+
+/* L, g and M = g G for the students' rows; returns |grad L|^2. */
+static int
+red_eval (red_ctx *c, const double *y, double *L, double *g2)
+{
+  size_t n = c->n, ns = 2 * c->m;
+  fill_gram (c, y);
+  int s = mv_loss_gram_d (L, c->g, NULL, c->G, c->noise, c->ws);
+  if (s)
+    return s;
+  double acc = 0;
+  for (size_t k = 0; k < ns; k++)
+    {
+      const double *gk = c->g + k * n;
+      double *Mk = c->M + k * n;
+      for (size_t l = 0; l < n; l++)
+        Mk[l] = 0;
+      for (size_t j = 0; j < n; j++)
+        {
+          double gkj = gk[j];
+          if (gkj == 0.0)
+            continue;
+          const double *Gj = c->G + j * n;
+          for (size_t l = 0; l < n; l++)
+            Mk[l] += gkj * Gj[l];
+        }
+      double mg = 0;
+      for (size_t l = 0; l < n; l++)
+        mg += Mk[l] * gk[l];
+      acc += (mg - Mk[k] * Mk[k]) / c->r2[k];
+    }
+  *g2 = acc;
+  return MV_OK;
+}
+
+static int
+red_rhs (double t, const double y[], double f[], void *params)
+{
+  (void) t;
+  red_ctx *c = params;
+  size_t n = c->n, ns = 2 * c->m;
+  double L, g2;
+  c->rhs++;
+  if ((c->err = red_eval (c, y, &L, &g2)))
+    return GSL_EBADFUNC;
+  for (size_t a = 0; a < c->nvar; a++)
+    {
+      size_t k = c->vk[a], l = c->vl[a];
+      double Gkl = c->G[k * n + l];
+      double v = -(c->M[k * n + l] - Gkl * c->M[k * n + k]) / c->r2[k];
+      if (l < ns)
+        v += -(c->M[l * n + k] - Gkl * c->M[l * n + l]) / c->r2[l];
+      f[a] = v;
+    }
+  f[c->nvar] = g2;
+  return isfinite (g2) ? GSL_SUCCESS : GSL_EBADFUNC;
+}
+
+static int
+red_observe (void *ctx, const double *y, double *G, double *L, double *grad2)
+{
+  red_ctx *c = ctx;
+  size_t nn = c->n * c->n;
+  if (L)
+    {
+      int s = red_eval (c, y, L, grad2);
+      if (s)
+        return s;
+    }
+  else
+    fill_gram (c, y);
+  memcpy (G, c->G, nn * sizeof *G);
+  return MV_OK;
+}
+
+static void
+red_free (red_ctx *c)
+{
+  mv_loss_free (c->ws);
+  free (c->G), free (c->g), free (c->M), free (c->r2), free (c->vk), free (c->vl);
+}
+
+static int
+check_gram (const double *G0, const double *norms, size_t m, size_t n)
+{
+  for (size_t k = 0; k < n; k++)
+    {
+      if (fabs (G0[k * n + k] - 1.0) > 1e-12)
+        return mv_error_set (MV_EDOM, "flow: Gram diagonal entry %zu is %g, not 1", k, G0[k * n + k]);
+      for (size_t l = 0; l < n; l++)
+        if (!isfinite (G0[k * n + l]) || fabs (G0[k * n + l]) > 1 + 1e-12
+            || G0[k * n + l] != G0[l * n + k])
+          return mv_error_set (MV_EDOM, "flow: Gram entry (%zu,%zu) = %g is not a symmetric "
+                               "correlation", k, l, G0[k * n + l]);
+    }
+  for (size_t k = 0; k < 2 * m; k++)
+    if (!(norms[k] > 0) || !isfinite (norms[k]))
+      return mv_error_set (MV_EDOM, "flow: norm %zu = %g is not positive", k, norms[k]);
+  return MV_OK;
+}
+
+int
+mv_flow_reduced (mv_traj *tr, const double *G0, const double *norms, size_t m,
+                 size_t mstar, double noise_var, const mv_flow_params *p)
+{
+  red_ctx c;
+  memset (&c, 0, sizeof c);
+  size_t n = 2 * (m + mstar), ns = 2 * m;
+  if (tr->m != m || tr->mstar != mstar)
+    return mv_error_set (MV_EINVAL, "flow: trajectory is for m = %zu, m* = %zu", tr->m, tr->mstar);
+  int s = check_gram (G0, norms, m, n);
+  if (s)
+    return s;
+  c.m = m, c.ms = mstar, c.n = n, c.noise = noise_var;
+  c.nvar = ns * (ns - 1) / 2 + ns * 2 * mstar;
+  size_t dim = c.nvar + 1;
+  c.G = malloc (n * n * sizeof *c.G);
+  c.g = malloc (n * n * sizeof *c.g);
+  c.M = malloc (n * n * sizeof *c.M);
+  c.r2 = malloc (n * sizeof *c.r2);
+  c.vk = malloc (c.nvar * sizeof *c.vk), c.vl = malloc (c.nvar * sizeof *c.vl);
+  double *y = malloc (dim * sizeof *y), *scale = malloc (dim * sizeof *scale);
+  if (!c.G || !c.g || !c.M || !c.r2 || !c.vk || !c.vl || !y || !scale)
+    s = mv_error_set (MV_ENOMEM, "flow: out of memory");
+  if (!s && !(c.ws = mv_loss_alloc (m, mstar, 53)))
+    s = MV_ENOMEM;
+  if (!s)
+    {
+      memcpy (c.G, G0, n * n * sizeof *c.G);
+      size_t a = 0;
+      for (size_t k = 0; k < ns; k++)
+        for (size_t l = k + 1; l < n; l++, a++)
+          c.vk[a] = k, c.vl[a] = l, y[a] = G0[k * n + l], scale[a] = 1.0;
+      y[c.nvar] = 0, scale[c.nvar] = 1.0;
+      for (size_t k = 0; k < n; k++)
+        {
+          c.r2[k] = k < ns ? norms[k] * norms[k] : 1.0;
+          tr->norms0[k] = k < ns ? norms[k] : 1.0;
+        }
+      snprintf (tr->method, sizeof tr->method, "reduced");
+      mv_flow_problem fp = { { red_rhs, NULL, dim, &c }, scale, red_observe, &c,
+                             &c.rhs, &c.jac };
+      s = mv_flow_integrate (tr, &fp, y, p);
+      if (c.err && tr->status == MV_TRAJ_FAILED)
+        s = c.err;
+    }
+  free (y), free (scale);
+  red_free (&c);
+  return s;
+}

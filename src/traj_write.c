@@ -1,0 +1,301 @@
+/* Trajectory outputs: trajectory.csv, run.json, events.json and SVG plots,
+ * each written atomically (temporary file + rename). */
+#include <moeverify/flow.h>
+#include <moeverify/error.h>
+#include <moeverify/io.h>
+#include <moeverify/moeverify.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *STATUS[] = { "running", "complete", "interrupted", "failed" };
+
+/* growable text buffer */
+typedef struct {
+  char *s;
+  size_t len, cap;
+  int bad;
+} buf;
+
+static void
+bprintf (buf *b, const char *fmt, ...)
+{
+  va_list ap;
+  for (;;)
+    {
+      if (b->bad)
+        return;
+      size_t room = b->cap - b->len;
+      va_start (ap, fmt);
+      int k = vsnprintf (b->s ? b->s + b->len : NULL, room, fmt, ap);
+      va_end (ap);
+      if (k < 0)
+        {
+          b->bad = 1;
+          return;
+        }
+      if ((size_t) k < room)
+        {
+          b->len += (size_t) k;
+          return;
+        }
+      size_t cap = (b->cap + (size_t) k + 1) * 2;
+      char *p = realloc (b->s, cap);
+      if (!p)
+        {
+          b->bad = 1;
+          return;
+        }
+      b->s = p, b->cap = cap;
+    }
+}
+
+static int
+write_buf (const char *dir, const char *name, buf *b)
+{
+  char path[4096];
+  snprintf (path, sizeof path, "%s/%s", dir, name);
+  if (b->bad)
+    {
+      free (b->s);
+      return mv_error_set (MV_ENOMEM, "%s: out of memory", path);
+    }
+  int s = mv_io_write_atomic (path, b->s ? b->s : "", b->len);
+  free (b->s);
+  return s;
+}
+
+static int
+write_json (const char *dir, const char *name, json_t *doc)
+{
+  buf b = { 0 };
+  char *txt = json_dumps (doc, JSON_INDENT (2) | JSON_REAL_PRECISION (17));
+  json_decref (doc);
+  if (!txt)
+    b.bad = 1;
+  else
+    bprintf (&b, "%s\n", txt);
+  free (txt);
+  return write_buf (dir, name, &b);
+}
+
+/* column (k,l) of the Gram matrix written to the CSV, with its name */
+static void
+gram_columns (const mv_traj *tr, buf *b, const double *G)
+{
+  size_t m = tr->m, ms = tr->mstar, n = tr->n;
+  /* router and expert alignments with the teachers, then everything else
+   * that involves a student */
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < ms; j++)
+      G ? bprintf (b, ",%.17g", G[i * n + 2 * m + j]) : bprintf (b, ",router_%zu_%zu", i, j);
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < ms; j++)
+      G ? bprintf (b, ",%.17g", G[(m + i) * n + 2 * m + ms + j])
+        : bprintf (b, ",expert_%zu_%zu", i, j);
+  for (size_t k = 0; k < 2 * m; k++)
+    for (size_t l = k + 1; l < n; l++)
+      {
+        int tv = l >= 2 * m && l < 2 * m + ms, tw = l >= 2 * m + ms;
+        if ((k < m && tv) || (k >= m && tw))
+          continue;            /* already written as alignments */
+        if (G)
+          {
+            bprintf (b, ",%.17g", G[k * n + l]);
+            continue;
+          }
+        const char *a = k < m ? "v" : "w";
+        size_t ka = k % m;
+        if (l < 2 * m)
+          bprintf (b, ",%s%zu.%s%zu", a, ka, l < m ? "v" : "w", l % m);
+        else
+          bprintf (b, ",%s%zu.%s*%zu", a, ka, tv ? "v" : "w", tv ? l - 2 * m : l - 2 * m - ms);
+      }
+}
+
+static int
+write_csv (const mv_traj *tr, const char *dir)
+{
+  buf b = { 0 };
+  bprintf (&b, "# moeverify trajectory: method %s, status %s%s%s\n", tr->method,
+           STATUS[tr->status], tr->message[0] ? ": " : "", tr->message);
+  bprintf (&b, "t,loss,grad_norm2,energy");
+  gram_columns (tr, &b, NULL);
+  bprintf (&b, "\n");
+  for (size_t r = 0; r < tr->rows; r++)
+    {
+      bprintf (&b, "%.17g,%.17g,%.17g,%.17g", tr->t[r], tr->loss[r], tr->grad2[r],
+               tr->energy[r]);
+      gram_columns (tr, &b, tr->G + r * tr->n * tr->n);
+      bprintf (&b, "\n");
+    }
+  return write_buf (dir, "trajectory.csv", &b);
+}
+
+static json_t *
+num (double x)
+{
+  return isfinite (x) ? json_real (x) : json_null ();
+}
+
+static json_t *
+align_matrix (const mv_traj *tr, const double *G, int expert)
+{
+  size_t m = tr->m, ms = tr->mstar, n = tr->n;
+  json_t *a = json_array ();
+  for (size_t i = 0; i < m; i++)
+    {
+      json_t *row = json_array ();
+      for (size_t j = 0; j < ms; j++)
+        json_array_append_new (row, num (expert ? G[(m + i) * n + 2 * m + ms + j]
+                                         : G[i * n + 2 * m + j]));
+      json_array_append_new (a, row);
+    }
+  return a;
+}
+
+static int
+write_run (const mv_traj *tr, const char *dir, const char *spec_json)
+{
+  json_t *doc = json_object ();
+  json_object_set_new (doc, "tool", json_string ("moeverify " MV_VERSION_STRING));
+  json_t *spec = spec_json ? json_loads (spec_json, 0, NULL) : NULL;
+  json_object_set_new (doc, "spec", spec ? spec : json_null ());
+  json_object_set_new (doc, "method", json_string (tr->method));
+  json_object_set_new (doc, "stepper", json_string (tr->stepper));
+  json_object_set_new (doc, "rtol", num (tr->rtol));
+  json_object_set_new (doc, "atol", num (tr->atol));
+  json_object_set_new (doc, "t_end", num (tr->t_end));
+  json_object_set_new (doc, "status", json_string (STATUS[tr->status]));
+  json_object_set_new (doc, "message", json_string (tr->message));
+  json_object_set_new (doc, "steps", json_integer ((json_int_t) tr->steps));
+  json_object_set_new (doc, "rejected_steps", json_integer ((json_int_t) tr->rejected));
+  json_object_set_new (doc, "rhs_evaluations", json_integer ((json_int_t) tr->rhs_evals));
+  json_object_set_new (doc, "jacobian_evaluations", json_integer ((json_int_t) tr->jac_evals));
+  json_object_set_new (doc, "wall_seconds", num (tr->wall_seconds));
+  json_object_set_new (doc, "output_rows", json_integer ((json_int_t) tr->rows));
+  json_t *nrm = json_array ();
+  for (size_t k = 0; k < 2 * tr->m; k++)
+    json_array_append_new (nrm, num (tr->norms0[k]));
+  json_object_set_new (doc, "initial_norms_v_then_w", nrm);
+  if (tr->rows)
+    {
+      size_t r = tr->rows - 1;
+      const double *G = tr->G + r * tr->n * tr->n;
+      json_t *fin = json_object ();
+      json_object_set_new (fin, "t", num (tr->t[r]));
+      json_object_set_new (fin, "loss", num (tr->loss[r]));
+      json_object_set_new (fin, "grad_norm2", num (tr->grad2[r]));
+      json_object_set_new (fin, "router_alignment", align_matrix (tr, G, 0));
+      json_object_set_new (fin, "expert_alignment", align_matrix (tr, G, 1));
+      json_t *gm = json_array ();
+      for (size_t k = 0; k < tr->n * tr->n; k++)
+        json_array_append_new (gm, num (G[k]));
+      json_object_set_new (fin, "gram", gm);
+      if (tr->final_state)
+        {
+          size_t md = tr->m * tr->d;
+          json_t *V = json_array (), *W = json_array ();
+          for (size_t i = 0; i < md; i++)
+            {
+              json_array_append_new (V, num (tr->final_state[i]));
+              json_array_append_new (W, num (tr->final_state[md + i]));
+            }
+          json_object_set_new (fin, "V_rowmajor", V);
+          json_object_set_new (fin, "W_rowmajor", W);
+        }
+      json_object_set_new (doc, "final", fin);
+    }
+  (void) dir;
+  return write_json (dir, "run.json", doc);
+}
+
+static int
+write_events (const mv_traj *tr, const char *dir)
+{
+  static const char *KIND[MV_ALIGN_NKIND] = { "router", "expert", "both" };
+  size_t m = tr->m, ms = tr->mstar;
+  json_t *doc = json_object (), *cr = json_array ();
+  for (int k = 0; k < MV_ALIGN_NKIND; k++)
+    for (int h = 0; h < MV_TRAJ_NTHR; h++)
+      for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < ms; j++)
+          {
+            double c = tr->cross[((k * MV_TRAJ_NTHR + h) * m + i) * ms + j];
+            if (isnan (c))
+              continue;
+            json_t *e = json_object ();
+            json_object_set_new (e, "kind", json_string (KIND[k]));
+            json_object_set_new (e, "threshold", json_real (mv_traj_thresholds[h]));
+            json_object_set_new (e, "student", json_integer ((json_int_t) i));
+            json_object_set_new (e, "teacher", json_integer ((json_int_t) j));
+            json_object_set_new (e, "time", json_real (c));
+            json_array_append_new (cr, e);
+          }
+  json_object_set_new (doc, "crossings", cr);
+  /* recovery: teachers ordered by the time some student reaches 0.9 in
+   * both its router and expert alignment */
+  json_t *rec = json_array (), *order = json_array ();
+  size_t *idx = malloc (ms * sizeof *idx);
+  double *tt = malloc (ms * sizeof *tt);
+  long *who = malloc (ms * sizeof *who);
+  if (!idx || !tt || !who)
+    {
+      free (idx), free (tt), free (who);
+      json_decref (doc), json_decref (rec), json_decref (order);
+      return mv_error_set (MV_ENOMEM, "events: out of memory");
+    }
+  for (size_t j = 0; j < ms; j++)
+    idx[j] = j, tt[j] = mv_traj_recovery (tr, j, &who[j]);
+  for (size_t a = 1; a < ms; a++)       /* insertion sort, NAN last */
+    for (size_t b = a; b > 0; b--)
+      {
+        double x = tt[idx[b - 1]], y = tt[idx[b]];
+        if (!(isnan (x) && !isnan (y)) && !(x > y))
+          break;
+        size_t t = idx[b];
+        idx[b] = idx[b - 1], idx[b - 1] = t;
+      }
+  for (size_t a = 0; a < ms; a++)
+    {
+      size_t j = idx[a];
+      json_t *e = json_object ();
+      json_object_set_new (e, "teacher", json_integer ((json_int_t) j));
+      json_object_set_new (e, "student", who[j] >= 0 ? json_integer (who[j]) : json_null ());
+      json_object_set_new (e, "time", num (tt[j]));
+      json_array_append_new (rec, e);
+      if (!isnan (tt[j]))
+        json_array_append_new (order, json_integer ((json_int_t) j));
+    }
+  json_object_set_new (doc, "recovery", rec);
+  json_object_set_new (doc, "recovery_order", order);
+  json_object_set_new (doc, "recovery_rule",
+                       json_string ("teacher j recovered when some student has router and "
+                                    "expert alignment >= 0.9 with it"));
+  free (idx), free (tt), free (who);
+  return write_json (dir, "events.json", doc);
+}
+
+int mv_traj_plots (const mv_traj *tr, const char *dir);
+
+int
+mv_traj_write (const mv_traj *tr, const char *dir, const char *spec_json)
+{
+  if (mkdir (dir, 0777) != 0 && errno != EEXIST)
+    return mv_error_set (MV_EIO, "%s: cannot create directory: %s", dir, strerror (errno));
+  int s = write_csv (tr, dir);
+  if (!s)
+    s = write_events (tr, dir);
+  if (!s)
+    s = mv_traj_plots (tr, dir);
+  /* run.json last: its presence marks a finished write */
+  if (!s)
+    s = write_run (tr, dir, spec_json);
+  return s;
+}
