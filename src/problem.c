@@ -14,20 +14,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Largest matrix (entries) a spec may ask for: beyond this the request is a
- * typo, not a problem we can hold in memory. */
-#define MV_PROBLEM_MAX_ENTRIES 1000000000.0
+/* Largest d when teacher and student are both init blocks: nothing of
+ * size d is formed at parse time, and the reduced flow never forms it;
+ * below 2^53 so d and d - r are exact in double (chi-square degrees of
+ * freedom in problem_gram.c). */
+#define MV_PROBLEM_MAX_D_INIT 1000000000000000.0
 /* Seeds are fed to mt19937, which keeps only 32 bits: larger would alias. */
 #define MV_SEED_MAX 4294967295.0
 
 typedef struct {
   char name[256];   /* file name, control characters replaced */
+  int both_init;    /* teacher and student are init blocks: sizes are
+                       checked when vectors are formed, not at parse */
 } pctx;
 
 /* Copy src into dst (size n) replacing control characters, so user text
  * cannot break the one-line message; long text is cut with "...". */
-static void
-sanitize (char *dst, size_t n, const char *src)
+void
+mv_problem_sanitize (char *dst, size_t n, const char *src)
 {
   size_t i = 0;
   for (; src[i] && i + 4 < n; i++)
@@ -102,7 +106,7 @@ check_keys (const pctx *c, json_t *obj, const char *prefix,
       if (!ok)
         {
           char k[128], path[256];
-          sanitize (k, sizeof k, key);
+          mv_problem_sanitize (k, sizeof k, key);
           subkey (path, sizeof path, prefix, k);
           return perr (c, MV_EPARSE, path, "unknown key");
         }
@@ -246,7 +250,7 @@ parse_entry (const pctx *c, json_t *v, const char *path, double *x, char **s)
                  json_type_name (v));
   const char *str = json_string_value (v);
   char shown[64];
-  sanitize (shown, sizeof shown, str);
+  mv_problem_sanitize (shown, sizeof shown, str);
   if (!decimal_syntax_ok (str))
     return perr (c, MV_EINVAL, path, "\"%s\" is not a finite decimal number",
                  shown);
@@ -424,7 +428,8 @@ parse_teacher_init (const pctx *c, json_t *init, mv_problem *pb, json_t *canon)
     return perr (c, MV_EINVAL, "teacher.init", "2m* = %zu orthonormal "
                  "vectors need d >= %zu, got d = %zu", 2 * pb->mstar,
                  2 * pb->mstar, pb->d);
-  if ((st = check_size (c, "teacher.m", 2 * pb->mstar, pb->d)))
+  if (!c->both_init
+      && (st = check_size (c, "teacher.m", 2 * pb->mstar, pb->d)))
     return st;
   json_t *cross = json_object_get (init, "cross");
   if (cross && p->layout != MV_LAYOUT_SEPARATE)
@@ -451,14 +456,7 @@ parse_teacher_init (const pctx *c, json_t *init, mv_problem *pb, json_t *canon)
         return perr (c, MV_ENOMEM, "teacher.init.cross", "out of memory");
     }
 
-  size_t n = 2 * pb->mstar * pb->d;
-  if (!(p->G = malloc (n * sizeof *p->G))
-      || !(p->tVd = malloc (n / 2 * sizeof *p->tVd))
-      || !(p->tWd = malloc (n / 2 * sizeof *p->tWd)))
-    return perr (c, MV_ENOMEM, "teacher.init", "out of memory");
-  mv_problem_gen_teacher_gauss (p->G, pb->mstar, pb->d, p->tseed);
-  if ((st = mv_problem_teacher_d (pb)))
-    return perr (c, st, "teacher.init", "%s", mv_error_message ());
+  /* the vectors themselves are generated on first demand (problem_init.c) */
   p->teacher_kind = MV_TEACHER_ORTHONORMAL;
 
   json_t *ci = json_pack ("{s:s, s:I, s:s}", "kind", "orthonormal",
@@ -504,26 +502,12 @@ parse_student_init (const pctx *c, json_t *init, mv_problem *pb,
   if (orth && pb->d < 2)
     return perr (c, MV_EINVAL, "student.init.router_orthogonal",
                  "needs d >= 2");
-  if ((st = check_size (c, "student.m", pb->m, pb->d)))
+  if (!c->both_init && (st = check_size (c, "student.m", pb->m, pb->d)))
     return st;
-  if (entries_alloc (&p->sV, pb->m, pb->d)
-      || entries_alloc (&p->sW, pb->m, pb->d))
-    return perr (c, MV_ENOMEM, "student.init", "out of memory");
-  mv_problem_gen_student (p->sV.x, p->sW.x, pb->m, pb->d,
-                          (unsigned long) seed, orth);
-  /* Zero rows have probability zero; check anyway. */
-  for (size_t i = 0; i < pb->m; i++)
-    {
-      int nv = 0, nw = 0;
-      for (size_t k = 0; k < pb->d; k++)
-        {
-          nv |= p->sV.x[i * pb->d + k] != 0;
-          nw |= p->sW.x[i * pb->d + k] != 0;
-        }
-      if (!nv || !nw)
-        return perr (c, MV_EDOM, "student.init",
-                     "generated a zero vector for expert %zu", i);
-    }
+  /* the vectors themselves are generated on first demand (problem_init.c) */
+  p->student_gen = 1;
+  p->sseed = (unsigned long) seed;
+  p->router_orthogonal = orth;
   json_t *ci = json_pack ("{s:s, s:I, s:b}", "kind", "gaussian", "seed",
                           (json_int_t) seed, "router_orthogonal", orth);
   if (!ci || json_object_set_new (canon, "init", ci))
@@ -587,7 +571,7 @@ parse_agent (const pctx *c, json_t *top, const char *who, mv_problem *pb,
 }
 
 static int
-parse_doc (const pctx *c, json_t *root, mv_problem *pb)
+parse_doc (pctx *c, json_t *root, mv_problem *pb)
 {
   static const char *const allowed[] = { "d", "teacher", "student",
                                          "noise_var", "comment", NULL };
@@ -599,8 +583,16 @@ parse_doc (const pctx *c, json_t *root, mv_problem *pb)
   if (cm && !json_is_string (cm))
     return perr (c, MV_EPARSE, "comment", "expected a string, got %s",
                  json_type_name (cm));
+  /* With both agents generated nothing of size d exists until vectors are
+   * asked for, so d may be far beyond memory (reduced flow); peek here,
+   * the blocks themselves are validated below. */
+  json_t *tj = json_object_get (root, "teacher");
+  json_t *sj = json_object_get (root, "student");
+  c->both_init = json_is_object (tj) && json_object_get (tj, "init")
+    && json_is_object (sj) && json_object_get (sj, "init");
   unsigned long long d;
-  if ((st = get_int (c, root, "", "d", 1, MV_PROBLEM_MAX_ENTRIES, 1, &d)))
+  if ((st = get_int (c, root, "", "d", 1, c->both_init ? MV_PROBLEM_MAX_D_INIT
+                     : MV_PROBLEM_MAX_ENTRIES, 1, &d)))
     return st;
   pb->d = (size_t) d;
   pb->noise_var = 0;
@@ -645,8 +637,8 @@ problem_start (mv_problem *pb, const char *name)
 static int
 parse_buf (mv_problem *pb, const char *text, size_t len, const char *name)
 {
-  pctx c;
-  sanitize (c.name, sizeof c.name, name ? name : "<string>");
+  pctx c = { .both_init = 0 };
+  mv_problem_sanitize (c.name, sizeof c.name, name ? name : "<string>");
   if (problem_start (pb, name ? name : "<string>"))
     return mv_error_set (MV_ENOMEM, "%s: out of memory", c.name);
   json_error_t jerr;
@@ -654,7 +646,7 @@ parse_buf (mv_problem *pb, const char *text, size_t len, const char *name)
   if (!root)
     {
       char why[160];
-      sanitize (why, sizeof why, jerr.text);
+      mv_problem_sanitize (why, sizeof why, jerr.text);
       mv_problem_clear (pb);
       return mv_error_set (MV_EPARSE, "%s: line %d, column %d: malformed "
                            "JSON: %s", c.name, jerr.line, jerr.column, why);
@@ -760,7 +752,7 @@ mv_problem_set_d (mv_problem *pb, size_t d, size_t m, size_t mstar,
                   const double *V, const double *W, const double *Vt,
                   const double *Wt, double noise_var)
 {
-  pctx c;
+  pctx c = { .both_init = 0 };
   snprintf (c.name, sizeof c.name, "<arrays>");
   if (problem_start (pb, c.name))
     return mv_error_set (MV_ENOMEM, "%s: out of memory", c.name);
@@ -814,11 +806,12 @@ mv_problem_set_d (mv_problem *pb, size_t d, size_t m, size_t mstar,
 int
 mv_problem_set_student_d (mv_problem *pb, const double *V, const double *W)
 {
-  pctx c;
+  pctx c = { .both_init = 0 };
   if (!pb || !pb->priv)
     return mv_error_set (MV_EINVAL, "mv_problem_set_student_d: problem not "
                          "initialised");
-  sanitize (c.name, sizeof c.name, pb->name ? pb->name : "<string>");
+  mv_problem_sanitize (c.name, sizeof c.name,
+                       pb->name ? pb->name : "<string>");
   if (!V || !W)
     return perr (&c, MV_EINVAL, !V ? "student.V" : "student.W", "NULL array");
   int st;
@@ -844,6 +837,7 @@ mv_problem_set_student_d (mv_problem *pb, const double *V, const double *W)
   mv_entries_free (&pb->priv->sW);
   pb->priv->sV = nV;
   pb->priv->sW = nW;
+  pb->priv->student_gen = 0;
   return MV_OK;
 }
 

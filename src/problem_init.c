@@ -1,6 +1,11 @@
 /* Generated vectors (student Gaussian init, orthonormal teacher) and the
  * export of a problem's raw vectors in double or MPFR.
  *
+ * Generated vectors are formed on first demand, not at parse time (so a
+ * spec with d = 10^12 parses in O(1)); they are then kept in the problem.
+ * Forming more than MV_PROBLEM_MAX_ENTRIES entries per matrix is refused
+ * with "NAME: d = ...: too large to form vectors; use the reduced flow".
+ *
  * Random draws (GSL mt19937 seeded with the spec's seed, Ziggurat normals):
  *   student:  for i = 0..m-1: w_i (d draws, sigma 1/sqrt(d)), then v^_i
  *             (d draws, sigma 1/sqrt(d)); with router_orthogonal
@@ -17,6 +22,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <gsl/gsl_linalg.h>
@@ -128,8 +134,8 @@ mgs2_d (double *Q, size_t n, size_t d)
 
 /* Upper S with S^T S = I - C^T C (n x n, row-major); a pivot that rounds
  * below zero (||C||_2 = 1) is taken as 0 with its row zeroed. */
-static void
-cross_chol_d (double *S, const double *C, size_t n)
+void
+mv_problem_cross_chol_d (double *S, const double *C, size_t n)
 {
   for (size_t k = 0; k < n; k++)
     for (size_t j = k; j < n; j++)
@@ -150,7 +156,7 @@ cross_chol_d (double *S, const double *C, size_t n)
 }
 
 int
-mv_problem_teacher_d (mv_problem *pb)
+mv_problem_teacher_d (const mv_problem *pb)
 {
   mv_problem_priv *p = pb->priv;
   size_t ms = pb->mstar, d = pb->d;
@@ -172,7 +178,7 @@ mv_problem_teacher_d (mv_problem *pb)
       else
         {
           const double *C = p->cross.x;
-          cross_chol_d (S, C, ms);
+          mv_problem_cross_chol_d (S, C, ms);
           memcpy (p->tVd, Q, ms * d * sizeof *Q);
           for (size_t k = 0; k < ms; k++)
             for (size_t x = 0; x < d; x++)
@@ -191,6 +197,123 @@ mv_problem_teacher_d (mv_problem *pb)
   return st;
 }
 
+/* ------------------------------------------------------------ on demand */
+
+/* Refuse to form generated vectors beyond the entry limit (the student's
+ * m x d, the teacher's 2m* x d Gaussian matrix). */
+int
+mv_problem_check_formable (const mv_problem *pb, int student, int teacher)
+{
+  const mv_problem_priv *p = pb->priv;
+  double d = (double) pb->d;
+  int big = (student && p->student_gen && (double) pb->m * d
+             > MV_PROBLEM_MAX_ENTRIES)
+    || (teacher && p->teacher_kind == MV_TEACHER_ORTHONORMAL
+        && 2.0 * (double) pb->mstar * d > MV_PROBLEM_MAX_ENTRIES);
+  if (!big)
+    return MV_OK;
+  char name[256];
+  mv_problem_sanitize (name, sizeof name, pb->name);
+  return mv_error_set (MV_EINVAL, "%s: d = %zu: too large to form vectors; "
+                       "use the reduced flow", name, pb->d);
+}
+
+static int
+oom (const mv_problem *pb, const char *key)
+{
+  char name[256];
+  mv_problem_sanitize (name, sizeof name, pb->name);
+  return mv_error_set (MV_ENOMEM, "%s: %s: out of memory forming %zu-vectors",
+                       name, key, pb->d);
+}
+
+/* Generated student into p->sV, p->sW (once). */
+static int
+ensure_student (const mv_problem *pb)
+{
+  mv_problem_priv *p = pb->priv;
+  if (!p->student_gen || p->sV.x)
+    return MV_OK;
+  int st = mv_problem_check_formable (pb, 1, 0);
+  if (st)
+    return st;
+  size_t m = pb->m, d = pb->d;
+  double *V = malloc (m * d * sizeof *V), *W = malloc (m * d * sizeof *W);
+  if (!V || !W)
+    {
+      free (V), free (W);
+      return oom (pb, "student.init");
+    }
+  mv_problem_gen_student (V, W, m, d, p->sseed, p->router_orthogonal);
+  /* Zero rows have probability zero; check anyway. */
+  for (size_t i = 0; i < m; i++)
+    {
+      int nv = 0, nw = 0;
+      for (size_t k = 0; k < d; k++)
+        {
+          nv |= V[i * d + k] != 0;
+          nw |= W[i * d + k] != 0;
+        }
+      if (!nv || !nw)
+        {
+          char name[256];
+          free (V), free (W);
+          mv_problem_sanitize (name, sizeof name, pb->name);
+          return mv_error_set (MV_EDOM, "%s: student.init: generated a zero "
+                               "vector for expert %zu", name, i);
+        }
+    }
+  p->sV = (mv_entries) { .rows = m, .cols = d, .x = V };
+  p->sW = (mv_entries) { .rows = m, .cols = d, .x = W };
+  return MV_OK;
+}
+
+/* Teacher Gaussian matrix p->G (once). */
+static int
+ensure_teacher_gauss (const mv_problem *pb)
+{
+  mv_problem_priv *p = pb->priv;
+  if (p->teacher_kind != MV_TEACHER_ORTHONORMAL || p->G)
+    return MV_OK;
+  int st = mv_problem_check_formable (pb, 0, 1);
+  if (st)
+    return st;
+  if (!(p->G = malloc (2 * pb->mstar * pb->d * sizeof *p->G)))
+    return oom (pb, "teacher.init");
+  mv_problem_gen_teacher_gauss (p->G, pb->mstar, pb->d, p->tseed);
+  return MV_OK;
+}
+
+/* Double teacher p->tVd, p->tWd (once). */
+static int
+ensure_teacher_d (const mv_problem *pb)
+{
+  mv_problem_priv *p = pb->priv;
+  if (p->teacher_kind != MV_TEACHER_ORTHONORMAL || p->tVd)
+    return MV_OK;
+  int st = ensure_teacher_gauss (pb);
+  if (st)
+    return st;
+  size_t nt = pb->mstar * pb->d;
+  if (!(p->tVd = malloc (nt * sizeof *p->tVd))
+      || !(p->tWd = malloc (nt * sizeof *p->tWd)))
+    {
+      free (p->tVd);
+      p->tVd = NULL;
+      return oom (pb, "teacher.init");
+    }
+  if ((st = mv_problem_teacher_d (pb)))
+    {
+      char name[256], why[512];
+      free (p->tVd), free (p->tWd);
+      p->tVd = p->tWd = NULL;
+      mv_problem_sanitize (name, sizeof name, pb->name);
+      snprintf (why, sizeof why, "%s", mv_error_message ());
+      return mv_error_set (st, "%s: teacher.init: %s", name, why);
+    }
+  return MV_OK;
+}
+
 int
 mv_problem_vectors_d (double *V, double *W, double *Vt, double *Wt,
                       const mv_problem *pb)
@@ -198,6 +321,11 @@ mv_problem_vectors_d (double *V, double *W, double *Vt, double *Wt,
   if (!pb || !pb->priv)
     return mv_error_set (MV_EINVAL, "mv_problem_vectors_d: problem not "
                          "initialised");
+  int st;
+  if ((st = mv_problem_check_formable (pb, V || W, Vt || Wt))
+      || ((V || W) && (st = ensure_student (pb)))
+      || ((Vt || Wt) && (st = ensure_teacher_d (pb))))
+    return st;
   const mv_problem_priv *p = pb->priv;
   size_t ns = pb->m * pb->d, nt = pb->mstar * pb->d;
   if (V)
@@ -307,6 +435,9 @@ mp_array_free (mpfr_t *a, size_t n)
 static int
 teacher_mp (mpfr_t *Vt, mpfr_t *Wt, const mv_problem *pb)
 {
+  int st = ensure_teacher_gauss (pb);
+  if (st)
+    return st;
   const mv_problem_priv *p = pb->priv;
   size_t ms = pb->mstar, d = pb->d, nt = ms * d;
   mpfr_prec_t prec = MPFR_PREC_MIN;
@@ -322,7 +453,6 @@ teacher_mp (mpfr_t *Vt, mpfr_t *Wt, const mv_problem *pb)
   mpfr_inits2 (wp, r, t, (mpfr_ptr) 0);
   mpfr_t *Q = mp_array (2 * nt, wp);
   mpfr_t *C = NULL, *S = NULL;
-  int st = MV_OK;
   if (!Q)
     st = mv_error_set (MV_ENOMEM, "%s: out of memory", pb->name);
   for (size_t i = 0; !st && i < 2 * nt; i++)
@@ -383,6 +513,10 @@ mv_problem_vectors (mpfr_t *V, mpfr_t *W, mpfr_t *Vt, mpfr_t *Wt,
   if (!pb || !pb->priv)
     return mv_error_set (MV_EINVAL, "mv_problem_vectors: problem not "
                          "initialised");
+  int st;
+  if ((st = mv_problem_check_formable (pb, V || W, Vt || Wt))
+      || ((V || W) && (st = ensure_student (pb))))
+    return st;
   const mv_problem_priv *p = pb->priv;
   if (V)
     entries_to_mp (V, &p->sV);

@@ -2,7 +2,10 @@
  * deterministic generated vectors, orthonormal teachers in double and MPFR,
  * the cross-overlap layout, exact decimal strings, one-line errors naming
  * file and key for every class of bad input, canonical JSON, explicit
- * construction; digit counting, number formatting, atomic writes. */
+ * construction; Gram matrices (from the vectors, and sampled in law without
+ * them: distributional agreement, d = 10^9 and 10^12); digit counting,
+ * number formatting, atomic writes.  MV_TEST_VERBOSE=1 prints the measured
+ * statistics of the Gram-law comparison. */
 #include "testutil.h"
 
 #include <dirent.h>
@@ -10,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <moeverify/error.h>
 #include <moeverify/io.h>
@@ -451,11 +455,16 @@ static const struct {
   { "{\"d\": 1000000000, \"teacher\": {\"m\": 1, \"init\": {\"kind\": "
     "\"orthonormal\", \"seed\": 1}}, \"student\": " S_OK "}", MV_EINVAL,
     "teacher.m: 2 x 1000000000" },
-  { "{\"d\": 1000000, \"teacher\": {\"m\": 1, \"init\": {\"kind\": "
-    "\"orthonormal\", \"seed\": 1}}, \"student\": {\"m\": 5000, \"init\": "
-    "{\"kind\": \"gaussian\", \"seed\": 1}}}", MV_EINVAL,
-    "student.m: 5000 x 1000000" },
+  /* (a generated student beside an explicit teacher is still checked at
+   * parse; with both generated, forming is refused later: t_gram_huge_d) */
+  { "{\"d\": 3, \"teacher\": " T_OK ", \"student\": {\"m\": 400000000, "
+    "\"init\": {\"kind\": \"gaussian\", \"seed\": 1}}}", MV_EINVAL,
+    "student.m: 400000000 x 3" },
   { SPEC ("10000000000", T_OK, S_OK, ""), MV_EINVAL, "d: 10000000000 is out" },
+  { "{\"d\": 10000000000000000, \"teacher\": {\"m\": 1, \"init\": "
+    "{\"kind\": \"orthonormal\", \"seed\": 1}}, \"student\": {\"m\": 1, "
+    "\"init\": {\"kind\": \"gaussian\", \"seed\": 1}}}", MV_EINVAL,
+    "d: 10000000000000000 is out of range [1, 1000000000000000]" },
 };
 #define NBAD (sizeof BAD / sizeof BAD[0])
 
@@ -568,6 +577,423 @@ START_TEST (t_set_d)
                     MV_EINVAL);
   ck_assert_int_eq (mv_problem_set_d (&pb, 0, 1, 1, V, W, Vt, Wt, 0),
                     MV_EINVAL);
+}
+END_TEST
+
+/* ------------------------------------------------------------ Gram */
+
+/* Spec with generated teacher and student; cross NULL: layout "all". */
+static void
+gen_spec (char *buf, size_t len, unsigned long long d, size_t ms, size_t m,
+          unsigned long tseed, unsigned long sseed, const char *cross,
+          int orth)
+{
+  char lay[256] = "";
+  if (cross)
+    snprintf (lay, sizeof lay, ", \"layout\": \"separate\", \"cross\": %s",
+              cross);
+  snprintf (buf, len, "{\"d\": %llu, \"teacher\": {\"m\": %zu, \"init\": "
+            "{\"kind\": \"orthonormal\", \"seed\": %lu%s}}, \"student\": "
+            "{\"m\": %zu, \"init\": {\"kind\": \"gaussian\", \"seed\": %lu, "
+            "\"router_orthogonal\": %s}}}", d, ms, tseed, lay, m, sseed,
+            orth ? "true" : "false");
+}
+
+/* G symmetric with exact unit diagonal, entries in [-1, 1]. */
+static void
+check_gram_shape (const double *G, size_t n)
+{
+  for (size_t k = 0; k < n; k++)
+    {
+      ck_assert_msg (G[k * n + k] == 1.0, "G[%zu][%zu] = %.17g", k, k,
+                     G[k * n + k]);
+      for (size_t l = 0; l < n; l++)
+        {
+          ck_assert_msg (G[k * n + l] == G[l * n + k], "G not symmetric at "
+                         "(%zu, %zu)", k, l);
+          ck_assert (fabs (G[k * n + l]) <= 1.0);
+        }
+    }
+}
+
+/* (a) mv_problem_gram_d against the Gram computed here from the vectors. */
+static void
+gram_by_hand (const mv_problem *pb)
+{
+  size_t m = pb->m, ms = pb->mstar, d = pb->d, n = 2 * m + 2 * ms;
+  double *U = malloc (n * d * sizeof *U), *G = malloc (n * n * sizeof *G);
+  double *nr = malloc (n * sizeof *nr);
+  ck_assert_int_eq (mv_problem_vectors_d (U, U + m * d, U + 2 * m * d,
+                                          U + (2 * m + ms) * d, pb), MV_OK);
+  ck_assert_int_eq (mv_problem_gram_d (G, nr, pb), MV_OK);
+  check_gram_shape (G, n);
+  for (size_t k = 0; k < n; k++)
+    {
+      double nk = sqrt (dot_d (U + k * d, U + k * d, d));
+      if (k < 2 * m)
+        MV_CHECK_CLOSE_D (nr[k], nk, 1e-15, 0, "student norm");
+      else
+        ck_assert (nr[k] == 1.0);
+      for (size_t l = 0; l < n; l++)
+        {
+          double nl = sqrt (dot_d (U + l * d, U + l * d, d));
+          double g = dot_d (U + k * d, U + l * d, d) / (nk * nl);
+          MV_CHECK_CLOSE_D (G[k * n + l], g, 0, 1e-14, "Gram entry");
+        }
+    }
+  /* the norms argument is optional */
+  ck_assert_int_eq (mv_problem_gram_d (G, NULL, pb), MV_OK);
+  free (U), free (G), free (nr);
+}
+
+START_TEST (t_gram_d)
+{
+  mv_problem pb;
+  int st = mv_problem_read (&pb, mv_test_data ("example_paper.json"));
+  ck_assert_msg (st == MV_OK, "%s", mv_error_message ());
+  gram_by_hand (&pb);
+  mv_problem_clear (&pb);
+  parse_ok (&pb, SMALL);
+  gram_by_hand (&pb);
+  mv_problem_clear (&pb);
+  char text[512];
+  gen_spec (text, sizeof text, 30, 3, 4, 3, 4,
+            "[[0.5, 0, -0.25], [0, \"0.3\", \"0.1\"], [0.125, 0, 0]]", 0);
+  parse_ok (&pb, text);
+  gram_by_hand (&pb);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+/* Per-draw statistics of (G, norms); indices v_i = i, w_i = m + i,
+ * v*_j = 2m + j, w*_j = 2m + m* + j. */
+enum {
+  S_WT, S_WT2, S_VT, S_VT2, S_VWT2, S_WVT2, S_WW, S_WW2, S_VV2, S_VW2,
+  S_NW2, S_NV2, S_CROSS, S_WT4, S_W0T0, S_OWN2, S_VWSAME, NSTAT
+};
+static const char *const STAT_NAME[NSTAT] = {
+  "w.w* mean", "(w.w*)^2", "v.v* mean", "(v.v*)^2", "(v.w*)^2", "(w.v*)^2",
+  "w_i.w_k mean", "(w_i.w_k)^2", "(v_i.v_k)^2", "(v_i.w_k)^2 i!=k",
+  "|w|^2", "|v|^2", "(w.v*_0)(w.w*_0)", "(w.w*)^4", "w_0.w*_0",
+  "(v_i.w_i)^2 own", "(v.v*_0)(w.w*_0)"
+};
+
+static void
+gram_stats (double *s, const double *G, const double *nr, size_t m,
+            size_t ms)
+{
+  size_t n = 2 * m + 2 * ms, vt = 2 * m, wt = 2 * m + ms;
+#define GG(a, b) G[(a) * n + (b)]
+  memset (s, 0, NSTAT * sizeof *s);
+  double mm = (double) m * (double) ms, pairs = m * (m - 1) / 2.0;
+  for (size_t i = 0; i < m; i++)
+    {
+      for (size_t j = 0; j < ms; j++)
+        {
+          double b = GG (m + i, wt + j), a = GG (i, vt + j);
+          s[S_WT] += b / mm;
+          s[S_WT2] += b * b / mm;
+          s[S_WT4] += b * b * b * b / mm;
+          s[S_VT] += a / mm;
+          s[S_VT2] += a * a / mm;
+          s[S_VWT2] += GG (i, wt + j) * GG (i, wt + j) / mm;
+          s[S_WVT2] += GG (m + i, vt + j) * GG (m + i, vt + j) / mm;
+        }
+      for (size_t k = 0; k < m; k++)
+        {
+          if (k > i)
+            {
+              s[S_WW] += GG (m + i, m + k) / pairs;
+              s[S_WW2] += GG (m + i, m + k) * GG (m + i, m + k) / pairs;
+              s[S_VV2] += GG (i, k) * GG (i, k) / pairs;
+            }
+          if (k != i)
+            s[S_VW2] += GG (i, m + k) * GG (i, m + k) / (2 * pairs);
+        }
+      s[S_NV2] += nr[i] * nr[i] / m;
+      s[S_NW2] += nr[m + i] * nr[m + i] / m;
+      s[S_CROSS] += GG (m + i, vt) * GG (m + i, wt) / m;
+      s[S_OWN2] += GG (i, m + i) * GG (i, m + i) / m;
+      s[S_VWSAME] += GG (i, vt) * GG (m + i, vt) / m;
+    }
+  s[S_W0T0] = GG (m, wt);
+#undef GG
+}
+
+static void
+mean_var (const double *x, size_t N, double *mean, double *var,
+          double *se_var)
+{
+  double a = 0, v = 0, v2 = 0;
+  for (size_t k = 0; k < N; k++)
+    a += x[k];
+  a /= N;
+  for (size_t k = 0; k < N; k++)
+    v += (x[k] - a) * (x[k] - a);
+  v /= N;
+  for (size_t k = 0; k < N; k++)
+    {
+      double e = (x[k] - a) * (x[k] - a) - v;
+      v2 += e * e;
+    }
+  *mean = a;
+  *var = v;
+  *se_var = sqrt (v2 / (N - 1) / N);
+}
+
+/* Z_TOL standard errors: with ~140 comparisons of deterministic draws, a
+ * true law difference of a few percent in any moment would fail. */
+#define Z_TOL 5.0
+
+/* (b) N draws of mv_problem_gram_d (student seeds 1..N, teacher seeds
+ * varied too) against N draws of mv_problem_gram_sample_d (student seeds
+ * 10^6 + 1..N): means and variances of every statistic within Z_TOL
+ * standard errors.  own_exact: router_orthogonal, v_i.w_i must be 0. */
+static void
+compare_laws (const char *label, unsigned long long d, size_t ms, size_t m,
+              const char *cross, int orth, size_t N, size_t expect_dim)
+{
+  size_t n = 2 * m + 2 * ms;
+  double *A = malloc (NSTAT * N * sizeof *A), *B = malloc (NSTAT * N
+                                                           * sizeof *B);
+  double *G = malloc (n * n * sizeof *G), *nr = malloc (n * sizeof *nr);
+  double *X = malloc (n * (2 * m + 2 * ms) * sizeof *X);
+  double s[NSTAT];
+  char text[512];
+  int verbose = getenv ("MV_TEST_VERBOSE") != NULL;
+  for (size_t t = 0; t < N; t++)
+    for (int way = 0; way < 2; way++)
+      {
+        mv_problem pb;
+        unsigned long seed = way ? 1000000 + t + 1 : t + 1;
+        gen_spec (text, sizeof text, d, ms, m, 7 * (t + 1), seed, cross,
+                  orth);
+        parse_ok (&pb, text);
+        int st = way ? mv_problem_gram_sample_d (G, nr, &pb)
+          : mv_problem_gram_d (G, nr, &pb);
+        ck_assert_msg (st == MV_OK, "%s", mv_error_message ());
+        if (t < 20)
+          check_gram_shape (G, n);
+        if (way && t < 20)
+          {
+            /* lowdim: same draws; its Gram is the sample's */
+            size_t D;
+            ck_assert_int_eq (mv_problem_lowdim_d (X, &D, &pb), MV_OK);
+            ck_assert_uint_eq (D, expect_dim);
+            for (size_t k = 0; k < n; k++)
+              {
+                double nk = sqrt (dot_d (X + k * D, X + k * D, D));
+                if (k < 2 * m)
+                  MV_CHECK_CLOSE_D (nr[k], nk, 1e-15, 0, "lowdim norm");
+                for (size_t l = 0; l < n; l++)
+                  {
+                    double nl = sqrt (dot_d (X + l * D, X + l * D, D));
+                    MV_CHECK_CLOSE_D (G[k * n + l], dot_d (X + k * D, X + l
+                                                           * D, D) / (nk * nl),
+                                      0, 1e-15, "lowdim Gram");
+                  }
+              }
+          }
+        for (size_t i = 0; orth && i < m; i++)
+          {
+            double own = G[i * n + m + i];
+            if (way)
+              ck_assert_msg (own == 0, "%s: sampled v_%zu.w_%zu = %g", label,
+                             i, i, own);
+            else
+              ck_assert_msg (fabs (own) < 1e-15, "%s: v_%zu.w_%zu = %g",
+                             label, i, i, own);
+          }
+        gram_stats (s, G, nr, m, ms);
+        for (int k = 0; k < NSTAT; k++)
+          (way ? B : A)[k * N + t] = s[k];
+        mv_problem_clear (&pb);
+      }
+  double zmax = 0;
+  for (int k = 0; k < NSTAT; k++)
+    {
+      if (orth && k == S_OWN2)
+        continue;  /* exactly 0 (gram_sample_d) vs < 1e-30, checked above */
+      double ma, va, sva, mb, vb, svb;
+      mean_var (A + k * N, N, &ma, &va, &sva);
+      mean_var (B + k * N, N, &mb, &vb, &svb);
+      double zm = (ma - mb) / sqrt ((va + vb) / (N - 1));
+      double zv = (va - vb) / sqrt (sva * sva + svb * svb);
+      if (verbose)
+        fprintf (stderr, "%-10s %-18s mean %+.5e %+.5e z %+5.2f | var "
+                 "%.4e %.4e z %+5.2f\n", label, STAT_NAME[k], ma, mb, zm, va,
+                 vb, zv);
+      ck_assert_msg (fabs (zm) < Z_TOL && fabs (zv) < Z_TOL, "%s: %s: mean "
+                     "%.6g vs %.6g (z = %.2f), variance %.6g vs %.6g (z = "
+                     "%.2f)", label, STAT_NAME[k], ma, mb, zm, va, vb, zv);
+      zmax = fmax (zmax, fmax (fabs (zm), fabs (zv)));
+    }
+  if (verbose)
+    fprintf (stderr, "%-10s N = %zu, max |z| = %.2f\n", label, N, zmax);
+  free (A), free (B), free (G), free (nr), free (X);
+}
+
+START_TEST (t_gram_law_all)
+{
+  /* d - r = 36 >= 2m: Bartlett path */
+  compare_laws ("all", 40, 2, 3, NULL, 1, 2000, 4 + 6);
+}
+END_TEST
+
+START_TEST (t_gram_law_cross)
+{
+  compare_laws ("cross", 40, 2, 3, "[[0.5, -0.3], [0.2, 0.6]]", 0, 2000,
+                4 + 6);
+}
+END_TEST
+
+START_TEST (t_gram_law_small_d)
+{
+  /* d - r = 4 < 2m = 6: complement parts drawn directly */
+  compare_laws ("small-d", 8, 2, 3, NULL, 1, 1000, 8);
+  /* ||C|| = 1: w*_0 = v*_0, teacher rank r = 3 */
+  compare_laws ("rank3", 40, 2, 3, "[[1, 0], [0, 0]]", 1, 1000, 3 + 6);
+  compare_laws ("rank3-d6", 6, 2, 3, "[[1, 0], [0, 0]]", 0, 1000, 6);
+}
+END_TEST
+
+static double
+now_s (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* (c) d far beyond memory: parses, samples in O(1), refuses vectors. */
+START_TEST (t_gram_huge_d)
+{
+  static const unsigned long long DS[2] = { 1000000000ULL,
+                                            1000000000000ULL };
+  enum { MS = 5, M = 25, N = 2 * M + 2 * MS };
+  static double G[N * N], nr[N], G2[N * N];
+  char text[512];
+  for (int c = 0; c < 2; c++)
+    {
+      mv_problem pb;
+      double d = (double) DS[c], t0 = now_s ();
+      gen_spec (text, sizeof text, DS[c], MS, M, 1, 2, NULL, 1);
+      parse_ok (&pb, text);
+      double t1 = now_s ();
+      ck_assert_int_eq (mv_problem_gram_sample_d (G, nr, &pb), MV_OK);
+      double t2 = now_s ();
+      ck_assert_msg (t1 - t0 < 0.5 && t2 - t1 < 0.5, "d = %g: parse %g s, "
+                     "sample %g s", d, t1 - t0, t2 - t1);
+      check_gram_shape (G, N);
+      /* overlaps N(0, 1/d)-sized: rms of the 125 expert-teacher overlaps
+       * within 30% of d^-1/2 (5 sd of an rms of 125), none beyond 10 sd */
+      double ss = 0, mx = 0;
+      for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < MS; j++)
+          {
+            double b = G[(M + i) * N + 2 * M + MS + j];
+            ss += b * b;
+            mx = fmax (mx, fabs (b));
+          }
+      double rms = sqrt (ss / (M * MS)) * sqrt (d);
+      ck_assert_msg (rms > 0.7 && rms < 1.3 && mx * sqrt (d) < 10,
+                     "d = %g: rms overlap %g / sqrt(d), max %g / sqrt(d)", d,
+                     rms, mx * sqrt (d));
+      for (size_t k = 0; k < 2 * M; k++)
+        ck_assert_msg (fabs (nr[k] * nr[k] - 1) < 1e-3, "d = %g: |u_%zu|^2 "
+                       "= %.17g", d, k, nr[k] * nr[k]);
+      if (getenv ("MV_TEST_VERBOSE"))
+        fprintf (stderr, "d = %.0e: parse %.2e s, sample %.2e s, rms "
+                 "overlap %.3f/sqrt(d), max %.3f/sqrt(d), |w_0|^2 - 1 = "
+                 "%.3e\n", d, t1 - t0, t2 - t1, rms, mx * sqrt (d),
+                 nr[M] * nr[M] - 1);
+      /* deterministic in the student seed; the teacher seed is irrelevant */
+      mv_problem pb2;
+      gen_spec (text, sizeof text, DS[c], MS, M, 99, 2, NULL, 1);
+      parse_ok (&pb2, text);
+      ck_assert_int_eq (mv_problem_gram_sample_d (G2, NULL, &pb2), MV_OK);
+      ck_assert (!memcmp (G, G2, sizeof G));
+      mv_problem_clear (&pb2);
+      /* forming vectors is refused before any output is touched */
+      double one[1];
+      mpfr_t mp[1];
+      mpfr_init2 (mp[0], 64);
+      char want[128];
+      snprintf (want, sizeof want, "t.json: d = %llu: too large to form "
+                "vectors; use the reduced flow", DS[c]);
+      ck_assert_int_eq (mv_problem_vectors_d (one, one, NULL, NULL, &pb),
+                        MV_EINVAL);
+      ck_assert_str_eq (mv_error_message (), want);
+      ck_assert_int_eq (mv_problem_vectors_d (NULL, NULL, one, one, &pb),
+                        MV_EINVAL);
+      ck_assert_str_eq (mv_error_message (), want);
+      ck_assert_int_eq (mv_problem_vectors (mp, NULL, NULL, NULL, &pb),
+                        MV_EINVAL);
+      ck_assert_str_eq (mv_error_message (), want);
+      ck_assert_int_eq (mv_problem_gram_d (G, nr, &pb), MV_EINVAL);
+      ck_assert_str_eq (mv_error_message (), want);
+      mpfr_clear (mp[0]);
+      char *j = mv_problem_to_json (&pb);
+      char dj[64];
+      snprintf (dj, sizeof dj, "\"d\":%llu,", DS[c]);
+      ck_assert_ptr_nonnull (strstr (j, dj));
+      free (j);
+      mv_problem_clear (&pb);
+    }
+
+  /* formerly refused at parse: a 5000 x 10^6 student */
+  mv_problem pb;
+  gen_spec (text, sizeof text, 1000000, 1, 5000, 1, 1, NULL, 1);
+  parse_ok (&pb, text);
+  double one[1];
+  ck_assert_int_eq (mv_problem_vectors_d (one, NULL, NULL, NULL, &pb),
+                    MV_EINVAL);
+  ck_assert_str_eq (mv_error_message (), "t.json: d = 1000000: too large to "
+                    "form vectors; use the reduced flow");
+  /* its teacher alone is small enough */
+  double *Vt = malloc (1000000 * sizeof *Vt), *Wt = malloc (1000000
+                                                            * sizeof *Wt);
+  ck_assert_int_eq (mv_problem_vectors_d (NULL, NULL, Vt, Wt, &pb), MV_OK);
+  MV_CHECK_CLOSE_D (dot_d (Vt, Vt, 1000000), 1, 0, 1e-13, "|v*|^2");
+  free (Vt), free (Wt);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+/* (d) sampling needs both agents generated. */
+START_TEST (t_gram_sample_errors)
+{
+  mv_problem pb;
+  double G[36], X[36];
+  size_t D;
+  parse_ok (&pb, SMALL);
+  ck_assert_int_eq (mv_problem_gram_sample_d (G, NULL, &pb), MV_EINVAL);
+  ck_assert_str_eq (mv_error_message (), "t.json: teacher: "
+                    "mv_problem_gram_sample_d needs teacher.init "
+                    "(orthonormal), got explicit vectors");
+  ck_assert_int_eq (mv_problem_lowdim_d (X, &D, &pb), MV_EINVAL);
+  mv_problem_clear (&pb);
+  /* generated teacher, explicit student */
+  parse_ok (&pb, "{\"d\": 3, \"teacher\": {\"m\": 1, \"init\": {\"kind\": "
+            "\"orthonormal\", \"seed\": 1}}, \"student\": " S_OK "}");
+  ck_assert_int_eq (mv_problem_gram_sample_d (G, NULL, &pb), MV_EINVAL);
+  ck_assert_ptr_nonnull (strstr (mv_error_message (), "t.json: student: "));
+  mv_problem_clear (&pb);
+  /* generated student replaced by explicit vectors */
+  char text[512];
+  gen_spec (text, sizeof text, 3, 1, 1, 1, 1, NULL, 1);
+  parse_ok (&pb, text);
+  ck_assert_int_eq (mv_problem_gram_sample_d (G, NULL, &pb), MV_OK);
+  const double V[3] = { 1, 0, 0 }, W[3] = { 0, 1, 1 };
+  ck_assert_int_eq (mv_problem_set_student_d (&pb, V, W), MV_OK);
+  ck_assert_int_eq (mv_problem_gram_sample_d (G, NULL, &pb), MV_EINVAL);
+  ck_assert_ptr_nonnull (strstr (mv_error_message (), "student"));
+  double nr[6];
+  ck_assert_int_eq (mv_problem_gram_d (G, nr, &pb), MV_OK);
+  ck_assert (nr[0] == 1 && G[1] == 0 && nr[1] == sqrt (2.0));
+  mv_problem_clear (&pb);
+  ck_assert_int_eq (mv_problem_gram_sample_d (G, NULL, &pb), MV_EINVAL);
+  ck_assert_int_eq (mv_problem_gram_d (G, NULL, NULL), MV_EINVAL);
 }
 END_TEST
 
@@ -711,6 +1137,16 @@ main (void)
   tcase_add_test (tc, t_to_json);
   tcase_add_test (tc, t_set_d);
   suite_add_tcase (s, tc);
+  /* ~2 s natively; generous for valgrind */
+  TCase *gram = tcase_create ("gram");
+  tcase_set_timeout (gram, 600);
+  tcase_add_test (gram, t_gram_d);
+  tcase_add_test (gram, t_gram_law_all);
+  tcase_add_test (gram, t_gram_law_cross);
+  tcase_add_test (gram, t_gram_law_small_d);
+  tcase_add_test (gram, t_gram_huge_d);
+  tcase_add_test (gram, t_gram_sample_errors);
+  suite_add_tcase (s, gram);
   TCase *io = tcase_create ("io");
   tcase_add_test (io, t_io_digits);
   tcase_add_test (io, t_io_str);
