@@ -50,16 +50,30 @@ mv_flow_times (const mv_flow_params *p, size_t *n)
       *n = p->n_times + 1;
       return t;
     }
+  /* log-spaced (early dynamics) merged with evenly spaced (plots on a
+   * linear time axis), n_out of each */
   size_t k = p->n_out ? p->n_out : 200;
   double t0 = p->t_first > 0 ? p->t_first : 1e-4 * p->t_end;
-  t = malloc ((k + 1) * sizeof *t);
+  t = malloc ((2 * k + 1) * sizeof *t);
   if (!t)
     return NULL;
-  t[0] = 0;
-  for (size_t i = 0; i < k; i++)
-    t[i + 1] = k == 1 ? p->t_end : t0 * pow (p->t_end / t0, (double) i / (k - 1));
-  t[k] = p->t_end;
-  *n = k + 1;
+  size_t a = 0, b = 1, c = 0;
+  t[c++] = 0;
+  while (a < k || b <= k)
+    {
+      double tl = a < k ? (k == 1 ? p->t_end : t0 * pow (p->t_end / t0, (double) a / (k - 1)))
+                        : INFINITY;
+      double tu = b <= k ? p->t_end * (double) b / k : INFINITY;
+      double next = fmin (tl, tu);
+      if (next == tl)
+        a++;
+      if (next == tu)
+        b++;
+      if (next > t[c - 1] * (1 + 1e-12) && next <= p->t_end)
+        t[c++] = next;
+    }
+  t[c - 1] = p->t_end;
+  *n = c;
   return t;
 }
 

@@ -39,6 +39,7 @@ typedef struct {
   /* run record */
   char method[16];          /* "full", "reduced", "sgd" */
   char stepper[16];
+  char init[64];            /* how the initial point was obtained */
   double rtol, atol, t_end;
   unsigned long steps, rejected, rhs_evals, jac_evals;
   double wall_seconds;

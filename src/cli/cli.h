@@ -8,6 +8,7 @@
 #ifndef MV_CLI_H
 #define MV_CLI_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <jansson.h>
 #include <mpfr.h>
@@ -83,5 +84,27 @@ int mv_cli_emit_text (const char *text, size_t len, const char *output);
 /* A jansson string from a malloc'd C string (freed here); NULL if s is
  * NULL or on allocation failure. */
 json_t *mv_cli_json_str (char *s);
+
+/* Create DIR if needed and prove it writable (a probe file is created and
+ * removed); prints the error.  Returns 0 or MV_EXIT_USAGE. */
+int mv_cli_prepare_dir (const char *dir);
+/* SIGINT sets the returned flag instead of killing the process, so long
+ * runs can stop cleanly and write a marked partial result. */
+volatile sig_atomic_t *mv_cli_catch_sigint (void);
+/* Progress callback for flows (bar on a terminal only). */
+void mv_cli_flow_progress (void *ctx, double t, double t_end);
+int mv_cmd_flow (int argc, char **argv);
+int mv_cmd_sgd (int argc, char **argv);
+
+/* Create DIR if needed and prove it writable (a probe file is created and
+ * removed); prints the error.  Returns 0 or MV_EXIT_USAGE. */
+int mv_cli_prepare_dir (const char *dir);
+/* SIGINT sets the returned flag instead of killing the process, so long
+ * runs can stop cleanly and write a marked partial result. */
+volatile sig_atomic_t *mv_cli_catch_sigint (void);
+/* Progress callback for flows (bar on a terminal only). */
+void mv_cli_flow_progress (void *ctx, double t, double t_end);
+int mv_cmd_flow (int argc, char **argv);
+int mv_cmd_sgd (int argc, char **argv);
 
 #endif

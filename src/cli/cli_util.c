@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void
 mv_cli_error (const char *fmt, ...)
@@ -231,4 +233,51 @@ mv_cli_json_str (char *s)
   json_t *j = json_string (s);
   free (s);
   return j;
+}
+
+int
+mv_cli_prepare_dir (const char *dir)
+{
+  if (mkdir (dir, 0777) != 0 && errno != EEXIST)
+    {
+      mv_cli_error ("%s: cannot create output directory: %s", dir, strerror (errno));
+      return MV_EXIT_USAGE;
+    }
+  char probe[4096];
+  snprintf (probe, sizeof probe, "%s/.moeverify-probe-XXXXXX", dir);
+  int fd = mkstemp (probe);
+  if (fd < 0)
+    {
+      mv_cli_error ("%s: output directory is not writable: %s", dir, strerror (errno));
+      return MV_EXIT_USAGE;
+    }
+  close (fd);
+  unlink (probe);
+  return 0;
+}
+
+static volatile sig_atomic_t mv_cli_interrupted;
+
+static void
+on_sigint (int sig)
+{
+  (void) sig;
+  mv_cli_interrupted = 1;
+}
+
+volatile sig_atomic_t *
+mv_cli_catch_sigint (void)
+{
+  struct sigaction sa;
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGINT, &sa, NULL);
+  return &mv_cli_interrupted;
+}
+
+void
+mv_cli_flow_progress (void *ctx, double t, double t_end)
+{
+  mv_io_progress ((const char *) ctx, t / t_end);
 }

@@ -15,6 +15,7 @@ static const char usage[] =
   "commands:\n"
   "  run      run the verification suite (default when no command is given)\n"
   "  loss     population loss and gradient of a spec (closed form)\n"
+  "  flow     gradient-flow trajectory (full or dimension-free)\n"
   "  mc       Monte-Carlo estimate of the loss and gradient of a spec\n"
   "  coeffs   Hermite coefficients of the sigmoid\n"
   "  help [COMMAND]   this text, or a command's options\n"
@@ -33,6 +34,7 @@ static const struct {
   mv_cmd_fn fn;
 } commands[] = {
   { "coeffs", mv_cmd_coeffs },
+  { "flow", mv_cmd_flow },
   { "loss", mv_cmd_loss },
   { "mc", mv_cmd_mc },
   { "run", mv_cmd_run },

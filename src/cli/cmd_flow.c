@@ -1,0 +1,243 @@
+/* moeverify flow SPEC.json --t-end T [--reduced [--sample-gram]]
+ *                [--stepper S] [--rtol R] [--atol A] [--prec BITS]
+ *                [--n-out K] [--max-steps N] [--out DIR]
+ *
+ * Gradient flow of the spec's initial point (full parameter space, or the
+ * dimension-free Gram flow), written as a trajectory directory. */
+#include "cli.h"
+
+#include <moeverify/moeverify.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+  "usage: moeverify flow SPEC.json --t-end T [--reduced [--sample-gram]]\n"
+  "                      [--stepper S] [--rtol R] [--atol A] [--prec BITS]\n"
+  "                      [--n-out K] [--max-steps N] [--out DIR]\n"
+  "  Integrate the gradient flow dtheta/dt = -grad L from the spec's initial\n"
+  "  point with GSL's adaptive steppers and write DIR (default flow-out):\n"
+  "  trajectory.csv, run.json, events.json, router_alignment.svg,\n"
+  "  expert_alignment.svg, loss.svg.  Ctrl-C stops and writes a partial,\n"
+  "  marked trajectory.\n"
+  "  --reduced       dimension-free flow of the Gram matrix (MATH.md 3.)\n"
+  "  --sample-gram   with --reduced: sample G(0) exactly without d-vectors\n"
+  "                  (init-generated specs; cost independent of d); default\n"
+  "                  when the vectors are too large to form\n"
+  "  --stepper S     rk8pd (default), rkf45, rkck, rk4, msadams; implicit\n"
+  "                  msbdf, bsimp, rk4imp (need the analytic Jacobian)\n"
+  "  --rtol R, --atol A   tolerances (default 1e-9, 1e-12); atol is per\n"
+  "                  component relative to its natural scale\n"
+  "  --prec BITS     full flow: right-hand side in MPFR at BITS, rounded\n"
+  "  --n-out K       output samples: K log-spaced plus K evenly spaced (200)\n";
+
+typedef struct {
+  const char *spec, *out;
+  int reduced, sample;
+  mv_flow_params p;
+} flow_opts;
+
+static int
+parse (flow_opts *o, int argc, char **argv)
+{
+  mv_cli_args a;
+  const char *v;
+  unsigned long u;
+  int have_t = 0;
+  memset (o, 0, sizeof *o);
+  o->out = "flow-out";
+  mv_flow_params_default (&o->p);
+  mv_cli_args_init (&a, argc, argv);
+  while (mv_cli_next (&a))
+    {
+      if (!a.opt)
+        {
+          if (o->spec)
+            return mv_cli_unknown (&a);
+          o->spec = a.arg;
+        }
+      else if (mv_cli_is (&a, "-h") || mv_cli_is (&a, "--help"))
+        {
+          fputs (usage, stdout);
+          return -1;
+        }
+      else if (mv_cli_is (&a, "--t-end"))
+        {
+          if (!(v = mv_cli_value (&a))
+              || mv_cli_parse_double ("--t-end", v, 1e-300, 1e300, &o->p.t_end))
+            return MV_EXIT_USAGE;
+          have_t = 1;
+        }
+      else if (mv_cli_is (&a, "--rtol"))
+        {
+          if (!(v = mv_cli_value (&a)) || mv_cli_parse_double ("--rtol", v, 1e-300, 1, &o->p.rtol))
+            return MV_EXIT_USAGE;
+        }
+      else if (mv_cli_is (&a, "--atol"))
+        {
+          if (!(v = mv_cli_value (&a)) || mv_cli_parse_double ("--atol", v, 1e-300, 1, &o->p.atol))
+            return MV_EXIT_USAGE;
+        }
+      else if (mv_cli_is (&a, "--stepper"))
+        {
+          if (!(o->p.stepper = mv_cli_value (&a)))
+            return MV_EXIT_USAGE;
+        }
+      else if (mv_cli_is (&a, "--prec"))
+        {
+          if (!(v = mv_cli_value (&a)) || mv_cli_parse_prec ("--prec", v, &o->p.prec))
+            return MV_EXIT_USAGE;
+        }
+      else if (mv_cli_is (&a, "--n-out"))
+        {
+          if (!(v = mv_cli_value (&a)) || mv_cli_parse_ulong ("--n-out", v, 1, 1000000, &u))
+            return MV_EXIT_USAGE;
+          o->p.n_out = u;
+        }
+      else if (mv_cli_is (&a, "--max-steps"))
+        {
+          if (!(v = mv_cli_value (&a))
+              || mv_cli_parse_ulong ("--max-steps", v, 1, 1UL << 62, &o->p.max_steps))
+            return MV_EXIT_USAGE;
+        }
+      else if (mv_cli_is (&a, "--out") || mv_cli_is (&a, "-o"))
+        {
+          if (!(o->out = mv_cli_value (&a)))
+            return MV_EXIT_USAGE;
+        }
+      else if (mv_cli_is (&a, "--reduced"))
+        {
+          if (mv_cli_flag (&a))
+            return MV_EXIT_USAGE;
+          o->reduced = 1;
+        }
+      else if (mv_cli_is (&a, "--sample-gram"))
+        {
+          if (mv_cli_flag (&a))
+            return MV_EXIT_USAGE;
+          o->sample = 1;
+        }
+      else
+        return mv_cli_unknown (&a);
+    }
+  if (!o->spec)
+    {
+      mv_cli_error ("flow: missing SPEC.json (see moeverify flow --help)");
+      return MV_EXIT_USAGE;
+    }
+  if (!have_t)
+    {
+      mv_cli_error ("flow: --t-end is required");
+      return MV_EXIT_USAGE;
+    }
+  if (o->sample && !o->reduced)
+    {
+      mv_cli_error ("flow: --sample-gram needs --reduced");
+      return MV_EXIT_USAGE;
+    }
+  return 0;
+}
+
+/* Print the recovery summary shared by flow, sgd and run. */
+void mv_cli_print_recovery (const mv_traj *tr);
+
+void
+mv_cli_print_recovery (const mv_traj *tr)
+{
+  size_t last = tr->rows ? tr->rows - 1 : 0;
+  printf ("%s flow (%s): %s at t = %.6g, L = %.6e, |grad L|^2 = %.3e, %lu steps "
+          "(%lu rejected), %.2f s\n", tr->method, tr->stepper,
+          tr->status == MV_TRAJ_DONE ? "finished" : tr->message,
+          tr->rows ? tr->t[last] : 0.0, tr->rows ? tr->loss[last] : NAN,
+          tr->rows ? tr->grad2[last] : NAN, tr->steps, tr->rejected, tr->wall_seconds);
+  for (size_t j = 0; j < tr->mstar; j++)
+    {
+      long st;
+      double t = mv_traj_recovery (tr, j, &st);
+      if (st >= 0)
+        printf ("  teacher %zu recovered by student %ld at t = %.6g\n", j, st, t);
+      else
+        printf ("  teacher %zu not recovered (no student with router and expert "
+                "alignment >= 0.9)\n", j);
+    }
+}
+
+int
+mv_cmd_flow (int argc, char **argv)
+{
+  flow_opts o;
+  int rc = parse (&o, argc, argv);
+  if (rc)
+    return rc < 0 ? MV_EXIT_OK : rc;
+  mv_problem pb;
+  int s = mv_problem_read (&pb, o.spec);
+  if (s)
+    {
+      mv_cli_lib_error ();
+      return s == MV_ENOMEM ? MV_EXIT_FAIL : MV_EXIT_USAGE;
+    }
+  if ((rc = mv_cli_prepare_dir (o.out)))
+    {
+      mv_problem_clear (&pb);
+      return rc;
+    }
+  mv_traj tr;
+  if (mv_traj_init (&tr, pb.m, pb.mstar))
+    {
+      mv_cli_lib_error ();
+      mv_problem_clear (&pb);
+      return MV_EXIT_FAIL;
+    }
+  o.p.interrupt = mv_cli_catch_sigint ();
+  if (mv_io_progress_enabled ())
+    o.p.progress = mv_cli_flow_progress, o.p.progress_ctx = "flow";
+  if (!o.reduced)
+    {
+      snprintf (tr.init, sizeof tr.init, "spec vectors");
+      s = mv_flow_full (&tr, &pb, &o.p);
+    }
+  else
+    {
+      size_t n = 2 * (pb.m + pb.mstar);
+      double *G = malloc (n * n * sizeof *G), *nr = malloc (n * sizeof *nr);
+      if (!G || !nr)
+        s = mv_error_set (MV_ENOMEM, "out of memory");
+      else if (!o.sample && (s = mv_problem_gram_d (G, nr, &pb)) == MV_OK)
+        snprintf (tr.init, sizeof tr.init, "Gram matrix of the spec vectors");
+      else if (!(s = mv_problem_gram_sample_d (G, nr, &pb)))
+        snprintf (tr.init, sizeof tr.init, "exact low-dimensional sample of G(0)");
+      if (!s)
+        s = mv_flow_reduced (&tr, G, nr, pb.m, pb.mstar, pb.noise_var, &o.p);
+      free (G), free (nr);
+    }
+  mv_io_progress_done ();
+  int exit_code = MV_EXIT_OK;
+  if (s)
+    {
+      /* bad parameters or a solver failure: report, write nothing */
+      mv_cli_lib_error ();
+      exit_code = tr.rows ? MV_EXIT_FAIL : MV_EXIT_USAGE;
+    }
+  else
+    {
+      char *spec = mv_problem_to_json (&pb);
+      if (mv_traj_write (&tr, o.out, spec))
+        {
+          mv_cli_lib_error ();
+          exit_code = MV_EXIT_FAIL;
+        }
+      else
+        {
+          mv_cli_print_recovery (&tr);
+          printf ("trajectory written to %s/\n", o.out);
+          if (tr.status == MV_TRAJ_INTERRUPTED)
+            exit_code = 130;
+        }
+      free (spec);
+    }
+  mv_traj_clear (&tr);
+  mv_problem_clear (&pb);
+  return exit_code;
+}
