@@ -19,6 +19,7 @@ typedef struct {
   double noise;
   mv_loss_ws *ws;
   double *G, *g, *M, *r2;  /* Gram, dL/dG, g G, squared norms */
+  double *H, *T;           /* Jacobian only: d2L/dG2 (nvar^2), G Hk (n x nvar) */
   size_t *vk, *vl;         /* variable -> (k, l) */
   unsigned long rhs, jac;
   int err;
@@ -94,6 +95,78 @@ red_rhs (double t, const double y[], double f[], void *params)
   return isfinite (g2) ? GSL_SUCCESS : GSL_EBADFUNC;
 }
 
+/* Analytic Jacobian of red_rhs.  With Hk the rows H[var(k,j), .]:
+ *   dM_kl/dy_b = (G Hk)_lb + [l = q_b] g_{k p_b} + [l = p_b] g_{k q_b},
+ *   dA_kl/dy_b = -(dM_kl/dy_b - [b = (k,l)] M_kk - G_kl dM_kk/dy_b) / r_k^2.
+ * The energy row and column are zero: E feeds back into nothing, so the
+ * Newton iterations of implicit steppers still converge for it. */
+static void
+red_dM (double *out, const red_ctx *c, size_t k, size_t l)
+{
+  size_t n = c->n, nv = c->nvar;
+  memcpy (out, c->T + l * nv, nv * sizeof *out);
+  for (size_t j = 0; j < n; j++)
+    if (j != l)
+      {
+        size_t b = mv_loss_var (c->ws, j, l);
+        if (b != (size_t) -1)
+          out[b] += c->g[k * n + j];
+      }
+}
+
+static int
+red_jac (double t, const double y[], double *dfdy, double dfdt[], void *params)
+{
+  (void) t;
+  red_ctx *c = params;
+  size_t n = c->n, nv = c->nvar, dim = nv + 1, ns = 2 * c->m;
+  double L, g2;
+  c->jac++;
+  fill_gram (c, y);
+  if ((c->err = mv_loss_gram_hess_d (&L, c->g, c->H, NULL, c->G, c->noise, c->ws)))
+    return GSL_EBADFUNC;
+  if ((c->err = red_eval (c, y, &L, &g2)))
+    return GSL_EBADFUNC;
+  memset (dfdy, 0, dim * dim * sizeof *dfdy);
+  memset (dfdt, 0, dim * sizeof *dfdt);
+  double *dMkl = c->T + n * nv, *dMkk = dMkl + nv;
+  for (size_t k = 0; k < ns; k++)
+    {
+      /* T = G Hk */
+      memset (c->T, 0, n * nv * sizeof *c->T);
+      for (size_t j = 0; j < n; j++)
+        {
+          size_t v = mv_loss_var (c->ws, k, j);
+          if (v == (size_t) -1)
+            continue;
+          const double *Hrow = c->H + v * nv;
+          for (size_t l = 0; l < n; l++)
+            {
+              double gl = c->G[l * n + j];
+              double *Tl = c->T + l * nv;
+              for (size_t b = 0; b < nv; b++)
+                Tl[b] += gl * Hrow[b];
+            }
+        }
+      red_dM (dMkk, c, k, k);
+      double Mkk = c->M[k * n + k], ir = 1.0 / c->r2[k];
+      /* rows a = var(k,l) receive A_kl; for student l < k, var(l,k) too */
+      for (size_t l = 0; l < n; l++)
+        {
+          size_t a = mv_loss_var (c->ws, k, l);
+          if (l == k || a == (size_t) -1)
+            continue;
+          red_dM (dMkl, c, k, l);
+          double Gkl = c->G[k * n + l];
+          double *row = dfdy + a * dim;
+          for (size_t b = 0; b < nv; b++)
+            row[b] -= ir * (dMkl[b] - Gkl * dMkk[b]);
+          row[a] += ir * Mkk;
+        }
+    }
+  return GSL_SUCCESS;
+}
+
 static int
 red_observe (void *ctx, const double *y, double *G, double *L, double *grad2)
 {
@@ -116,6 +189,7 @@ red_free (red_ctx *c)
 {
   mv_loss_free (c->ws);
   free (c->G), free (c->g), free (c->M), free (c->r2), free (c->vk), free (c->vl);
+  free (c->H), free (c->T);
 }
 
 static int
@@ -137,6 +211,62 @@ check_gram (const double *G0, const double *norms, size_t m, size_t n)
   return MV_OK;
 }
 
+static int
+red_setup (red_ctx *c, double *y, double *scale, const double *G0, const double *norms,
+           int want_jac)
+{
+  size_t n = c->n, ns = 2 * c->m;
+  c->G = malloc (n * n * sizeof *c->G);
+  c->g = malloc (n * n * sizeof *c->g);
+  c->M = malloc (n * n * sizeof *c->M);
+  c->r2 = malloc (n * sizeof *c->r2);
+  c->vk = malloc (c->nvar * sizeof *c->vk), c->vl = malloc (c->nvar * sizeof *c->vl);
+  if (want_jac)
+    {
+      c->H = malloc (c->nvar * c->nvar * sizeof *c->H);
+      c->T = malloc ((n + 2) * c->nvar * sizeof *c->T);
+    }
+  if (!c->G || !c->g || !c->M || !c->r2 || !c->vk || !c->vl
+      || (want_jac && (!c->H || !c->T)))
+    return mv_error_set (MV_ENOMEM, "flow: out of memory (%zu variables)", c->nvar);
+  if (!(c->ws = mv_loss_alloc (c->m, c->ms, 53)))
+    return MV_ENOMEM;
+  memcpy (c->G, G0, n * n * sizeof *c->G);
+  size_t a = 0;
+  for (size_t k = 0; k < ns; k++)
+    for (size_t l = k + 1; l < n; l++, a++)
+      c->vk[a] = k, c->vl[a] = l, y[a] = G0[k * n + l], scale[a] = 1.0;
+  y[c->nvar] = 0, scale[c->nvar] = 1.0;
+  for (size_t k = 0; k < n; k++)
+    c->r2[k] = k < ns ? norms[k] * norms[k] : 1.0;
+  return MV_OK;
+}
+
+int
+mv_flow_reduced_eval_d (double *f, double *J, const double *G0, const double *norms,
+                        size_t m, size_t mstar, double noise_var)
+{
+  red_ctx c;
+  memset (&c, 0, sizeof c);
+  size_t n = 2 * (m + mstar), ns = 2 * m;
+  c.m = m, c.ms = mstar, c.n = n, c.noise = noise_var;
+  c.nvar = ns * (ns - 1) / 2 + ns * 2 * mstar;
+  double *y = malloc ((c.nvar + 1) * sizeof *y), *sc = malloc ((c.nvar + 1) * sizeof *sc);
+  double *dfdt = malloc ((c.nvar + 1) * sizeof *dfdt);
+  int s = check_gram (G0, norms, m, n);
+  if (!s && (!y || !sc || !dfdt))
+    s = mv_error_set (MV_ENOMEM, "flow: out of memory");
+  if (!s)
+    s = red_setup (&c, y, sc, G0, norms, J != NULL);
+  if (!s && red_rhs (0, y, f, &c) != GSL_SUCCESS)
+    s = c.err ? c.err : MV_EDOM;
+  if (!s && J && red_jac (0, y, J, dfdt, &c) != GSL_SUCCESS)
+    s = c.err ? c.err : MV_EDOM;
+  free (y), free (sc), free (dfdt);
+  red_free (&c);
+  return s;
+}
+
 int
 mv_flow_reduced (mv_traj *tr, const double *G0, const double *norms, size_t m,
                  size_t mstar, double noise_var, const mv_flow_params *p)
@@ -152,32 +282,22 @@ mv_flow_reduced (mv_traj *tr, const double *G0, const double *norms, size_t m,
   c.m = m, c.ms = mstar, c.n = n, c.noise = noise_var;
   c.nvar = ns * (ns - 1) / 2 + ns * 2 * mstar;
   size_t dim = c.nvar + 1;
-  c.G = malloc (n * n * sizeof *c.G);
-  c.g = malloc (n * n * sizeof *c.g);
-  c.M = malloc (n * n * sizeof *c.M);
-  c.r2 = malloc (n * sizeof *c.r2);
-  c.vk = malloc (c.nvar * sizeof *c.vk), c.vl = malloc (c.nvar * sizeof *c.vl);
+  /* the dense Jacobian costs O(m n^2 nvar) and nvar^2 memory: built only
+   * for the implicit steppers */
+  const char *st = p->stepper ? p->stepper : "";
+  int implicit = !strcmp (st, "msbdf") || !strcmp (st, "bsimp") || !strcmp (st, "rk4imp");
   double *y = malloc (dim * sizeof *y), *scale = malloc (dim * sizeof *scale);
-  if (!c.G || !c.g || !c.M || !c.r2 || !c.vk || !c.vl || !y || !scale)
+  if (!y || !scale)
     s = mv_error_set (MV_ENOMEM, "flow: out of memory");
-  if (!s && !(c.ws = mv_loss_alloc (m, mstar, 53)))
-    s = MV_ENOMEM;
+  if (!s)
+    s = red_setup (&c, y, scale, G0, norms, implicit);
   if (!s)
     {
-      memcpy (c.G, G0, n * n * sizeof *c.G);
-      size_t a = 0;
-      for (size_t k = 0; k < ns; k++)
-        for (size_t l = k + 1; l < n; l++, a++)
-          c.vk[a] = k, c.vl[a] = l, y[a] = G0[k * n + l], scale[a] = 1.0;
-      y[c.nvar] = 0, scale[c.nvar] = 1.0;
       for (size_t k = 0; k < n; k++)
-        {
-          c.r2[k] = k < ns ? norms[k] * norms[k] : 1.0;
-          tr->norms0[k] = k < ns ? norms[k] : 1.0;
-        }
+        tr->norms0[k] = k < ns ? norms[k] : 1.0;
       snprintf (tr->method, sizeof tr->method, "reduced");
-      mv_flow_problem fp = { { red_rhs, NULL, dim, &c }, scale, red_observe, &c,
-                             &c.rhs, &c.jac };
+      mv_flow_problem fp = { { red_rhs, implicit ? red_jac : NULL, dim, &c }, scale,
+                             red_observe, &c, &c.rhs, &c.jac };
       s = mv_flow_integrate (tr, &fp, y, p);
       if (c.err && tr->status == MV_TRAJ_FAILED)
         s = c.err;

@@ -101,6 +101,14 @@ int mv_flow_reduced (mv_traj *tr, const double *G0, const double *norms,
                      size_t m, size_t mstar, double noise_var,
                      const mv_flow_params *p);
 
+/* Right-hand side f (nvar + 1: the free Gram entries G_kl, k < l, k a
+ * student, row-major, then the energy rate |grad L|^2) of the reduced flow
+ * at G0, and its analytic Jacobian J ((nvar+1)^2, row-major; may be NULL;
+ * the energy row and column are zero). */
+int mv_flow_reduced_eval_d (double *f, double *J, const double *G0,
+                            const double *norms, size_t m, size_t mstar,
+                            double noise_var);
+
 /* ------------------------------------------------------------ SGD */
 
 typedef struct {

@@ -1,0 +1,325 @@
+/* Gradient flows: conservation laws, energy identity, monotone loss, full
+ * vs reduced flow, tolerance and stepper convergence, fixed points,
+ * recovery, the leading-order escape law (MATH.md §3), bad input. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <moeverify/moeverify.h>
+
+static const char SMALL[] =
+  "{\"d\": 6, \"teacher\": {\"m\": 1, \"init\": {\"kind\": \"orthonormal\", \"seed\": 3}},"
+  " \"student\": {\"m\": 2, \"init\": {\"kind\": \"gaussian\", \"seed\": 4}}}";
+
+static void
+parse (mv_problem *pb, const char *spec)
+{
+  int s = mv_problem_parse (pb, spec, "test");
+  ck_assert_msg (s == MV_OK, "%s", mv_error_message ());
+}
+
+static void
+run_full (mv_traj *tr, const mv_problem *pb, const mv_flow_params *p)
+{
+  ck_assert_int_eq (mv_traj_init (tr, pb->m, pb->mstar), MV_OK);
+  int s = mv_flow_full (tr, pb, p);
+  ck_assert_msg (s == MV_OK, "%s", mv_error_message ());
+  ck_assert_int_eq (tr->status, MV_TRAJ_DONE);
+}
+
+static void
+run_reduced (mv_traj *tr, const mv_problem *pb, const mv_flow_params *p)
+{
+  size_t n = 2 * (pb->m + pb->mstar);
+  double *G = malloc (n * n * sizeof *G), *nr = malloc (n * sizeof *nr);
+  ck_assert_int_eq (mv_problem_gram_d (G, nr, pb), MV_OK);
+  ck_assert_int_eq (mv_traj_init (tr, pb->m, pb->mstar), MV_OK);
+  int s = mv_flow_reduced (tr, G, nr, pb->m, pb->mstar, pb->noise_var, p);
+  ck_assert_msg (s == MV_OK, "%s", mv_error_message ());
+  ck_assert_int_eq (tr->status, MV_TRAJ_DONE);
+  free (G), free (nr);
+}
+
+/* energy identity L(t) - L(0) = -Int |grad L|^2 and monotone loss */
+static void
+check_energy (const mv_traj *tr, double tol)
+{
+  for (size_t r = 1; r < tr->rows; r++)
+    {
+      MV_CHECK_CLOSE_D (tr->loss[r] - tr->loss[0], -tr->energy[r], 0, tol, "energy identity");
+      ck_assert_msg (tr->loss[r] <= tr->loss[r - 1] + 1e-13,
+                     "loss increased at t = %g: %.17g -> %.17g", tr->t[r],
+                     tr->loss[r - 1], tr->loss[r]);
+    }
+}
+
+START_TEST (t_full_conservation)
+{
+  mv_problem pb;
+  parse (&pb, SMALL);
+  mv_flow_params p;
+  mv_flow_params_default (&p);
+  p.t_end = 40;
+  p.n_out = 40;
+  mv_traj tr;
+  run_full (&tr, &pb, &p);
+  size_t d = pb.d, m = pb.m;
+  for (size_t k = 0; k < 2 * m; k++)
+    {
+      double s = 0;
+      for (size_t i = 0; i < d; i++)
+        s += tr.final_state[k * d + i] * tr.final_state[k * d + i];
+      MV_CHECK_CLOSE_D (sqrt (s), tr.norms0[k], 1e-8, 0, "norm conserved");
+    }
+  check_energy (&tr, 1e-8 * tr.loss[0]);
+  ck_assert (tr.loss[tr.rows - 1] < tr.loss[0]);
+  mv_traj_clear (&tr);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+START_TEST (t_full_vs_reduced)
+{
+  mv_problem pb;
+  parse (&pb, SMALL);
+  mv_flow_params p;
+  mv_flow_params_default (&p);
+  p.t_end = 40;
+  p.n_out = 40;
+  mv_traj a, b;
+  run_full (&a, &pb, &p);
+  run_reduced (&b, &pb, &p);
+  check_energy (&b, 1e-8 * b.loss[0]);
+  ck_assert_uint_eq (a.rows, b.rows);
+  size_t nn = a.n * a.n;
+  double worst = 0;
+  for (size_t r = 0; r < a.rows; r++)
+    {
+      MV_CHECK_CLOSE_D (a.t[r], b.t[r], 0, 0, "same output grid");
+      MV_CHECK_CLOSE_D (a.loss[r], b.loss[r], 1e-7, 1e-9, "loss full vs reduced");
+      for (size_t k = 0; k < nn; k++)
+        worst = fmax (worst, fabs (a.G[r * nn + k] - b.G[r * nn + k]));
+    }
+  ck_assert_msg (worst < 1e-6, "full vs reduced Gram entries differ by %g", worst);
+  mv_traj_clear (&a), mv_traj_clear (&b);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+static double
+max_gram_diff (const mv_traj *a, const mv_traj *b)
+{
+  size_t nn = a->n * a->n;
+  double w = 0;
+  for (size_t r = 0; r < a->rows && r < b->rows; r++)
+    for (size_t k = 0; k < nn; k++)
+      w = fmax (w, fabs (a->G[r * nn + k] - b->G[r * nn + k]));
+  return w;
+}
+
+/* halving... (here: tightening by 100x) the tolerance changes the trajectory
+ * by no more than the looser run's tolerance allows; two steppers agree */
+START_TEST (t_convergence)
+{
+  mv_problem pb;
+  parse (&pb, SMALL);
+  mv_flow_params p;
+  mv_flow_params_default (&p);
+  p.t_end = 40;
+  p.n_out = 30;
+  p.rtol = 1e-7, p.atol = 1e-10;
+  mv_traj a, b, c;
+  run_reduced (&a, &pb, &p);
+  p.rtol = 1e-9, p.atol = 1e-12;
+  run_reduced (&b, &pb, &p);
+  p.stepper = "rkf45";
+  run_reduced (&c, &pb, &p);
+  double dab = max_gram_diff (&a, &b), dbc = max_gram_diff (&b, &c);
+  ck_assert_msg (dab < 1e-5, "rtol 1e-7 vs 1e-9: %g", dab);
+  ck_assert_msg (dbc < 1e-6, "rk8pd vs rkf45 at rtol 1e-9: %g", dbc);
+  mv_traj_clear (&a), mv_traj_clear (&b), mv_traj_clear (&c);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+START_TEST (t_teacher_fixed_point)
+{
+  double V[4] = { 1, 0, 0, 0 }, W[4] = { 0, 0.6, 0.8, 0 };
+  mv_problem pb;
+  ck_assert_int_eq (mv_problem_set_d (&pb, 4, 1, 1, V, W, V, W, 0.0), MV_OK);
+  mv_flow_params p;
+  mv_flow_params_default (&p);
+  p.t_end = 50;
+  p.n_out = 10;
+  mv_traj tr;
+  run_full (&tr, &pb, &p);
+  for (size_t r = 0; r < tr.rows; r++)
+    ck_assert_msg (fabs (tr.loss[r]) < 1e-14, "loss %g at t = %g", tr.loss[r], tr.t[r]);
+  for (int i = 0; i < 4; i++)
+    MV_CHECK_CLOSE_D (tr.final_state[i], V[i], 0, 1e-14, "v stays"),
+    MV_CHECK_CLOSE_D (tr.final_state[4 + i], W[i], 0, 1e-14, "w stays");
+  mv_traj_clear (&tr);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+/* m = m* = 1, expert overlap 0.2, other overlaps 0: the escape follows
+ * T_theta = (2|w|^2/9)(1/b0 - 1/theta + artanh theta - artanh b0)
+ * (MATH.md §3: 0.7437 predicted, 0.7434 measured independently), and the
+ * pair then recovers the teacher. */
+START_TEST (t_escape_and_recovery)
+{
+  double s = sqrt (0.96);
+  double Vt[4] = { 1, 0, 0, 0 }, Wt[4] = { 0, 1, 0, 0 };
+  double V[4] = { 0, 0, 1, 0 }, W[4] = { 0, 0.2, 0, s };
+  mv_problem pb;
+  ck_assert_int_eq (mv_problem_set_d (&pb, 4, 1, 1, V, W, Vt, Wt, 0.0), MV_OK);
+  mv_flow_params p;
+  mv_flow_params_default (&p);
+  p.t_end = 60;
+  mv_traj tr;
+  run_full (&tr, &pb, &p);
+  double t05 = tr.cross[(MV_ALIGN_EXPERT * MV_TRAJ_NTHR + 0) * 1 * 1];
+  double pred = 2.0 / 9.0 * (1 / 0.2 - 1 / 0.5 + atanh (0.5) - atanh (0.2));
+  fprintf (stderr, "escape: T_0.5 = %.6f measured, %.6f leading order\n", t05, pred);
+  MV_CHECK_CLOSE_D (t05, 0.7434, 0, 5e-4, "T_0.5 vs independent measurement");
+  MV_CHECK_CLOSE_D (t05, pred, 0, 1e-3, "T_0.5 vs leading-order law");
+  long who;
+  double trec = mv_traj_recovery (&tr, 0, &who);
+  ck_assert_msg (who == 0 && trec < p.t_end, "teacher not recovered (t = %g)", trec);
+  size_t last = (tr.rows - 1) * tr.n * tr.n;
+  ck_assert (tr.G[last + 0 * tr.n + 2] > 0.99);   /* router */
+  ck_assert (tr.G[last + 1 * tr.n + 3] > 0.99);   /* expert */
+  mv_traj_clear (&tr);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+static void
+stop_soon (void *ctx, double t, double t_end)
+{
+  (void) t_end;
+  if (t > 1.0)
+    *(volatile sig_atomic_t *) ctx = 1;
+}
+
+START_TEST (t_interrupt)
+{
+  mv_problem pb;
+  parse (&pb, SMALL);
+  mv_flow_params p;
+  mv_flow_params_default (&p);
+  volatile sig_atomic_t flag = 0;
+  p.t_end = 40;
+  p.interrupt = &flag;
+  p.progress = stop_soon;
+  p.progress_ctx = (void *) &flag;
+  mv_traj tr;
+  ck_assert_int_eq (mv_traj_init (&tr, pb.m, pb.mstar), MV_OK);
+  ck_assert_int_eq (mv_flow_full (&tr, &pb, &p), MV_OK);
+  ck_assert_int_eq (tr.status, MV_TRAJ_INTERRUPTED);
+  ck_assert (tr.rows >= 2 && tr.t[tr.rows - 1] < 40 && tr.t[tr.rows - 1] > 1.0);
+  mv_traj_clear (&tr);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+START_TEST (t_bad_params)
+{
+  mv_problem pb;
+  parse (&pb, SMALL);
+  mv_flow_params p;
+  mv_traj tr;
+  const char *bad[] = { "t_end", "rtol", "stepper" };
+  for (int i = 0; i < 3; i++)
+    {
+      mv_flow_params_default (&p);
+      p.t_end = 1;
+      if (i == 0)
+        p.t_end = -1;
+      if (i == 1)
+        p.rtol = 0, p.atol = 0;
+      if (i == 2)
+        p.stepper = "euler";
+      ck_assert_int_eq (mv_traj_init (&tr, pb.m, pb.mstar), MV_OK);
+      ck_assert_msg (mv_flow_full (&tr, &pb, &p) == MV_EINVAL, "bad %s accepted", bad[i]);
+      ck_assert_uint_eq (tr.rows, 0);
+      mv_traj_clear (&tr);
+    }
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+/* Analytic Jacobian of the reduced flow against central differences of its
+ * right-hand side, and an implicit stepper (msbdf) using it against rk8pd. */
+START_TEST (t_reduced_jacobian)
+{
+  mv_problem pb;
+  parse (&pb, SMALL);
+  size_t m = pb.m, ms = pb.mstar, n = 2 * (m + ms), ns = 2 * m;
+  size_t nv = ns * (ns - 1) / 2 + ns * 2 * ms, dim = nv + 1;
+  double *G = malloc (n * n * sizeof *G), *nr = malloc (n * sizeof *nr);
+  double *f = malloc (dim * sizeof *f), *fp = malloc (dim * sizeof *fp);
+  double *fm = malloc (dim * sizeof *fm), *J = malloc (dim * dim * sizeof *J);
+  ck_assert_int_eq (mv_problem_gram_d (G, nr, &pb), MV_OK);
+  /* move away from the nearly orthogonal start so every term matters */
+  for (size_t k = 0; k < n; k++)
+    for (size_t l = k + 1; l < n; l++)
+      G[k * n + l] = G[l * n + k] = fmax (-0.95, fmin (0.95, 2 * G[k * n + l]));
+  ck_assert_int_eq (mv_flow_reduced_eval_d (f, J, G, nr, m, ms, 0.0), MV_OK);
+  double h = 1e-6, jmax = 0, worst = 0;
+  for (size_t b = 0, k = 0; k < ns; k++)
+    for (size_t l = k + 1; l < n; l++, b++)
+      {
+        double g0 = G[k * n + l];
+        G[k * n + l] = G[l * n + k] = g0 + h;
+        mv_flow_reduced_eval_d (fp, NULL, G, nr, m, ms, 0.0);
+        G[k * n + l] = G[l * n + k] = g0 - h;
+        mv_flow_reduced_eval_d (fm, NULL, G, nr, m, ms, 0.0);
+        G[k * n + l] = G[l * n + k] = g0;
+        for (size_t a = 0; a < nv; a++)
+          {
+            double fd = (fp[a] - fm[a]) / (2 * h);
+            jmax = fmax (jmax, fabs (J[a * dim + b]));
+            worst = fmax (worst, fabs (fd - J[a * dim + b]));
+          }
+      }
+  fprintf (stderr, "reduced Jacobian: max |J| %.3g, max |J - FD| %.3g\n", jmax, worst);
+  ck_assert_msg (worst <= 1e-7 * fmax (jmax, 1), "Jacobian vs FD: %g (max |J| %g)", worst, jmax);
+  free (G), free (nr), free (f), free (fp), free (fm), free (J);
+
+  mv_flow_params p;
+  mv_flow_params_default (&p);
+  p.t_end = 40;
+  p.n_out = 30;
+  mv_traj a, b;
+  run_reduced (&a, &pb, &p);
+  p.stepper = "msbdf";
+  p.rtol = 1e-10, p.atol = 1e-13;
+  run_reduced (&b, &pb, &p);
+  ck_assert_msg (b.jac_evals > 0, "msbdf never used the Jacobian");
+  double d = max_gram_diff (&a, &b);
+  ck_assert_msg (d < 1e-5, "msbdf vs rk8pd: %g", d);
+  mv_traj_clear (&a), mv_traj_clear (&b);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+int
+main (void)
+{
+  Suite *s = suite_create ("flow");
+  TCase *tc = tcase_create ("flows");
+  tcase_set_timeout (tc, 300);
+  tcase_add_test (tc, t_full_conservation);
+  tcase_add_test (tc, t_full_vs_reduced);
+  tcase_add_test (tc, t_convergence);
+  tcase_add_test (tc, t_teacher_fixed_point);
+  tcase_add_test (tc, t_escape_and_recovery);
+  tcase_add_test (tc, t_interrupt);
+  tcase_add_test (tc, t_bad_params);
+  tcase_add_test (tc, t_reduced_jacobian);
+  suite_add_tcase (s, tc);
+  return mv_test_run (s);
+}
