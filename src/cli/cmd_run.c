@@ -1,11 +1,13 @@
-/* moeverify run [--out DIR] [--prec BITS] [--samples N] [--quick]
+/* moeverify run [--out DIR] [--t-end T] [--full] [--prec BITS]
+ *               [--samples N] [--quick]
  *
- * The main job.  Until the flows land (issue 3) it verifies the paper
- * setting (m* = 5, m = 25, d = 1000, seeds 1 and 2) at t = 0: closed-form
- * loss at high precision with its digit count, the double path against it,
- * the sigmoid coefficients by two methods, a Monte-Carlo cross-check with
- * z-scores, and the initial overlaps with the leading-order escape-time
- * prediction of MATH.md §3 for the best student of each teacher. */
+ * The main job, on the paper setting (m* = 5, m = 25, d = 1000, seeds 1
+ * and 2): verification at t = 0 (closed-form loss at high precision with its
+ * digit count, the double path against it, the sigmoid coefficients by two
+ * methods, a Monte-Carlo cross-check with z-scores, initial overlaps with
+ * the leading-order escape-time prediction of MATH.md §3), then the gradient
+ * flow (dimension-free by default, --full for R^{2md}) with its trajectory,
+ * events and plots in the report directory, and a summary. */
 #include "cli.h"
 
 #include <moeverify/moeverify.h>
@@ -19,10 +21,15 @@
 #include <sys/stat.h>
 
 static const char usage[] =
-  "usage: moeverify run [--out DIR] [--prec BITS] [--samples N] [--quick]\n"
-  "  Verify the paper setting (m* = 5, m = 25, d = 1000, fixed seeds) and\n"
-  "  print a summary; writes DIR/summary.json (default DIR: moeverify-report).\n"
-  "  --prec BITS    closed-form precision (default 256)\n"
+  "usage: moeverify run [--out DIR] [--t-end T] [--full] [--prec BITS]\n"
+  "                     [--samples N] [--quick]\n"
+  "  The paper setting (m* = 5, m = 25, d = 1000, fixed seeds): checks at\n"
+  "  t = 0, then the gradient flow to T with trajectory, events and plots.\n"
+  "  Writes DIR (default moeverify-report): summary.json, trajectory.csv,\n"
+  "  run.json, events.json, router/expert_alignment.svg, loss.svg.\n"
+  "  --t-end T      flow horizon (default 200; --quick: 30)\n"
+  "  --full         full-parameter flow in R^{2md} instead of the reduced one\n"
+  "  --prec BITS    closed-form precision of the t = 0 checks (default 256)\n"
   "  --samples N    Monte-Carlo samples (default 400000; --quick: 40000)\n";
 
 static const char PAPER_SPEC[] =
@@ -253,14 +260,94 @@ overlaps (report *r, const mv_problem *pb)
   return 0;
 }
 
+void mv_cli_print_recovery (const mv_traj *tr);
+
+/* The flow from the paper setting's initial point; trajectory files go to
+ * out, a summary to the report. */
+static int
+flow_stage (report *r, const mv_problem *pb, double t_end, int full, const char *out)
+{
+  mv_flow_params p;
+  mv_flow_params_default (&p);
+  p.t_end = t_end;
+  p.interrupt = mv_cli_catch_sigint ();
+  if (mv_io_progress_enabled ())
+    p.progress = mv_cli_flow_progress, p.progress_ctx = full ? "full flow" : "reduced flow";
+  mv_traj tr;
+  size_t n = 2 * (pb->m + pb->mstar);
+  double *G = malloc (n * n * sizeof *G), *nr = malloc (n * sizeof *nr);
+  int s = (!G || !nr) ? mv_error_set (MV_ENOMEM, "out of memory")
+                      : mv_traj_init (&tr, pb->m, pb->mstar);
+  if (!s && full)
+    {
+      snprintf (tr.init, sizeof tr.init, "spec vectors");
+      s = mv_flow_full (&tr, pb, &p);
+    }
+  else if (!s)
+    {
+      snprintf (tr.init, sizeof tr.init, "Gram matrix of the spec vectors");
+      s = mv_problem_gram_d (G, nr, pb);
+      if (!s)
+        s = mv_flow_reduced (&tr, G, nr, pb->m, pb->mstar, pb->noise_var, &p);
+    }
+  mv_io_progress_done ();
+  free (G), free (nr);
+  if (!s)
+    s = mv_traj_write (&tr, out, PAPER_SPEC);
+  if (s)
+    {
+      mv_cli_lib_error ();
+      if (tr.cross)
+        mv_traj_clear (&tr);
+      return MV_EXIT_FAIL;
+    }
+  mv_cli_print_recovery (&tr);
+  json_t *fl = json_object (), *rec = json_array ();
+  size_t last = tr.rows - 1;
+  json_object_set_new (fl, "method", json_string (tr.method));
+  json_object_set_new (fl, "stepper", json_string (tr.stepper));
+  json_object_set_new (fl, "status", json_string (tr.status == MV_TRAJ_DONE ? "complete"
+                                                   : tr.message));
+  json_object_set_new (fl, "t", json_real (tr.t[last]));
+  json_object_set_new (fl, "final_loss", json_real (tr.loss[last]));
+  json_object_set_new (fl, "steps", json_integer ((json_int_t) tr.steps));
+  json_object_set_new (fl, "wall_seconds", json_real (tr.wall_seconds));
+  size_t nrec = 0;
+  for (size_t j = 0; j < pb->mstar; j++)
+    {
+      long st;
+      double t = mv_traj_recovery (&tr, j, &st);
+      json_t *e = json_object ();
+      json_object_set_new (e, "teacher", json_integer ((json_int_t) j));
+      json_object_set_new (e, "student", st >= 0 ? json_integer (st) : json_null ());
+      json_object_set_new (e, "time", st >= 0 ? json_real (t) : json_null ());
+      json_array_append_new (rec, e);
+      nrec += st >= 0;
+    }
+  json_object_set_new (fl, "recovery", rec);
+  json_object_set_new (r->doc, "flow", fl);
+  double e0 = tr.loss[0] - tr.loss[last] - tr.energy[last];
+  check (r, "energy identity along the flow", fabs (e0) <= 1e-7 * tr.loss[0],
+         "L(0) - L(T) - Int |grad L|^2 = %.3g", e0);
+  check (r, "loss decreased", tr.loss[last] < tr.loss[0], "L: %.6g -> %.6g",
+         tr.loss[0], tr.loss[last]);
+  printf ("  %zu of %zu teachers recovered by t = %g; see %s/*.svg\n", nrec, pb->mstar,
+          tr.t[last], out);
+  int interrupted = tr.status == MV_TRAJ_INTERRUPTED;
+  mv_traj_clear (&tr);
+  return interrupted ? 130 : 0;
+}
+
 int
 mv_cmd_run (int argc, char **argv)
 {
   mv_cli_args a;
+  int rc;
   const char *v, *out = "moeverify-report";
   mpfr_prec_t prec = 256;
   unsigned long samples = 0;
-  int quick = 0;
+  int quick = 0, full = 0;
+  double t_end = 0;
   mv_cli_args_init (&a, argc, argv);
   while (mv_cli_next (&a))
     {
@@ -287,6 +374,17 @@ mv_cmd_run (int argc, char **argv)
               || mv_cli_parse_ulong ("--samples", v, 64, 1000000000UL, &samples))
             return MV_EXIT_USAGE;
         }
+      else if (mv_cli_is (&a, "--t-end"))
+        {
+          if (!(v = mv_cli_value (&a)) || mv_cli_parse_double ("--t-end", v, 1e-300, 1e300, &t_end))
+            return MV_EXIT_USAGE;
+        }
+      else if (mv_cli_is (&a, "--full"))
+        {
+          if (mv_cli_flag (&a))
+            return MV_EXIT_USAGE;
+          full = 1;
+        }
       else if (mv_cli_is (&a, "--quick"))
         {
           if (mv_cli_flag (&a))
@@ -298,11 +396,10 @@ mv_cmd_run (int argc, char **argv)
     }
   if (!samples)
     samples = quick ? 40000 : 400000;
-  if (mkdir (out, 0777) != 0 && errno != EEXIST)
-    {
-      mv_cli_error ("%s: cannot create report directory: %s", out, strerror (errno));
-      return MV_EXIT_FAIL;
-    }
+  if (!t_end)
+    t_end = quick ? 30 : 200;
+  if ((rc = mv_cli_prepare_dir (out)))
+    return rc;
   mv_problem pb;
   if (mv_problem_parse (&pb, PAPER_SPEC, "paper-setting"))
     {
@@ -324,12 +421,15 @@ mv_cmd_run (int argc, char **argv)
   if (!s)
     s = overlaps (&r, &pb);
   if (!s)
+    s = flow_stage (&r, &pb, t_end, full, out);
+  if (!s || s == 130)
     {
       json_object_set_new (r.doc, "all_checks_passed", json_boolean (!r.failed));
       char path[4096];
       snprintf (path, sizeof path, "%s/summary.json", out);
-      s = mv_cli_emit_json (r.doc, path);
-      if (!s)
+      int s2 = mv_cli_emit_json (r.doc, path);
+      s = s2 ? s2 : s;
+      if (!s2)
         printf ("%s; report: %s\n", r.failed ? "SOME CHECKS FAILED" : "all checks passed", path);
     }
   json_decref (r.doc);
