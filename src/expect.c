@@ -1,6 +1,7 @@
 /* Evaluation of pair expectations from the tables of expect_tables.c:
  * one pass over n updates every F_{p,q}(rho_AC), then 30 monomials in the
- * other five correlations assemble P and its six partial derivatives. */
+ * other five correlations assemble P, its six partial derivatives and (double
+ * path) its 6 x 6 Hessian. */
 #include "expect_priv.h"
 #include <moeverify/error.h>
 
@@ -9,27 +10,29 @@
 /* monomial variables in tuple order: AB (a1), AE (a2), BC (b1), CE (b2), BE (e) */
 static const int MONO_RHO[5] = { MV_RHO_AB, MV_RHO_AE, MV_RHO_BC, MV_RHO_CE, MV_RHO_BE };
 
+/* Smallest N <= nmax with kappa_sum |r|^N tail1[N] <= target (tail1: an
+ * envelope tail table, ws->tail1 or ws->tailh; ltail1 its log). */
 static unsigned
 choose_terms (double *tail, double rabs, double target, unsigned nmax,
-              const mv_expect_ws *ws)
+              const double *tail1, const double *ltail1, const mv_expect_ws *ws)
 {
   if (target <= 0 || rabs >= 1.0)
     {
-      *tail = (rabs >= 1.0 ? 1.0 : 1.0) * ws->tail1[nmax];
+      *tail = tail1[nmax];
       return nmax;
     }
   double lr = rabs > 0 ? log (rabs) : -INFINITY;
   double lt = log (target / ws->kappa_sum);
   for (unsigned n = 0; n < nmax; n++)
     {
-      double l = (n > 0 ? n * lr : 0.0) + log (ws->tail1[n]);
+      double l = (n > 0 ? n * lr : 0.0) + ltail1[n];
       if (l <= lt)
         {
           *tail = exp (l);
           return n;
         }
     }
-  *tail = exp (nmax * lr) * ws->tail1[nmax];
+  *tail = exp (nmax * lr) * tail1[nmax];
   return nmax;
 }
 
@@ -38,7 +41,8 @@ mv_expect_series (mpfr_t *F, double *tail, const mpfr_t r, int nf,
                   double target, mv_expect_ws *ws)
 {
   double rabs = fabs (mpfr_get_d (r, MPFR_RNDU));
-  unsigned N = choose_terms (tail, rabs, target, ws->nmax, ws);
+  unsigned N = choose_terms (tail, rabs, target, ws->nmax, ws->tail1,
+                            ws->ltail1, ws);
   for (int i = 0; i < nf; i++)
     mpfr_set_zero (F[i], 1);
   mpfr_set_ui (ws->pw, 1, MPFR_RNDN);
@@ -52,26 +56,57 @@ mv_expect_series (mpfr_t *F, double *tail, const mpfr_t r, int nf,
   return N;
 }
 
-unsigned
-mv_expect_series_d (double *F, double *tail, double r, int nf, double target,
-                    const mv_expect_ws *ws)
+/* Series i < i1 with N terms, i1 <= i < i2 with Nh terms, one pass over n.
+ * Each F[i] sees the same operations in the same order whatever i1, i2, Nh
+ * (so the value and gradient series do not depend on the Hessian ones). */
+static void
+series_d (double *F, double r, int i1, unsigned N, int i2, unsigned Nh,
+          const mv_expect_ws *ws)
 {
-  unsigned N = choose_terms (tail, fabs (r), target, ws->nmax_d, ws);
-  for (int i = 0; i < nf; i++)
+  for (int i = 0; i < i2; i++)
     F[i] = 0.0;
   double pw = 1.0;
   /* parity: w_i[n] vanishes unless n + p_i is odd (or n = p = q = 0) */
   F[0] = ws->wd[0][0];
-  for (unsigned n = 0; n < N; n++)
+  unsigned Nmax = N > Nh ? N : Nh;
+  for (unsigned n = 0; n < Nmax; n++)
     {
       int par = (n & 1) ? 0 : 1;   /* p parity with n + p odd */
-      for (int i = 0; i < nf; i++)
-        if ((ws->fp[i] & 1) == par)
-          F[i] += ws->wd[i][n] * pw;
+      int lo = n < N ? 0 : i1, hi = n < Nh ? i2 : i1;
+      const unsigned char *idx = ws->par_i[par];
+      for (int j = 0; j < ws->par_n[par]; j++)
+        {
+          int i = idx[j];
+          if (i >= hi)
+            break;
+          if (i >= lo)
+            F[i] += ws->wd[i][n] * pw;
+        }
       pw *= r;
     }
   if (N == 0)
     F[0] = 0.0;
+}
+
+unsigned
+mv_expect_series_d (double *F, double *tail, double r, int nf, double target,
+                    const mv_expect_ws *ws)
+{
+  unsigned N = choose_terms (tail, fabs (r), target, ws->nmax_d, ws->tail1,
+                            ws->ltail1, ws);
+  series_d (F, r, nf, N, nf, 0, ws);
+  return N;
+}
+
+unsigned
+mv_expect_series_hd (double *F, double *tail, double *tailh, unsigned *nh,
+                     double r, double target, const mv_expect_ws *ws)
+{
+  unsigned N = choose_terms (tail, fabs (r), target, ws->nmax_d, ws->tail1,
+                            ws->ltail1, ws);
+  *nh = choose_terms (tailh, fabs (r), target, ws->nmax_hd, ws->tailh,
+                      ws->ltailh, ws);
+  series_d (F, r, MV_NF_GRAD, N, MV_NF, *nh, ws);
   return N;
 }
 
@@ -198,7 +233,8 @@ mv_expect_pair (mv_expect_val *out, mpfr_t const rho[MV_NRHO], int want_grad,
   double tail;
   double target = ldexp (1.0, -(int) (ws->prec + 12));
   unsigned N = mv_expect_series (ws->F, &tail, ws->rhoc[MV_RHO_AC],
-                                 want_grad ? MV_NF : 10, target, ws);
+                                 want_grad ? MV_NF_GRAD : MV_NF_VAL, target,
+                                 ws);
   double vs, mono_abs = assemble (out, &vs, (mpfr_t const *) ws->rhoc, ws->F, want_grad, ws);
   finish_bounds (out, mono_abs, vs, tail, N, ws);
   return MV_OK;
@@ -312,7 +348,8 @@ mv_expect_pair_d (mv_expect_vald *out, const double rho[MV_NRHO], int want_grad,
   int s = clamp_rho_d (r, rho);
   if (s)
     return s;
-  unsigned N = mv_expect_series_d (F, &tail, r[MV_RHO_AC], want_grad ? MV_NF : 10,
+  unsigned N = mv_expect_series_d (F, &tail, r[MV_RHO_AC],
+                                   want_grad ? MV_NF_GRAD : MV_NF_VAL,
                                    ldexp (1.0, -60), ws);
   double vs, mono_abs = assemble_d (out, &vs, r, F, want_grad, ws);
   finish_bounds_d (out, mono_abs, vs, tail, N, ws);
@@ -335,5 +372,119 @@ mv_expect_self_d (mv_expect_vald *out, double r, int want_grad,
   out->nterms = ws->nmax_d;
   if (want_grad)
     out->derr *= 4;
+  return MV_OK;
+}
+
+/* ------------------------------------------------------- double Hessian */
+
+/* Second partials of P = sum_t kappa_t prod_v x_v^{e_v} F_{f(t)}(r)
+ * (x_v the five monomial correlations, r = rho_AC): d^2/dr^2 takes F_fdd,
+ * d^2/dr dx_v lowers e_v and takes F_fd, d^2/dx_v dx_w lowers e_v and e_w
+ * (e_v twice when v = w) and keeps F_f.  Branch-free and unrolled over the
+ * five factors (all accumulators in registers): e x^(e-1) and
+ * e(e-1) x^(e-2) are tabulated and vanish for e = 0 (resp. e <= 1). */
+static void
+assemble_hess_d (double hess[MV_NRHO][MV_NRHO], const double rho[MV_NRHO],
+                 const double *F, const mv_expect_ws *ws)
+{
+  double pw[5][4], pl[5][4], pll[5][4];   /* x^e, e x^(e-1), e(e-1) x^(e-2) */
+  for (int v = 0; v < 5; v++)
+    {
+      double x = rho[MONO_RHO[v]];
+      pw[v][0] = 1.0, pw[v][1] = x, pw[v][2] = x * x, pw[v][3] = x * x * x;
+      pl[v][0] = 0.0, pl[v][1] = 1.0, pl[v][2] = 2 * x, pl[v][3] = 3 * x * x;
+      pll[v][0] = pll[v][1] = 0.0, pll[v][2] = 2.0, pll[v][3] = 6 * x;
+    }
+  double hrr = 0, hr0 = 0, hr1 = 0, hr2 = 0, hr3 = 0, hr4 = 0;
+  double hd0 = 0, hd1 = 0, hd2 = 0, hd3 = 0, hd4 = 0;
+  double h01 = 0, h02 = 0, h03 = 0, h04 = 0, h12 = 0, h13 = 0, h14 = 0,
+         h23 = 0, h24 = 0, h34 = 0;
+  for (int t = 0; t < MV_NTUPLE; t++)
+    {
+      const mv_tuple *tp = &ws->tuple[t];
+      const unsigned e0 = tp->a1, e1 = tp->a2, e2 = tp->b1, e3 = tp->b2, e4 = tp->e;
+      double P0 = pw[0][e0], P1 = pw[1][e1], P2 = pw[2][e2], P3 = pw[3][e3],
+             P4 = pw[4][e4];
+      double D0 = pl[0][e0], D1 = pl[1][e1], D2 = pl[2][e2], D3 = pl[3][e3],
+             D4 = pl[4][e4];
+      double P01 = P0 * P1, P34 = P3 * P4, P234 = P2 * P34, P012 = P01 * P2;
+      /* kappa times every factor but v */
+      double k = tp->kappa;
+      double E0 = k * P1 * P234, E1 = k * P0 * P234, E2 = k * P01 * P34,
+             E3 = k * P012 * P4, E4 = k * P012 * P3;
+      double Ff = F[tp->f], Ffd = F[tp->fd], kF = k * Ff;
+      hrr += k * P012 * P34 * F[tp->fdd];
+      hr0 += E0 * D0 * Ffd, hd0 += E0 * pll[0][e0] * Ff;
+      hr1 += E1 * D1 * Ffd, hd1 += E1 * pll[1][e1] * Ff;
+      hr2 += E2 * D2 * Ffd, hd2 += E2 * pll[2][e2] * Ff;
+      hr3 += E3 * D3 * Ffd, hd3 += E3 * pll[3][e3] * Ff;
+      hr4 += E4 * D4 * Ffd, hd4 += E4 * pll[4][e4] * Ff;
+      h01 += kF * D0 * D1 * P234;
+      h02 += kF * D0 * D2 * P1 * P34;
+      h03 += kF * D0 * D3 * P1 * P2 * P4;
+      h04 += kF * D0 * D4 * P1 * P2 * P3;
+      h12 += kF * D1 * D2 * P0 * P34;
+      h13 += kF * D1 * D3 * P0 * P2 * P4;
+      h14 += kF * D1 * D4 * P0 * P2 * P3;
+      h23 += kF * D2 * D3 * P01 * P4;
+      h24 += kF * D2 * D4 * P01 * P3;
+      h34 += kF * D3 * D4 * P012;
+    }
+  /* monomial factor v is rho MONO_RHO[v]: AB, AE, BC, CE, BE */
+  const double hr[5] = { hr0, hr1, hr2, hr3, hr4 };
+  const double hd[5] = { hd0, hd1, hd2, hd3, hd4 };
+  const double hp[5][5] = { { 0, h01, h02, h03, h04 }, { 0, 0, h12, h13, h14 },
+                            { 0, 0, 0, h23, h24 }, { 0, 0, 0, 0, h34 } };
+  hess[MV_RHO_AC][MV_RHO_AC] = hrr;
+  for (int v = 0; v < 5; v++)
+    {
+      int a = MONO_RHO[v];
+      hess[MV_RHO_AC][a] = hess[a][MV_RHO_AC] = hr[v];
+      hess[a][a] = hd[v];
+      for (int w = v + 1; w < 5; w++)
+        {
+          int b = MONO_RHO[w];
+          hess[a][b] = hess[b][a] = hp[v][w];
+        }
+    }
+}
+
+int
+mv_expect_pair_hess_d (mv_expect_vald *out, double hess[MV_NRHO][MV_NRHO],
+                       const double rho[MV_NRHO], const mv_expect_ws *ws)
+{
+  double r[MV_NRHO], F[MV_NF], tail, tailh;
+  unsigned nh;
+  int s = clamp_rho_d (r, rho);
+  if (s)
+    return s;
+  /* value and gradient series exactly as mv_expect_pair_d (same terms, same
+   * roundings), so P and dP agree bit for bit */
+  unsigned N = mv_expect_series_hd (F, &tail, &tailh, &nh, r[MV_RHO_AC],
+                                    ldexp (1.0, -60), ws);
+  double vs, mono_abs = assemble_d (out, &vs, r, F, 1, ws);
+  finish_bounds_d (out, mono_abs, vs, tail, N, ws);
+  assemble_hess_d (hess, r, F, ws);
+  return MV_OK;
+}
+
+int
+mv_expect_self_hess_d (mv_expect_vald *out, double *d2, double r,
+                       const mv_expect_ws *ws)
+{
+  int s = mv_expect_self_d (out, r, 1, ws);
+  if (s)
+    return s;
+  double rho[MV_NRHO] = { r, 1.0, r, r, 1.0, r }, rr[MV_NRHO];
+  double hess[MV_NRHO][MV_NRHO];
+  clamp_rho_d (rr, rho);
+  assemble_hess_d (hess, rr, ws->F1d, ws);
+  /* r enters through AB, AE, BC, CE: d^2P/dr^2 = sum of that 4 x 4 block */
+  static const int R[4] = { MV_RHO_AB, MV_RHO_AE, MV_RHO_BC, MV_RHO_CE };
+  double sum = 0;
+  for (int a = 0; a < 4; a++)
+    for (int b = 0; b < 4; b++)
+      sum += hess[R[a]][R[b]];
+  *d2 = sum;
   return MV_OK;
 }

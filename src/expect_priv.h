@@ -6,14 +6,19 @@
 #include <moeverify/expect.h>
 #include <moeverify/hermite.h>
 
-/* Series F_{p,q}, p <= q, p + q even, needed for values (p + q <= 6) and
- * for the rho_AC derivative (p + q <= 8, shifted by (1,1)). */
-#define MV_NF 14
+/* Series F_{p,q}, p <= q, p + q even, in three nested groups: values
+ * (p + q <= 6, the first MV_NF_VAL), the rho_AC derivative (p + q <= 8,
+ * shifted by (1,1); the first MV_NF_GRAD) and the second rho_AC derivative
+ * (p + q = 10, shifted by (2,2); all MV_NF).  Callers evaluate only the
+ * prefix they need. */
+#define MV_NF_VAL 10
+#define MV_NF_GRAD 14
+#define MV_NF 18
 #define MV_NTUPLE 30
 
 typedef struct {
   unsigned char a1, a2, b1, b2, e;  /* AB, AE, BC, CE, BE multiplicities */
-  unsigned char f, fd;              /* index of F_{p,q} and F_{p+1,q+1} */
+  unsigned char f, fd, fdd;         /* index of F_{p,q}, F_{p+1,q+1}, F_{p+2,q+2} */
   double kappa;                     /* 36 / (a1! a2! b1! b2! e!) */
 } mv_tuple;
 
@@ -22,30 +27,46 @@ struct mv_expect_ws {
   mpfr_prec_t wp;          /* working precision (guard bits) */
   unsigned nmax;           /* series terms available (n < nmax) */
   unsigned nmax_d;         /* terms the double path may use */
+  unsigned nmax_hd;        /* terms of the Hessian-only series (double path) */
   mv_hermite_table *coef;  /* c_0 .. c_{nmax+8} at wp */
   unsigned char fp[MV_NF], fq[MV_NF];
   mv_tuple tuple[MV_NTUPLE];
   double kappa_sum;        /* sum of kappa over tuples (C_val) */
-  mpfr_t *w[MV_NF];        /* w[i][n] = c_{n+p} c_{n+q} / n! */
-  double *wd[MV_NF];       /* the same rounded to double */
-  double wabs;             /* max_i sum_n |w[i][n]| */
+  mpfr_t *w[MV_NF];        /* w[i][n] = c_{n+p} c_{n+q} / n! (i < MV_NF_GRAD
+                              only: the MPFR path has no Hessian) */
+  double *wd[MV_NF];       /* the same rounded to double (all series) */
+  double wabs;             /* max_{i < MV_NF_GRAD} sum_n |w[i][n]| */
   double wabs_i[MV_NF];    /* sum_n |w[i][n]| */
   double der_scale;        /* sum_t kappa_t (wabs[fd] + sum_v ex_v wabs[f]) */
-  double *tail1;           /* tail1[n] >= max_i sum_{j>=n} |w_i[j]| (envelope) */
+  double *tail1;           /* tail1[n] >= max_{i < MV_NF_GRAD} sum_{j>=n}
+                              |w_i[j]| (envelope) */
+  double *tailh;           /* the same over the Hessian-only series */
+  double *ltail1, *ltailh; /* their logs for n <= nmax (no log per call) */
+  unsigned char par_i[2][MV_NF];  /* series with p even ([0]) and p odd
+                                     ([1]), ascending */
+  unsigned char par_n[2];
   double coef_relerr;      /* max relative error of the c_k used */
   mpfr_t F1[MV_NF];        /* F_{p,q}(1) for self pairs */
   double F1d[MV_NF];
-  double F1_err;           /* |F1 - exact| bound (MPFR) */
-  double F1d_err;          /* |F1d - exact| bound */
+  double F1_err;           /* |F1 - exact| bound (MPFR, i < MV_NF_GRAD) */
+  double F1d_err;          /* |F1d - exact| bound (i < MV_NF_GRAD) */
   /* scratch for one evaluation (no allocation per pair) */
   mpfr_t F[MV_NF], pw, t, u, pows[5][4], rhoc[MV_NRHO];
 };
 
-/* F_{p,q}(r) for all MV_NF series by the truncated series; returns terms
- * used and the truncation bound (absolute, per series) in *tail. */
+/* F_{p,q}(r) for the first nf (<= MV_NF_GRAD) series by the truncated
+ * series; returns terms used and the truncation bound (absolute, per series)
+ * in *tail. */
 unsigned mv_expect_series (mpfr_t *F, double *tail, const mpfr_t r, int nf,
                            double target, mv_expect_ws *ws);
 unsigned mv_expect_series_d (double *F, double *tail, double r, int nf,
                              double target, const mv_expect_ws *ws);
+/* All MV_NF series in double: the first MV_NF_GRAD exactly as
+ * mv_expect_series_d with nf = MV_NF_GRAD (same terms, same roundings), the
+ * Hessian-only ones with their own term count; *tailh is their truncation
+ * bound, *nh their term count. */
+unsigned mv_expect_series_hd (double *F, double *tail, double *tailh,
+                              unsigned *nh, double r, double target,
+                              const mv_expect_ws *ws);
 
 #endif

@@ -1,6 +1,9 @@
 /* Construction of the pair-expectation tables for one precision: the
  * 30 diagram tuples, the series weights c_{n+p} c_{n+q} / n!, the envelope
- * tail used for truncation bounds, and the self-pair constants F_{p,q}(1). */
+ * tail used for truncation bounds, and the self-pair constants F_{p,q}(1).
+ * The four Hessian-only series (p + q = 10) get their own envelope tail and
+ * double weights only, so the value and gradient tables, term counts and
+ * bounds are those of the first MV_NF_GRAD series alone. */
 #include "expect_priv.h"
 #include <moeverify/error.h>
 
@@ -8,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const unsigned char FP[MV_NF] = { 0, 0, 1, 0, 1, 2, 0, 1, 2, 3, 1, 2, 3, 4 };
-static const unsigned char FQ[MV_NF] = { 0, 2, 1, 4, 3, 2, 6, 5, 4, 3, 7, 6, 5, 4 };
+static const unsigned char FP[MV_NF] = { 0, 0, 1, 0, 1, 2, 0, 1, 2, 3, 1, 2, 3, 4,
+                                         2, 3, 4, 5 };
+static const unsigned char FQ[MV_NF] = { 0, 2, 1, 4, 3, 2, 6, 5, 4, 3, 7, 6, 5, 4,
+                                         8, 7, 6, 5 };
 
 static int
 f_index (unsigned p, unsigned q)
@@ -49,35 +54,41 @@ build_tuples (mv_expect_ws *ws)
           tp->a1 = a1, tp->a2 = a2, tp->b1 = b1, tp->b2 = b2, tp->e = e;
           tp->f = f_index (a1 + a2, b1 + b2);
           tp->fd = f_index (a1 + a2 + 1, b1 + b2 + 1);
+          tp->fdd = f_index (a1 + a2 + 2, b1 + b2 + 2);
           tp->kappa = 36.0 / (fact (a1) * fact (a2) * fact (b1) * fact (b2) * fact (e));
           ws->kappa_sum += tp->kappa;
         }
 }
 
 /* Envelope |w_i[j]| <= exp(lb_{j+p} + lb_{j+q} - ln j!) from the rigorous
- * coefficient bound; returns the suffix maxima over i of the tail sums,
- * tail1[n] for n < len. */
+ * coefficient bound; returns the suffix maxima over i < MV_NF_GRAD of the
+ * tail sums, tail1[n] for n < len, and in *tailhp the same over the
+ * Hessian-only series.  The cut-off is set by the first group alone, so
+ * tail1 does not depend on the Hessian series; the remainder bound holds for
+ * them too (their extra factor ~n is swamped by exp(-2 pi sqrt n) there). */
 static double *
-envelope_tail (unsigned len, unsigned *lenp, mpfr_prec_t prec)
+envelope_tail (unsigned len, unsigned *lenp, double **tailhp, mpfr_prec_t prec)
 {
   /* run the envelope well past where it drops below 2^-(prec+80) */
   double stop = -(prec + 80.0) * M_LN2 - 25.0;
   unsigned cap = 4 * len + 1000;
-  double *lb = malloc ((cap + 9) * sizeof *lb);
+  /* lb up to index cap + 1 + max q */
+  double *lb = malloc ((cap + 10) * sizeof *lb);
   double *sum = calloc (MV_NF, sizeof *sum);
   double *tail = malloc ((cap + 1) * sizeof *tail);
-  if (!lb || !sum || !tail)
+  double *tailh = malloc ((cap + 1) * sizeof *tailh);
+  if (!lb || !sum || !tail || !tailh)
     {
-      free (lb), free (sum), free (tail);
+      free (lb), free (sum), free (tail), free (tailh);
       return NULL;
     }
-  for (unsigned k = 0; k < cap + 9; k++)
+  for (unsigned k = 0; k < cap + 10; k++)
     lb[k] = mv_hermite_coeff_log_bound (k);
   unsigned end = cap;
   for (unsigned j = len; j < cap; j++)
     {
       double lmax = -INFINITY;
-      for (int i = 0; i < MV_NF; i++)
+      for (int i = 0; i < MV_NF_GRAD; i++)
         if ((j + FP[i]) % 2 == 1)
           {
             double l = lb[j + FP[i]] + lb[j + FQ[i]] - lgamma (j + 1.0);
@@ -96,21 +107,25 @@ envelope_tail (unsigned len, unsigned *lenp, mpfr_prec_t prec)
       double l = lb[end + 1 + FP[i]] + lb[end + 1 + FQ[i]] - lgamma (end + 2.0);
       sum[i] = exp (l) * (sqrt ((double) end) + 10.0) * 4.0;
     }
-  double m = 0;
+  double m = 0, mh = 0;
   for (unsigned j = end; j-- > 0;)
     {
-      m = 0;
+      m = mh = 0;
       for (int i = 0; i < MV_NF; i++)
         {
           if ((j + FP[i]) % 2 == 1)
             sum[i] += exp (lb[j + FP[i]] + lb[j + FQ[i]] - lgamma (j + 1.0));
-          m = fmax (m, sum[i]);
+          if (i < MV_NF_GRAD)
+            m = fmax (m, sum[i]);
+          else
+            mh = fmax (mh, sum[i]);
         }
       if (j <= cap)
-        tail[j] = m;
+        tail[j] = m, tailh[j] = mh;
     }
   free (lb), free (sum);
   *lenp = end;
+  *tailhp = tailh;
   return tail;
 }
 
@@ -139,7 +154,7 @@ mv_expect_alloc (mpfr_prec_t prec)
   /* terms: smallest N with kappa_sum * tail1[N] below the target */
   unsigned guess = (unsigned) pow ((prec + 40.0) * M_LN2 / (2 * M_PI) + 4.0, 2.0) + 64;
   unsigned tlen;
-  ws->tail1 = envelope_tail (guess, &tlen, prec);
+  ws->tail1 = envelope_tail (guess, &tlen, &ws->tailh, prec);
   if (!ws->tail1)
     goto nomem;
   double target = ldexp (1.0, -(int) (prec + 12));
@@ -163,6 +178,27 @@ mv_expect_alloc (mpfr_prec_t prec)
     }
   if (ws->nmax_d == 0 || ws->nmax_d > ws->nmax)
     ws->nmax_d = ws->nmax;
+  ws->ltail1 = malloc ((ws->nmax + 1) * sizeof *ws->ltail1);
+  ws->ltailh = malloc ((ws->nmax + 1) * sizeof *ws->ltailh);
+  if (!ws->ltail1 || !ws->ltailh)
+    goto nomem;
+  for (unsigned n = 0; n <= ws->nmax; n++)
+    ws->ltail1[n] = log (ws->tail1[n]), ws->ltailh[n] = log (ws->tailh[n]);
+  for (int i = 0; i < MV_NF; i++)
+    {
+      int par = FP[i] & 1;
+      ws->par_i[par][ws->par_n[par]++] = (unsigned char) i;
+    }
+  /* the Hessian-only series converge more slowly (an extra factor ~n); at
+   * the lowest precisions the tables end first, where kappa_sum * tailh is
+   * still below 3e-18 (absolute, on second derivatives of size 0.1..100) */
+  ws->nmax_hd = ws->nmax;
+  for (unsigned n = 0; n < ws->nmax; n++)
+    if (ws->kappa_sum * ws->tailh[n] <= ldexp (1.0, -62))
+      {
+        ws->nmax_hd = n;
+        break;
+      }
 
   ws->coef = mv_hermite_table_alloc (ws->nmax + 8, ws->wp);
   if (!ws->coef)
@@ -174,21 +210,34 @@ mv_expect_alloc (mpfr_prec_t prec)
   for (unsigned k = 0; k <= ws->nmax + 8; k++)
     ws->coef_relerr = fmax (ws->coef_relerr, ws->coef->relerr[k]);
 
-  mpfr_t fct;
-  mpfr_init2 (fct, ws->wp);
-  mpfr_set_ui (fct, 1, MPFR_RNDN);
+  /* scratch (first: the Hessian-only F1 are summed while building) */
+  for (int i = 0; i < MV_NF; i++)
+    mpfr_init2 (ws->F[i], ws->wp), mpfr_init2 (ws->F1[i], ws->wp);
+  mpfr_inits2 (ws->wp, ws->pw, ws->t, ws->u, (mpfr_ptr) 0);
+  for (int a = 0; a < 5; a++)
+    for (int b = 0; b < 4; b++)
+      mpfr_init2 (ws->pows[a][b], ws->wp);
+  for (int a = 0; a < MV_NRHO; a++)
+    mpfr_init2 (ws->rhoc[a], ws->wp);
+
   for (int i = 0; i < MV_NF; i++)
     {
-      ws->w[i] = calloc (ws->nmax, sizeof (mpfr_t));
       ws->wd[i] = malloc (ws->nmax * sizeof (double));
-      if (!ws->w[i] || !ws->wd[i])
-        {
-          mpfr_clear (fct);
-          goto nomem;
-        }
+      if (!ws->wd[i])
+        goto nomem;
+      if (i >= MV_NF_GRAD)
+        continue;
+      ws->w[i] = calloc (ws->nmax, sizeof (mpfr_t));
+      if (!ws->w[i])
+        goto nomem;
       for (unsigned n = 0; n < ws->nmax; n++)
         mpfr_init2 (ws->w[i][n], ws->wp);
     }
+  mpfr_t fct;
+  mpfr_init2 (fct, ws->wp);
+  mpfr_set_ui (fct, 1, MPFR_RNDN);
+  for (int i = MV_NF_GRAD; i < MV_NF; i++)
+    mpfr_set_zero (ws->F1[i], 1);
   ws->wabs = 0;
   double wsum[MV_NF] = { 0 };
   for (unsigned n = 0; n < ws->nmax; n++)
@@ -197,16 +246,23 @@ mv_expect_alloc (mpfr_prec_t prec)
         mpfr_mul_ui (fct, fct, n, MPFR_RNDN);       /* n! */
       for (int i = 0; i < MV_NF; i++)
         {
-          mpfr_mul (ws->w[i][n], ws->coef->c[n + FP[i]], ws->coef->c[n + FQ[i]],
-                    MPFR_RNDN);
-          mpfr_div (ws->w[i][n], ws->w[i][n], fct, MPFR_RNDN);
-          ws->wd[i][n] = mpfr_get_d (ws->w[i][n], MPFR_RNDN);
+          /* Hessian-only series: double weights and F_{p,q}(1) only */
+          mpfr_ptr w = i < MV_NF_GRAD ? ws->w[i][n] : ws->t;
+          mpfr_mul (w, ws->coef->c[n + FP[i]], ws->coef->c[n + FQ[i]], MPFR_RNDN);
+          mpfr_div (w, w, fct, MPFR_RNDN);
+          ws->wd[i][n] = mpfr_get_d (w, MPFR_RNDN);
           wsum[i] += fabs (ws->wd[i][n]);
+          if (i >= MV_NF_GRAD)
+            mpfr_add (ws->F1[i], ws->F1[i], w, MPFR_RNDN);
         }
     }
   mpfr_clear (fct);
   for (int i = 0; i < MV_NF; i++)
-    ws->wabs = fmax (ws->wabs, wsum[i]), ws->wabs_i[i] = wsum[i];
+    {
+      if (i < MV_NF_GRAD)
+        ws->wabs = fmax (ws->wabs, wsum[i]);
+      ws->wabs_i[i] = wsum[i];
+    }
   /* every |rho| <= 1, so each derivative term is at most kappa * exponent
    * times the absolute sum of its series */
   ws->der_scale = 0;
@@ -217,28 +273,19 @@ mv_expect_alloc (mpfr_prec_t prec)
       ws->der_scale += tp->kappa * (wsum[tp->fd] + ex * wsum[tp->f]);
     }
 
-  /* scratch */
-  for (int i = 0; i < MV_NF; i++)
-    mpfr_init2 (ws->F[i], ws->wp), mpfr_init2 (ws->F1[i], ws->wp);
-  mpfr_inits2 (ws->wp, ws->pw, ws->t, ws->u, (mpfr_ptr) 0);
-  for (int a = 0; a < 5; a++)
-    for (int b = 0; b < 4; b++)
-      mpfr_init2 (ws->pows[a][b], ws->wp);
-  for (int a = 0; a < MV_NRHO; a++)
-    mpfr_init2 (ws->rhoc[a], ws->wp);
-
   /* self-pair constants: the series at r = 1 */
   double tail;
   mpfr_t one;
   mpfr_init2 (one, ws->wp);
   mpfr_set_ui (one, 1, MPFR_RNDN);
-  unsigned used = mv_expect_series (ws->F, &tail, one, MV_NF, 0.0, ws);
+  unsigned used = mv_expect_series (ws->F, &tail, one, MV_NF_GRAD, 0.0, ws);
   double uw = ldexp (1.0, -(int) ws->wp);
   ws->F1_err = tail + (2.0 * used + 20.0) * uw * ws->wabs
                + 2 * ws->coef_relerr * ws->wabs;
   for (int i = 0; i < MV_NF; i++)
     {
-      mpfr_set (ws->F1[i], ws->F[i], MPFR_RNDN);
+      if (i < MV_NF_GRAD)
+        mpfr_set (ws->F1[i], ws->F[i], MPFR_RNDN);
       ws->F1d[i] = mpfr_get_d (ws->F1[i], MPFR_RNDN);
     }
   ws->F1d_err = ws->F1_err + ldexp (1.0, -53) * ws->wabs;
@@ -278,6 +325,9 @@ mv_expect_free (mv_expect_ws *ws)
     }
   mv_hermite_table_free (ws->coef);
   free (ws->tail1);
+  free (ws->tailh);
+  free (ws->ltail1);
+  free (ws->ltailh);
   free (ws);
 }
 

@@ -174,13 +174,42 @@ symmetrize_d (double *g, size_t n)
       }
 }
 
-int
-mv_loss_gram_d (double *L, double *dLdG, mv_loss_info *info, const double *G,
-                double noise_var, mv_loss_ws *ws)
+size_t
+mv_loss_nvar (const mv_loss_ws *ws)
 {
-  size_t n = ws->n, np = pair_count (ws);
+  /* upper triangle minus the teacher-teacher block */
+  size_t n = ws->n, t = 2 * ws->mstar;
+  return n * (n - 1) / 2 - t * (t - 1) / 2;
+}
+
+size_t
+mv_loss_var (const mv_loss_ws *ws, size_t k, size_t l)
+{
+  size_t n = ws->n;
+  if (k > l)
+    {
+      size_t t = k;
+      k = l;
+      l = t;
+    }
+  /* rows k < 2m of the strict upper triangle, row-major */
+  if (k == l || l >= n || k >= 2 * ws->m)
+    return (size_t) -1;
+  return k * (n - 1) - k * (k - 1) / 2 + (l - k - 1);
+}
+
+/* L, dL/dG and (H != NULL) the Hessian in the free Gram variables.  With
+ * H the pairs go through the *_hess_d functions, whose P and dP are those of
+ * the plain calls bit for bit, so L and dL/dG do not depend on H. */
+static int
+gram_d_core (double *L, double *dLdG, double *H, mv_loss_info *info,
+             const double *G, double noise_var, mv_loss_ws *ws)
+{
+  size_t n = ws->n, np = pair_count (ws), nv = H ? mv_loss_nvar (ws) : 0;
   if (dLdG)
     memset (dLdG, 0, n * n * sizeof *dLdG);
+  if (H)
+    memset (H, 0, nv * nv * sizeof *H);
   memset (ws->errG, 0, n * n * sizeof *ws->errG);
   double sum = 0.5 * noise_var, err = 0, abs_terms = 0.5 * noise_var;
   unsigned maxn = 0;
@@ -188,17 +217,23 @@ mv_loss_gram_d (double *L, double *dLdG, mv_loss_info *info, const double *G,
     {
       pair_term t;
       pair_get (&t, p, ws);
-      int want = dLdG && t.grad;
+      int want = dLdG && t.grad, wantH = H && t.grad;
       mv_expect_vald v;
+      double hess[MV_NRHO][MV_NRHO], d2 = 0;
       int s;
       if (t.self)
-        s = mv_expect_self_d (&v, G[t.k[0] * n + t.k[1]], want, ws->ex);
+        {
+          double r = G[t.k[0] * n + t.k[1]];
+          s = wantH ? mv_expect_self_hess_d (&v, &d2, r, ws->ex)
+                    : mv_expect_self_d (&v, r, want, ws->ex);
+        }
       else
         {
           double rho[MV_NRHO];
           for (int a = 0; a < MV_NRHO; a++)
             rho[a] = G[t.k[RHO_I[a]] * n + t.k[RHO_J[a]]];
-          s = mv_expect_pair_d (&v, rho, want, ws->ex);
+          s = wantH ? mv_expect_pair_hess_d (&v, hess, rho, ws->ex)
+                    : mv_expect_pair_d (&v, rho, want, ws->ex);
         }
       if (s)
         return s;
@@ -207,6 +242,32 @@ mv_loss_gram_d (double *L, double *dLdG, mv_loss_info *info, const double *G,
       err += fabs (t.weight) * v.err;
       if (v.nterms > maxn)
         maxn = v.nterms;
+      if (wantH)
+        {
+          if (t.self)
+            {
+              size_t e = mv_loss_var (ws, t.k[0], t.k[1]);
+              H[e * nv + e] += t.weight * d2;
+            }
+          else
+            {
+              /* the six correlations of a pair are six distinct variables;
+               * teacher-teacher ones (CE of a student-teacher pair) are
+               * constants */
+              size_t var[MV_NRHO];
+              for (int a = 0; a < MV_NRHO; a++)
+                var[a] = mv_loss_var (ws, t.k[RHO_I[a]], t.k[RHO_J[a]]);
+              for (int a = 0; a < MV_NRHO; a++)
+                {
+                  if (var[a] == (size_t) -1)
+                    continue;
+                  double *row = H + var[a] * nv;
+                  for (int b = 0; b < MV_NRHO; b++)
+                    if (var[b] != (size_t) -1)
+                      row[var[b]] += t.weight * hess[a][b];
+                }
+            }
+        }
       if (!want)
         continue;
       if (t.self)
@@ -231,6 +292,20 @@ mv_loss_gram_d (double *L, double *dLdG, mv_loss_info *info, const double *G,
   *L = sum;
   finish_info (info, sum, err, abs_terms, maxn, ws);
   return MV_OK;
+}
+
+int
+mv_loss_gram_d (double *L, double *dLdG, mv_loss_info *info, const double *G,
+                double noise_var, mv_loss_ws *ws)
+{
+  return gram_d_core (L, dLdG, NULL, info, G, noise_var, ws);
+}
+
+int
+mv_loss_gram_hess_d (double *L, double *dLdG, double *H, mv_loss_info *info,
+                     const double *G, double noise_var, mv_loss_ws *ws)
+{
+  return gram_d_core (L, dLdG, H, info, G, noise_var, ws);
 }
 
 int

@@ -67,6 +67,20 @@ int mv_expect_pair_d (mv_expect_vald *out, const double rho[MV_NRHO],
 int mv_expect_self_d (mv_expect_vald *out, double r, int want_grad,
                       const mv_expect_ws *ws);
 
+/* Second derivatives (double path; d^2F_{p,q}/dr^2 = F_{p+2,q+2}).
+ * mv_expect_pair_hess_d fills *out exactly as mv_expect_pair_d with
+ * want_grad = 1 (bit for bit) and hess with the symmetric matrix
+ * d^2P/drho_a drho_b, a, b in the order MV_RHO_*.  The Hessian carries no
+ * error bound of its own: its series are truncated below 2^-60 absolute
+ * (3e-18 at the 53-bit tables) and it is otherwise rounded like dP.
+ * mv_expect_self_hess_d fills *out exactly as mv_expect_self_d with
+ * want_grad = 1 (out->dP[0] = dP/dr) and *d2 with d^2P/dr^2, r entering
+ * through rho_AB, rho_AE, rho_BC, rho_CE. */
+int mv_expect_pair_hess_d (mv_expect_vald *out, double hess[MV_NRHO][MV_NRHO],
+                           const double rho[MV_NRHO], const mv_expect_ws *ws);
+int mv_expect_self_hess_d (mv_expect_vald *out, double *d2, double r,
+                           const mv_expect_ws *ws);
+
 #ifdef __cplusplus
 }
 #endif

@@ -44,6 +44,22 @@ int mv_loss_gram_d (double *L, double *dLdG, mv_loss_info *info,
 int mv_loss_gram (mpfr_t L, mpfr_t *dLdG, mv_loss_info *info,
                   mpfr_t *G, double noise_var, mv_loss_ws *ws);
 
+/* Free Gram variables: the entries G_kl, k < l, k < 2m (at least one student
+ * vector), numbered row-major over that part of the upper triangle;
+ * teacher-teacher entries are constants. */
+size_t mv_loss_nvar (const mv_loss_ws *ws);
+/* Variable index of (k,l), k != l, either order; (size_t)-1 for
+ * teacher-teacher, diagonal or out-of-range entries. */
+size_t mv_loss_var (const mv_loss_ws *ws, size_t k, size_t l);
+/* L, dL/dG (may be NULL; as mv_loss_gram_d) and the Hessian H (may be NULL):
+ * nvar x nvar, row-major, symmetric, H[a*nvar+b] = d^2L/dG_a dG_b over the
+ * variable indices above (G_kl = G_lk one variable).  L, dLdG and *info are
+ * those of mv_loss_gram_d bit for bit.  H has no error bound (see
+ * mv_expect_pair_hess_d). */
+int mv_loss_gram_hess_d (double *L, double *dLdG, double *H,
+                         mv_loss_info *info, const double *G,
+                         double noise_var, mv_loss_ws *ws);
+
 /* Raw-parameter level: L and its gradient with respect to the raw student
  * vectors v_i, w_i (m x d each, row-major; either may be NULL). */
 int mv_loss_eval_d (double *L, double *gV, double *gW, mv_loss_info *info,
