@@ -1043,7 +1043,7 @@ ink (const double r[4], double ax, double ay, double bx, double by)
 
 /* Corner of the box (top-right, top-left, bottom-right, bottom-left, in
  * that order of preference) where the legend hides the least: length of
- * data lines under it, reference-line labels weighted more. */
+ * lines under it or close by, reference-line labels weighted more. */
 static void
 legend_corner (const mv_plot *p, const axis ax[2], const double box[4],
                const legend_geom *g, double *px, double *py, double *lx,
@@ -1054,7 +1054,8 @@ legend_corner (const mv_plot *p, const axis ax[2], const double box[4],
     {
       double x0 = c % 2 ? box[0] + m : box[2] - m - g->w;
       double y0 = c < 2 ? box[1] + m : box[3] - m - g->h;
-      r[c][0] = x0, r[c][1] = y0, r[c][2] = x0 + g->w, r[c][3] = y0 + g->h;
+      r[c][0] = x0 - 4, r[c][1] = y0 - 4;
+      r[c][2] = x0 + g->w + 4, r[c][3] = y0 + g->h + 4;
     }
   for (size_t i = 0; i < p->ns; i++)
     {
@@ -1074,20 +1075,24 @@ legend_corner (const mv_plot *p, const axis ax[2], const double box[4],
       {
         double t = to_px (&ax[a], p->ref[a][i].v);
         double w = text_width (p->ref[a][i].label, 11, 60);
-        if (isnan (t) || w == 0)
+        if (isnan (t))
           continue;
-        for (int c = 0; c < 4; c++)   /* the label's baseline, as drawn */
-          cost[c] += 5 * (a ? ink (r[c], box[2] - 6 - w, t - 8, box[2] - 6,
-                                   t - 8)
-                          : ink (r[c], t - 8, box[1] + 6, t - 8,
-                                 box[1] + 6 + w));
+        for (int c = 0; c < 4; c++)   /* the line, then its label */
+          {
+            if (a)
+              cost[c] += ink (r[c], box[0], t, box[2], t) + (w > 0 ? 5 *
+                ink (r[c], box[2] - 6 - w, t - 8, box[2] - 6, t - 8) : 0);
+            else
+              cost[c] += ink (r[c], t, box[1], t, box[3]) + (w > 0 ? 5 *
+                ink (r[c], t - 8, box[1] + 6, t - 8, box[1] + 6 + w) : 0);
+          }
       }
   int best = 0;
   for (int c = 1; c < 4; c++)
     if (cost[c] < cost[best])
       best = c;
-  *lx = r[best][0];
-  *ly = r[best][1];
+  *lx = r[best][0] + 4;
+  *ly = r[best][1] + 4;
 }
 
 /* ------------------------------------------------------------ document */

@@ -459,6 +459,20 @@ START_TEST (t_legend)
   svg = render (p, NULL);
   ck_assert (strstr (svg, "class=\"legend\"") == NULL);
   free (svg);
+  /* the legend avoids the data: a line along the top sends it down */
+  mv_plot *q = mv_plot_alloc (NULL, NULL, NULL);
+  const double top[2] = { 0.95, 0.95 };
+  mv_plot_add_series (q, "top", NULL, top, 2, NULL, 1, 0);
+  mv_plot_set_yrange (q, 0, 1);
+  svg = render (q, NULL);
+  double lx, ly;
+  const char *lg = strstr (svg, "class=\"legend\"");
+  ck_assert_ptr_nonnull (lg);
+  ck_assert_int_eq (sscanf (strstr (lg, "<rect"), "<rect x=\"%lf\" y=\"%lf\"",
+                            &lx, &ly), 2);
+  ck_assert_msg (ly > 0.5 * MV_PLOT_HEIGHT, "legend at y = %g", ly);
+  free (svg);
+  mv_plot_free (q);
   /* beyond the automatic limit: no legend unless asked for */
   ck_assert_int_eq (mv_plot_set_legend (p, MV_PLOT_LEGEND_AUTO), MV_OK);
   for (int i = 0; i < MV_PLOT_LEGEND_AUTO_MAX; i++)
