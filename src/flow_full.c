@@ -1,7 +1,10 @@
 /* Gradient flow of the raw parameters in R^{2md}:
  *   d(v_i, w_i)/dt = -grad L,   plus dE/dt = |grad L|^2 (energy check).
  * The right-hand side is the closed-form gradient (double path, or MPFR
- * rounded to double when prec > 53). */
+ * rounded to double when prec > 53).  For the implicit steppers the
+ * Jacobian is -d2L/dtheta2 from mv_loss_hess_raw_d (double path at every
+ * precision: it only drives the Newton iterations), for 2md up to
+ * MV_LOSS_HESS_RAW_MAX. */
 #include "flow_priv.h"
 #include <moeverify/error.h>
 #include <moeverify/loss.h>
@@ -16,6 +19,7 @@ typedef struct {
   size_t m, ms, d, n;
   mpfr_prec_t prec;
   double *gV, *gW, *Ut;    /* gradients; unit teacher vectors (2m* x d) */
+  double *H;               /* raw Hessian (2md)^2, implicit steppers only */
   mpfr_t L, *mV, *mW;      /* MPFR right-hand side */
   unsigned long rhs, jac;
   int err;                 /* library status of a failed RHS */
@@ -59,6 +63,37 @@ full_rhs (double t, const double y[], double f[], void *params)
     }
   f[2 * md] = g2;
   return isfinite (g2) ? GSL_SUCCESS : GSL_EBADFUNC;
+}
+
+/* dfdy = -H for the parameters.  The energy column is zero (nothing depends
+ * on E); so is its row, as in the reduced flow: E feeds back into nothing,
+ * so the Newton iterations still converge for it. */
+static int
+full_jac (double t, const double y[], double *dfdy, double dfdt[], void *params)
+{
+  (void) t;
+  full_ctx *c = params;
+  size_t md = c->m * c->d, N = 2 * md, dim = N + 1;
+  c->jac++;
+  if ((c->err = mv_problem_set_student_d (&c->pb, y, y + md)))
+    return GSL_EBADFUNC;
+  if ((c->err = mv_loss_hess_raw_d (c->H, NULL, NULL, NULL, &c->pb, c->ws)))
+    return GSL_EBADFUNC;
+  int ok = 1;
+  for (size_t a = 0; a < N; a++)
+    {
+      const double *h = c->H + a * N;
+      double *row = dfdy + a * dim;
+      for (size_t b = 0; b < N; b++)
+        {
+          row[b] = -h[b];
+          ok &= isfinite (h[b]);
+        }
+      row[N] = 0;
+    }
+  memset (dfdy + N * dim, 0, dim * sizeof *dfdy);
+  memset (dfdt, 0, dim * sizeof *dfdt);
+  return ok ? GSL_SUCCESS : GSL_EBADFUNC;
 }
 
 static double
@@ -114,7 +149,7 @@ full_free (full_ctx *c)
 {
   mv_problem_clear (&c->pb);
   mv_loss_free (c->ws);
-  free (c->gV), free (c->gW), free (c->Ut);
+  free (c->gV), free (c->gW), free (c->Ut), free (c->H);
   if (c->mV)
     {
       for (size_t i = 0; i < c->m * c->d; i++)
@@ -147,6 +182,15 @@ mv_flow_full (mv_traj *tr, const mv_problem *pb, const mv_flow_params *p)
     s = mv_problem_set_d (&c.pb, d, m, ms, y, y + md, Vt, Wt, pb->noise_var);
   if (!s && !(c.ws = mv_loss_alloc (m, ms, c.prec)))
     s = MV_ENOMEM;
+  /* the dense Hessian only for the implicit steppers and small problems;
+   * otherwise no Jacobian, and flow.c refuses implicit steppers cleanly */
+  const char *st = p->stepper ? p->stepper : "";
+  int implicit = !strcmp (st, "msbdf") || !strcmp (st, "bsimp") || !strcmp (st, "rk4imp");
+  int want_jac = implicit && 2 * md <= MV_LOSS_HESS_RAW_MAX
+                 && c.ws && mv_loss_nvar (c.ws) <= MV_LOSS_HESS_RAW_MAXVAR;
+  if (!s && want_jac && !(c.H = malloc (4 * md * md * sizeof *c.H)))
+    s = mv_error_set (MV_ENOMEM, "flow: out of memory for the %zu x %zu Jacobian",
+                      2 * md, 2 * md);
   if (!s && c.prec > 53)
     {
       c.mV = malloc (md * sizeof *c.mV), c.mW = malloc (md * sizeof *c.mW);
@@ -183,8 +227,8 @@ mv_flow_full (mv_traj *tr, const mv_problem *pb, const mv_flow_params *p)
       y[dim - 1] = 0;
       scale[dim - 1] = 1;
       snprintf (tr->method, sizeof tr->method, "full");
-      mv_flow_problem fp = { { full_rhs, NULL, dim, &c }, scale, full_observe, &c,
-                             &c.rhs, &c.jac };
+      mv_flow_problem fp = { { full_rhs, want_jac ? full_jac : NULL, dim, &c }, scale,
+                             full_observe, &c, &c.rhs, &c.jac };
       s = mv_flow_integrate (tr, &fp, y, p);
       if (c.err && tr->status == MV_TRAJ_FAILED)
         s = c.err;

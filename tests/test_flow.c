@@ -306,6 +306,129 @@ START_TEST (t_reduced_jacobian)
 }
 END_TEST
 
+/* Raw Hessian d2L/dtheta2 (mv_loss_hess_raw_d) on random explicit vectors:
+ * (a) against central differences of the raw gradient, (b) symmetric (and
+ * so are the differences), (c) the Euler relation of the gradient, which is
+ * homogeneous of degree -1 in u_k and 0 in the other vectors (L is invariant
+ * under u_k -> s u_k): sum_j H[., block k]_j u_kj = (0.., -grad_k L, ..0);
+ * (d) the full flow with msbdf (using it as the Jacobian) against rk8pd.
+ * Larger problems (2md > MV_LOSS_HESS_RAW_MAX) are refused. */
+START_TEST (t_full_hessian)
+{
+  enum { D = 5, M = 2, MS = 1, MD = M * D, N = 2 * MD };
+  double V[MD], W[MD], Vt[MS * D] = { 0 }, Wt[MS * D] = { 0 };
+  unsigned long r = 20240601;
+  for (int i = 0; i < MD; i++)
+    {
+      /* uniform in [-1, 1), plus a common pull towards the teacher so that
+       * every overlap is O(1) */
+      r = r * 6364136223846793005UL + 1442695040888963407UL;
+      V[i] = 2.0 * ldexp ((double) (r >> 11), -53) - 1.0;
+      r = r * 6364136223846793005UL + 1442695040888963407UL;
+      W[i] = 2.0 * ldexp ((double) (r >> 11), -53) - 1.0;
+    }
+  for (int i = 0; i < M; i++)
+    V[i * D] += 0.8, W[i * D + 1] += 0.8;
+  Vt[0] = 1, Wt[1] = 1;
+  mv_problem pb;
+  ck_assert_int_eq (mv_problem_set_d (&pb, D, M, MS, V, W, Vt, Wt, 0.0), MV_OK);
+  mv_loss_ws *ws = mv_loss_alloc (M, MS, 53);
+  ck_assert_ptr_nonnull (ws);
+  double *H = malloc (N * N * sizeof *H), *F = malloc (N * N * sizeof *F);
+  double th[N], g[N], g0[N], gp[N], gm[N], L, L0;
+  ck_assert_int_eq (mv_loss_hess_raw_d (H, &L, g, g + MD, &pb, ws), MV_OK);
+  /* L and the gradient are those of mv_loss_eval_d bit for bit */
+  ck_assert_int_eq (mv_loss_eval_d (&L0, g0, g0 + MD, NULL, &pb, ws), MV_OK);
+  ck_assert (L == L0);
+  for (int a = 0; a < N; a++)
+    ck_assert_msg (g[a] == g0[a], "gradient %d: %.17g vs %.17g", a, g[a], g0[a]);
+
+  /* (a) central differences of the gradient, step 1e-6 */
+  memcpy (th, V, sizeof V), memcpy (th + MD, W, sizeof W);
+  double h = 1e-6;
+  for (int b = 0; b < N; b++)
+    {
+      double t = th[b];
+      th[b] = t + h;
+      ck_assert_int_eq (mv_problem_set_student_d (&pb, th, th + MD), MV_OK);
+      ck_assert_int_eq (mv_loss_eval_d (&L0, gp, gp + MD, NULL, &pb, ws), MV_OK);
+      th[b] = t - h;
+      ck_assert_int_eq (mv_problem_set_student_d (&pb, th, th + MD), MV_OK);
+      ck_assert_int_eq (mv_loss_eval_d (&L0, gm, gm + MD, NULL, &pb, ws), MV_OK);
+      th[b] = t;
+      for (int a = 0; a < N; a++)
+        F[a * N + b] = (gp[a] - gm[a]) / (2 * h);
+    }
+  ck_assert_int_eq (mv_problem_set_student_d (&pb, th, th + MD), MV_OK);
+  double hmax = 0, worst = 0, asymH = 0, asymF = 0;
+  for (int a = 0; a < N; a++)
+    for (int b = 0; b < N; b++)
+      {
+        hmax = fmax (hmax, fabs (H[a * N + b]));
+        worst = fmax (worst, fabs (H[a * N + b] - F[a * N + b]));
+        asymH = fmax (asymH, fabs (H[a * N + b] - H[b * N + a]));
+        asymF = fmax (asymF, fabs (F[a * N + b] - F[b * N + a]));
+      }
+  /* (c) Euler relation */
+  double euler = 0, gmax = 0;
+  for (int k = 0; k < 2 * M; k++)
+    for (int a = 0; a < N; a++)
+      {
+        double s = 0, want = a / D == k ? -g[a] : 0.0;
+        for (int j = 0; j < D; j++)
+          s += H[a * N + k * D + j] * th[k * D + j];
+        euler = fmax (euler, fabs (s - want));
+        gmax = fmax (gmax, fabs (g[a]));
+      }
+  fprintf (stderr, "raw Hessian (2md = %d): max |H| %.3g, max |H - FD| %.3g (%.2g relative), "
+           "asymmetry H %.2g, FD %.2g; Euler relation %.2g (max |grad| %.3g)\n",
+           N, hmax, worst, worst / hmax, asymH, asymF, euler, gmax);
+  ck_assert (hmax > 0.1);
+  ck_assert_msg (worst <= 1e-7 * hmax, "H vs FD: %g (max |H| %g)", worst, hmax);
+  ck_assert_msg (asymH <= 1e-15 * hmax, "H not symmetric: %g", asymH);
+  ck_assert_msg (asymF <= 1e-7 * hmax, "FD Hessian not symmetric: %g", asymF);
+  ck_assert_msg (euler <= 1e-13 * fmax (gmax, hmax), "Euler relation: %g", euler);
+
+  /* too large for the dense Hessian: refused */
+  {
+    size_t d = MV_LOSS_HESS_RAW_MAX / 2 + 1;
+    double *z = calloc (4 * d, sizeof *z);
+    z[0] = 1, z[d + 1] = 1, z[2 * d + 2] = 1, z[3 * d + 3] = 1;
+    mv_problem big;
+    mv_loss_ws *wb = mv_loss_alloc (1, 1, 53);
+    ck_assert_int_eq (mv_problem_set_d (&big, d, 1, 1, z, z + d, z + 2 * d, z + 3 * d, 0.0),
+                      MV_OK);
+    ck_assert_int_eq (mv_loss_hess_raw_d (H, NULL, NULL, NULL, &big, wb), MV_EINVAL);
+    ck_assert (strstr (mv_error_message (), "2md <= "));
+    mv_loss_free (wb);
+    mv_problem_clear (&big);
+    free (z);
+  }
+  free (H), free (F);
+  mv_loss_free (ws);
+
+  /* (d) implicit stepper with the analytic Jacobian vs rk8pd */
+  mv_flow_params p;
+  mv_flow_params_default (&p);
+  p.t_end = 20;
+  p.n_out = 30;
+  mv_traj a, b;
+  run_full (&a, &pb, &p);
+  p.stepper = "msbdf";
+  run_full (&b, &pb, &p);
+  double dg = max_gram_diff (&a, &b);
+  fprintf (stderr, "full flow msbdf vs rk8pd over [0, 20]: max Gram difference %.3g "
+           "(msbdf: %lu steps, %lu RHS, %lu Jacobians, %.3f s; rk8pd: %lu steps, %.3f s)\n",
+           dg, b.steps, b.rhs_evals, b.jac_evals, b.wall_seconds, a.steps, a.wall_seconds);
+  ck_assert_msg (b.jac_evals > 0, "msbdf never used the Jacobian");
+  ck_assert_uint_eq (a.rows, b.rows);
+  ck_assert_msg (dg < 1e-6, "msbdf vs rk8pd: %g", dg);
+  ck_assert (a.loss[a.rows - 1] < 0.5 * a.loss[0]);
+  mv_traj_clear (&a), mv_traj_clear (&b);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -320,6 +443,7 @@ main (void)
   tcase_add_test (tc, t_interrupt);
   tcase_add_test (tc, t_bad_params);
   tcase_add_test (tc, t_reduced_jacobian);
+  tcase_add_test (tc, t_full_hessian);
   suite_add_tcase (s, tc);
   return mv_test_run (s);
 }

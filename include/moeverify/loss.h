@@ -67,6 +67,22 @@ int mv_loss_eval_d (double *L, double *gV, double *gW, mv_loss_info *info,
 int mv_loss_eval (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info,
                   const mv_problem *pb, mv_loss_ws *ws);
 
+/* Largest problems the dense raw Hessian accepts: 2md and the number of free
+ * Gram variables (mv_loss_nvar; the Gram Hessian has nvar^2 entries). */
+#define MV_LOSS_HESS_RAW_MAX 2000
+#define MV_LOSS_HESS_RAW_MAXVAR 4096
+
+/* Raw-parameter Hessian (double path; proofs/loss-gradient.md, "Raw
+ * Hessian").  theta = [V rows (m x d), W rows (m x d)], the layout of the
+ * gradient; H: (2md) x (2md), row-major, symmetric,
+ * H[a * 2md + b] = d2L/dtheta_a dtheta_b.  L (may be NULL) and gV, gW (may be
+ * NULL) are those of mv_loss_eval_d bit for bit.  No error bound (see
+ * mv_loss_gram_hess_d).  Cost O((md)^2 n + m^2 n^2 d) time, (2md)^2 + nvar^2
+ * memory: MV_EINVAL when 2md > MV_LOSS_HESS_RAW_MAX or
+ * nvar > MV_LOSS_HESS_RAW_MAXVAR.  Scratch is allocated per call. */
+int mv_loss_hess_raw_d (double *H, double *L, double *gV, double *gW,
+                        const mv_problem *pb, mv_loss_ws *ws);
+
 #ifdef __cplusplus
 }
 #endif
