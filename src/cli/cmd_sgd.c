@@ -1,0 +1,226 @@
+/* moeverify sgd SPEC.json --lr LR --batch B --steps S [--seed N]
+ *               [--n-out K] [--out DIR]
+ *
+ * Online mini-batch SGD from the spec's initial point (src/sgd.c), written
+ * as a trajectory directory in the format of the flows. */
+#include "cli.h"
+
+#include <moeverify/moeverify.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char usage[] =
+  "usage: moeverify sgd SPEC.json --lr LR --batch B --steps S [--seed N]\n"
+  "                     [--n-out K] [--out DIR]\n"
+  "  Online mini-batch SGD on the raw student vectors from the spec's\n"
+  "  initial point: every step draws B fresh inputs x ~ N(0, I_d), labels\n"
+  "  f*(x) (plus the spec's label noise), and steps along the exact gradient\n"
+  "  of the batch-mean loss.  Flow time t = LR * step.  Writes DIR (default\n"
+  "  sgd-out): trajectory.csv (population loss and |grad L|^2 from the\n"
+  "  closed form), run.json, events.json and the SVG plots.  Ctrl-C stops\n"
+  "  and writes a partial, marked trajectory (exit status 130).\n"
+  "  --lr LR       learning rate, > 0\n"
+  "  --batch B     samples per step, >= 1\n"
+  "  --steps S     number of steps, >= 1\n"
+  "  --seed N      mt19937 seed, 0..4294967295 (default 1; same seed, same\n"
+  "                trajectory)\n"
+  "  --n-out K     output rows: t = 0 and K log-spaced times in\n"
+  "                [LR, LR * S], rounded to whole steps (default 200)\n"
+  "  --out DIR     output directory (created if missing)\n";
+
+typedef struct {
+  const char *spec, *out;
+  int have_lr, have_batch, have_steps;
+  mv_sgd_params p;
+} sgd_opts;
+
+static int
+parse (sgd_opts *o, int argc, char **argv)
+{
+  mv_cli_args a;
+  const char *v;
+  unsigned long u;
+  memset (o, 0, sizeof *o);
+  o->out = "sgd-out";
+  mv_sgd_params_default (&o->p);
+  mv_cli_args_init (&a, argc, argv);
+  while (mv_cli_next (&a))
+    {
+      if (!a.opt)
+        {
+          if (o->spec)
+            return mv_cli_unknown (&a);
+          o->spec = a.arg;
+        }
+      else if (mv_cli_is (&a, "-h") || mv_cli_is (&a, "--help"))
+        {
+          fputs (usage, stdout);
+          return -1;
+        }
+      else if (mv_cli_is (&a, "--lr"))
+        {
+          if (!(v = mv_cli_value (&a))
+              || mv_cli_parse_double ("--lr", v, 1e-300, 1e300, &o->p.lr))
+            return MV_EXIT_USAGE;
+          o->have_lr = 1;
+        }
+      else if (mv_cli_is (&a, "--batch"))
+        {
+          if (!(v = mv_cli_value (&a))
+              || mv_cli_parse_ulong ("--batch", v, 1, 1UL << 30, &u))
+            return MV_EXIT_USAGE;
+          o->p.batch = u;
+          o->have_batch = 1;
+        }
+      else if (mv_cli_is (&a, "--steps"))
+        {
+          if (!(v = mv_cli_value (&a))
+              || mv_cli_parse_ulong ("--steps", v, 1, 1UL << 62, &o->p.steps))
+            return MV_EXIT_USAGE;
+          o->have_steps = 1;
+        }
+      else if (mv_cli_is (&a, "--seed"))
+        {
+          if (!(v = mv_cli_value (&a))
+              || mv_cli_parse_ulong ("--seed", v, 0, 4294967295UL, &o->p.seed))
+            return MV_EXIT_USAGE;
+        }
+      else if (mv_cli_is (&a, "--n-out"))
+        {
+          if (!(v = mv_cli_value (&a))
+              || mv_cli_parse_ulong ("--n-out", v, 1, 1000000, &u))
+            return MV_EXIT_USAGE;
+          o->p.n_out = u;
+        }
+      else if (mv_cli_is (&a, "--out") || mv_cli_is (&a, "-o"))
+        {
+          if (!(o->out = mv_cli_value (&a)))
+            return MV_EXIT_USAGE;
+        }
+      else
+        return mv_cli_unknown (&a);
+    }
+  if (!o->spec)
+    {
+      mv_cli_error ("sgd: missing SPEC.json (see moeverify sgd --help)");
+      return MV_EXIT_USAGE;
+    }
+  if (!o->have_lr || !o->have_batch || !o->have_steps)
+    {
+      mv_cli_error ("sgd: %s is required (see moeverify sgd --help)",
+                    !o->have_lr ? "--lr LR" : !o->have_batch ? "--batch B"
+                    : "--steps S");
+      return MV_EXIT_USAGE;
+    }
+  if (!isfinite (o->p.lr * (double) o->p.steps))
+    {
+      mv_cli_error ("sgd: final time --lr * --steps = %g * %lu is not finite",
+                    o->p.lr, o->p.steps);
+      return MV_EXIT_USAGE;
+    }
+  return 0;
+}
+
+static void
+summary (const mv_traj *tr, const sgd_opts *o)
+{
+  size_t last = tr->rows ? tr->rows - 1 : 0;
+  double rate = tr->wall_seconds > 0 ? (double) tr->steps / tr->wall_seconds
+    : NAN;
+  printf ("sgd (lr %g, batch %zu, seed %lu): ", o->p.lr, o->p.batch,
+          o->p.seed);
+  if (tr->status == MV_TRAJ_DONE)
+    printf ("finished at t = %.6g after %lu steps", tr->rows ? tr->t[last]
+            : 0.0, tr->steps);
+  else
+    fputs (tr->message, stdout);
+  printf (", L = %.6e, |grad L|^2 = %.3e, %.2f s (%.0f steps/s)\n",
+          tr->rows ? tr->loss[last] : NAN, tr->rows ? tr->grad2[last] : NAN,
+          tr->wall_seconds, rate);
+  for (size_t j = 0; j < tr->mstar; j++)
+    {
+      long st;
+      double t = mv_traj_recovery (tr, j, &st);
+      if (st >= 0)
+        printf ("  teacher %zu recovered by student %ld at t = %.6g\n", j, st,
+                t);
+      else
+        printf ("  teacher %zu not recovered (no student with router and "
+                "expert alignment >= 0.9)\n", j);
+    }
+}
+
+int
+mv_cmd_sgd (int argc, char **argv)
+{
+  sgd_opts o;
+  int rc = parse (&o, argc, argv);
+  if (rc)
+    return rc < 0 ? MV_EXIT_OK : rc;
+  mv_problem pb;
+  int s = mv_problem_read (&pb, o.spec);
+  if (s)
+    {
+      mv_cli_lib_error ();
+      return s == MV_ENOMEM ? MV_EXIT_FAIL : MV_EXIT_USAGE;
+    }
+  /* remember whether DIR is ours, so a run that writes nothing leaves
+     nothing behind */
+  struct stat sb;
+  int made_dir = stat (o.out, &sb) != 0 && errno == ENOENT;
+  if ((rc = mv_cli_prepare_dir (o.out)))
+    {
+      mv_problem_clear (&pb);
+      return rc;
+    }
+  mv_traj tr;
+  if (mv_traj_init (&tr, pb.m, pb.mstar))
+    {
+      mv_cli_lib_error ();
+      mv_problem_clear (&pb);
+      return MV_EXIT_FAIL;
+    }
+  snprintf (tr.init, sizeof tr.init, "spec vectors");
+  o.p.interrupt = mv_cli_catch_sigint ();
+  if (mv_io_progress_enabled ())
+    o.p.progress = mv_cli_flow_progress, o.p.progress_ctx = "sgd";
+  s = mv_sgd_run (&tr, &pb, &o.p);
+  mv_io_progress_done ();
+  int exit_code = MV_EXIT_OK;
+  if (s)
+    {
+      /* bad input, or the state diverged: report, write nothing */
+      if (pb.name && !strstr (mv_error_message (), pb.name))
+        mv_error_prefix (pb.name);
+      mv_cli_lib_error ();
+      exit_code = tr.rows ? MV_EXIT_FAIL : MV_EXIT_USAGE;
+      if (made_dir)
+        rmdir (o.out);
+    }
+  else
+    {
+      char *spec = mv_problem_to_json (&pb);
+      if (!spec || mv_traj_write (&tr, o.out, spec))
+        {
+          mv_cli_lib_error ();
+          exit_code = MV_EXIT_FAIL;
+        }
+      else
+        {
+          summary (&tr, &o);
+          printf ("trajectory written to %s/\n", o.out);
+          if (tr.status == MV_TRAJ_INTERRUPTED)
+            exit_code = 130;
+        }
+      free (spec);
+    }
+  mv_traj_clear (&tr);
+  mv_problem_clear (&pb);
+  return exit_code;
+}
