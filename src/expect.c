@@ -274,46 +274,63 @@ mv_expect_self (mv_expect_val *out, const mpfr_t r, int want_grad,
 
 /* ---------------------------------------------------------------- double */
 
+/* The 30 tuples factor as (AB,BC) x (AE,CE) x BE: for each e = 3 - s,
+ * u_a = rho_AB^a rho_BC^(s-a) / (a! (s-a)!), w_a likewise with AE, CE, and
+ * P = 36 sum_e rho_BE^e/e! sum_{a1,a2} u_a1 w_a2 F_{a1+a2, 2s-a1-a2}.
+ * Tuples are stored in that (e, a1, a2) order (build_tuples). */
+static void
+binom_powers (double *u, double *dx, double *dy, double x, double y, int s)
+{
+  static const double ifact[4] = { 1.0, 1.0, 0.5, 1.0 / 6.0 };
+  double px[4] = { 1, x, x * x, x * x * x }, py[4] = { 1, y, y * y, y * y * y };
+  for (int a = 0; a <= s; a++)
+    {
+      double c = ifact[a] * ifact[s - a];
+      u[a] = c * px[a] * py[s - a];
+      dx[a] = a ? c * a * px[a - 1] * py[s - a] : 0.0;
+      dy[a] = s - a ? c * (s - a) * px[a] * py[s - a - 1] : 0.0;
+    }
+}
+
 static double
 assemble_d (mv_expect_vald *out, double *val_scale, const double rho[MV_NRHO],
             const double *F, int want_grad, const mv_expect_ws *ws)
 {
-  double vs = 0;
-  double pw[5][4];
-  for (int v = 0; v < 5; v++)
+  static const double ifact[4] = { 1.0, 1.0, 0.5, 1.0 / 6.0 };
+  double xbe = rho[MV_RHO_BE], pbe[4] = { 1, xbe, xbe * xbe, xbe * xbe * xbe };
+  double P = 0, dAB = 0, dBC = 0, dAE = 0, dCE = 0, dBE = 0, dAC = 0;
+  double mono_abs = 0, vs = 0, abs_sum = 0;
+  int t = 0;
+  for (int e = 0; e <= 3; e++)
     {
-      pw[v][0] = 1.0;
-      for (int k = 1; k < 4; k++)
-        pw[v][k] = pw[v][k - 1] * rho[MONO_RHO[v]];
-    }
-  double P = 0, dP[MV_NRHO] = { 0 }, mono_abs = 0, abs_sum = 0;
-  for (int t = 0; t < MV_NTUPLE; t++)
-    {
-      const mv_tuple *tp = &ws->tuple[t];
-      const unsigned ex[5] = { tp->a1, tp->a2, tp->b1, tp->b2, tp->e };
-      double m = tp->kappa * pw[0][ex[0]] * pw[1][ex[1]] * pw[2][ex[2]]
-                 * pw[3][ex[3]] * pw[4][ex[4]];
-      mono_abs += fabs (m);
-      vs += fabs (m) * ws->wabs_i[tp->f];
-      abs_sum += fabs (m * F[tp->f]);
-      P += m * F[tp->f];
-      if (!want_grad)
-        continue;
-      dP[MV_RHO_AC] += m * F[tp->fd];
-      for (int v = 0; v < 5; v++)
-        {
-          if (!ex[v])
-            continue;
-          double d = tp->kappa * ex[v] * pw[v][ex[v] - 1] * F[tp->f];
-          for (int o = 0; o < 5; o++)
-            if (o != v)
-              d *= pw[o][ex[o]];
-          dP[MONO_RHO[v]] += d;
-        }
+      int s = 3 - e;
+      double u[4], uab[4], ubc[4], w[4], wae[4], wce[4];
+      binom_powers (u, uab, ubc, rho[MV_RHO_AB], rho[MV_RHO_BC], s);
+      binom_powers (w, wae, wce, rho[MV_RHO_AE], rho[MV_RHO_CE], s);
+      double c = 36.0 * ifact[e] * pbe[e], dc = e ? 36.0 * ifact[e] * e * pbe[e - 1] : 0.0;
+      for (int a1 = 0; a1 <= s; a1++)
+        for (int a2 = 0; a2 <= s; a2++, t++)
+          {
+            const mv_tuple *tp = &ws->tuple[t];
+            double f = F[tp->f], uw = u[a1] * w[a2], m = c * uw, am = fabs (m);
+            mono_abs += am;
+            vs += am * ws->wabs_i[tp->f];
+            abs_sum += fabs (m * f);
+            P += m * f;
+            if (!want_grad)
+              continue;
+            double cf = c * f;
+            dAC += m * F[tp->fd];
+            dBE += dc * uw * f;
+            dAB += cf * uab[a1] * w[a2];
+            dBC += cf * ubc[a1] * w[a2];
+            dAE += cf * u[a1] * wae[a2];
+            dCE += cf * u[a1] * wce[a2];
+          }
     }
   out->P = P;
-  for (int a = 0; a < MV_NRHO; a++)
-    out->dP[a] = dP[a];
+  out->dP[MV_RHO_AB] = dAB, out->dP[MV_RHO_AC] = dAC, out->dP[MV_RHO_AE] = dAE;
+  out->dP[MV_RHO_BC] = dBC, out->dP[MV_RHO_BE] = dBE, out->dP[MV_RHO_CE] = dCE;
   out->abs_sum = abs_sum;
   *val_scale = vs;
   return mono_abs;

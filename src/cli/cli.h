@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <jansson.h>
 #include <mpfr.h>
+#include <moeverify/flow.h>
 
 /* Stringify a macro's value (for usage texts). */
 #define MV_STR(x) #x
@@ -95,16 +96,7 @@ volatile sig_atomic_t *mv_cli_catch_sigint (void);
 void mv_cli_flow_progress (void *ctx, double t, double t_end);
 int mv_cmd_flow (int argc, char **argv);
 int mv_cmd_sgd (int argc, char **argv);
-
-/* Create DIR if needed and prove it writable (a probe file is created and
- * removed); prints the error.  Returns 0 or MV_EXIT_USAGE. */
-int mv_cli_prepare_dir (const char *dir);
-/* SIGINT sets the returned flag instead of killing the process, so long
- * runs can stop cleanly and write a marked partial result. */
-volatile sig_atomic_t *mv_cli_catch_sigint (void);
-/* Progress callback for flows (bar on a terminal only). */
-void mv_cli_flow_progress (void *ctx, double t, double t_end);
-int mv_cmd_flow (int argc, char **argv);
-int mv_cmd_sgd (int argc, char **argv);
+/* Recovery summary of a finished trajectory on stdout (cmd_flow.c). */
+void mv_cli_print_recovery (const mv_traj *tr);
 
 #endif

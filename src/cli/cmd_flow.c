@@ -140,9 +140,6 @@ parse (flow_opts *o, int argc, char **argv)
   return 0;
 }
 
-/* Print the recovery summary shared by flow, sgd and run. */
-void mv_cli_print_recovery (const mv_traj *tr);
-
 void
 mv_cli_print_recovery (const mv_traj *tr)
 {

@@ -260,8 +260,6 @@ overlaps (report *r, const mv_problem *pb)
   return 0;
 }
 
-void mv_cli_print_recovery (const mv_traj *tr);
-
 /* The flow from the paper setting's initial point; trajectory files go to
  * out, a summary to the report. */
 static int

@@ -17,6 +17,7 @@ static const char usage[] =
   "  loss     population loss and gradient of a spec (closed form)\n"
   "  flow     gradient-flow trajectory (full or dimension-free)\n"
   "  mc       Monte-Carlo estimate of the loss and gradient of a spec\n"
+  "  sgd      online mini-batch SGD trajectory (the paper's method)\n"
   "  coeffs   Hermite coefficients of the sigmoid\n"
   "  help [COMMAND]   this text, or a command's options\n"
   "\n"
@@ -38,6 +39,7 @@ static const struct {
   { "loss", mv_cmd_loss },
   { "mc", mv_cmd_mc },
   { "run", mv_cmd_run },
+  { "sgd", mv_cmd_sgd },
 };
 
 static mv_cmd_fn
