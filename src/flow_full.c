@@ -6,6 +6,7 @@
  * precision: it only drives the Newton iterations), for 2md up to
  * MV_LOSS_HESS_RAW_MAX. */
 #include "flow_priv.h"
+#include "linalg.h"
 #include <moeverify/error.h>
 #include <moeverify/loss.h>
 
@@ -96,17 +97,6 @@ full_jac (double t, const double y[], double *dfdy, double dfdt[], void *params)
   return ok ? GSL_SUCCESS : GSL_EBADFUNC;
 }
 
-static double
-dot (const double *a, const double *b, size_t d)
-{
-  double s0 = 0, s1 = 0;
-  size_t i = 0;
-  for (; i + 2 <= d; i += 2)
-    s0 += a[i] * b[i], s1 += a[i + 1] * b[i + 1];
-  if (i < d)
-    s0 += a[i] * b[i];
-  return s0 + s1;
-}
 
 /* Gram matrix of the unit vectors of state y (teacher rows precomputed). */
 static int
@@ -118,7 +108,7 @@ full_observe (void *ctx, const double *y, double *G, double *L, double *grad2)
   for (size_t k = 0; k < 2 * m; k++)
     {
       const double *u = y + k * d;     /* V rows then W rows */
-      nrm[k] = sqrt (dot (u, u, d));
+      nrm[k] = sqrt (mv_dot (u, u, d));
     }
   for (size_t k = 0; k < n; k++)
     {
@@ -129,7 +119,7 @@ full_observe (void *ctx, const double *y, double *G, double *L, double *grad2)
         {
           const double *ul = l < 2 * m ? y + l * d : c->Ut + (l - 2 * m) * d;
           double nl = l < 2 * m ? nrm[l] : 1.0;
-          G[k * n + l] = G[l * n + k] = dot (uk, ul, d) / (nk * nl);
+          G[k * n + l] = G[l * n + k] = mv_dot (uk, ul, d) / (nk * nl);
         }
     }
   if (!L)
@@ -210,14 +200,14 @@ mv_flow_full (mv_traj *tr, const mv_problem *pb, const mv_flow_params *p)
       for (size_t j = 0; j < 2 * ms; j++)
         {
           const double *u = j < ms ? Vt + j * d : Wt + (j - ms) * d;
-          double nr = sqrt (dot (u, u, d));
+          double nr = sqrt (mv_dot (u, u, d));
           for (size_t i = 0; i < d; i++)
             c.Ut[j * d + i] = u[i] / nr;
         }
       for (size_t k = 0; k < 2 * m; k++)
         {
           const double *u = y + k * d;
-          double nr = sqrt (dot (u, u, d));
+          double nr = sqrt (mv_dot (u, u, d));
           tr->norms0[k] = nr;
           for (size_t i = 0; i < d; i++)
             scale[k * d + i] = nr / sqrt ((double) d);

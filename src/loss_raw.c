@@ -2,6 +2,7 @@
  * form the Gram matrix, take dL/dG from loss.c and apply the chain rule
  * dL/du_k = (I - u_k u_k^T) sum_l g_kl u_l / |u_k|; and (double path) the
  * dense Hessian with respect to the raw vectors, from the Gram Hessian. */
+#include "linalg.h"
 #include "loss_priv.h"
 #include <moeverify/error.h>
 
@@ -65,23 +66,6 @@ nomem:
   return mv_error_set (MV_ENOMEM, "loss: out of memory for d = %zu", d);
 }
 
-/* four partial sums so the compiler can pipeline the reduction */
-static double
-dot_d (const double *restrict a, const double *restrict b, size_t d)
-{
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  size_t i = 0;
-  for (; i + 4 <= d; i += 4)
-    {
-      s0 += a[i] * b[i];
-      s1 += a[i + 1] * b[i + 1];
-      s2 += a[i + 2] * b[i + 2];
-      s3 += a[i + 3] * b[i + 3];
-    }
-  for (; i < d; i++)
-    s0 += a[i] * b[i];
-  return (s0 + s1) + (s2 + s3);
-}
 
 /* Unit vectors (ws->Ud), norms (ws->normd) and their Gram matrix (ws->Gd)
  * for the double path. */
@@ -98,19 +82,16 @@ unit_gram_d (const mv_problem *pb, mv_loss_ws *ws)
     return s;
   for (size_t k = 0; k < n; k++)
     {
-      double *u = U + k * d, nr = sqrt (dot_d (u, u, d));
+      double *u = U + k * d, nr = sqrt (mv_dot (u, u, d));
       if (!(nr > 0) || !isfinite (nr))
         return mv_error_set (MV_EDOM, "loss: vector %zu has norm %g", k, nr);
       ws->normd[k] = nr;
       for (size_t i = 0; i < d; i++)
         u[i] /= nr;
     }
+  mv_linalg_gram (G, U, n, d, d);
   for (size_t k = 0; k < n; k++)
-    {
-      G[k * n + k] = 1.0;
-      for (size_t l = k + 1; l < n; l++)
-        G[k * n + l] = G[l * n + k] = dot_d (U + k * d, U + l * d, d);
-    }
+    G[k * n + k] = 1.0;
   return MV_OK;
 }
 
@@ -148,7 +129,7 @@ raw_grad_d (double *gV, double *gW, mv_loss_info *li, size_t d, mv_loss_ws *ws)
           gk += fabs (c);
         }
       const double *uk = U + k * d;
-      double proj = dot_d (out, uk, d), inv = 1.0 / ws->normd[k];
+      double proj = mv_dot (out, uk, d), inv = 1.0 / ws->normd[k];
       for (size_t i = 0; i < d; i++)
         out[i] = (out[i] - proj * uk[i]) * inv;
       /* dL/dG errors, rounding of the sums, and first-order Gram rounding
@@ -408,7 +389,7 @@ mv_loss_hess_raw_d (double *H, double *L, double *gV, double *gW,
                 for (size_t i = 0; i < d; i++)
                   gr[i] += c * ul[i];
               }
-            double ch = dot_d (gr, uk, d), ir = 1.0 / r[k], a = ch * ir * ir;
+            double ch = mv_dot (gr, uk, d), ir = 1.0 / r[k], a = ch * ir * ir;
             for (size_t i = 0; i < d; i++)
               gr[i] = (gr[i] - ch * uk[i]) * ir;
             for (size_t i = 0; i < d; i++)

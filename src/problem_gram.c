@@ -20,6 +20,7 @@
  *   2. complement parts z_0..z_{2m-1} (z_{2i} of w_i, z_{2i+1} of v^_i),
  *      nc = d - r:  nc >= 2m: Bartlett row k = L_k0..L_k,k-1 ~ N(0, 1),
  *      then L_kk = sqrt(chi^2_{nc-k});  nc < 2m: z_k directly, nc draws. */
+#include "linalg.h"
 #include "problem_priv.h"
 
 #include <moeverify/error.h>
@@ -31,24 +32,6 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
-/* Same summation as the loss (loss_raw.c), so the Gram of mv_problem_gram_d
- * is the one the full-dimensional loss sees. */
-static double
-dot (const double *a, const double *b, size_t d)
-{
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  size_t i = 0;
-  for (; i + 4 <= d; i += 4)
-    {
-      s0 += a[i] * b[i];
-      s1 += a[i + 1] * b[i + 1];
-      s2 += a[i + 2] * b[i + 2];
-      s3 += a[i + 3] * b[i + 3];
-    }
-  for (; i < d; i++)
-    s0 += a[i] * b[i];
-  return (s0 + s1) + (s2 + s3);
-}
 
 static double
 clamp1 (double x)
@@ -81,7 +64,7 @@ unit_gram (double *G, double *norms, double *X, size_t n, size_t len,
 {
   for (size_t k = 0; k < n; k++)
     {
-      double *x = X + k * len, nr = sqrt (dot (x, x, len));
+      double *x = X + k * len, nr = sqrt (mv_dot (x, x, len));
       if (!(nr > 0) || !isfinite (nr))
         return mv_error_set (MV_EDOM, "%s: vector %zu has norm %g", name, k,
                              nr);
@@ -90,13 +73,11 @@ unit_gram (double *G, double *norms, double *X, size_t n, size_t len,
       for (size_t i = 0; i < len; i++)
         x[i] /= nr;
     }
+  /* same kernel as the loss (loss_raw.c): the Gram the full loss sees */
+  mv_linalg_gram (G, X, n, len, len);
   for (size_t k = 0; k < n; k++)
-    {
-      G[k * n + k] = 1.0;
-      for (size_t l = k + 1; l < n; l++)
-        G[k * n + l] = G[l * n + k] = clamp1 (dot (X + k * len, X + l * len,
-                                                   len));
-    }
+    for (size_t l = 0; l < n; l++)
+      G[k * n + l] = k == l ? 1.0 : clamp1 (G[k * n + l]);
   return MV_OK;
 }
 
@@ -104,7 +85,7 @@ int
 mv_problem_gram_d (double *G, double *norms, const mv_problem *pb)
 {
   char name[256];
-  size_t n;
+  size_t n = 0;
   int st = check_problem (pb, "mv_problem_gram_d", name, sizeof name, &n);
   if (st || (st = mv_problem_check_formable (pb, 1, 1)))
     return st;
@@ -246,7 +227,7 @@ lowdim (double *X, size_t *dim, const mv_problem *pb, const char *name)
     for (size_t i = 0; i < m; i++)
       {
         double *w = W + i * D, *v = V + i * D;
-        double a = dot (w, v, D) / dot (w, w, D);
+        double a = mv_dot (w, v, D) / mv_dot (w, w, D);
         for (size_t c = 0; c < D; c++)
           v[c] -= a * w[c];
       }
@@ -259,7 +240,7 @@ int
 mv_problem_lowdim_d (double *X, size_t *dim, const mv_problem *pb)
 {
   char name[256];
-  size_t n, D;
+  size_t n = 0, D = 0;
   int st = check_sample (pb, "mv_problem_lowdim_d", name, sizeof name, &n);
   if (st)
     return st;
@@ -276,7 +257,7 @@ int
 mv_problem_gram_sample_d (double *G, double *norms, const mv_problem *pb)
 {
   char name[256];
-  size_t n, D;
+  size_t n = 0, D = 0;
   int st = check_sample (pb, "mv_problem_gram_sample_d", name, sizeof name,
                          &n);
   if (st)

@@ -1,0 +1,63 @@
+/* Internal dense kernels shared by the library (not installed).  Dot
+ * products have one fixed summation order, so every module that forms the
+ * same Gram entry (full loss, flows, problem Gram) gets the same bits. */
+#ifndef MV_LINALG_H
+#define MV_LINALG_H
+
+#include <stddef.h>
+#include <string.h>
+
+#if defined(__GNUC__) && !defined(MV_SCALAR)
+#define MV_HAVE_V2D 1
+/* two-wide SIMD on every x86-64 (generic code elsewhere) */
+typedef double mv_v2d __attribute__ ((vector_size (16)));
+
+static inline mv_v2d
+mv_ld2 (const double *p)
+{
+  mv_v2d v;
+  memcpy (&v, p, sizeof v);
+  return v;
+}
+
+static inline void
+mv_st2 (double *p, mv_v2d v)
+{
+  memcpy (p, &v, sizeof v);
+}
+#endif
+
+/* a . b: lanes (i mod 4) summed as ((l0 + l2) + (l1 + l3)), then the tail */
+static inline double
+mv_dot (const double *a, const double *b, size_t n)
+{
+  size_t i = 0;
+  double s;
+#ifdef MV_HAVE_V2D
+  mv_v2d s0 = { 0, 0 }, s1 = { 0, 0 };
+  for (; i + 4 <= n; i += 4)
+    {
+      s0 += mv_ld2 (a + i) * mv_ld2 (b + i);
+      s1 += mv_ld2 (a + i + 2) * mv_ld2 (b + i + 2);
+    }
+  s0 += s1;
+  s = s0[0] + s0[1];
+#else
+  double l0 = 0, l1 = 0, l2 = 0, l3 = 0;
+  for (; i + 4 <= n; i += 4)
+    {
+      l0 += a[i] * b[i], l1 += a[i + 1] * b[i + 1];
+      l2 += a[i + 2] * b[i + 2], l3 += a[i + 3] * b[i + 3];
+    }
+  s = (l0 + l2) + (l1 + l3);
+#endif
+  for (; i < n; i++)
+    s += a[i] * b[i];
+  return s;
+}
+
+/* G[k*n+l] = U_k . U_l for the n rows of U (length d, stride ld), upper
+ * and lower triangle, diagonal included; same bits as mv_dot. */
+void mv_linalg_gram (double *G, const double *U, size_t n, size_t d, size_t ld);
+
+#endif
