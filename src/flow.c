@@ -102,6 +102,14 @@ check_params (const mv_flow_params *p, int *implicit, const gsl_odeiv2_step_type
                        "msadams, msbdf, bsimp, rk4imp)", name);
 }
 
+int
+mv_flow_params_check (const mv_flow_params *p)
+{
+  int implicit;
+  const gsl_odeiv2_step_type *type;
+  return check_params (p, &implicit, &type);
+}
+
 static double
 now (void)
 {

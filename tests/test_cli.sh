@@ -170,6 +170,88 @@ done
 if "$exe" --version | grep -q '^moeverify [0-9]'; then ok "--version"
 else nok "--version"; fi
 
+
+# ---------------------------------------------------------------- flow / sgd
+# expect_run_error NAME STATUS MENTION CMD ARGS...: runs "CMD ARGS... --out DIR"
+# and requires one stderr line and no DIR afterwards.
+expect_run_error () {
+  name=$1 want=$2 mention=$3 cmd=$4
+  shift 4
+  rm -rf "$outdir"
+  "$exe" "$cmd" "$@" --out "$outdir" >"$tmp/stdout" 2>"$tmp/stderr"
+  st=$?
+  why=""
+  [ "$st" -eq "$want" ] || why="$why status $st (want $want);"
+  n=$(wc -l <"$tmp/stderr" | tr -d ' ')
+  [ "$n" -eq 1 ] || why="$why $n lines on stderr;"
+  if [ -n "$mention" ] && ! grep -qF -- "$mention" "$tmp/stderr"; then
+    why="$why stderr lacks '$mention';"
+  fi
+  [ -e "$outdir" ] && why="$why left $outdir: $(ls -A "$outdir" | tr '\n' ' ');"
+  if [ -z "$why" ]; then ok "$name"; else
+    nok "$name:$why"
+    sed 's/^/    stderr: /' "$tmp/stderr"
+  fi
+}
+tiny="$tmp/tiny.json"
+cat >"$tiny" <<'JSON'
+{"d": 6, "teacher": {"m": 1, "init": {"kind": "orthonormal", "seed": 3}},
+ "student": {"m": 2, "init": {"kind": "gaussian", "seed": 4}}}
+JSON
+expect_run_error "flow --t-end 0" 2 "--t-end" flow "$tiny" --t-end 0
+expect_run_error "flow --t-end -1" 2 "--t-end" flow "$tiny" --t-end -1
+expect_run_error "flow without --t-end" 2 "--t-end" flow "$tiny"
+expect_run_error "flow --rtol 0" 2 "--rtol" flow "$tiny" --t-end 1 --rtol 0
+expect_run_error "flow --atol -1" 2 "--atol" flow "$tiny" --t-end 1 --atol -1
+expect_run_error "flow unknown stepper" 2 "unknown stepper 'euler'" flow "$tiny" --t-end 1 --stepper euler
+expect_run_error "flow bad spec" 2 "bad_nan.json" flow "$data/bad_nan.json" --t-end 1
+expect_run_error "flow solver failure (step limit)" 1 "step limit" flow "$tiny" --t-end 50 --max-steps 3
+expect_run_error "sgd --lr 0" 2 "--lr" sgd "$tiny" --lr 0 --batch 8 --steps 10
+expect_run_error "sgd --batch 0" 2 "--batch" sgd "$tiny" --lr 0.01 --batch 0 --steps 10
+: >"$tmp/afile"
+"$exe" flow "$tiny" --t-end 1 --out "$tmp/afile/sub" >"$tmp/stdout" 2>"$tmp/stderr"
+st=$?
+if [ "$st" -eq 2 ] && [ "$(wc -l <"$tmp/stderr")" -eq 1 ]; then ok "flow unwritable output directory"
+else nok "flow unwritable output directory: status $st"; fi
+
+check_traj () {
+  name=$1 dir=$2 status=$3
+  why=""
+  for f in trajectory.csv run.json events.json router_alignment.svg expert_alignment.svg loss.svg; do
+    [ -s "$dir/$f" ] || why="$why missing $f;"
+  done
+  valid_json "$dir/run.json" || why="$why run.json invalid;"
+  valid_json "$dir/events.json" || why="$why events.json invalid;"
+  grep -q "\"status\": \"$status\"" "$dir/run.json" || why="$why status not $status;"
+  if ls -A "$dir" | grep -q tmp; then why="$why temporaries left;"; fi
+  if [ -z "$why" ]; then ok "$name"; else nok "$name:$why"; fi
+}
+rm -rf "$outdir"
+"$exe" flow "$tiny" --t-end 5 --n-out 20 --out "$outdir" >"$tmp/stdout" 2>"$tmp/stderr" \
+  && check_traj "flow writes a complete trajectory" "$outdir" complete \
+  || nok "flow good run failed: $(cat "$tmp/stderr")"
+rm -rf "$outdir"
+"$exe" flow "$tiny" --t-end 5 --n-out 20 --reduced --stepper msbdf --out "$outdir" \
+  >"$tmp/stdout" 2>"$tmp/stderr" \
+  && check_traj "flow --reduced --stepper msbdf" "$outdir" complete \
+  || nok "flow --reduced failed: $(cat "$tmp/stderr")"
+rm -rf "$outdir"
+"$exe" sgd "$tiny" --lr 0.01 --batch 16 --steps 200 --out "$outdir" >"$tmp/stdout" 2>"$tmp/stderr" \
+  && check_traj "sgd writes a complete trajectory" "$outdir" complete \
+  || nok "sgd good run failed: $(cat "$tmp/stderr")"
+# Ctrl-C: a valid, marked partial trajectory and exit status 130
+rm -rf "$outdir"
+"$exe" flow "$tiny" --t-end 1e7 --rtol 1e-12 --out "$outdir" >"$tmp/stdout" 2>"$tmp/stderr" &
+pid=$!
+sleep 1
+kill -INT "$pid"
+wait "$pid"
+st=$?
+if [ "$st" -eq 130 ]; then check_traj "flow Ctrl-C leaves a marked partial trajectory" "$outdir" interrupted
+else nok "flow Ctrl-C: status $st"; fi
+grep -q "^# moeverify trajectory: .*interrupted" "$outdir/trajectory.csv" \
+  && ok "partial trajectory.csv is marked" || nok "partial trajectory.csv not marked"
+
 # Reference data shipped in data/ must be reproduced exactly by this build.
 "$exe" coeffs --kmax 201 --prec 256 >"$tmp/ref_coeffs.txt" 2>"$tmp/stderr"
 if cmp -s "$tmp/ref_coeffs.txt" "$top/data/sigmoid-coefficients-256.txt"; then

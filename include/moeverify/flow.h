@@ -87,6 +87,8 @@ typedef struct {
 } mv_flow_params;
 
 void mv_flow_params_default (mv_flow_params *p);
+/* MV_OK, or MV_EINVAL with a message naming the bad parameter. */
+int mv_flow_params_check (const mv_flow_params *p);
 
 /* Output grid of p (0 first, then ascending to t_end); malloc'd, count in *n. */
 double *mv_flow_times (const mv_flow_params *p, size_t *n);

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char usage[] =
   "usage: moeverify flow SPEC.json --t-end T [--reduced [--sample-gram]]\n"
@@ -168,6 +170,11 @@ mv_cmd_flow (int argc, char **argv)
   int rc = parse (&o, argc, argv);
   if (rc)
     return rc < 0 ? MV_EXIT_OK : rc;
+  if (mv_flow_params_check (&o.p))
+    {
+      mv_cli_lib_error ();
+      return MV_EXIT_USAGE;
+    }
   mv_problem pb;
   int s = mv_problem_read (&pb, o.spec);
   if (s)
@@ -175,6 +182,8 @@ mv_cmd_flow (int argc, char **argv)
       mv_cli_lib_error ();
       return s == MV_ENOMEM ? MV_EXIT_FAIL : MV_EXIT_USAGE;
     }
+  struct stat st_out;
+  int made_dir = stat (o.out, &st_out) != 0;
   if ((rc = mv_cli_prepare_dir (o.out)))
     {
       mv_problem_clear (&pb);
@@ -216,6 +225,8 @@ mv_cmd_flow (int argc, char **argv)
       /* bad parameters or a solver failure: report, write nothing */
       mv_cli_lib_error ();
       exit_code = tr.rows ? MV_EXIT_FAIL : MV_EXIT_USAGE;
+      if (made_dir)
+        rmdir (o.out);
     }
   else
     {
