@@ -30,11 +30,13 @@ static int
 full_grad (full_ctx *c, const double *y, double *L)
 {
   size_t md = c->m * c->d;
+  if (c->prec <= 53)
+    return mv_loss_eval_vec_d (L, c->gV, c->gW, NULL, y, y + md, c->Ut,
+                               c->Ut + c->ms * c->d, c->d, c->pb.noise_var, c->ws);
+  /* the MPFR path reads exact inputs through the problem object */
   int s = mv_problem_set_student_d (&c->pb, y, y + md);
   if (s)
     return s;
-  if (c->prec <= 53)
-    return mv_loss_eval_d (L, c->gV, c->gW, NULL, &c->pb, c->ws);
   s = mv_loss_eval (c->L, c->mV, c->mW, NULL, &c->pb, c->ws);
   if (s)
     return s;
@@ -110,6 +112,19 @@ full_observe (void *ctx, const double *y, double *G, double *L, double *grad2)
       const double *u = y + k * d;     /* V rows then W rows */
       nrm[k] = sqrt (mv_dot (u, u, d));
     }
+  if (!L)
+    {
+      /* events need only the alignments with the teachers */
+      size_t ms = c->ms;
+      for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < ms; j++)
+          {
+            size_t tv = 2 * m + j, tw = 2 * m + ms + j;
+            G[i * n + tv] = mv_dot (y + i * d, c->Ut + j * d, d) / nrm[i];
+            G[(m + i) * n + tw] = mv_dot (y + (m + i) * d, c->Ut + (ms + j) * d, d) / nrm[m + i];
+          }
+      return MV_OK;
+    }
   for (size_t k = 0; k < n; k++)
     {
       G[k * n + k] = 1;
@@ -122,8 +137,6 @@ full_observe (void *ctx, const double *y, double *G, double *L, double *grad2)
           G[k * n + l] = G[l * n + k] = mv_dot (uk, ul, d) / (nk * nl);
         }
     }
-  if (!L)
-    return MV_OK;
   int s = full_grad (c, y, L);
   if (s)
     return s;

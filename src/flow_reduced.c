@@ -6,6 +6,7 @@
  *   |grad L|^2 = sum_k ((M g)_kk - M_kk^2) / r_k^2.
  * The state is the free Gram entries (k < l, k a student) and the energy. */
 #include "flow_priv.h"
+#include "linalg.h"
 #include <moeverify/error.h>
 #include <moeverify/loss.h>
 
@@ -47,26 +48,12 @@ red_eval (red_ctx *c, const double *y, double *L, double *g2)
   int s = mv_loss_gram_d (L, c->g, NULL, c->G, c->noise, c->ws);
   if (s)
     return s;
+  mv_linalg_combine (c->M, n, c->g, n, ns, c->G, n, n, n);
   double acc = 0;
   for (size_t k = 0; k < ns; k++)
     {
-      const double *gk = c->g + k * n;
-      double *Mk = c->M + k * n;
-      for (size_t l = 0; l < n; l++)
-        Mk[l] = 0;
-      for (size_t j = 0; j < n; j++)
-        {
-          double gkj = gk[j];
-          if (gkj == 0.0)
-            continue;
-          const double *Gj = c->G + j * n;
-          for (size_t l = 0; l < n; l++)
-            Mk[l] += gkj * Gj[l];
-        }
-      double mg = 0;
-      for (size_t l = 0; l < n; l++)
-        mg += Mk[l] * gk[l];
-      acc += (mg - Mk[k] * Mk[k]) / c->r2[k];
+      const double *Mk = c->M + k * n;
+      acc += (mv_dot (Mk, c->g + k * n, n) - Mk[k] * Mk[k]) / c->r2[k];
     }
   *g2 = acc;
   return MV_OK;

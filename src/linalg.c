@@ -61,3 +61,60 @@ mv_linalg_gram (double *G, const double *U, size_t n, size_t d, size_t ld)
     for (size_t l = k; l < n; l++)
       G[k * n + l] = G[l * n + k] = mv_dot (U + k * ld, U + l * ld, d);
 }
+
+/* out_r = sum_l C[r*ldc + l] U_l, r < rows, for the n rows U_l of length d
+ * (stride ld).  Four output rows at a time share every load of U_l. */
+void
+mv_linalg_combine (double *out, size_t ldo, const double *C, size_t ldc,
+                   size_t rows, const double *U, size_t n, size_t d, size_t ld)
+{
+  size_t r = 0;
+#ifdef MV_HAVE_V2D
+  for (; r + 4 <= rows; r += 4)
+    {
+      const double *c0 = C + r * ldc, *c1 = c0 + ldc, *c2 = c1 + ldc, *c3 = c2 + ldc;
+      double *o0 = out + r * ldo, *o1 = o0 + ldo, *o2 = o1 + ldo, *o3 = o2 + ldo;
+      size_t i = 0;
+      for (; i + 4 <= d; i += 4)
+        {
+          mv_v2d a0 = { 0, 0 }, b0 = { 0, 0 }, a1 = { 0, 0 }, b1 = { 0, 0 };
+          mv_v2d a2 = { 0, 0 }, b2 = { 0, 0 }, a3 = { 0, 0 }, b3 = { 0, 0 };
+          for (size_t l = 0; l < n; l++)
+            {
+              const double *u = U + l * ld + i;
+              mv_v2d x = mv_ld2 (u), y = mv_ld2 (u + 2);
+              mv_v2d k0 = { c0[l], c0[l] }, k1 = { c1[l], c1[l] };
+              mv_v2d k2 = { c2[l], c2[l] }, k3 = { c3[l], c3[l] };
+              a0 += k0 * x, b0 += k0 * y, a1 += k1 * x, b1 += k1 * y;
+              a2 += k2 * x, b2 += k2 * y, a3 += k3 * x, b3 += k3 * y;
+            }
+          mv_st2 (o0 + i, a0), mv_st2 (o0 + i + 2, b0);
+          mv_st2 (o1 + i, a1), mv_st2 (o1 + i + 2, b1);
+          mv_st2 (o2 + i, a2), mv_st2 (o2 + i + 2, b2);
+          mv_st2 (o3 + i, a3), mv_st2 (o3 + i + 2, b3);
+        }
+      for (; i < d; i++)
+        {
+          double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+          for (size_t l = 0; l < n; l++)
+            {
+              double u = U[l * ld + i];
+              s0 += c0[l] * u, s1 += c1[l] * u, s2 += c2[l] * u, s3 += c3[l] * u;
+            }
+          o0[i] = s0, o1[i] = s1, o2[i] = s2, o3[i] = s3;
+        }
+    }
+#endif
+  for (; r < rows; r++)
+    {
+      double *o = out + r * ldo;
+      memset (o, 0, d * sizeof *o);
+      for (size_t l = 0; l < n; l++)
+        {
+          double c = C[r * ldc + l];
+          const double *u = U + l * ld;
+          for (size_t i = 0; i < d; i++)
+            o[i] += c * u[i];
+        }
+    }
+}

@@ -60,4 +60,9 @@ mv_dot (const double *a, const double *b, size_t n)
  * and lower triangle, diagonal included; same bits as mv_dot. */
 void mv_linalg_gram (double *G, const double *U, size_t n, size_t d, size_t ld);
 
+/* out_r = sum_l C[r*ldc + l] U_l for r < rows (output stride ldo). */
+void mv_linalg_combine (double *out, size_t ldo, const double *C, size_t ldc,
+                        size_t rows, const double *U, size_t n, size_t d,
+                        size_t ld);
+
 #endif

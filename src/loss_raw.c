@@ -67,6 +67,8 @@ nomem:
 }
 
 
+static int normalise_gram_d (mv_loss_ws *ws, size_t d);
+
 /* Unit vectors (ws->Ud), norms (ws->normd) and their Gram matrix (ws->Gd)
  * for the double path. */
 static int
@@ -75,11 +77,20 @@ unit_gram_d (const mv_problem *pb, mv_loss_ws *ws)
   int s = check_shape (pb, ws);
   if (s || (s = ensure_d (ws, pb->d, 0)))
     return s;
-  size_t n = ws->n, d = pb->d, m = ws->m, ms = ws->mstar;
-  double *U = ws->Ud, *G = ws->Gd;
+  size_t d = pb->d, m = ws->m, ms = ws->mstar;
+  double *U = ws->Ud;
   s = mv_problem_vectors_d (U, U + m * d, U + 2 * m * d, U + (2 * m + ms) * d, pb);
   if (s)
     return s;
+  return normalise_gram_d (ws, d);
+}
+
+/* Normalise the rows of ws->Ud in place, keep the norms, form the Gram. */
+static int
+normalise_gram_d (mv_loss_ws *ws, size_t d)
+{
+  size_t n = ws->n;
+  double *U = ws->Ud, *G = ws->Gd;
   for (size_t k = 0; k < n; k++)
     {
       double *u = U + k * d, nr = sqrt (mv_dot (u, u, d));
@@ -108,6 +119,11 @@ raw_grad_d (double *gV, double *gW, mv_loss_info *li, size_t d, mv_loss_ws *ws)
     for (size_t l = k + 1; l < n; l++)
       gmax = fmax (gmax, fabs (g[k * n + l])), gsum += fabs (g[k * n + l]);
   li->err += gsum * drho;
+  /* h_k = sum_l g_kl u_l for the student rows (v rows then w rows) */
+  if (gV)
+    mv_linalg_combine (gV, d, g, n, m, U, n, d, d);
+  if (gW)
+    mv_linalg_combine (gW, d, g + m * n, n, m, U, n, d, d);
   double gerr = 0;
   for (size_t k = 0; k < 2 * m; k++)
     {
@@ -115,19 +131,10 @@ raw_grad_d (double *gV, double *gW, mv_loss_info *li, size_t d, mv_loss_ws *ws)
       if (!out)
         continue;
       out += (k % m) * d;
-      memset (out, 0, d * sizeof *out);
       double ek = 0, gk = 0;
       for (size_t l = 0; l < n; l++)
-        {
-          double c = g[k * n + l];
-          if (l == k || c == 0.0)
-            continue;
-          const double *ul = U + l * d;
-          for (size_t i = 0; i < d; i++)
-            out[i] += c * ul[i];
-          ek += ws->errG[k * n + l];
-          gk += fabs (c);
-        }
+        if (l != k)
+          ek += ws->errG[k * n + l], gk += fabs (g[k * n + l]);
       const double *uk = U + k * d;
       double proj = mv_dot (out, uk, d), inv = 1.0 / ws->normd[k];
       for (size_t i = 0; i < d; i++)
@@ -152,6 +159,29 @@ mv_loss_eval_d (double *L, double *gV, double *gW, mv_loss_info *info,
   if (s)
     return s;
   raw_grad_d (gV, gW, &li, pb->d, ws);
+  if (info)
+    *info = li;
+  return MV_OK;
+}
+
+int
+mv_loss_eval_vec_d (double *L, double *gV, double *gW, mv_loss_info *info,
+                    const double *V, const double *W, const double *Vt,
+                    const double *Wt, size_t d, double noise_var, mv_loss_ws *ws)
+{
+  int s = d ? ensure_d (ws, d, 0) : mv_error_set (MV_EINVAL, "loss: dimension d = 0");
+  if (s)
+    return s;
+  size_t m = ws->m, ms = ws->mstar, md = m * d, sd = ms * d;
+  double *U = ws->Ud;
+  memcpy (U, V, md * sizeof *U), memcpy (U + md, W, md * sizeof *U);
+  memcpy (U + 2 * md, Vt, sd * sizeof *U), memcpy (U + 2 * md + sd, Wt, sd * sizeof *U);
+  if ((s = normalise_gram_d (ws, d)))
+    return s;
+  mv_loss_info li;
+  if ((s = mv_loss_gram_d (L, ws->gd, &li, ws->Gd, noise_var, ws)))
+    return s;
+  raw_grad_d (gV, gW, &li, d, ws);
   if (info)
     *info = li;
   return MV_OK;

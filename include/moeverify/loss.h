@@ -64,6 +64,12 @@ int mv_loss_gram_hess_d (double *L, double *dLdG, double *H,
  * vectors v_i, w_i (m x d each, row-major; either may be NULL). */
 int mv_loss_eval_d (double *L, double *gV, double *gW, mv_loss_info *info,
                     const mv_problem *pb, mv_loss_ws *ws);
+/* The same from raw vectors given directly (rows of V, W: m x d; Vt, Wt:
+ * m* x d), without a problem object: the flows' right-hand side. */
+int mv_loss_eval_vec_d (double *L, double *gV, double *gW, mv_loss_info *info,
+                        const double *V, const double *W, const double *Vt,
+                        const double *Wt, size_t d, double noise_var,
+                        mv_loss_ws *ws);
 int mv_loss_eval (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info,
                   const mv_problem *pb, mv_loss_ws *ws);
 
