@@ -300,7 +300,8 @@ assemble_d (mv_expect_vald *out, double *val_scale, const double rho[MV_NRHO],
   double xbe = rho[MV_RHO_BE], pbe[4] = { 1, xbe, xbe * xbe, xbe * xbe * xbe };
   double P = 0, dAB = 0, dBC = 0, dAE = 0, dCE = 0, dBE = 0, dAC = 0;
   double mono_abs = 0, vs = 0, abs_sum = 0;
-  int t = 0;
+  int t = 0, bounds = !(want_grad & MV_EXPECT_NOBOUND);
+  want_grad &= 1;
   for (int e = 0; e <= 3; e++)
     {
       int s = 3 - e;
@@ -312,10 +313,14 @@ assemble_d (mv_expect_vald *out, double *val_scale, const double rho[MV_NRHO],
         for (int a2 = 0; a2 <= s; a2++, t++)
           {
             const mv_tuple *tp = &ws->tuple[t];
-            double f = F[tp->f], uw = u[a1] * w[a2], m = c * uw, am = fabs (m);
-            mono_abs += am;
-            vs += am * ws->wabs_i[tp->f];
-            abs_sum += fabs (m * f);
+            double f = F[tp->f], uw = u[a1] * w[a2], m = c * uw;
+            if (bounds)
+              {
+                double am = fabs (m);
+                mono_abs += am;
+                vs += am * ws->wabs_i[tp->f];
+                abs_sum += fabs (m * f);
+              }
             P += m * f;
             if (!want_grad)
               continue;
@@ -366,10 +371,12 @@ mv_expect_pair_d (mv_expect_vald *out, const double rho[MV_NRHO], int want_grad,
   if (s)
     return s;
   unsigned N = mv_expect_series_d (F, &tail, r[MV_RHO_AC],
-                                   want_grad ? MV_NF_GRAD : MV_NF_VAL,
+                                   (want_grad & 1) ? MV_NF_GRAD : MV_NF_VAL,
                                    ldexp (1.0, -60), ws);
   double vs, mono_abs = assemble_d (out, &vs, r, F, want_grad, ws);
   finish_bounds_d (out, mono_abs, vs, tail, N, ws);
+  if (want_grad & MV_EXPECT_NOBOUND)
+    out->err = out->derr = NAN;
   return MV_OK;
 }
 
@@ -382,13 +389,15 @@ mv_expect_self_d (mv_expect_vald *out, double r, int want_grad,
   if (s)
     return s;
   double vs, mono_abs = assemble_d (out, &vs, rr, ws->F1d, want_grad, ws);
-  if (want_grad)
+  if (want_grad & 1)
     out->dP[0] = out->dP[MV_RHO_AB] + out->dP[MV_RHO_AE] + out->dP[MV_RHO_BC]
                  + out->dP[MV_RHO_CE];
   finish_bounds_d (out, mono_abs, out->abs_sum, ws->F1d_err, 0, ws);
   out->nterms = ws->nmax_d;
-  if (want_grad)
+  if (want_grad & 1)
     out->derr *= 4;
+  if (want_grad & MV_EXPECT_NOBOUND)
+    out->err = out->derr = NAN;
   return MV_OK;
 }
 

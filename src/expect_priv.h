@@ -15,6 +15,9 @@
 #define MV_NF_GRAD 14
 #define MV_NF 18
 #define MV_NTUPLE 30
+/* Internal flag or-ed into want_grad of the double functions: skip the
+ * error-bound bookkeeping (flows need values, not bounds); err = derr = NAN. */
+#define MV_EXPECT_NOBOUND 2
 
 typedef struct {
   unsigned char a1, a2, b1, b2, e;  /* AB, AE, BC, CE, BE multiplicities */

@@ -218,6 +218,8 @@ gram_d_core (double *L, double *dLdG, double *H, mv_loss_info *info,
       pair_term t;
       pair_get (&t, p, ws);
       int want = dLdG && t.grad, wantH = H && t.grad;
+      /* without info nobody reads the bounds: skip their bookkeeping */
+      int flags = want | (info ? 0 : MV_EXPECT_NOBOUND);
       mv_expect_vald v;
       double hess[MV_NRHO][MV_NRHO], d2 = 0;
       int s;
@@ -225,7 +227,7 @@ gram_d_core (double *L, double *dLdG, double *H, mv_loss_info *info,
         {
           double r = G[t.k[0] * n + t.k[1]];
           s = wantH ? mv_expect_self_hess_d (&v, &d2, r, ws->ex)
-                    : mv_expect_self_d (&v, r, want, ws->ex);
+                    : mv_expect_self_d (&v, r, flags, ws->ex);
         }
       else
         {
@@ -233,7 +235,7 @@ gram_d_core (double *L, double *dLdG, double *H, mv_loss_info *info,
           for (int a = 0; a < MV_NRHO; a++)
             rho[a] = G[t.k[RHO_I[a]] * n + t.k[RHO_J[a]]];
           s = wantH ? mv_expect_pair_hess_d (&v, hess, rho, ws->ex)
-                    : mv_expect_pair_d (&v, rho, want, ws->ex);
+                    : mv_expect_pair_d (&v, rho, flags, ws->ex);
         }
       if (s)
         return s;

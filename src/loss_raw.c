@@ -178,8 +178,9 @@ mv_loss_eval_vec_d (double *L, double *gV, double *gW, mv_loss_info *info,
   memcpy (U + 2 * md, Vt, sd * sizeof *U), memcpy (U + 2 * md + sd, Wt, sd * sizeof *U);
   if ((s = normalise_gram_d (ws, d)))
     return s;
-  mv_loss_info li;
-  if ((s = mv_loss_gram_d (L, ws->gd, &li, ws->Gd, noise_var, ws)))
+  mv_loss_info li = { 0 };
+  /* no info requested (flows): skip the error-bound bookkeeping */
+  if ((s = mv_loss_gram_d (L, ws->gd, info ? &li : NULL, ws->Gd, noise_var, ws)))
     return s;
   raw_grad_d (gV, gW, &li, d, ws);
   if (info)
