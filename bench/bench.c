@@ -96,11 +96,132 @@ time_mpfr (const mv_problem *pb, mpfr_prec_t prec, int reps, double *t_tab,
   mv_loss_free (ws);
 }
 
+/* wall seconds of a flow run; steps and final time through tr */
+static double
+run_flow (mv_traj *tr, const mv_problem *pb, double T, int reduced, int sample)
+{
+  mv_flow_params p;
+  mv_flow_params_default (&p);
+  p.t_end = T;
+  mv_traj_init (tr, pb->m, pb->mstar);
+  size_t n = 2 * (pb->m + pb->mstar);
+  double *G = malloc (n * n * sizeof *G), *nr = malloc (n * sizeof *nr);
+  int s;
+  if (!reduced)
+    s = mv_flow_full (tr, pb, &p);
+  else
+    {
+      s = sample ? mv_problem_gram_sample_d (G, nr, pb) : mv_problem_gram_d (G, nr, pb);
+      if (!s)
+        s = mv_flow_reduced (tr, G, nr, pb->m, pb->mstar, pb->noise_var, &p);
+    }
+  free (G), free (nr);
+  if (s)
+    {
+      fprintf (stderr, "bench: %s\n", mv_error_message ());
+      exit (1);
+    }
+  return tr->wall_seconds;
+}
+
+static void
+bench_flows (int quick)
+{
+  mv_problem pb;
+  spec (&pb, 1000, 25, 5);
+  printf ("\n## Gradient flows, paper setting (rk8pd, rtol 1e-9, atol 1e-12)\n\n");
+  printf ("| flow | horizon T | wall | steps (rejected) | RHS evaluations | teachers recovered | L(T) |\n");
+  printf ("|---|---|---|---|---|---|---|\n");
+  const double Ts[2] = { 150, 200 };
+  for (int k = 0; k < 2; k++)
+    for (int reduced = 1; reduced >= 0; reduced--)
+      {
+        if (!reduced && (quick || k == 1))
+          continue;
+        mv_traj tr;
+        double w = run_flow (&tr, &pb, Ts[k], reduced, 0);
+        int rec = 0;
+        for (size_t j = 0; j < pb.mstar; j++)
+          rec += !isnan (mv_traj_recovery (&tr, j, NULL));
+        printf ("| %s | %g | %.2f s | %lu (%lu) | %lu | %d of %zu | %.3e |\n",
+                reduced ? "reduced" : "full", Ts[k], w, tr.steps, tr.rejected,
+                tr.rhs_evals, rec, pb.mstar, tr.loss[tr.rows - 1]);
+        fflush (stdout);
+        mv_traj_clear (&tr);
+      }
+
+  printf ("\n## Reduced flow from an exactly sampled G(0): cost versus d (T = 30)\n\n");
+  printf ("| d | wall | steps | RHS evaluations | wall per RHS | L(0) | L(30) |\n"
+          "|---|---|---|---|---|---|---|\n");
+  const double ds[4] = { 1e3, 1e6, 1e9, 1e12 };
+  for (int i = 0; i < 4; i++)
+    {
+      mv_problem q;
+      char buf[512];
+      snprintf (buf, sizeof buf,
+                "{\"d\": %.0f, \"teacher\": {\"m\": 5, \"init\": {\"kind\": \"orthonormal\", "
+                "\"seed\": 1}}, \"student\": {\"m\": 25, \"init\": {\"kind\": \"gaussian\", "
+                "\"seed\": 2}}}", ds[i]);
+      if (mv_problem_parse (&q, buf, "bench"))
+        {
+          fprintf (stderr, "bench: %s\n", mv_error_message ());
+          exit (1);
+        }
+      mv_traj tr;
+      double w = run_flow (&tr, &q, 30, 1, 1);
+      printf ("| %.0e | %.2f s | %lu | %lu | %.0f us | %.6f | %.6f |\n", ds[i], w, tr.steps,
+              tr.rhs_evals, 1e6 * w / tr.rhs_evals, tr.loss[0], tr.loss[tr.rows - 1]);
+      fflush (stdout);
+      mv_traj_clear (&tr);
+      mv_problem_clear (&q);
+    }
+
+  /* SGD: speed, and how far it is from the flow at a learning rate that
+   * tracks it; extrapolate to the flow's first recovery time */
+  printf ("\n## Online SGD versus the flow (paper setting, batch 256)\n\n");
+  mv_sgd_params sp;
+  mv_sgd_params_default (&sp);
+  sp.batch = 256;
+  sp.lr = 1e-4;
+  sp.steps = quick ? 500 : 3000;
+  mv_traj st, ft;
+  mv_traj_init (&st, pb.m, pb.mstar);
+  if (mv_sgd_run (&st, &pb, &sp))
+    {
+      fprintf (stderr, "bench: %s\n", mv_error_message ());
+      exit (1);
+    }
+  double Tsgd = sp.lr * sp.steps, ws = st.wall_seconds;
+  run_flow (&ft, &pb, Tsgd, 1, 0);
+  double Lf = ft.loss[ft.rows - 1], Ls = st.loss[st.rows - 1];
+  mv_traj fr;
+  run_flow (&fr, &pb, 150, 1, 0);
+  double trec = mv_traj_recovery (&fr, 0, NULL), wrec = 0;
+  mv_traj_clear (&fr);
+  mv_traj f2;
+  wrec = run_flow (&f2, &pb, trec, 1, 0);
+  mv_traj_clear (&f2);
+  double steps_per_s = sp.steps / ws, sgd_need = trec / sp.lr / steps_per_s;
+  printf ("SGD lr %g: %lu steps (t = %g) in %.2f s = %.0f steps/s; L_sgd(t) = %.6f vs "
+          "L_flow(t) = %.6f\n", sp.lr, sp.steps, Tsgd, ws, steps_per_s, Ls, Lf);
+  printf ("first teacher recovered by the flow at t = %.3f: reduced flow %.2f s; SGD at "
+          "lr %g would need %.3g steps = %.3g s, i.e. %.3g x the reduced flow\n", trec, wrec,
+          sp.lr, trec / sp.lr, sgd_need, sgd_need / wrec);
+  mv_traj_clear (&st), mv_traj_clear (&ft);
+  mv_problem_clear (&pb);
+}
+
 int
 main (int argc, char **argv)
 {
   int quick = argc > 1 && !strcmp (argv[1], "--quick");
+  int flows_only = argc > 1 && !strcmp (argv[1], "--flows");
   mv_init ();
+  if (flows_only)
+    {
+      bench_flows (0);
+      return 0;
+    }
   mv_problem pb;
   spec (&pb, 1000, 25, 5);
   printf ("# moeverify %s benchmarks (one core, wall clock, median)\n\n", mv_version ());
@@ -178,5 +299,6 @@ main (int argc, char **argv)
           tmc * nl / par.samples / td);
   mv_mc_result_clear (&res);
   mv_problem_clear (&pb);
+  bench_flows (quick);
   return 0;
 }
