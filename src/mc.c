@@ -31,6 +31,7 @@
  * gsl_ran_gaussian_ziggurat; per sample k variates for xi, then one for the
  * label noise when noise_var > 0.  No allocation inside the sample loop. */
 #include <moeverify/mc.h>
+#include "linalg.h"
 #include <moeverify/error.h>
 
 #include <math.h>
@@ -113,23 +114,6 @@ mv_mc_result_clear (mv_mc_result *r)
 
 /* ------------------------------------------------------------ helpers */
 
-static double
-dot_n (const double *restrict a, const double *restrict b, size_t n)
-{
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    {
-      s0 += a[i] * b[i];
-      s1 += a[i + 1] * b[i + 1];
-      s2 += a[i + 2] * b[i + 2];
-      s3 += a[i + 3] * b[i + 3];
-    }
-  for (; i < n; i++)
-    s0 += a[i] * b[i];
-  return (s0 + s1) + (s2 + s3);
-}
-
 static void
 axpy_n (double *restrict y, double alpha, const double *restrict x, size_t n)
 {
@@ -148,20 +132,11 @@ axpy_n (double *restrict y, double alpha, const double *restrict x, size_t n)
 
 #define MV_MC_BLOCK 16
 
-#if defined(__GNUC__) && !defined(MV_MC_SCALAR)
-typedef double v2d __attribute__ ((vector_size (16)));
-static inline v2d
-ld2 (const double *p)
-{
-  v2d v;
-  memcpy (&v, p, sizeof v);
-  return v;
-}
-static inline void
-st2 (double *p, v2d v)
-{
-  memcpy (p, &v, sizeof v);
-}
+#if defined(MV_HAVE_V2D) && !defined(MV_MC_SCALAR)
+/* the shared two-wide helpers of linalg.h */
+typedef mv_v2d v2d;
+#define ld2 mv_ld2
+#define st2 mv_st2
 
 /* out[s * ostride] = row . X[s], s < bs; len a multiple of 4. */
 static void
@@ -280,7 +255,7 @@ kern_se (double *gse, const double *QT, size_t d, const double *F, size_t r,
         }
       if (e < r)
         {
-          double z0 = dot_n (q0, F + e * kp, kp), z1 = dot_n (q1, F + e * kp,
+          double z0 = mv_dot (q0, F + e * kp, kp), z1 = mv_dot (q1, F + e * kp,
                                                               kp);
           s0 += z0 * z0;
           s1 += z1 * z1;
@@ -293,7 +268,7 @@ kern_se (double *gse, const double *QT, size_t d, const double *F, size_t r,
       double s0 = 0;
       for (size_t e = 0; e < r; e++)
         {
-          double z = dot_n (QT + c * kp, F + e * kp, kp);
+          double z = mv_dot (QT + c * kp, F + e * kp, kp);
           s0 += z * z;
         }
       gse[c] = sqrt (s0);
@@ -309,7 +284,7 @@ kern_se (double *gse, const double *QT, size_t d, const double *F, size_t r,
       double s0 = 0;
       for (size_t e = 0; e < r; e++)
         {
-          double z = dot_n (QT + c * kp, F + e * kp, kp);
+          double z = mv_dot (QT + c * kp, F + e * kp, kp);
           s0 += z * z;
         }
       gse[c] = sqrt (s0);
@@ -321,7 +296,7 @@ kern_proj (double *out, size_t ostride, const double *row, size_t len,
            const double *X, size_t kp, size_t bs)
 {
   for (size_t s = 0; s < bs; s++)
-    out[s * ostride] = dot_n (row, X + s * kp, len);
+    out[s * ostride] = mv_dot (row, X + s * kp, len);
 }
 
 static void
@@ -506,7 +481,7 @@ build_basis (mc_ws *w)
       for (int pass = 0; pass < 2 && k > 0; pass++)
         {
           for (size_t t = 0; t < k; t++)
-            w->coef[t] = dot_n (w->qrow[t], x, d);
+            w->coef[t] = mv_dot (w->qrow[t], x, d);
           for (size_t t = 0; t < k; t++)
             {
               axpy_n (x, -w->coef[t], w->qrow[t], d);

@@ -32,6 +32,7 @@
  * for a step, and k_obs is the smallest interval keeping it below 10%:
  * 1 unless the batch is tiny (paper setting: 3.6% at every step). */
 #include <moeverify/flow.h>
+#include "linalg.h"
 #include <moeverify/error.h>
 #include <moeverify/loss.h>
 #include <moeverify/problem.h>
@@ -87,37 +88,12 @@ stream_seed (unsigned long seed)
 
 /* ------------------------------------------------------------ kernels */
 
-static double
-dot_n (const double *restrict a, const double *restrict b, size_t n)
-{
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    {
-      s0 += a[i] * b[i];
-      s1 += a[i + 1] * b[i + 1];
-      s2 += a[i + 2] * b[i + 2];
-      s3 += a[i + 3] * b[i + 3];
-    }
-  for (; i < n; i++)
-    s0 += a[i] * b[i];
-  return (s0 + s1) + (s2 + s3);
-}
 
-#if defined(__GNUC__) && !defined(MV_SGD_SCALAR)
-typedef double v2d __attribute__ ((vector_size (16)));
-static inline v2d
-ld2 (const double *p)
-{
-  v2d v;
-  memcpy (&v, p, sizeof v);
-  return v;
-}
-static inline void
-st2 (double *p, v2d v)
-{
-  memcpy (p, &v, sizeof v);
-}
+#if defined(MV_HAVE_V2D) && !defined(MV_SGD_SCALAR)
+/* the shared two-wide helpers of linalg.h */
+typedef mv_v2d v2d;
+#define ld2 mv_ld2
+#define st2 mv_st2
 
 /* P[s * np + k] = X[s] . U[k] for s < bp (multiple of 4), k < np (even);
  * rows have dp (multiple of 4) entries.  Column blocks of SGD_DCHUNK are
@@ -235,7 +211,7 @@ kern_proj (double *P, const double *X, const double *U, size_t bp, size_t np,
 {
   for (size_t s = 0; s < bp; s++)
     for (size_t k = 0; k < np; k++)
-      P[s * np + k] = dot_n (X + s * dp, U + k * dp, dp);
+      P[s * np + k] = mv_dot (X + s * dp, U + k * dp, dp);
 }
 
 static void
@@ -365,7 +341,7 @@ student_norms (double *inv, const double *U, size_t m2, size_t dp)
 {
   for (size_t k = 0; k < m2; k++)
     {
-      double nr = sqrt (dot_n (U + k * dp, U + k * dp, dp));
+      double nr = sqrt (mv_dot (U + k * dp, U + k * dp, dp));
       if (!(nr > 0) || !isfinite (nr) || !isfinite (1.0 / nr))
         return k + 1;
       inv[k] = 1.0 / nr;
@@ -381,7 +357,7 @@ gram_st (double *G, const double *U, const double *inv, size_t m2, size_t n,
   for (size_t k = 0; k < m2; k++)
     for (size_t l = m2; l < n; l++)
       G[k * n + l] = G[l * n + k]
-        = dot_n (U + k * dp, U + l * dp, dp) * inv[k] * inv[l];
+        = mv_dot (U + k * dp, U + l * dp, dp) * inv[k] * inv[l];
 }
 
 /* Student-student block (the rest is kept from gram_st and the fixed
@@ -395,7 +371,7 @@ gram_ss (double *G, const double *U, const double *inv, size_t m2, size_t n,
       G[k * n + k] = 1.0;
       for (size_t l = k + 1; l < m2; l++)
         G[k * n + l] = G[l * n + k]
-          = dot_n (U + k * dp, U + l * dp, dp) * inv[k] * inv[l];
+          = mv_dot (U + k * dp, U + l * dp, dp) * inv[k] * inv[l];
     }
 }
 
@@ -565,7 +541,7 @@ mv_sgd_run (mv_traj *tr, const mv_problem *pb, const mv_sgd_params *p)
      equal to a teacher projects identically */
   for (size_t k = m2; k < n; k++)
     {
-      double nr = sqrt (dot_n (w.Ua + k * w.dp, w.Ua + k * w.dp, w.dp));
+      double nr = sqrt (mv_dot (w.Ua + k * w.dp, w.Ua + k * w.dp, w.dp));
       if (!(nr > 0) || !isfinite (nr))
         {
           s = mv_error_set (MV_EDOM, "sgd: teacher vector %zu is zero or not "
@@ -620,7 +596,7 @@ mv_sgd_run (mv_traj *tr, const mv_problem *pb, const mv_sgd_params *p)
   for (size_t k = m2; k < n; k++)
     for (size_t l = m2; l < n; l++)
       w.Gobs[k * n + l] = w.G[k * n + l] = k == l ? 1.0
-        : dot_n (w.Ua + k * w.dp, w.Ua + l * w.dp, w.dp) * w.inv[k] * w.inv[l];
+        : mv_dot (w.Ua + k * w.dp, w.Ua + l * w.dp, w.dp) * w.inv[k] * w.inv[l];
   for (size_t k = 0; k < m2; k++)
     w.Gobs[k * n + k] = 1.0;
 
