@@ -33,13 +33,52 @@ static const char usage[] =
   "  --rtol R, --atol A   tolerances (default 1e-9, 1e-12); atol is per\n"
   "                  component relative to its natural scale\n"
   "  --prec BITS     full flow: right-hand side in MPFR at BITS, rounded\n"
-  "  --n-out K       output samples: K log-spaced plus K evenly spaced (200)\n";
+  "  --n-out K       output samples: K log-spaced plus K evenly spaced (200)\n"
+  "  --times T1,T2,...  explicit output times instead (increasing, in (0, T])\n";
 
 typedef struct {
   const char *spec, *out;
   int reduced, sample;
   mv_flow_params p;
+  double *times;
 } flow_opts;
+
+/* "t1,t2,..." into a malloc'd array (checked against t-end later) */
+static int
+parse_times (flow_opts *o, const char *arg)
+{
+  size_t cap = 1;
+  for (const char *c = arg; *c; c++)
+    cap += *c == ',';
+  free (o->times);
+  o->times = malloc (cap * sizeof *o->times);
+  if (!o->times)
+    return MV_EXIT_FAIL;
+  size_t n = 0;
+  char *end;
+  const char *c = arg;
+  for (;;)
+    {
+      double t = strtod (c, &end);
+      if (end == c || !(t > 0) || !isfinite (t) || (n && !(t > o->times[n - 1])))
+        {
+          mv_cli_error ("--times: '%s': expected increasing positive times t1,t2,...", arg);
+          return MV_EXIT_USAGE;
+        }
+      o->times[n++] = t;
+      if (*end == '\0')
+        break;
+      if (*end != ',')
+        {
+          mv_cli_error ("--times: '%s': expected increasing positive times t1,t2,...", arg);
+          return MV_EXIT_USAGE;
+        }
+      c = end + 1;
+    }
+  o->p.times = o->times;
+  o->p.n_times = n;
+  return 0;
+}
 
 static int
 parse (flow_opts *o, int argc, char **argv)
@@ -97,6 +136,14 @@ parse (flow_opts *o, int argc, char **argv)
           if (!(v = mv_cli_value (&a)) || mv_cli_parse_ulong ("--n-out", v, 1, 1000000, &u))
             return MV_EXIT_USAGE;
           o->p.n_out = u;
+        }
+      else if (mv_cli_is (&a, "--times"))
+        {
+          int rc;
+          if (!(v = mv_cli_value (&a)))
+            return MV_EXIT_USAGE;
+          if ((rc = parse_times (o, v)))
+            return rc;
         }
       else if (mv_cli_is (&a, "--max-steps"))
         {
@@ -168,18 +215,22 @@ mv_cmd_flow (int argc, char **argv)
 {
   flow_opts o;
   int rc = parse (&o, argc, argv);
-  if (rc)
-    return rc < 0 ? MV_EXIT_OK : rc;
-  if (mv_flow_params_check (&o.p))
+  if (!rc && mv_flow_params_check (&o.p))
     {
       mv_cli_lib_error ();
-      return MV_EXIT_USAGE;
+      rc = MV_EXIT_USAGE;
+    }
+  if (rc)
+    {
+      free (o.times);
+      return rc < 0 ? MV_EXIT_OK : rc;
     }
   mv_problem pb;
   int s = mv_problem_read (&pb, o.spec);
   if (s)
     {
       mv_cli_lib_error ();
+      free (o.times);
       return s == MV_ENOMEM ? MV_EXIT_FAIL : MV_EXIT_USAGE;
     }
   struct stat st_out;
@@ -187,6 +238,7 @@ mv_cmd_flow (int argc, char **argv)
   if ((rc = mv_cli_prepare_dir (o.out)))
     {
       mv_problem_clear (&pb);
+      free (o.times);
       return rc;
     }
   mv_traj tr;
@@ -194,6 +246,7 @@ mv_cmd_flow (int argc, char **argv)
     {
       mv_cli_lib_error ();
       mv_problem_clear (&pb);
+      free (o.times);
       return MV_EXIT_FAIL;
     }
   o.p.interrupt = mv_cli_catch_sigint ();
@@ -247,5 +300,6 @@ mv_cmd_flow (int argc, char **argv)
     }
   mv_traj_clear (&tr);
   mv_problem_clear (&pb);
+  free (o.times);
   return exit_code;
 }
