@@ -22,7 +22,10 @@ choose_terms (double *tail, double rabs, double target, unsigned nmax,
       return nmax;
     }
   double lr = rabs > 0 ? log (rabs) : -INFINITY;
-  double lt = log (target / ws->kappa_sum);
+  /* targets are powers of two: their logarithm needs no log() call */
+  int e;
+  double fr = frexp (target, &e);
+  double lt = (fr == 0.5 ? (e - 1) * M_LN2 : log (target)) - ws->lkappa_sum;
   for (unsigned n = 0; n < nmax; n++)
     {
       double l = (n > 0 ? n * lr : 0.0) + ltail1[n];

@@ -35,6 +35,7 @@ struct mv_expect_ws {
   unsigned char fp[MV_NF], fq[MV_NF];
   mv_tuple tuple[MV_NTUPLE];
   double kappa_sum;        /* sum of kappa over tuples (C_val) */
+  double lkappa_sum;       /* its logarithm */
   mpfr_t *w[MV_NF];        /* w[i][n] = c_{n+p} c_{n+q} / n! (i < MV_NF_GRAD
                               only: the MPFR path has no Hessian) */
   double *wd[MV_NF];       /* the same rounded to double (all series) */

@@ -58,6 +58,7 @@ build_tuples (mv_expect_ws *ws)
           tp->kappa = 36.0 / (fact (a1) * fact (a2) * fact (b1) * fact (b2) * fact (e));
           ws->kappa_sum += tp->kappa;
         }
+  ws->lkappa_sum = log (ws->kappa_sum);
 }
 
 /* Envelope |w_i[j]| <= exp(lb_{j+p} + lb_{j+q} - ln j!) from the rigorous
