@@ -68,27 +68,39 @@ series_d (double *F, double r, int i1, unsigned N, int i2, unsigned Nh,
 {
   for (int i = 0; i < i2; i++)
     F[i] = 0.0;
-  double pw = 1.0;
-  /* parity: w_i[n] vanishes unless n + p_i is odd (or n = p = q = 0) */
-  F[0] = ws->wd[0][0];
-  unsigned Nmax = N > Nh ? N : Nh;
-  for (unsigned n = 0; n < Nmax; n++)
+  /* series i < i1 over n < N: packed rows, one accumulator set per parity
+   * (a row feeds the first cnt series of its parity list) */
+  int cnt[2] = { 0, 0 };
+  for (int par = 0; par < 2; par++)
+    while (cnt[par] < ws->par_n[par] && ws->par_i[par][cnt[par]] < i1)
+      cnt[par]++;
+  double acc[2][MV_NF] = { { 0 } }, pw = 1.0;
+  for (unsigned n = 0; n < N; n++)
     {
-      int par = (n & 1) ? 0 : 1;   /* p parity with n + p odd */
-      int lo = n < N ? 0 : i1, hi = n < Nh ? i2 : i1;
-      const unsigned char *idx = ws->par_i[par];
-      for (int j = 0; j < ws->par_n[par]; j++)
-        {
-          int i = idx[j];
-          if (i >= hi)
-            break;
-          if (i >= lo)
-            F[i] += ws->wd[i][n] * pw;
-        }
+      int par = (n & 1) ? 0 : 1;
+      const double *wr = ws->wpack + (size_t) n * MV_NF;
+      double *a = acc[par];
+      for (int j = 0; j < cnt[par]; j++)
+        a[j] += wr[j] * pw;
       pw *= r;
     }
-  if (N == 0)
-    F[0] = 0.0;
+  for (int par = 0; par < 2; par++)
+    for (int j = 0; j < cnt[par]; j++)
+      F[ws->par_i[par][j]] += acc[par][j];
+  /* n = p = q = 0: c_0^2 = 1/4 (the packed rows hold the odd terms) */
+  if (N > 0)
+    F[0] += ws->wd[0][0];
+  /* Hessian-only series i1 <= i < i2 over n < Nh; w_i[n] vanishes unless
+   * n + p_i is odd */
+  pw = 1.0;
+  for (unsigned n = 0; n < Nh && i2 > i1; n++)
+    {
+      int par = (n & 1) ? 0 : 1;
+      for (int i = i1; i < i2; i++)
+        if ((ws->fp[i] & 1) == par)
+          F[i] += ws->wd[i][n] * pw;
+      pw *= r;
+    }
 }
 
 unsigned
@@ -313,28 +325,31 @@ assemble_d (mv_expect_vald *out, double *val_scale, const double rho[MV_NRHO],
       binom_powers (w, wae, wce, rho[MV_RHO_AE], rho[MV_RHO_CE], s);
       double c = 36.0 * ifact[e] * pbe[e], dc = e ? 36.0 * ifact[e] * e * pbe[e - 1] : 0.0;
       for (int a1 = 0; a1 <= s; a1++)
-        for (int a2 = 0; a2 <= s; a2++, t++)
-          {
-            const mv_tuple *tp = &ws->tuple[t];
-            double f = F[tp->f], uw = u[a1] * w[a2], m = c * uw;
-            if (bounds)
-              {
-                double am = fabs (m);
-                mono_abs += am;
-                vs += am * ws->wabs_i[tp->f];
-                abs_sum += fabs (m * f);
-              }
-            P += m * f;
-            if (!want_grad)
-              continue;
-            double cf = c * f;
-            dAC += m * F[tp->fd];
-            dBE += dc * uw * f;
-            dAB += cf * uab[a1] * w[a2];
-            dBC += cf * ubc[a1] * w[a2];
-            dAE += cf * u[a1] * wae[a2];
-            dCE += cf * u[a1] * wce[a2];
-          }
+        {
+          /* factors of the a1 row, shared by its s + 1 tuples */
+          double A = c * u[a1], Aab = c * uab[a1], Abc = c * ubc[a1], Dbe = dc * u[a1];
+          for (int a2 = 0; a2 <= s; a2++, t++)
+            {
+              const mv_tuple *tp = &ws->tuple[t];
+              double f = F[tp->f], wf = w[a2] * f, m = A * w[a2];
+              if (bounds)
+                {
+                  double am = fabs (m);
+                  mono_abs += am;
+                  vs += am * ws->wabs_i[tp->f];
+                  abs_sum += fabs (m * f);
+                }
+              P += A * wf;
+              if (!want_grad)
+                continue;
+              dAC += m * F[tp->fd];
+              dBE += Dbe * wf;
+              dAB += Aab * wf;
+              dBC += Abc * wf;
+              dAE += A * wae[a2] * f;
+              dCE += A * wce[a2] * f;
+            }
+        }
     }
   out->P = P;
   out->dP[MV_RHO_AB] = dAB, out->dP[MV_RHO_AC] = dAC, out->dP[MV_RHO_AE] = dAE;

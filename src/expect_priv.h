@@ -39,6 +39,8 @@ struct mv_expect_ws {
   mpfr_t *w[MV_NF];        /* w[i][n] = c_{n+p} c_{n+q} / n! (i < MV_NF_GRAD
                               only: the MPFR path has no Hessian) */
   double *wd[MV_NF];       /* the same rounded to double (all series) */
+  double *wpack;           /* wpack[n*MV_NF + j] = wd[par_i[par(n)][j]][n]:
+                              the series a term n feeds, contiguous */
   double wabs;             /* max_{i < MV_NF_GRAD} sum_n |w[i][n]| */
   double wabs_i[MV_NF];    /* sum_n |w[i][n]| */
   double der_scale;        /* sum_t kappa_t (wabs[fd] + sum_v ex_v wabs[f]) */

@@ -258,6 +258,16 @@ mv_expect_alloc (mpfr_prec_t prec)
         }
     }
   mpfr_clear (fct);
+  /* term n feeds only the series with n + p odd: pack those weights */
+  ws->wpack = malloc ((size_t) ws->nmax * MV_NF * sizeof *ws->wpack);
+  if (!ws->wpack)
+    goto nomem;
+  for (unsigned n = 0; n < ws->nmax; n++)
+    {
+      int par = (n & 1) ? 0 : 1;
+      for (int j = 0; j < ws->par_n[par]; j++)
+        ws->wpack[(size_t) n * MV_NF + j] = ws->wd[ws->par_i[par][j]][n];
+    }
   for (int i = 0; i < MV_NF; i++)
     {
       if (i < MV_NF_GRAD)
@@ -324,6 +334,7 @@ mv_expect_free (mv_expect_ws *ws)
       for (int a = 0; a < MV_NRHO; a++)
         mpfr_clear (ws->rhoc[a]);
     }
+  free (ws->wpack);
   mv_hermite_table_free (ws->coef);
   free (ws->tail1);
   free (ws->tailh);
