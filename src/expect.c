@@ -294,10 +294,9 @@ mv_expect_self (mv_expect_val *out, const mpfr_t r, int want_grad,
  * P = 36 sum_e rho_BE^e/e! sum_{a1,a2} u_a1 w_a2 F_{a1+a2, 2s-a1-a2}.
  * Tuples are stored in that (e, a1, a2) order (build_tuples). */
 static void
-binom_powers (double *u, double *dx, double *dy, double x, double y, int s)
+binom_powers (double *u, double *dx, double *dy, const double *px, const double *py, int s)
 {
   static const double ifact[4] = { 1.0, 1.0, 0.5, 1.0 / 6.0 };
-  double px[4] = { 1, x, x * x, x * x * x }, py[4] = { 1, y, y * y, y * y * y };
   for (int a = 0; a <= s; a++)
     {
       double c = ifact[a] * ifact[s - a];
@@ -307,12 +306,20 @@ binom_powers (double *u, double *dx, double *dy, double x, double y, int s)
     }
 }
 
+static void
+powers3 (double *p, double x)
+{
+  p[0] = 1, p[1] = x, p[2] = x * x, p[3] = p[2] * x;
+}
+
 static double
 assemble_d (mv_expect_vald *out, double *val_scale, const double rho[MV_NRHO],
             const double *F, int want_grad, const mv_expect_ws *ws)
 {
   static const double ifact[4] = { 1.0, 1.0, 0.5, 1.0 / 6.0 };
-  double xbe = rho[MV_RHO_BE], pbe[4] = { 1, xbe, xbe * xbe, xbe * xbe * xbe };
+  double pbe[4], pab[4], pbc[4], pae[4], pce[4];
+  powers3 (pbe, rho[MV_RHO_BE]), powers3 (pab, rho[MV_RHO_AB]), powers3 (pbc, rho[MV_RHO_BC]);
+  powers3 (pae, rho[MV_RHO_AE]), powers3 (pce, rho[MV_RHO_CE]);
   double P = 0, dAB = 0, dBC = 0, dAE = 0, dCE = 0, dBE = 0, dAC = 0;
   double mono_abs = 0, vs = 0, abs_sum = 0;
   int t = 0, bounds = !(want_grad & MV_EXPECT_NOBOUND);
@@ -321,8 +328,8 @@ assemble_d (mv_expect_vald *out, double *val_scale, const double rho[MV_NRHO],
     {
       int s = 3 - e;
       double u[4], uab[4], ubc[4], w[4], wae[4], wce[4];
-      binom_powers (u, uab, ubc, rho[MV_RHO_AB], rho[MV_RHO_BC], s);
-      binom_powers (w, wae, wce, rho[MV_RHO_AE], rho[MV_RHO_CE], s);
+      binom_powers (u, uab, ubc, pab, pbc, s);
+      binom_powers (w, wae, wce, pae, pce, s);
       double c = 36.0 * ifact[e] * pbe[e], dc = e ? 36.0 * ifact[e] * e * pbe[e - 1] : 0.0;
       for (int a1 = 0; a1 <= s; a1++)
         {
