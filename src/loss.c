@@ -29,7 +29,9 @@ mv_loss_alloc (size_t m, size_t mstar, mpfr_prec_t prec)
   ws->m = m, ws->mstar = mstar, ws->n = 2 * (m + mstar), ws->prec = prec;
   ws->ex = mv_expect_alloc (prec);
   ws->errG = calloc (ws->n * ws->n, sizeof *ws->errG);
-  if (!ws->ex || !ws->errG)
+  ws->chunk_dG = malloc (MV_LOSS_NCHUNK * ws->n * ws->n * sizeof *ws->chunk_dG);
+  ws->chunk_eG = malloc (MV_LOSS_NCHUNK * ws->n * ws->n * sizeof *ws->chunk_eG);
+  if (!ws->ex || !ws->errG || !ws->chunk_dG || !ws->chunk_eG)
     {
       if (ws->ex)
         mv_error_set (MV_ENOMEM, "loss: out of memory");
@@ -72,7 +74,7 @@ mv_loss_free (mv_loss_ws *ws)
       mpfr_clears (ws->acc, ws->tmp, ws->proj, (mpfr_ptr) 0);
     }
   mv_expect_free (ws->ex);
-  free (ws->errG);
+  free (ws->errG), free (ws->chunk_dG), free (ws->chunk_eG);
   free (ws);
 }
 
@@ -201,19 +203,21 @@ mv_loss_var (const mv_loss_ws *ws, size_t k, size_t l)
 /* L, dL/dG and (H != NULL) the Hessian in the free Gram variables.  With
  * H the pairs go through the *_hess_d functions, whose P and dP are those of
  * the plain calls bit for bit, so L and dL/dG do not depend on H. */
-static int
-gram_d_core (double *L, double *dLdG, double *H, mv_loss_info *info,
-             const double *G, double noise_var, mv_loss_ws *ws)
+/* Pairs are summed in MV_LOSS_NCHUNK fixed chunks, each into its own
+ * buffers, combined in chunk order: the same bits for any number of
+ * threads.  Chunks run in parallel (OpenMP) unless the Hessian is wanted. */
+typedef struct {
+  double sum, err, abs_terms;
+  unsigned maxn;
+  int status;
+} chunk_acc;
+
+static void
+pair_chunk (chunk_acc *acc, double *dLdG, double *eG, double *H, size_t p0,
+            size_t p1, const mv_loss_info *info, const double *G, mv_loss_ws *ws)
 {
-  size_t n = ws->n, np = pair_count (ws), nv = H ? mv_loss_nvar (ws) : 0;
-  if (dLdG)
-    memset (dLdG, 0, n * n * sizeof *dLdG);
-  if (H)
-    memset (H, 0, nv * nv * sizeof *H);
-  memset (ws->errG, 0, n * n * sizeof *ws->errG);
-  double sum = 0.5 * noise_var, err = 0, abs_terms = 0.5 * noise_var;
-  unsigned maxn = 0;
-  for (size_t p = 0; p < np; p++)
+  size_t n = ws->n, nv = H ? mv_loss_nvar (ws) : 0;
+  for (size_t p = p0; p < p1; p++)
     {
       pair_term t;
       pair_get (&t, p, ws);
@@ -238,12 +242,15 @@ gram_d_core (double *L, double *dLdG, double *H, mv_loss_info *info,
                     : mv_expect_pair_d (&v, rho, flags, ws->ex);
         }
       if (s)
-        return s;
-      sum += t.weight * v.P;
-      abs_terms += fabs (t.weight * v.P);
-      err += fabs (t.weight) * v.err;
-      if (v.nterms > maxn)
-        maxn = v.nterms;
+        {
+          acc->status = s;
+          return;
+        }
+      acc->sum += t.weight * v.P;
+      acc->abs_terms += fabs (t.weight * v.P);
+      acc->err += fabs (t.weight) * v.err;
+      if (v.nterms > acc->maxn)
+        acc->maxn = v.nterms;
       if (wantH)
         {
           if (t.self)
@@ -276,15 +283,62 @@ gram_d_core (double *L, double *dLdG, double *H, mv_loss_info *info,
         {
           size_t e = t.k[0] * n + t.k[1];
           dLdG[e] += t.weight * v.dP[0];
-          ws->errG[e] += fabs (t.weight) * v.derr;
+          eG[e] += fabs (t.weight) * v.derr;
           continue;
         }
       for (int a = 0; a < MV_NRHO; a++)
         {
           size_t e = t.k[RHO_I[a]] * n + t.k[RHO_J[a]];
           dLdG[e] += t.weight * v.dP[a];
-          ws->errG[e] += fabs (t.weight) * v.derr;
+          eG[e] += fabs (t.weight) * v.derr;
         }
+    }
+}
+
+static int
+gram_d_core (double *L, double *dLdG, double *H, mv_loss_info *info,
+             const double *G, double noise_var, mv_loss_ws *ws)
+{
+  size_t n = ws->n, nn = n * n, np = pair_count (ws), nv = H ? mv_loss_nvar (ws) : 0;
+  if (H)
+    memset (H, 0, nv * nv * sizeof *H);
+  chunk_acc acc[MV_LOSS_NCHUNK];
+  memset (acc, 0, sizeof acc);
+  double *dG = ws->chunk_dG, *eG = ws->chunk_eG;
+  int parallel = H == NULL && np >= 64;
+  (void) parallel;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int c = 0; c < MV_LOSS_NCHUNK; c++)
+    {
+      memset (dG + c * nn, 0, nn * sizeof *dG);
+      memset (eG + c * nn, 0, nn * sizeof *eG);
+      pair_chunk (&acc[c], dLdG ? dG + c * nn : NULL, eG + c * nn, H,
+                  c * np / MV_LOSS_NCHUNK, (c + 1) * np / MV_LOSS_NCHUNK, info, G, ws);
+    }
+  double sum = 0.5 * noise_var, err = 0, abs_terms = 0.5 * noise_var;
+  unsigned maxn = 0;
+  for (int c = 0; c < MV_LOSS_NCHUNK; c++)
+    {
+      if (acc[c].status)
+        {
+          /* worker threads' messages are thread-local: redo that chunk here */
+          chunk_acc again;
+          memset (&again, 0, sizeof again);
+          pair_chunk (&again, NULL, eG, NULL, c * np / MV_LOSS_NCHUNK,
+                      (c + 1) * np / MV_LOSS_NCHUNK, info, G, ws);
+          return acc[c].status;
+        }
+      sum += acc[c].sum, err += acc[c].err, abs_terms += acc[c].abs_terms;
+      maxn = acc[c].maxn > maxn ? acc[c].maxn : maxn;
+    }
+  for (size_t i = 0; i < nn; i++)
+    {
+      double a = 0, e = 0;
+      for (int c = 0; c < MV_LOSS_NCHUNK; c++)
+        a += dG[c * nn + i], e += eG[c * nn + i];
+      if (dLdG)
+        dLdG[i] = a;
+      ws->errG[i] = e;
     }
   if (dLdG)
     symmetrize_d (dLdG, n);

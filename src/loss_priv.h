@@ -6,11 +6,15 @@
 #include "expect_priv.h"
 #include <moeverify/loss.h>
 
+/* fixed partition of the pair sum (see gram_d_core) */
+#define MV_LOSS_NCHUNK 4
+
 struct mv_loss_ws {
   size_t m, mstar, n;
   mpfr_prec_t prec;
   mv_expect_ws *ex;
   double *errG;            /* per-entry error bounds of dL/dG */
+  double *chunk_dG, *chunk_eG;  /* per-chunk dL/dG and errG (MV_LOSS_NCHUNK n^2) */
   mv_expect_val val;       /* MPFR pair scratch */
   mpfr_t acc, tmp, proj;
   /* raw-level buffers, (re)sized for the dimension d of the problem */
