@@ -239,6 +239,14 @@ rm -rf "$outdir"
 "$exe" sgd "$tiny" --lr 0.01 --batch 16 --steps 200 --out "$outdir" >"$tmp/stdout" 2>"$tmp/stderr" \
   && check_traj "sgd writes a complete trajectory" "$outdir" complete \
   || nok "sgd good run failed: $(cat "$tmp/stderr")"
+# the threaded pair sum gives the same bits for any thread count
+paper="$data/example_paper.json"
+OMP_NUM_THREADS=1 "$exe" flow "$paper" --reduced --t-end 2 --n-out 10 --out "$tmp/th1" >/dev/null 2>&1
+OMP_NUM_THREADS=2 "$exe" flow "$paper" --reduced --t-end 2 --n-out 10 --out "$tmp/th2" >/dev/null 2>&1
+if [ -s "$tmp/th1/trajectory.csv" ] && cmp -s "$tmp/th1/trajectory.csv" "$tmp/th2/trajectory.csv"; then
+  ok "flow: 1 and 2 threads give identical trajectories"
+else nok "flow: 1 and 2 threads differ"; fi
+
 # Ctrl-C: a valid, marked partial trajectory and exit status 130
 rm -rf "$outdir"
 "$exe" flow "$tiny" --t-end 1e7 --rtol 1e-12 --out "$outdir" >"$tmp/stdout" 2>"$tmp/stderr" &
