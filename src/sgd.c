@@ -580,6 +580,8 @@ mv_sgd_run (mv_traj *tr, const mv_problem *pb, const mv_sgd_params *p)
     }
 
   snprintf (tr->method, sizeof tr->method, "sgd");
+  snprintf (tr->params, sizeof tr->params, "lr %.17g, batch %zu, steps %lu, seed %lu",
+            p->lr, p->batch, p->steps, p->seed);
   snprintf (tr->stepper, sizeof tr->stepper, "sgd");
   tr->rtol = tr->atol = NAN;    /* not applicable */
   tr->t_end = t_end;

@@ -170,6 +170,8 @@ write_run (const mv_traj *tr, const char *dir, const char *spec_json)
   json_object_set_new (doc, "method", json_string (tr->method));
   json_object_set_new (doc, "stepper", json_string (tr->stepper));
   json_object_set_new (doc, "initial_point", json_string (tr->init));
+  if (tr->params[0])
+    json_object_set_new (doc, "parameters", json_string (tr->params));
   json_object_set_new (doc, "rtol", num (tr->rtol));
   json_object_set_new (doc, "atol", num (tr->atol));
   json_object_set_new (doc, "t_end", num (tr->t_end));

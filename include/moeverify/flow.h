@@ -40,6 +40,7 @@ typedef struct {
   char method[16];          /* "full", "reduced", "sgd" */
   char stepper[16];
   char init[64];            /* how the initial point was obtained */
+  char params[128];         /* method parameters not covered below (SGD) */
   double rtol, atol, t_end;
   unsigned long steps, rejected, rhs_evals, jac_evals;
   double wall_seconds;
