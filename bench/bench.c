@@ -299,6 +299,7 @@ main (int argc, char **argv)
           tmc * nl / par.samples / td);
   mv_mc_result_clear (&res);
   mv_problem_clear (&pb);
-  bench_flows (quick);
+  if (quick)
+    bench_flows (quick);
   return 0;
 }
