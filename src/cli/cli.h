@@ -86,6 +86,13 @@ int mv_cli_emit_text (const char *text, size_t len, const char *output);
  * NULL or on allocation failure. */
 json_t *mv_cli_json_str (char *s);
 
+/* What every spec-taking subcommand accepts: the positional SPEC (once)
+ * and -h/--help.  Returns 1 when the current argument was consumed, 0 when
+ * it is not one of these, -1 after printing usage, MV_EXIT_USAGE on error. */
+int mv_cli_common (mv_cli_args *a, const char **spec, const char *usage);
+/* Read a spec; on failure print the one-line error and return the exit
+ * status (1 out of memory, 2 bad input), else 0. */
+int mv_cli_read_spec (mv_problem *pb, const char *path);
 /* Create DIR if needed and prove it writable (a probe file is created and
  * removed); prints the error.  Returns 0 or MV_EXIT_USAGE. */
 int mv_cli_prepare_dir (const char *dir);

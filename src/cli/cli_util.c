@@ -281,3 +281,31 @@ mv_cli_flow_progress (void *ctx, double t, double t_end)
 {
   mv_io_progress ((const char *) ctx, t / t_end);
 }
+
+int
+mv_cli_common (mv_cli_args *a, const char **spec, const char *usage)
+{
+  if (!a->opt)
+    {
+      if (*spec)
+        return mv_cli_unknown (a);
+      *spec = a->arg;
+      return 1;
+    }
+  if (mv_cli_is (a, "-h") || mv_cli_is (a, "--help"))
+    {
+      fputs (usage, stdout);
+      return -1;
+    }
+  return 0;
+}
+
+int
+mv_cli_read_spec (mv_problem *pb, const char *path)
+{
+  int s = mv_problem_read (pb, path);
+  if (!s)
+    return 0;
+  mv_cli_lib_error ();
+  return s == MV_ENOMEM ? MV_EXIT_FAIL : MV_EXIT_USAGE;
+}

@@ -93,18 +93,12 @@ parse (flow_opts *o, int argc, char **argv)
   mv_cli_args_init (&a, argc, argv);
   while (mv_cli_next (&a))
     {
-      if (!a.opt)
-        {
-          if (o->spec)
-            return mv_cli_unknown (&a);
-          o->spec = a.arg;
-        }
-      else if (mv_cli_is (&a, "-h") || mv_cli_is (&a, "--help"))
-        {
-          fputs (usage, stdout);
-          return -1;
-        }
-      else if (mv_cli_is (&a, "--t-end"))
+      int c = mv_cli_common (&a, &o->spec, usage);
+      if (c < 0 || c > 1)
+        return c;
+      if (c == 1)
+        continue;
+      if (mv_cli_is (&a, "--t-end"))
         {
           if (!(v = mv_cli_value (&a))
               || mv_cli_parse_double ("--t-end", v, 1e-300, 1e300, &o->p.t_end))
@@ -226,12 +220,11 @@ mv_cmd_flow (int argc, char **argv)
       return rc < 0 ? MV_EXIT_OK : rc;
     }
   mv_problem pb;
-  int s = mv_problem_read (&pb, o.spec);
+  int s = mv_cli_read_spec (&pb, o.spec);
   if (s)
     {
-      mv_cli_lib_error ();
       free (o.times);
-      return s == MV_ENOMEM ? MV_EXIT_FAIL : MV_EXIT_USAGE;
+      return s;
     }
   struct stat st_out;
   int made_dir = stat (o.out, &st_out) != 0;

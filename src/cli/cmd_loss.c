@@ -121,18 +121,12 @@ parse_opts (loss_opts *o, int argc, char **argv)
   mv_cli_args_init (&a, argc, argv);
   while (mv_cli_next (&a))
     {
-      if (!a.opt)
-        {
-          if (o->spec)
-            return mv_cli_unknown (&a);
-          o->spec = a.arg;
-        }
-      else if (mv_cli_is (&a, "-h") || mv_cli_is (&a, "--help"))
-        {
-          fputs (usage, stdout);
-          return -1;
-        }
-      else if (mv_cli_is (&a, "--prec"))
+      int c = mv_cli_common (&a, &o->spec, usage);
+      if (c < 0 || c > 1)
+        return c;
+      if (c == 1)
+        continue;
+      if (mv_cli_is (&a, "--prec"))
         {
           if (!(v = mv_cli_value (&a)) || mv_cli_parse_prec ("--prec", v,
                                                             &o->prec))
@@ -232,11 +226,10 @@ mv_cmd_loss (int argc, char **argv)
     return rc < 0 ? MV_EXIT_OK : rc;
 
   mv_problem pb;
-  int st = mv_problem_read (&pb, o.spec);
+  int st = mv_cli_read_spec (&pb, o.spec);
   if (st)
     {
-      mv_cli_lib_error ();
-      return st == MV_ENOMEM ? MV_EXIT_FAIL : MV_EXIT_USAGE;
+      return st;
     }
   int mp = o.prec > 53;
   size_t n = pb.m * pb.d;

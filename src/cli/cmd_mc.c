@@ -58,18 +58,12 @@ parse_opts (mc_opts *o, int argc, char **argv)
   mv_cli_args_init (&a, argc, argv);
   while (mv_cli_next (&a))
     {
-      if (!a.opt)
-        {
-          if (o->spec)
-            return mv_cli_unknown (&a);
-          o->spec = a.arg;
-        }
-      else if (mv_cli_is (&a, "-h") || mv_cli_is (&a, "--help"))
-        {
-          fputs (usage, stdout);
-          return -1;
-        }
-      else if (mv_cli_is (&a, "--samples"))
+      int c = mv_cli_common (&a, &o->spec, usage);
+      if (c < 0 || c > 1)
+        return c;
+      if (c == 1)
+        continue;
+      if (mv_cli_is (&a, "--samples"))
         {
           if (!(v = mv_cli_value (&a))
               || mv_cli_parse_ulong ("--samples", v, 1, 1000000000000000UL,
@@ -424,11 +418,9 @@ mv_cmd_mc (int argc, char **argv)
     return rc < 0 ? MV_EXIT_OK : rc;
 
   mv_problem pb;
-  if (mv_problem_read (&pb, o.spec))
-    {
-      mv_cli_lib_error ();
-      return MV_EXIT_USAGE;
-    }
+  int rs = mv_cli_read_spec (&pb, o.spec);
+  if (rs)
+    return rs;
   mv_mc_result res;
   closed_form cf;
   json_t *doc = NULL;

@@ -52,18 +52,12 @@ parse (sgd_opts *o, int argc, char **argv)
   mv_cli_args_init (&a, argc, argv);
   while (mv_cli_next (&a))
     {
-      if (!a.opt)
-        {
-          if (o->spec)
-            return mv_cli_unknown (&a);
-          o->spec = a.arg;
-        }
-      else if (mv_cli_is (&a, "-h") || mv_cli_is (&a, "--help"))
-        {
-          fputs (usage, stdout);
-          return -1;
-        }
-      else if (mv_cli_is (&a, "--lr"))
+      int c = mv_cli_common (&a, &o->spec, usage);
+      if (c < 0 || c > 1)
+        return c;
+      if (c == 1)
+        continue;
+      if (mv_cli_is (&a, "--lr"))
         {
           if (!(v = mv_cli_value (&a))
               || mv_cli_parse_double ("--lr", v, 1e-300, 1e300, &o->p.lr))
@@ -164,11 +158,10 @@ mv_cmd_sgd (int argc, char **argv)
   if (rc)
     return rc < 0 ? MV_EXIT_OK : rc;
   mv_problem pb;
-  int s = mv_problem_read (&pb, o.spec);
+  int s = mv_cli_read_spec (&pb, o.spec);
   if (s)
     {
-      mv_cli_lib_error ();
-      return s == MV_ENOMEM ? MV_EXIT_FAIL : MV_EXIT_USAGE;
+      return s;
     }
   /* remember whether DIR is ours, so a run that writes nothing leaves
      nothing behind */
