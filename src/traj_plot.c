@@ -1,6 +1,7 @@
 /* SVG plots of a trajectory (paper figure 1 style): router and expert
  * alignments of every student with every teacher over time (one colour per
  * teacher, the matched student drawn bold), and the loss on a log scale. */
+#include "traj_priv.h"
 #include <moeverify/flow.h>
 #include <moeverify/error.h>
 #include <moeverify/plot.h>
@@ -8,8 +9,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-int mv_traj_plots (const mv_traj *tr, const char *dir);
 
 static const char *COLORS[10] = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                                   "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f" };

@@ -1,5 +1,6 @@
 /* Trajectory outputs: trajectory.csv, run.json, events.json and SVG plots,
  * each written atomically (temporary file + rename). */
+#include "traj_priv.h"
 #include <moeverify/flow.h>
 #include <moeverify/error.h>
 #include <moeverify/io.h>
@@ -215,7 +216,6 @@ write_run (const mv_traj *tr, const char *dir, const char *spec_json)
         }
       json_object_set_new (doc, "final", fin);
     }
-  (void) dir;
   return write_json (dir, "run.json", doc);
 }
 
@@ -284,8 +284,6 @@ write_events (const mv_traj *tr, const char *dir)
   free (idx), free (tt), free (who);
   return write_json (dir, "events.json", doc);
 }
-
-int mv_traj_plots (const mv_traj *tr, const char *dir);
 
 int
 mv_traj_write (const mv_traj *tr, const char *dir, const char *spec_json)
