@@ -341,7 +341,14 @@ gram_d_core (double *L, double *dLdG, double *H, mv_loss_info *info,
       ws->errG[i] = e;
     }
   if (dLdG)
-    symmetrize_d (dLdG, n);
+    {
+      symmetrize_d (dLdG, n);
+      /* teacher-teacher entries are constants, not variables (the rho_CE
+       * partials of student-teacher pairs land there) */
+      for (size_t k = 2 * ws->m; k < n; k++)
+        for (size_t l = 2 * ws->m; l < n; l++)
+          dLdG[k * n + l] = 0.0;
+    }
   symmetrize_d (ws->errG, n);
   /* the final sum itself: np roundings of terms bounded by abs_terms */
   err += (np + 2.0) * ldexp (abs_terms, -53);
@@ -419,6 +426,10 @@ mv_loss_gram (mpfr_t L, mpfr_t *dLdG, mv_loss_info *info, mpfr_t *G,
           mpfr_add (dLdG[k * n + l], dLdG[k * n + l], dLdG[l * n + k], MPFR_RNDN);
           mpfr_set (dLdG[l * n + k], dLdG[k * n + l], MPFR_RNDN);
         }
+  if (dLdG)
+    for (size_t k = 2 * ws->m; k < n; k++)
+      for (size_t l = 2 * ws->m; l < n; l++)
+        mpfr_set_zero (dLdG[k * n + l], 1);
   symmetrize_d (ws->errG, n);
   double uw = ldexp (1.0, -(int) ex->wp);
   err += (np + 2.0) * uw * abs_terms;
