@@ -300,6 +300,23 @@ flow_stage (report *r, const mv_problem *pb, double t_end, int full, const char 
       return MV_EXIT_FAIL;
     }
   mv_cli_print_recovery (&tr);
+  /* the leading-order escape law against the flow, for the student it
+   * singles out (largest initial expert overlap) */
+  json_t *ov = json_object_get (r->doc, "initial_overlaps");
+  printf ("  escape of the best-overlap student (expert alignment 0.5):\n"
+          "  teacher  student  predicted  measured\n");
+  for (size_t j = 0; j < json_array_size (ov); j++)
+    {
+      json_t *o = json_array_get (ov, j);
+      size_t i = (size_t) json_integer_value (json_object_get (o, "best_student"));
+      double pred = json_real_value (json_object_get (o, "predicted_T_0.5"));
+      double meas = tr.cross[((MV_ALIGN_EXPERT * MV_TRAJ_NTHR + 0) * tr.m + i) * tr.mstar + j];
+      if (isnan (meas))
+        printf ("  %7zu  %7zu  %9.3f     never (by t = %g)\n", j, i, pred, tr.t[tr.rows - 1]);
+      else
+        printf ("  %7zu  %7zu  %9.3f  %8.3f\n", j, i, pred, meas);
+      json_object_set_new (o, "measured_T_0.5", isnan (meas) ? json_null () : json_real (meas));
+    }
   json_t *fl = json_object (), *rec = json_array ();
   size_t last = tr.rows - 1;
   json_object_set_new (fl, "method", json_string (tr.method));
