@@ -1,6 +1,6 @@
 /* moeverify flow SPEC.json --t-end T [--reduced [--sample-gram]]
  *                [--stepper S] [--rtol R] [--atol A] [--prec BITS]
- *                [--n-out K] [--max-steps N] [--out DIR]
+ *                [--n-out K | --times T1,...] [--max-steps N] [--out DIR]
  *
  * Gradient flow of the spec's initial point (full parameter space, or the
  * dimension-free Gram flow), written as a trajectory directory. */
@@ -18,7 +18,8 @@
 static const char usage[] =
   "usage: moeverify flow SPEC.json --t-end T [--reduced [--sample-gram]]\n"
   "                      [--stepper S] [--rtol R] [--atol A] [--prec BITS]\n"
-  "                      [--n-out K] [--max-steps N] [--out DIR]\n"
+  "                      [--n-out K | --times T1,T2,...] [--max-steps N]\n"
+  "                      [--out DIR]\n"
   "  Integrate the gradient flow dtheta/dt = -grad L from the spec's initial\n"
   "  point with GSL's adaptive steppers and write DIR (default flow-out):\n"
   "  trajectory.csv, run.json, events.json, router_alignment.svg,\n"
