@@ -103,7 +103,20 @@ volatile sig_atomic_t *mv_cli_catch_sigint (void);
 void mv_cli_flow_progress (void *ctx, double t, double t_end);
 int mv_cmd_flow (int argc, char **argv);
 int mv_cmd_sgd (int argc, char **argv);
-/* Recovery summary of a finished trajectory on stdout (cmd_flow.c). */
+/* Recovery summary of a finished trajectory on stdout: a flow header line
+ * and one line per teacher (mv_cli_print_teachers alone prints the latter). */
 void mv_cli_print_recovery (const mv_traj *tr);
+void mv_cli_print_teachers (const mv_traj *tr);
+/* Trajectory commands: create/probe the output directory (*made_dir tells
+ * whether it is new) and initialise tr; 0 or an exit status. */
+int mv_cli_traj_start (mv_traj *tr, const mv_problem *pb, const char *out,
+                       int *made_dir);
+/* After the run: on failure report it and remove a new, empty directory;
+ * otherwise write the files and print summary(tr, ctx).  Clears tr and
+ * returns the exit status (130 when interrupted). */
+int mv_cli_traj_finish (mv_traj *tr, const mv_problem *pb, int status,
+                        const char *out, int made_dir,
+                        void (*summary) (const mv_traj *, const void *),
+                        const void *ctx);
 
 #endif

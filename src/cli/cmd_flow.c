@@ -184,25 +184,12 @@ parse (flow_opts *o, int argc, char **argv)
   return 0;
 }
 
-void
-mv_cli_print_recovery (const mv_traj *tr)
+
+static void
+summary (const mv_traj *tr, const void *ctx)
 {
-  size_t last = tr->rows ? tr->rows - 1 : 0;
-  printf ("%s flow (%s): %s at t = %.6g, L = %.6e, |grad L|^2 = %.3e, %lu steps "
-          "(%lu rejected), %.2f s\n", tr->method, tr->stepper,
-          tr->status == MV_TRAJ_DONE ? "finished" : tr->message,
-          tr->rows ? tr->t[last] : 0.0, tr->rows ? tr->loss[last] : NAN,
-          tr->rows ? tr->grad2[last] : NAN, tr->steps, tr->rejected, tr->wall_seconds);
-  for (size_t j = 0; j < tr->mstar; j++)
-    {
-      long st;
-      double t = mv_traj_recovery (tr, j, &st);
-      if (st >= 0)
-        printf ("  teacher %zu recovered by student %ld at t = %.6g\n", j, st, t);
-      else
-        printf ("  teacher %zu not recovered (no student with router and expert "
-                "alignment >= 0.9)\n", j);
-    }
+  (void) ctx;
+  mv_cli_print_recovery (tr);
 }
 
 int
@@ -227,21 +214,13 @@ mv_cmd_flow (int argc, char **argv)
       free (o.times);
       return s;
     }
-  struct stat st_out;
-  int made_dir = stat (o.out, &st_out) != 0;
-  if ((rc = mv_cli_prepare_dir (o.out)))
+  mv_traj tr;
+  int made_dir;
+  if ((rc = mv_cli_traj_start (&tr, &pb, o.out, &made_dir)))
     {
       mv_problem_clear (&pb);
       free (o.times);
       return rc;
-    }
-  mv_traj tr;
-  if (mv_traj_init (&tr, pb.m, pb.mstar))
-    {
-      mv_cli_lib_error ();
-      mv_problem_clear (&pb);
-      free (o.times);
-      return MV_EXIT_FAIL;
     }
   o.p.interrupt = mv_cli_catch_sigint ();
   if (mv_io_progress_enabled ())
@@ -266,33 +245,7 @@ mv_cmd_flow (int argc, char **argv)
       free (G), free (nr);
     }
   mv_io_progress_done ();
-  int exit_code = MV_EXIT_OK;
-  if (s)
-    {
-      /* bad parameters or a solver failure: report, write nothing */
-      mv_cli_lib_error ();
-      exit_code = tr.rows ? MV_EXIT_FAIL : MV_EXIT_USAGE;
-      if (made_dir)
-        rmdir (o.out);
-    }
-  else
-    {
-      char *spec = mv_problem_to_json (&pb);
-      if (mv_traj_write (&tr, o.out, spec))
-        {
-          mv_cli_lib_error ();
-          exit_code = MV_EXIT_FAIL;
-        }
-      else
-        {
-          mv_cli_print_recovery (&tr);
-          printf ("trajectory written to %s/\n", o.out);
-          if (tr.status == MV_TRAJ_INTERRUPTED)
-            exit_code = 130;
-        }
-      free (spec);
-    }
-  mv_traj_clear (&tr);
+  int exit_code = mv_cli_traj_finish (&tr, &pb, s, o.out, made_dir, summary, NULL);
   mv_problem_clear (&pb);
   free (o.times);
   return exit_code;

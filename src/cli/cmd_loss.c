@@ -228,9 +228,7 @@ mv_cmd_loss (int argc, char **argv)
   mv_problem pb;
   int st = mv_cli_read_spec (&pb, o.spec);
   if (st)
-    {
-      return st;
-    }
+    return st;
   int mp = o.prec > 53;
   size_t n = pb.m * pb.d;
   grad_buf gV, gW;

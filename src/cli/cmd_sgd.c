@@ -122,8 +122,9 @@ parse (sgd_opts *o, int argc, char **argv)
 }
 
 static void
-summary (const mv_traj *tr, const sgd_opts *o)
+summary (const mv_traj *tr, const void *ctx)
 {
+  const sgd_opts *o = ctx;
   size_t last = tr->rows ? tr->rows - 1 : 0;
   double rate = tr->wall_seconds > 0 ? (double) tr->steps / tr->wall_seconds
     : NAN;
@@ -137,17 +138,7 @@ summary (const mv_traj *tr, const sgd_opts *o)
   printf (", L = %.6e, |grad L|^2 = %.3e, %.2f s (%.0f steps/s)\n",
           tr->rows ? tr->loss[last] : NAN, tr->rows ? tr->grad2[last] : NAN,
           tr->wall_seconds, rate);
-  for (size_t j = 0; j < tr->mstar; j++)
-    {
-      long st;
-      double t = mv_traj_recovery (tr, j, &st);
-      if (st >= 0)
-        printf ("  teacher %zu recovered by student %ld at t = %.6g\n", j, st,
-                t);
-      else
-        printf ("  teacher %zu not recovered (no student with router and "
-                "expert alignment >= 0.9)\n", j);
-    }
+  mv_cli_print_teachers (tr);
 }
 
 int
@@ -160,24 +151,13 @@ mv_cmd_sgd (int argc, char **argv)
   mv_problem pb;
   int s = mv_cli_read_spec (&pb, o.spec);
   if (s)
-    {
-      return s;
-    }
-  /* remember whether DIR is ours, so a run that writes nothing leaves
-     nothing behind */
-  struct stat sb;
-  int made_dir = stat (o.out, &sb) != 0 && errno == ENOENT;
-  if ((rc = mv_cli_prepare_dir (o.out)))
+    return s;
+  mv_traj tr;
+  int made_dir;
+  if ((rc = mv_cli_traj_start (&tr, &pb, o.out, &made_dir)))
     {
       mv_problem_clear (&pb);
       return rc;
-    }
-  mv_traj tr;
-  if (mv_traj_init (&tr, pb.m, pb.mstar))
-    {
-      mv_cli_lib_error ();
-      mv_problem_clear (&pb);
-      return MV_EXIT_FAIL;
     }
   snprintf (tr.init, sizeof tr.init, "spec vectors");
   o.p.interrupt = mv_cli_catch_sigint ();
@@ -185,35 +165,7 @@ mv_cmd_sgd (int argc, char **argv)
     o.p.progress = mv_cli_flow_progress, o.p.progress_ctx = "sgd";
   s = mv_sgd_run (&tr, &pb, &o.p);
   mv_io_progress_done ();
-  int exit_code = MV_EXIT_OK;
-  if (s)
-    {
-      /* bad input, or the state diverged: report, write nothing */
-      if (pb.name && !strstr (mv_error_message (), pb.name))
-        mv_error_prefix (pb.name);
-      mv_cli_lib_error ();
-      exit_code = tr.rows ? MV_EXIT_FAIL : MV_EXIT_USAGE;
-      if (made_dir)
-        rmdir (o.out);
-    }
-  else
-    {
-      char *spec = mv_problem_to_json (&pb);
-      if (!spec || mv_traj_write (&tr, o.out, spec))
-        {
-          mv_cli_lib_error ();
-          exit_code = MV_EXIT_FAIL;
-        }
-      else
-        {
-          summary (&tr, &o);
-          printf ("trajectory written to %s/\n", o.out);
-          if (tr.status == MV_TRAJ_INTERRUPTED)
-            exit_code = 130;
-        }
-      free (spec);
-    }
-  mv_traj_clear (&tr);
+  int exit_code = mv_cli_traj_finish (&tr, &pb, s, o.out, made_dir, summary, &o);
   mv_problem_clear (&pb);
   return exit_code;
 }
