@@ -102,6 +102,7 @@ static void
 kern_proj (double *P, const double *X, const double *U, size_t bp, size_t np,
            size_t dp)
 {
+  memset (P, 0, bp * np * sizeof *P);
   for (size_t c0 = 0; c0 < dp; c0 += SGD_DCHUNK)
     {
       const size_t c1 = c0 + SGD_DCHUNK < dp ? c0 + SGD_DCHUNK : dp;
@@ -130,28 +131,14 @@ kern_proj (double *P, const double *X, const double *U, size_t bp, size_t np,
                   a31 += y3 * p1;
                 }
               double *o = P + s * np + k;
-              if (c0 == 0)
-                {
-                  o[0] = a00[0] + a00[1];
-                  o[1] = a01[0] + a01[1];
-                  o[np] = a10[0] + a10[1];
-                  o[np + 1] = a11[0] + a11[1];
-                  o[2 * np] = a20[0] + a20[1];
-                  o[2 * np + 1] = a21[0] + a21[1];
-                  o[3 * np] = a30[0] + a30[1];
-                  o[3 * np + 1] = a31[0] + a31[1];
-                }
-              else
-                {
-                  o[0] += a00[0] + a00[1];
-                  o[1] += a01[0] + a01[1];
-                  o[np] += a10[0] + a10[1];
-                  o[np + 1] += a11[0] + a11[1];
-                  o[2 * np] += a20[0] + a20[1];
-                  o[2 * np + 1] += a21[0] + a21[1];
-                  o[3 * np] += a30[0] + a30[1];
-                  o[3 * np + 1] += a31[0] + a31[1];
-                }
+              o[0] += a00[0] + a00[1];
+              o[1] += a01[0] + a01[1];
+              o[np] += a10[0] + a10[1];
+              o[np + 1] += a11[0] + a11[1];
+              o[2 * np] += a20[0] + a20[1];
+              o[2 * np + 1] += a21[0] + a21[1];
+              o[3 * np] += a30[0] + a30[1];
+              o[3 * np + 1] += a31[0] + a31[1];
             }
         }
     }
