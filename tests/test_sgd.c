@@ -24,6 +24,7 @@
 
 #include <moeverify/error.h>
 #include <moeverify/flow.h>
+#include <moeverify/sgd.h>
 #include <moeverify/loss.h>
 #include <moeverify/problem.h>
 

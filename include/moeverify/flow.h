@@ -1,7 +1,6 @@
-/* Training dynamics (MATH.md §1, §3): gradient flow in the full parameter
- * space R^{2md}, the dimension-free flow of the Gram matrix, and online
- * mini-batch SGD, all recorded in one trajectory format (mv_traj) with the
- * same observables, events and outputs. */
+/* Gradient flows (MATH.md §1, §3): the full parameter space R^{2md} and the
+ * dimension-free flow of the Gram matrix, integrated with GSL's adaptive
+ * steppers and recorded in an mv_traj. */
 #ifndef MOEVERIFY_FLOW_H
 #define MOEVERIFY_FLOW_H
 
@@ -9,66 +8,11 @@
 #include <stddef.h>
 #include <mpfr.h>
 #include <moeverify/problem.h>
+#include <moeverify/traj.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* ------------------------------------------------------------ trajectory */
-
-enum { MV_TRAJ_RUNNING = 0, MV_TRAJ_DONE, MV_TRAJ_INTERRUPTED, MV_TRAJ_FAILED };
-
-#define MV_TRAJ_NTHR 3            /* thresholds 0.5, 0.9, 0.99 */
-extern const double mv_traj_thresholds[MV_TRAJ_NTHR];
-/* kinds of alignment tracked for events */
-enum { MV_ALIGN_ROUTER = 0, MV_ALIGN_EXPERT, MV_ALIGN_BOTH, MV_ALIGN_NKIND };
-
-typedef struct {
-  size_t m, mstar, n;       /* n = 2m + 2m*; Gram order [v, w, v*, w*] */
-  size_t rows, cap;         /* recorded output rows */
-  double *t, *loss, *grad2; /* per row: time, L, |grad L|^2 */
-  double *energy;           /* per row: Int_0^t |grad L|^2 (NAN for SGD) */
-  double *G;                /* per row: n x n Gram matrix of unit vectors */
-  double *norms0;           /* raw norms at t = 0 (n) */
-  /* first time alignment `kind` of student i with teacher j crosses
-   * threshold h upwards: cross[((kind * MV_TRAJ_NTHR + h) * m + i) * mstar + j],
-   * NAN if never; BOTH = min(router, expert) */
-  double *cross;
-  double *prev;             /* alignments at the previous step (scratch) */
-  double t_prev;
-  /* run record */
-  char method[16];          /* "full", "reduced", "sgd" */
-  char stepper[16];
-  char init[64];            /* how the initial point was obtained */
-  char params[128];         /* method parameters not covered below (SGD) */
-  double rtol, atol, t_end;
-  unsigned long steps, rejected, rhs_evals, jac_evals;
-  double wall_seconds;
-  int status;               /* MV_TRAJ_* */
-  char message[256];        /* why it stopped early, if it did */
-  double *final_state;      /* full flow / SGD: raw V then W (2 m d); else NULL */
-  size_t d;
-} mv_traj;
-
-int mv_traj_init (mv_traj *tr, size_t m, size_t mstar);
-void mv_traj_clear (mv_traj *tr);
-/* Append an output row (G is copied). */
-int mv_traj_push (mv_traj *tr, double t, double loss, double grad2,
-                  double energy, const double *G);
-/* Event tracking at every accepted step: linear interpolation of the
- * crossing time between the previous step and this one. */
-void mv_traj_observe (mv_traj *tr, double t, const double *G);
-/* Teacher j recovered: first time some student has min(router, expert)
- * alignment >= 0.9; student[j] receives that student (or -1). Returns the
- * time (NAN if never). */
-double mv_traj_recovery (const mv_traj *tr, size_t j, long *student);
-
-/* Write trajectory.csv, run.json, events.json and the SVG plots into dir
- * (created if missing), each file atomically.  spec_json: canonical spec
- * (may be NULL). */
-int mv_traj_write (const mv_traj *tr, const char *dir, const char *spec_json);
-
-/* ------------------------------------------------------------ flows */
 
 typedef struct {
   const char *stepper;   /* rk8pd (default), rkf45, rkck, msbdf, bsimp */
@@ -111,24 +55,6 @@ int mv_flow_reduced (mv_traj *tr, const double *G0, const double *norms,
 int mv_flow_reduced_eval_d (double *f, double *J, const double *G0,
                             const double *norms, size_t m, size_t mstar,
                             double noise_var);
-
-/* ------------------------------------------------------------ SGD */
-
-typedef struct {
-  double lr;             /* learning rate; flow time t = lr * step */
-  size_t batch;          /* fresh Gaussian samples per step */
-  unsigned long steps;
-  unsigned long seed;
-  size_t n_out;          /* log-spaced output times in flow time */
-  const double *times;   /* or explicit output times (flow time) */
-  size_t n_times;
-  volatile sig_atomic_t *interrupt;
-  void (*progress) (void *ctx, double t, double t_end);
-  void *progress_ctx;
-} mv_sgd_params;
-
-void mv_sgd_params_default (mv_sgd_params *p);
-int mv_sgd_run (mv_traj *tr, const mv_problem *pb, const mv_sgd_params *p);
 
 #ifdef __cplusplus
 }

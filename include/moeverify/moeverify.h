@@ -9,7 +9,9 @@
 #include <moeverify/problem.h>
 #include <moeverify/loss.h>
 #include <moeverify/mc.h>
+#include <moeverify/traj.h>
 #include <moeverify/flow.h>
+#include <moeverify/sgd.h>
 #include <moeverify/io.h>
 #include <moeverify/plot.h>
 

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <mpfr.h>
 #include <moeverify/flow.h>
+#include <moeverify/sgd.h>
 
 /* Stringify a macro's value (for usage texts). */
 #define MV_STR(x) #x

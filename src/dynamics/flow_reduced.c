@@ -5,8 +5,8 @@
  * for students k (A = 0 for teachers), and
  *   |grad L|^2 = sum_k ((M g)_kk - M_kk^2) / r_k^2.
  * The state is the free Gram entries (k < l, k a student) and the energy. */
-#include "flow_priv.h"
-#include "linalg.h"
+#include "dynamics/flow_priv.h"
+#include "base/linalg.h"
 #include <moeverify/error.h>
 #include <moeverify/loss.h>
 

@@ -20,9 +20,11 @@ mv_error_set (int status, const char *fmt, ...)
 void
 mv_error_prefix (const char *prefix)
 {
-  char tmp[sizeof mv_errbuf];
+  /* room for both, then cut back to the buffer (a message stays one line) */
+  char tmp[2 * sizeof mv_errbuf];
   snprintf (tmp, sizeof tmp, "%s: %s", prefix, mv_errbuf);
-  memcpy (mv_errbuf, tmp, sizeof mv_errbuf);
+  memcpy (mv_errbuf, tmp, sizeof mv_errbuf - 1);
+  mv_errbuf[sizeof mv_errbuf - 1] = '\0';
 }
 
 const char *

@@ -4,7 +4,7 @@
  * The four Hessian-only series (p + q = 10) get their own envelope tail and
  * double weights only, so the value and gradient tables, term counts and
  * bounds are those of the first MV_NF_GRAD series alone. */
-#include "expect_priv.h"
+#include "series/expect_priv.h"
 #include <moeverify/error.h>
 
 #include <math.h>

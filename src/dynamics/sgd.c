@@ -31,8 +31,8 @@
  * that block costs 4 m m* dot products of length d against B (4m + 2m*)
  * for a step, and k_obs is the smallest interval keeping it below 10%:
  * 1 unless the batch is tiny (paper setting: 3.6% at every step). */
-#include <moeverify/flow.h>
-#include "linalg.h"
+#include <moeverify/sgd.h>
+#include "base/linalg.h"
 #include <moeverify/error.h>
 #include <moeverify/loss.h>
 #include <moeverify/problem.h>

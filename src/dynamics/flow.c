@@ -1,7 +1,7 @@
 /* Adaptive integration of the gradient flows with GSL odeiv2, shared by
  * the full and the reduced flow: stepper selection, per-component error
  * scaling, output grid, events at every accepted step, interruption. */
-#include "flow_priv.h"
+#include "dynamics/flow_priv.h"
 #include <moeverify/error.h>
 
 #include <math.h>

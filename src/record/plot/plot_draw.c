@@ -4,7 +4,7 @@
  * spikes survive), and segment clipping to a slightly enlarged box so
  * far-off points never reach the file; a clipPath trims the remainder
  * exactly at the frame. */
-#include "plot_priv.h"
+#include "record/plot/plot_priv.h"
 
 #include <math.h>
 #include <stdint.h>

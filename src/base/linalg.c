@@ -1,6 +1,6 @@
 /* Gram matrix of a few long rows with 2 x 2 register blocking: each pass
  * over d serves four dot products, which halves the loads of plain dots. */
-#include "linalg.h"
+#include "base/linalg.h"
 
 #ifdef MV_HAVE_V2D
 static void

@@ -16,7 +16,7 @@
  *             positive R diagonal, computed by modified Gram-Schmidt with a
  *             second orthogonalisation pass (MGS2) at the working precision,
  *             so each precision sees the same mathematical teacher. */
-#include "problem_priv.h"
+#include "spec/problem_priv.h"
 
 #include <moeverify/error.h>
 

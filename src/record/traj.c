@@ -1,7 +1,7 @@
 /* Trajectory recording shared by the full flow, the reduced flow and SGD:
  * output rows (time, loss, |grad|^2, Gram matrix) and alignment events
  * detected at every accepted step. */
-#include <moeverify/flow.h>
+#include <moeverify/traj.h>
 #include <moeverify/error.h>
 
 #include <math.h>

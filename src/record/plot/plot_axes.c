@@ -1,6 +1,6 @@
 /* Plot axes (plot_priv.h): ranges fitted to the data or fixed, linear 1-2-5
  * and log10 decade ticks, tick labels, and grid / tick drawing. */
-#include "plot_priv.h"
+#include "record/plot/plot_priv.h"
 #include <moeverify/error.h>
 
 #include <math.h>

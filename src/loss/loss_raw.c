@@ -2,8 +2,8 @@
  * form the Gram matrix, take dL/dG from loss.c and apply the chain rule
  * dL/du_k = (I - u_k u_k^T) sum_l g_kl u_l / |u_k|; and (double path) the
  * dense Hessian with respect to the raw vectors, from the Gram Hessian. */
-#include "linalg.h"
-#include "loss_priv.h"
+#include "base/linalg.h"
+#include "loss/loss_priv.h"
 #include <moeverify/error.h>
 
 #include <math.h>

@@ -2,7 +2,7 @@
  * assembly (layout of the box, axes, series, reference lines, labels and
  * legend).  Ticks are in plot_axes.c, series and legend drawing in
  * plot_draw.c, the output buffer and text escaping in plot_text.c. */
-#include "plot_priv.h"
+#include "record/plot/plot_priv.h"
 #include <moeverify/error.h>
 #include <moeverify/io.h>
 

@@ -2,7 +2,7 @@
  * one pass over n updates every F_{p,q}(rho_AC), then 30 monomials in the
  * other five correlations assemble P, its six partial derivatives and (double
  * path) its 6 x 6 Hessian. */
-#include "expect_priv.h"
+#include "series/expect_priv.h"
 #include <moeverify/error.h>
 
 #include <math.h>

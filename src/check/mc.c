@@ -31,7 +31,7 @@
  * gsl_ran_gaussian_ziggurat; per sample k variates for xi, then one for the
  * label noise when noise_var > 0.  No allocation inside the sample loop. */
 #include <moeverify/mc.h>
-#include "linalg.h"
+#include "base/linalg.h"
 #include <moeverify/error.h>
 
 #include <math.h>

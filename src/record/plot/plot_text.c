@@ -1,6 +1,6 @@
 /* Output buffer of the SVG plot writer (plot_priv.h): appending, fast
  * pixel-coordinate formatting, and XML-safe text from arbitrary UTF-8. */
-#include "plot_priv.h"
+#include "record/plot/plot_priv.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 /* Trajectory outputs: trajectory.csv, run.json, events.json and SVG plots,
  * each written atomically (temporary file + rename). */
-#include "traj_priv.h"
-#include <moeverify/flow.h>
+#include "record/traj_priv.h"
+#include <moeverify/traj.h>
 #include <moeverify/error.h>
 #include <moeverify/io.h>
 #include <moeverify/moeverify.h>

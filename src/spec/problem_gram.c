@@ -20,8 +20,8 @@
  *   2. complement parts z_0..z_{2m-1} (z_{2i} of w_i, z_{2i+1} of v^_i),
  *      nc = d - r:  nc >= 2m: Bartlett row k = L_k0..L_k,k-1 ~ N(0, 1),
  *      then L_kk = sqrt(chi^2_{nc-k});  nc < 2m: z_k directly, nc draws. */
-#include "linalg.h"
-#include "problem_priv.h"
+#include "base/linalg.h"
+#include "spec/problem_priv.h"
 
 #include <moeverify/error.h>
 

@@ -5,8 +5,8 @@
  * Jacobian is -d2L/dtheta2 from mv_loss_hess_raw_d (double path at every
  * precision: it only drives the Newton iterations), for 2md up to
  * MV_LOSS_HESS_RAW_MAX. */
-#include "flow_priv.h"
-#include "linalg.h"
+#include "dynamics/flow_priv.h"
+#include "base/linalg.h"
 #include <moeverify/error.h>
 #include <moeverify/loss.h>
 

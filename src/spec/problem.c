@@ -1,7 +1,7 @@
 /* Problem specifications: strict JSON parsing and validation (every error
  * is one line "NAME: key.path: problem"), explicit construction, canonical
  * JSON.  Generated vectors live in problem_init.c. */
-#include "problem_priv.h"
+#include "spec/problem_priv.h"
 
 #include <moeverify/error.h>
 #include <moeverify/io.h>

@@ -1,7 +1,7 @@
 /* Population loss L and dL/dG on the Gram matrix of unit vectors, and the
  * gradient with respect to the raw student vectors by the chain rule
  * dL/du_k = (I - u_k u_k^T) sum_l g_kl u_l / |u_k|   (MATH.md §2-3). */
-#include "loss_priv.h"
+#include "loss/loss_priv.h"
 #include <moeverify/loss.h>
 #include <moeverify/error.h>
 

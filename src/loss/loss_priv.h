@@ -3,7 +3,7 @@
 #ifndef MV_LOSS_PRIV_H
 #define MV_LOSS_PRIV_H
 
-#include "expect_priv.h"
+#include "series/expect_priv.h"
 #include <moeverify/loss.h>
 
 /* fixed partition of the pair sum (see gram_d_core) */

@@ -1,8 +1,8 @@
 /* SVG plots of a trajectory (paper figure 1 style): router and expert
  * alignments of every student with every teacher over time (one colour per
  * teacher, the matched student drawn bold), and the loss on a log scale. */
-#include "traj_priv.h"
-#include <moeverify/flow.h>
+#include "record/traj_priv.h"
+#include <moeverify/traj.h>
 #include <moeverify/error.h>
 #include <moeverify/plot.h>
 

@@ -1,0 +1,34 @@
+/* Online mini-batch SGD on the raw student vectors (MATH.md §1), recorded
+ * in the same trajectory format as the flows. */
+#ifndef MOEVERIFY_SGD_H
+#define MOEVERIFY_SGD_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <moeverify/problem.h>
+#include <moeverify/traj.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+  double lr;             /* learning rate; flow time t = lr * step */
+  size_t batch;          /* fresh Gaussian samples per step */
+  unsigned long steps;
+  unsigned long seed;
+  size_t n_out;          /* log-spaced output times in flow time */
+  const double *times;   /* or explicit output times (flow time) */
+  size_t n_times;
+  volatile sig_atomic_t *interrupt;
+  void (*progress) (void *ctx, double t, double t_end);
+  void *progress_ctx;
+} mv_sgd_params;
+
+void mv_sgd_params_default (mv_sgd_params *p);
+int mv_sgd_run (mv_traj *tr, const mv_problem *pb, const mv_sgd_params *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

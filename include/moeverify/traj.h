@@ -1,0 +1,68 @@
+/* The trajectory record shared by every dynamics (full and reduced flows,
+ * SGD): output rows, threshold crossings, recovery, the run record and its
+ * writers (MATH.md §3). */
+#ifndef MOEVERIFY_TRAJ_H
+#define MOEVERIFY_TRAJ_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { MV_TRAJ_RUNNING = 0, MV_TRAJ_DONE, MV_TRAJ_INTERRUPTED, MV_TRAJ_FAILED };
+
+#define MV_TRAJ_NTHR 3            /* thresholds 0.5, 0.9, 0.99 */
+extern const double mv_traj_thresholds[MV_TRAJ_NTHR];
+/* kinds of alignment tracked for events */
+enum { MV_ALIGN_ROUTER = 0, MV_ALIGN_EXPERT, MV_ALIGN_BOTH, MV_ALIGN_NKIND };
+
+typedef struct {
+  size_t m, mstar, n;       /* n = 2m + 2m*; Gram order [v, w, v*, w*] */
+  size_t rows, cap;         /* recorded output rows */
+  double *t, *loss, *grad2; /* per row: time, L, |grad L|^2 */
+  double *energy;           /* per row: Int_0^t |grad L|^2 (NAN for SGD) */
+  double *G;                /* per row: n x n Gram matrix of unit vectors */
+  double *norms0;           /* raw norms at t = 0 (n) */
+  /* first time alignment `kind` of student i with teacher j crosses
+   * threshold h upwards: cross[((kind * MV_TRAJ_NTHR + h) * m + i) * mstar + j],
+   * NAN if never; BOTH = min(router, expert) */
+  double *cross;
+  double *prev;             /* alignments at the previous step (scratch) */
+  double t_prev;
+  /* run record */
+  char method[16];          /* "full", "reduced", "sgd" */
+  char stepper[16];
+  char init[64];            /* how the initial point was obtained */
+  char params[128];         /* method parameters not covered below (SGD) */
+  double rtol, atol, t_end;
+  unsigned long steps, rejected, rhs_evals, jac_evals;
+  double wall_seconds;
+  int status;               /* MV_TRAJ_* */
+  char message[256];        /* why it stopped early, if it did */
+  double *final_state;      /* full flow / SGD: raw V then W (2 m d); else NULL */
+  size_t d;
+} mv_traj;
+
+int mv_traj_init (mv_traj *tr, size_t m, size_t mstar);
+void mv_traj_clear (mv_traj *tr);
+/* Append an output row (G is copied). */
+int mv_traj_push (mv_traj *tr, double t, double loss, double grad2,
+                  double energy, const double *G);
+/* Event tracking at every accepted step: linear interpolation of the
+ * crossing time between the previous step and this one. */
+void mv_traj_observe (mv_traj *tr, double t, const double *G);
+/* Teacher j recovered: first time some student has min(router, expert)
+ * alignment >= 0.9; student[j] receives that student (or -1). Returns the
+ * time (NAN if never). */
+double mv_traj_recovery (const mv_traj *tr, size_t j, long *student);
+
+/* Write trajectory.csv, run.json, events.json and the SVG plots into dir
+ * (created if missing), each file atomically.  spec_json: canonical spec
+ * (may be NULL). */
+int mv_traj_write (const mv_traj *tr, const char *dir, const char *spec_json);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
