@@ -27,6 +27,9 @@ typedef struct {
   const double *times;   /* explicit output times (ascending, in (0, t_end]) */
   size_t n_times;
   volatile sig_atomic_t *interrupt;  /* polled; nonzero stops the run */
+  const mv_observer *observers;  /* called after the trajectory recorder at
+                                   every step and row (traj.h) */
+  size_t n_observers;
   void (*progress) (void *ctx, double t, double t_end);
   void *progress_ctx;
 } mv_flow_params;

@@ -4,6 +4,7 @@
 #define MOEVERIFY_H
 
 #include <moeverify/error.h>
+#include <moeverify/mag.h>
 #include <moeverify/hermite.h>
 #include <moeverify/expect.h>
 #include <moeverify/problem.h>

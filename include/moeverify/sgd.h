@@ -21,6 +21,9 @@ typedef struct {
   const double *times;   /* or explicit output times (flow time) */
   size_t n_times;
   volatile sig_atomic_t *interrupt;
+  const mv_observer *observers;  /* called after the trajectory recorder at
+                                   every step and row (traj.h) */
+  size_t n_observers;
   void (*progress) (void *ctx, double t, double t_end);
   void *progress_ctx;
 } mv_sgd_params;

@@ -62,6 +62,47 @@ double mv_traj_recovery (const mv_traj *tr, size_t j, long *student);
  * (may be NULL). */
 int mv_traj_write (const mv_traj *tr, const char *dir, const char *spec_json);
 
+/* ------------------------------------------------------------ observers */
+
+/* What a dynamics run shows its observers.  MV_OBS_STEP comes at t = 0 and
+ * after every accepted step (SGD: every k_obs steps and at each row);
+ * MV_OBS_ROW at each output time, after that time's STEP.  At a STEP, G
+ * holds at least the student-teacher block (the rest may be NAN or stale);
+ * at a ROW, the whole matrix and loss, grad2 (energy is NAN for SGD). */
+enum { MV_OBS_STEP = 0, MV_OBS_ROW = 1 };
+
+typedef struct {
+  int kind;                  /* MV_OBS_STEP or MV_OBS_ROW */
+  double t;
+  const double *G;           /* n x n Gram matrix of unit vectors */
+  double loss, grad2, energy;  /* ROW only (NAN at a STEP) */
+  const double *theta;       /* raw student state (V rows then W rows,
+                                2 m d) where the method has one and
+                                d > 0, else NULL */
+  size_t m, mstar, n, d;
+} mv_obs_point;
+
+/* An observer: observe is called with every point in order and may stop
+ * the run by returning a nonzero status (with mv_error_set); finish (may be
+ * NULL) once, after the run record (status, counters) is complete. */
+typedef struct {
+  const char *name;
+  int (*observe) (void *ctx, const mv_obs_point *pt);
+  void (*finish) (void *ctx, const mv_traj *tr);
+  void *ctx;
+} mv_observer;
+
+/* The trajectory recorder as an observer: STEP -> mv_traj_observe,
+ * ROW -> mv_traj_push.  Every dynamics run has it first in its list. */
+void mv_traj_observer (mv_observer *obs, mv_traj *tr);
+
+/* Call observe of each of the n observers in order; the first nonzero
+ * status stops the calls and is returned. */
+int mv_observers_notify (const mv_observer *list, size_t n,
+                         const mv_obs_point *pt);
+void mv_observers_finish (const mv_observer *list, size_t n,
+                          const mv_traj *tr);
+
 #ifdef __cplusplus
 }
 #endif

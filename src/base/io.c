@@ -2,6 +2,7 @@
  * a terminal progress bar (io.h). */
 #define _XOPEN_SOURCE 700  /* mkstemp, fsync, fchmod, clock_gettime */
 #include <moeverify/io.h>
+#include "base/io_priv.h"
 #include <moeverify/error.h>
 
 #include <errno.h>
@@ -217,9 +218,8 @@ mv_io_digits_d (double x, double abserr)
 
 /* ------------------------------------------------------------ strings */
 
-/* "-1.2340e-05" -> "-1.2340e-5": drop '+' and leading zeros of the exponent. */
-static void
-normalise_exponent (char *s)
+void
+mv_io_normalise_exponent (char *s)
 {
   char *e = strchr (s, 'e');
   if (!e)
@@ -257,7 +257,7 @@ mv_io_mpfr_str (const mpfr_t x, int digits)
   if (!r)
     mv_error_set (MV_ENOMEM, "mv_io_mpfr_str: out of memory");
   else
-    normalise_exponent (r);
+    mv_io_normalise_exponent (r);
   return r;
 }
 
