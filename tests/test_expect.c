@@ -151,8 +151,8 @@ closed_pair (mv_expect_val *v, const double d[6], int grad, mv_expect_ws *ws,
   rho_clear (r);
   ck_assert_msg (st == MV_OK, "%s: mv_expect_pair status %d: %s", what, st,
                  mv_error_message ());
-  ck_assert_msg (mpfr_number_p (v->P) && v->err >= 0 && isfinite (v->err),
-                 "%s: P not finite or bad err %g", what, v->err);
+  ck_assert_msg (mpfr_number_p (v->P) && MV_MAG_D (v->err) >= 0 && isfinite (MV_MAG_D (v->err)),
+                 "%s: P not finite or bad err %g", what, MV_MAG_D (v->err));
 }
 
 static void
@@ -166,8 +166,8 @@ closed_self (mv_expect_val *v, double r, int grad, mv_expect_ws *ws,
   mpfr_clear (rr);
   ck_assert_msg (st == MV_OK, "%s: mv_expect_self status %d: %s", what, st,
                  mv_error_message ());
-  ck_assert_msg (mpfr_number_p (v->P) && v->err >= 0 && isfinite (v->err),
-                 "%s: P not finite or bad err %g", what, v->err);
+  ck_assert_msg (mpfr_number_p (v->P) && MV_MAG_D (v->err) >= 0 && isfinite (MV_MAG_D (v->err)),
+                 "%s: P not finite or bad err %g", what, MV_MAG_D (v->err));
 }
 
 /* |a - b| as a double (rounded up) */
@@ -556,7 +556,7 @@ START_TEST (t_pair_vs_oracle)
       double oerr = oracle_d6 (Q, d, 256, MAT_NAME[m]);
       closed_pair (&v, d, 0, ws, MAT_NAME[m]);
       MV_CHECK_DIGITS (v.P, Q, 30, 0, MAT_NAME[m]);
-      CHECK_WITHIN (v.P, Q, v.err + oerr, MAT_NAME[m]);
+      CHECK_WITHIN (v.P, Q, MV_MAG_D (v.err) + oerr, MAT_NAME[m]);
     }
   mpfr_clear (Q);
   mv_expect_val_clear (&v);
@@ -584,10 +584,10 @@ START_TEST (t_self_vs_oracle)
       closed_self (&v, r, 0, ws, what);
       closed_pair (&w, d, 0, ws, what);
       MV_CHECK_DIGITS (v.P, Q, 30, 0, what);
-      CHECK_WITHIN (v.P, Q, v.err + oerr, what);
+      CHECK_WITHIN (v.P, Q, MV_MAG_D (v.err) + oerr, what);
       MV_CHECK_DIGITS (w.P, Q, 30, 0, what);
-      CHECK_WITHIN (w.P, Q, w.err + oerr, what);
-      CHECK_WITHIN (v.P, w.P, v.err + w.err, "self vs pair at self point");
+      CHECK_WITHIN (w.P, Q, MV_MAG_D (w.err) + oerr, what);
+      CHECK_WITHIN (v.P, w.P, MV_MAG_D (v.err) + MV_MAG_D (w.err), "self vs pair at self point");
     }
   mpfr_clear (Q);
   mv_expect_val_clear (&v);
@@ -613,7 +613,7 @@ START_TEST (t_check_values)
       mpfr_pow_ui (ex, ex, 3, MPFR_RNDN);
       mpfr_mul_d (ex, ex, 1.5, MPFR_RNDN);
       MV_CHECK_DIGITS (v.P, ex, 70, 0, "closed: rho_BE only = 1.5 rho^3");
-      CHECK_WITHIN (v.P, ex, v.err, "closed: rho_BE only within err");
+      CHECK_WITHIN (v.P, ex, MV_MAG_D (v.err), "closed: rho_BE only within err");
     }
   /* self pair r = 0: 6 E[pi^2] */
   closed_self (&v, 0.0, 0, ws, "self r=0");
@@ -671,13 +671,13 @@ START_TEST (t_precision_ladder)
         {
           char what[160];
           double aP = fabs (mpfr_get_d (v[p].P, MPFR_RNDN));
-          double claim = -log10 (v[p].err / aP);
+          double claim = -log10 (MV_MAG_D (v[p].err) / aP);
           snprintf (what, sizeof what, "%s: %ld vs %ld bits (claims %.1f digits)",
                     MAT_NAME[ms[i]], (long) precs[p], (long) precs[p + 1], claim);
           /* digits relative to max(|a|,|b|): allow the rounding of the claim */
           MV_CHECK_DIGITS (v[p].P, v[p + 1].P, claim - 0.05, 0, what);
-          CHECK_WITHIN (v[p].P, v[p + 1].P, v[p].err + v[p + 1].err, what);
-          ck_assert_msg (v[p + 1].err < v[p].err || v[p + 1].err == 0,
+          CHECK_WITHIN (v[p].P, v[p + 1].P, MV_MAG_D (v[p].err) + MV_MAG_D (v[p + 1].err), what);
+          ck_assert_msg (MV_MAG_D (v[p + 1].err) < MV_MAG_D (v[p].err) || MV_MAG_D (v[p + 1].err) == 0,
                          "%s: error bound does not shrink", what);
           /* the claim should be useful: at least ~ 1/2 of the precision */
           ck_assert_msg (claim > 0.5 * 0.30103 * precs[p] - 3,
@@ -730,7 +730,7 @@ START_TEST (t_grad_fd_closed)
           snprintf (what, sizeof what, "%s: dP[%d] vs FD (512 bits)",
                     MAT_NAME[ms[i]], k);
           MV_CHECK_DIGITS (v.dP[k], fd, 30, scale, what);
-          CHECK_WITHIN (v.dP[k], fd, v.derr + 1e-30 * scale, what);
+          CHECK_WITHIN (v.dP[k], fd, MV_MAG_D (v.derr) + 1e-30 * scale, what);
         }
       rho_clear (r);
     }
@@ -931,11 +931,11 @@ START_TEST (t_symmetry)
         s[perm[k]] = d[k];
       closed_pair (&w, s, 1, ws, MAT_NAME[m]);
       snprintf (what, sizeof what, "%s: expert swap", MAT_NAME[m]);
-      CHECK_WITHIN (v.P, w.P, v.err + w.err, what);
+      CHECK_WITHIN (v.P, w.P, MV_MAG_D (v.err) + MV_MAG_D (w.err), what);
       for (int k = 0; k < 6; k++)
         {
           snprintf (what, sizeof what, "%s: expert swap, dP[%d]", MAT_NAME[m], k);
-          CHECK_WITHIN (v.dP[k], w.dP[perm[k]], v.derr + w.derr, what);
+          CHECK_WITHIN (v.dP[k], w.dP[perm[k]], MV_MAG_D (v.derr) + MV_MAG_D (w.derr), what);
         }
       /* B -> -B */
       memcpy (s, d, sizeof s);
@@ -945,7 +945,7 @@ START_TEST (t_symmetry)
       closed_pair (&w, s, 0, ws, MAT_NAME[m]);
       mpfr_neg (t, w.P, MPFR_RNDN);
       snprintf (what, sizeof what, "%s: B -> -B flips P", MAT_NAME[m]);
-      CHECK_WITHIN (v.P, t, v.err + w.err, what);
+      CHECK_WITHIN (v.P, t, MV_MAG_D (v.err) + MV_MAG_D (w.err), what);
       /* E -> -E */
       memcpy (s, d, sizeof s);
       s[MV_RHO_AE] = -d[MV_RHO_AE];
@@ -954,7 +954,7 @@ START_TEST (t_symmetry)
       closed_pair (&w, s, 0, ws, MAT_NAME[m]);
       mpfr_neg (t, w.P, MPFR_RNDN);
       snprintf (what, sizeof what, "%s: E -> -E flips P", MAT_NAME[m]);
-      CHECK_WITHIN (v.P, t, v.err + w.err, what);
+      CHECK_WITHIN (v.P, t, MV_MAG_D (v.err) + MV_MAG_D (w.err), what);
     }
   mpfr_clear (t);
   mv_expect_val_clear (&v);

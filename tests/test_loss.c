@@ -101,9 +101,9 @@ START_TEST (t_student_is_teacher)
   mp_eval e;
   mp_eval_run (&e, &pb, 256);
   double L = fabs (mpfr_get_d (e.L, MPFR_RNDN));
-  ck_assert_msg (L <= e.info.err && L < 1e-70, "L = %g, bound %g", L, e.info.err);
+  ck_assert_msg (L <= MV_MAG_D (e.info.err) && L < 1e-70, "L = %g, bound %g", L, MV_MAG_D (e.info.err));
   double g = fmax (mp_max_abs (e.gV, m * d), mp_max_abs (e.gW, m * d));
-  ck_assert_msg (g <= e.info.grad_err && g < 1e-65, "|grad| = %g, bound %g", g, e.info.grad_err);
+  ck_assert_msg (g <= MV_MAG_D (e.info.grad_err) && g < 1e-65, "|grad| = %g, bound %g", g, MV_MAG_D (e.info.grad_err));
   mp_eval_clear (&e);
   double gV[12], gW[12];
   mv_loss_info info;
@@ -296,12 +296,12 @@ START_TEST (t_ladder)
     mp_eval_run (&e[i], &pb, pr[i]);
   for (int i = 0; i < 3; i++)
     {
-      ck_assert_msg (e[i].info.err < ldexp (1.0, 16 - (int) pr[i]),
-                     "%ld bits: error bound %g too weak", (long) pr[i], e[i].info.err);
-      MV_CHECK_CLOSE_ABS (e[i].L, e[i + 1].L, e[i].info.err + e[i + 1].info.err, "ladder L");
+      ck_assert_msg (MV_MAG_D (e[i].info.err) < ldexp (1.0, 16 - (int) pr[i]),
+                     "%ld bits: error bound %g too weak", (long) pr[i], MV_MAG_D (e[i].info.err));
+      MV_CHECK_CLOSE_ABS (e[i].L, e[i + 1].L, MV_MAG_D (e[i].info.err) + MV_MAG_D (e[i + 1].info.err), "ladder L");
       for (size_t k = 0; k < m * d; k++)
         {
-          double tol = e[i].info.grad_err + e[i + 1].info.grad_err;
+          double tol = MV_MAG_D (e[i].info.grad_err) + MV_MAG_D (e[i + 1].info.grad_err);
           MV_CHECK_CLOSE_ABS (e[i].gV[k], e[i + 1].gV[k], tol, "ladder grad V");
           MV_CHECK_CLOSE_ABS (e[i].gW[k], e[i + 1].gW[k], tol, "ladder grad W");
         }
@@ -323,9 +323,9 @@ check_double_vs_mpfr (const mv_problem *pb, const char *what)
   mp_eval_run (&e, pb, 256);
   double Lm = mpfr_get_d (e.L, MPFR_RNDN);
   fprintf (stderr, "%s: L = %.17g, condition %.3g, |Ld - L| = %.3g (bound %.3g)\n",
-           what, Lm, e.info.cond, fabs (Ld - Lm), id.err);
+           what, Lm, e.info.cond, fabs (Ld - Lm), MV_MAG_D (id.err));
   MV_CHECK_CLOSE_D (Ld, Lm, 0, 1e-13 * e.info.abs_terms, what);
-  MV_CHECK_CLOSE_D (Ld, Lm, 0, id.err, "double L within its own bound");
+  MV_CHECK_CLOSE_D (Ld, Lm, 0, MV_MAG_D (id.err), "double L within its own bound");
   double gs = fmax (mp_max_abs (e.gV, n), mp_max_abs (e.gW, n)), worst = 0;
   for (size_t k = 0; k < n; k++)
     {
@@ -333,9 +333,9 @@ check_double_vs_mpfr (const mv_problem *pb, const char *what)
       worst = fmax (worst, fabs (gW[k] - mpfr_get_d (e.gW[k], MPFR_RNDN)));
     }
   /* like L, the gradient is a sum of terms of size abs_terms */
-  ck_assert_msg (worst <= 1e-13 * fmax (gs, e.info.abs_terms) && worst <= id.grad_err,
+  ck_assert_msg (worst <= 1e-13 * fmax (gs, e.info.abs_terms) && worst <= MV_MAG_D (id.grad_err),
                  "%s: gradient double vs mpfr differ by %.3g (max |g| %.3g, bound %.3g)",
-                 what, worst, gs, id.grad_err);
+                 what, worst, gs, MV_MAG_D (id.grad_err));
   mp_eval_clear (&e);
   free (gV), free (gW);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <check.h>
 #include <mpfr.h>
+#include <moeverify/mag.h>
 
 /* |a - b| <= abstol + reltol * max(|a|,|b|) */
 void mv_check_close_d (double a, double b, double reltol, double abstol,
@@ -25,6 +26,9 @@ void mv_check_digits (const mpfr_t a, const mpfr_t b, double digits,
   mv_check_close_abs ((a), (b), (tol), (what), __FILE__, __LINE__)
 #define MV_CHECK_DIGITS(a, b, digits, scale, what) \
   mv_check_digits ((a), (b), (digits), (scale), (what), __FILE__, __LINE__)
+
+/* An error magnitude as a double tolerance (rounded up; fine to 2^-1074) */
+#define MV_MAG_D(x) mv_mag_get_d (&(x))
 
 /* Path of a file under tests/data (uses MV_TOP_SRCDIR, default "."). */
 const char *mv_test_data (const char *name);

@@ -5,14 +5,15 @@
  *            / (a1! a2! b1! b2! e!) * F_{a1+a2, b1+b2}(rho_AC),
  * F_{p,q}(r) = sum_n c_{n+p} c_{n+q} r^n / n!,   dF_{p,q}/dr = F_{p+1,q+1}.
  *
- * Valid on the closed set of correlation matrices (|rho| <= 1; inputs a few
- * ulps outside are clamped).  Every result carries an absolute error bound
+ * Valid on the closed set of correlation matrices (|rho| <= 1; inputs up to
+ * MV_RHO_SLACK outside are rounding in a Gram matrix and are clamped).  Every result carries an absolute error bound
  * (series truncation by a verified envelope of c_k + coefficient error +
  * rounding). */
 #ifndef MOEVERIFY_EXPECT_H
 #define MOEVERIFY_EXPECT_H
 
 #include <mpfr.h>
+#include <moeverify/mag.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -22,12 +23,17 @@ extern "C" {
 enum { MV_RHO_AB = 0, MV_RHO_AC, MV_RHO_AE, MV_RHO_BC, MV_RHO_BE, MV_RHO_CE,
        MV_NRHO };
 
+/* Largest |rho| - 1 accepted (and clamped) as rounding of a computed Gram
+ * entry; beyond it a correlation is an error (MV_EDOM). */
+#define MV_RHO_SLACK 1e-12
+
 typedef struct mv_expect_ws mv_expect_ws;
 
 /* Tables for target precision prec (bits, MV_PREC_MIN..MV_PREC_MAX): the
  * coefficients, the series weights and the self-pair constants F_{p,q}(1).
- * The double-precision tables are always built too.  NULL on failure (see
- * mv_error_message). */
+ * The double-precision tables are always built; the MPFR ones only when
+ * prec > MV_PREC_DOUBLE (the *_d functions are then the only ones usable).
+ * NULL on failure (see mv_error_message). */
 mv_expect_ws *mv_expect_alloc (mpfr_prec_t prec);
 void mv_expect_free (mv_expect_ws *ws);
 mpfr_prec_t mv_expect_prec (const mv_expect_ws *ws);
@@ -37,8 +43,8 @@ unsigned mv_expect_max_terms (const mv_expect_ws *ws);
 typedef struct {
   mpfr_t P;
   mpfr_t dP[MV_NRHO];  /* partial derivatives in the six correlations */
-  double err;          /* |P - exact| <= err */
-  double derr;         /* |dP[i] - exact| <= derr for every i */
+  mv_mag err;          /* |P - exact| <= err (cannot underflow) */
+  mv_mag derr;         /* |dP[i] - exact| <= derr for every i */
   double abs_sum;      /* sum of |terms| of P: scale of cancellation */
   unsigned nterms;     /* series terms used */
 } mv_expect_val;

@@ -5,13 +5,19 @@
 
 #include <stddef.h>
 #include <mpfr.h>
+#include <moeverify/mag.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define MV_PREC_MIN 53
-#define MV_PREC_MAX 2048  /* tables grow like prec^2: 2048 bits takes minutes */
+/* Target precisions accepted everywhere (bits).  MV_PREC_DOUBLE selects the
+ * double-precision fast paths.  Working precisions add guard bits to the
+ * target, up to MV_PREC_WORK_MAX. */
+#define MV_PREC_DOUBLE 53
+#define MV_PREC_MIN MV_PREC_DOUBLE
+#define MV_PREC_MAX 2048
+#define MV_PREC_WORK_MAX (MV_PREC_MAX + 64)
 
 /* He_0(x) .. He_kmax(x) by the three-term recurrence. */
 void mv_hermite_all_d (double *he, unsigned kmax, double x);
@@ -27,19 +33,21 @@ double mv_hermite_eval_d (unsigned k, double x);
  * Both fill c[0..kmax] at the precision of each c[k] (all must share one
  * precision) and relerr[k] (may be NULL) with a bound on |computed-exact|/|exact|
  * (0 for the exactly known c_0 = 1/2 and even k >= 2).  */
-int mv_hermite_coeffs_fourier (mpfr_t *c, double *relerr, unsigned kmax);
-int mv_hermite_coeffs_direct (mpfr_t *c, double *relerr, unsigned kmax);
+int mv_hermite_coeffs_fourier (mpfr_t *c, mv_mag *relerr, unsigned kmax);
+int mv_hermite_coeffs_direct (mpfr_t *c, mv_mag *relerr, unsigned kmax);
 
 /* Rigorous upper bound on ln|c_k| (k >= 1 odd), for truncation bounds of
  * series in c_k beyond the tabulated range (proofs/sigmoid-coefficients.md). */
 double mv_hermite_coeff_log_bound (unsigned k);
 
-/* A cached, shared table of c_k at one precision.  */
+/* A table of c_k at one precision (computed by the Fourier method at each
+ * allocation: cost grows like prec^2 in terms and prec per operation).
+ * prec may be a working precision, up to MV_PREC_WORK_MAX. */
 typedef struct {
   unsigned kmax;
   mpfr_prec_t prec;
   mpfr_t *c;        /* c[0..kmax] */
-  double *relerr;   /* relative error bound of c[k] */
+  mv_mag *relerr;   /* relative error bound of c[k] */
   double *cd;       /* c[k] rounded to double (NAN when out of double range) */
 } mv_hermite_table;
 
@@ -48,7 +56,7 @@ void mv_hermite_table_free (mv_hermite_table *t);
 
 /* Number of decimal digits of c_k that are certain given relerr (uses
  * mpfr_can_round); 0 when none. */
-long mv_hermite_coeff_digits (const mpfr_t c, double relerr);
+long mv_hermite_coeff_digits (const mpfr_t c, const mv_mag *relerr);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <mpfr.h>
+#include <moeverify/mag.h>
 #include <moeverify/expect.h>
 #include <moeverify/problem.h>
 
@@ -18,20 +19,21 @@ extern "C" {
 #endif
 
 typedef struct {
-  double err;        /* |L - exact| <= err (absolute) */
-  double grad_err;   /* bound on every |dL/dG_kl| (Gram level) or on every
+  mv_mag err;        /* |L - exact| <= err (absolute; a magnitude, so it
+                        does not underflow at any precision) */
+  mv_mag grad_err;   /* bound on every |dL/dG_kl| (Gram level) or on every
                         gradient component (raw level) error */
   double abs_terms;  /* sum of |weighted pair terms|: L is a difference of
                         terms of this size */
   double cond;       /* abs_terms / |L| (condition number of the sum) */
   unsigned max_terms;/* most series terms used by any pair */
-  mpfr_prec_t prec;  /* working precision (53 = double path) */
+  mpfr_prec_t prec;  /* target precision (MV_PREC_DOUBLE: double path) */
 } mv_loss_info;
 
 typedef struct mv_loss_ws mv_loss_ws;
 
-/* Workspace for m students, mstar teachers at precision prec (53 selects
- * the double path only). */
+/* Workspace for m students, mstar teachers at precision prec
+ * (MV_PREC_DOUBLE selects the double path only: no MPFR tables). */
 mv_loss_ws *mv_loss_alloc (size_t m, size_t mstar, mpfr_prec_t prec);
 void mv_loss_free (mv_loss_ws *ws);
 mv_expect_ws *mv_loss_expect (mv_loss_ws *ws);
@@ -72,6 +74,12 @@ int mv_loss_eval_vec_d (double *L, double *gV, double *gW, mv_loss_info *info,
                         mv_loss_ws *ws);
 int mv_loss_eval (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info,
                   const mv_problem *pb, mv_loss_ws *ws);
+/* The same from raw vectors at any precision (rounded to the working
+ * precision), without a problem object: the MPFR flows' right-hand side. */
+int mv_loss_eval_vec (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info,
+                      mpfr_t const *V, mpfr_t const *W, mpfr_t const *Vt,
+                      mpfr_t const *Wt, size_t d, double noise_var,
+                      mv_loss_ws *ws);
 
 /* Largest problems the dense raw Hessian accepts: 2md and the number of free
  * Gram variables (mv_loss_nvar; the Gram Hessian has nvar^2 entries). */

@@ -4,6 +4,7 @@
 #include <moeverify/io.h>
 #include "base/io_priv.h"
 #include <moeverify/error.h>
+#include <moeverify/hermite.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -176,29 +177,43 @@ prec_digits (mpfr_prec_t p)
   return 1 + (int) floor ((double) (p - 1) * 0.30102999566398119521);
 }
 
+/* floor(log10 |x|) for |x| = m 2^e, m in [1/2, 1), exactly: in double
+ * unless within 1e-9 of an integer (then MPFR's log10 rounded down decides;
+ * rare, so printing thousands of numbers costs no MPFR logarithm). */
+static double
+floor_log10 (double m, long e, const mpfr_t x)
+{
+  double l = log10 (fabs (m)) + (double) e * 0.30102999566398119521;
+  double f = floor (l);
+  if (l - f > 1e-9 && f + 1 - l > 1e-9)
+    return f;
+  mpfr_t t;
+  mpfr_init2 (t, 64);
+  if (x)
+    mpfr_abs (t, x, MPFR_RNDN);
+  else
+    mpfr_set_d (t, fabs (ldexp (m, (int) e)), MPFR_RNDN);
+  mpfr_log10 (t, t, MPFR_RNDD);
+  mpfr_floor (t, t);
+  f = mpfr_get_d (t, MPFR_RNDN);
+  mpfr_clear (t);
+  return f;
+}
+
 /* Printing x rounded to N significant digits gives y with |y - x| <= u/2,
  * u = 10^(e-N+1), e = floor(log10|x|).  Then |y - exact| <= u/2 + abserr,
  * which stays within one unit of the last printed digit iff abserr <= u/2:
  *   N <= e + 1 - log10(2 abserr).
- * e is exact (log10 is correctly rounded downward in MPFR); log10(2 abserr)
- * is padded by a margin for the libm error. */
-int
-mv_io_digits (const mpfr_t x, double abserr)
+ * e is exact (floor_log10); log10(2 abserr) comes from the exponent of the
+ * magnitude and is padded by a margin for the libm error. */
+static int
+digits_from (double e, double log2_err, int cap)
 {
-  if (!mpfr_number_p (x) || mpfr_zero_p (x) || isnan (abserr) || abserr < 0
-      || isinf (abserr))
-    return 0;
-  int cap = prec_digits (mpfr_get_prec (x));
-  if (abserr == 0)
+  if (log2_err == -INFINITY)
     return cap;
-  mpfr_t t;
-  mpfr_init2 (t, 64);
-  mpfr_abs (t, x, MPFR_RNDN);
-  mpfr_log10 (t, t, MPFR_RNDD);
-  mpfr_floor (t, t);
-  double e = mpfr_get_d (t, MPFR_RNDN);
-  mpfr_clear (t);
-  double l = log10 (2.0 * (abserr > DBL_MAX / 2 ? DBL_MAX / 2 : abserr));
+  if (!isfinite (log2_err))
+    return 0;
+  double l = (log2_err + 1.0) * 0.30102999566398119521;
   double n = floor (e + 1.0 - l - 1e-9 * (1.0 + fabs (l)));
   if (!(n > 0))
     return 0;
@@ -206,14 +221,27 @@ mv_io_digits (const mpfr_t x, double abserr)
 }
 
 int
+mv_io_digits (const mpfr_t x, const mv_mag *abserr)
+{
+  if (!mpfr_number_p (x) || mpfr_zero_p (x))
+    return 0;
+  long ex;
+  double m = mpfr_get_d_2exp (&ex, x, MPFR_RNDZ);
+  return digits_from (floor_log10 (m, ex, x), mv_mag_log2 (abserr),
+                      prec_digits (mpfr_get_prec (x)));
+}
+
+int
 mv_io_digits_d (double x, double abserr)
 {
-  mpfr_t t;
-  mpfr_init2 (t, 53);
-  mpfr_set_d (t, x, MPFR_RNDN);
-  int n = mv_io_digits (t, abserr);
-  mpfr_clear (t);
-  return n;
+  if (!isfinite (x) || x == 0 || isnan (abserr) || abserr < 0)
+    return 0;
+  int ex;
+  double m = frexp (x, &ex);
+  mv_mag err;
+  mv_mag_set_d (&err, abserr);
+  return digits_from (floor_log10 (m, ex, NULL), mv_mag_log2 (&err),
+                      prec_digits (MV_PREC_DOUBLE));
 }
 
 /* ------------------------------------------------------------ strings */
@@ -237,39 +265,60 @@ mv_io_normalise_exponent (char *s)
 char *
 mv_io_mpfr_str (const mpfr_t x, int digits)
 {
-  char *s = NULL;
-  if (digits < 1)
-    digits = 1;
-  if (mpfr_nan_p (x))
-    return strdup ("nan");
-  if (mpfr_inf_p (x))
-    return strdup (mpfr_sgn (x) > 0 ? "inf" : "-inf");
-  if (mpfr_zero_p (x))
-    return strdup ("0");
-  if (mpfr_asprintf (&s, "%.*Re", digits - 1, x) < 0)
+  /* sign, point, exponent of up to 20 digits, NUL */
+  size_t size = (size_t) (digits > 1 ? digits : 1) + 32;
+  char *r = malloc (size);
+  if (!r || mv_io_mpfr_fmt (r, size, x, digits) < 0)
     {
+      free (r);
       mv_error_set (MV_ENOMEM, "mv_io_mpfr_str: out of memory");
       return NULL;
     }
-  /* mpfr_asprintf memory must go back through mpfr_free_str; copy it. */
-  char *r = strdup (s);
-  mpfr_free_str (s);
-  if (!r)
-    mv_error_set (MV_ENOMEM, "mv_io_mpfr_str: out of memory");
-  else
-    mv_io_normalise_exponent (r);
   return r;
+}
+
+int
+mv_io_double_fmt (char *buf, size_t size, double x, int digits)
+{
+  if (digits < 1)
+    digits = 1;
+  if (isnan (x))
+    return snprintf (buf, size, "nan");
+  if (isinf (x))
+    return snprintf (buf, size, "%s", x > 0 ? "inf" : "-inf");
+  if (x == 0)
+    return snprintf (buf, size, "0");
+  /* glibc prints the exact binary value correctly rounded, as MPFR would */
+  int n = snprintf (buf, size, "%.*e", digits > 40 ? 39 : digits - 1, x);
+  mv_io_normalise_exponent (buf);
+  return n < 0 ? n : (int) strlen (buf);
 }
 
 char *
 mv_io_double_str (double x, int digits)
 {
-  mpfr_t t;
-  mpfr_init2 (t, 53);
-  mpfr_set_d (t, x, MPFR_RNDN);
-  char *s = mv_io_mpfr_str (t, digits);
-  mpfr_clear (t);
-  return s;
+  char buf[64];
+  mv_io_double_fmt (buf, sizeof buf, x, digits);
+  char *r = strdup (buf);
+  if (!r)
+    mv_error_set (MV_ENOMEM, "mv_io_double_str: out of memory");
+  return r;
+}
+
+int
+mv_io_mpfr_fmt (char *buf, size_t size, const mpfr_t x, int digits)
+{
+  if (digits < 1)
+    digits = 1;
+  if (mpfr_nan_p (x))
+    return snprintf (buf, size, "nan");
+  if (mpfr_inf_p (x))
+    return snprintf (buf, size, "%s", mpfr_sgn (x) > 0 ? "inf" : "-inf");
+  if (mpfr_zero_p (x))
+    return snprintf (buf, size, "0");
+  int n = mpfr_snprintf (buf, size, "%.*Re", digits - 1, x);
+  mv_io_normalise_exponent (buf);
+  return n < 0 ? n : (int) strlen (buf);
 }
 
 /* ------------------------------------------------------------ progress */

@@ -14,6 +14,7 @@
 #include <mpfr.h>
 #include <moeverify/flow.h>
 #include <moeverify/sgd.h>
+#include <moeverify/mag.h>
 
 /* Stringify a macro's value (for usage texts). */
 #define MV_STR(x) #x
@@ -86,6 +87,8 @@ int mv_cli_emit_text (const char *text, size_t len, const char *output);
 /* A jansson string from a malloc'd C string (freed here); NULL if s is
  * NULL or on allocation failure. */
 json_t *mv_cli_json_str (char *s);
+/* An error bound as a string rounded up to 3 digits ("0" only when exact). */
+json_t *mv_cli_json_mag (const mv_mag *a);
 
 /* What every spec-taking subcommand accepts: the positional SPEC (once)
  * and -h/--help.  Returns 1 when the current argument was consumed, 0 when

@@ -235,6 +235,14 @@ mv_cli_json_str (char *s)
   return j;
 }
 
+json_t *
+mv_cli_json_mag (const mv_mag *a)
+{
+  char buf[48];
+  mv_mag_str (buf, sizeof buf, a, 3);
+  return json_string (buf);
+}
+
 int
 mv_cli_prepare_dir (const char *dir)
 {

@@ -96,36 +96,39 @@ typedef struct {
 } cmp_result;
 
 static cmp_result
-compare (const mpfr_t a, double ra, const mpfr_t b, double rb,
+compare (const mpfr_t a, const mv_mag *ra, const mpfr_t b, const mv_mag *rb,
          mpfr_prec_t prec)
 {
-  cmp_result r;
+  cmp_result res;
   int cap = 1 + (int) floor ((double) (prec - 1) * 0.30102999566398119521);
   mpfr_t diff, scale, bound;
-  mpfr_inits2 (64, diff, scale, bound, (mpfr_ptr) 0);
+  mpfr_t r;
+  mpfr_inits2 (64, diff, scale, bound, r, (mpfr_ptr) 0);
   mpfr_sub (diff, a, b, MPFR_RNDA);
   mpfr_abs (diff, diff, MPFR_RNDN);
   /* bound = |a| ra + |b| rb, rounded up, plus a 1e-9 relative slack for the
    * roundings of this comparison itself */
   mpfr_abs (bound, a, MPFR_RNDU);
-  mpfr_mul_d (bound, bound, ra, MPFR_RNDU);
+  mv_mag_get_mpfr (r, ra);
+  mpfr_mul (bound, bound, r, MPFR_RNDU);
   mpfr_abs (scale, b, MPFR_RNDU);
-  mpfr_mul_d (scale, scale, rb, MPFR_RNDU);
+  mv_mag_get_mpfr (r, rb);
+  mpfr_mul (scale, scale, r, MPFR_RNDU);
   mpfr_add (bound, bound, scale, MPFR_RNDU);
   mpfr_mul_d (bound, bound, 1 + 1e-9, MPFR_RNDU);
-  r.consistent = mpfr_cmp (diff, bound) <= 0;
+  res.consistent = mpfr_cmp (diff, bound) <= 0;
   if (mpfr_zero_p (diff))
-    r.agree = cap;
+    res.agree = cap;
   else
     {
       mpfr_abs (scale, mpfr_cmpabs (a, b) >= 0 ? a : b, MPFR_RNDN);
       mpfr_div (diff, diff, scale, MPFR_RNDU);
       mpfr_log10 (diff, diff, MPFR_RNDU);
       double g = -mpfr_get_d (diff, MPFR_RNDU);
-      r.agree = g < 0 ? 0 : g > cap ? cap : (int) floor (g);
+      res.agree = g < 0 ? 0 : g > cap ? cap : (int) floor (g);
     }
-  mpfr_clears (diff, scale, bound, (mpfr_ptr) 0);
-  return r;
+  mpfr_clears (diff, scale, bound, r, (mpfr_ptr) 0);
+  return res;
 }
 
 /* Growable text buffer for the table (written only once complete). */
@@ -194,7 +197,7 @@ mv_cmd_coeffs (int argc, char **argv)
 
   unsigned K = (unsigned) o.kmax;
   mpfr_t *cd = NULL;
-  double *rd = NULL;
+  mv_mag *rd = NULL;
   json_t *doc = NULL;
   tbuf tb = { 0 };
   char bad_ks[256] = "";
@@ -239,14 +242,14 @@ mv_cmd_coeffs (int argc, char **argv)
     {
       if (!o.all && k >= 2 && k % 2 == 0)
         continue;
-      long dg = mv_hermite_coeff_digits (t->c[k], t->relerr[k]);
+      long dg = mv_hermite_coeff_digits (t->c[k], &t->relerr[k]);
       char *cs = mv_io_mpfr_str (t->c[k], dg > 1 ? (int) dg : 1);
       if (!cs)
         goto oom;
       cmp_result cr = { 0, 1 };
       if (o.verify)
         {
-          cr = compare (t->c[k], t->relerr[k], cd[k], rd[k], o.prec);
+          cr = compare (t->c[k], &t->relerr[k], cd[k], &rd[k], o.prec);
           if (!cr.consistent)
             {
               size_t l = strlen (bad_ks);
@@ -259,11 +262,10 @@ mv_cmd_coeffs (int argc, char **argv)
         {
           json_t *e = json_pack ("{s:I, s:s, s:I, s:o}", "k", (json_int_t) k,
                                  "c", cs, "digits", (json_int_t) dg, "relerr",
-                                 mv_cli_json_str (mv_io_double_str
-                                                  (t->relerr[k], 3)));
+                                 mv_cli_json_mag (&t->relerr[k]));
           if (e && o.verify)
             {
-              long ddg = mv_hermite_coeff_digits (cd[k], rd[k]);
+              long ddg = mv_hermite_coeff_digits (cd[k], &rd[k]);
               json_t *ds = mv_cli_json_str (mv_io_mpfr_str
                                             (cd[k], ddg > 1 ? (int) ddg : 1));
               if (!ds || json_object_set_new (e, "direct", ds)

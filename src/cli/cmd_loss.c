@@ -3,6 +3,7 @@
  * Closed-form population loss (and raw-parameter gradient) of a spec,
  * printed as JSON with exactly the digits the error bounds support. */
 #include "cli.h"
+#include "base/textbuf.h"
 
 #include <moeverify/error.h>
 #include <moeverify/hermite.h>
@@ -23,8 +24,8 @@ static const char usage[] =
   "  Closed-form population loss L and its gradient for the problem in\n"
   "  SPEC.json, as JSON.\n"
   "  --prec BITS   MPFR working precision, " MV_XSTR (MV_PREC_MIN) ".." MV_XSTR (MV_PREC_MAX) " (default 128;\n"
-  "                53 selects the double-precision path)\n"
-  "  --fast        double-precision path (same as --prec 53)\n"
+  "                " MV_XSTR (MV_PREC_DOUBLE) " selects the double-precision path)\n"
+  "  --fast        double-precision path (same as --prec " MV_XSTR (MV_PREC_DOUBLE) ")\n"
   "  --no-grad     loss only\n"
   "  -o, --output FILE  write atomically to FILE instead of stdout\n";
 
@@ -36,45 +37,55 @@ typedef struct {
   size_t n;
 } grad_buf;
 
-static int
-grad_digits (const grad_buf *g, size_t i, double err)
+/* The gradient as JSON text, in jansson's indented layout (two spaces a
+ * level, the object at level 1): 50 000 components go straight from
+ * numbers to text, without a JSON tree or an allocation per string.
+ * *dmin is lowered to the fewest digits printed. */
+static void
+grad_rows (mv_textbuf *b, const grad_buf *g, size_t m, size_t d,
+           const mv_mag *err, int *dmin)
 {
-  return g->mp ? mv_io_digits (g->gm[i], err)
-    : mv_io_digits_d (g->gd[i], err);
-}
-
-static char *
-grad_str (const grad_buf *g, size_t i, int digits)
-{
-  return g->mp ? mv_io_mpfr_str (g->gm[i], digits)
-    : mv_io_double_str (g->gd[i], digits);
-}
-
-/* [[strings]] for an m x d gradient; *dmin lowered to the fewest digits. */
-static json_t *
-grad_json (const grad_buf *g, size_t m, size_t d, double err, int *dmin)
-{
-  json_t *rows = json_array ();
-  for (size_t i = 0; rows && i < m; i++)
+  double errd = mv_mag_get_d (err);
+  /* a number, its quotes, comma, indent and newline */
+  size_t size = (g->mp ? (size_t) mpfr_get_prec (g->gm[0]) / 3 : 24) + 48;
+  mv_textbuf_puts (b, "[\n");
+  for (size_t i = 0; i < m; i++)
     {
-      json_t *row = json_array ();
-      if (!row || json_array_append_new (rows, row))
-        goto fail;
+      mv_textbuf_puts (b, "      [\n");
       for (size_t k = 0; k < d; k++)
         {
-          int dg = grad_digits (g, i * d + k, err);
+          size_t e = i * d + k;
+          int dg = g->mp ? mv_io_digits (g->gm[e], err) : mv_io_digits_d (g->gd[e], errd);
           if (dg < *dmin)
             *dmin = dg;
-          json_t *s = mv_cli_json_str (grad_str (g, i * d + k,
-                                                 dg > 1 ? dg : 1));
-          if (!s || json_array_append_new (row, s))
-            goto fail;
+          char *p = mv_textbuf_reserve (b, size);
+          if (!p)
+            return;
+          memcpy (p, "        \"", 9);
+          int n = g->mp ? mv_io_mpfr_fmt (p + 9, size - 12, g->gm[e], dg > 1 ? dg : 1)
+                        : mv_io_double_fmt (p + 9, size - 12, g->gd[e], dg > 1 ? dg : 1);
+          if (n < 0)
+            {
+              b->oom = 1;
+              return;
+            }
+          b->len += 9 + (size_t) n;
+          mv_textbuf_puts (b, k + 1 < d ? "\",\n" : "\"\n");
         }
+      mv_textbuf_puts (b, i + 1 < m ? "      ],\n" : "      ]\n");
     }
-  return rows;
-fail:
-  json_decref (rows);
-  return NULL;
+  mv_textbuf_puts (b, "    ]");
+}
+
+static void
+grad_text (mv_textbuf *b, const grad_buf *gV, const grad_buf *gW, size_t m,
+           size_t d, const mv_mag *err, int *dmin)
+{
+  mv_textbuf_puts (b, "{\n    \"V\": ");
+  grad_rows (b, gV, m, d, err, dmin);
+  mv_textbuf_puts (b, ",\n    \"W\": ");
+  grad_rows (b, gW, m, d, err, dmin);
+  mv_textbuf_puts (b, "\n  }");
 }
 
 static void
@@ -155,17 +166,48 @@ parse_opts (loss_opts *o, int argc, char **argv)
       return MV_EXIT_USAGE;
     }
   if (fast)
-    o->prec = 53;
+    o->prec = MV_PREC_DOUBLE;
   return 0;
+}
+
+/* The output document; the gradient is a placeholder string replaced by
+ * grad_text in emit (a control character: it cannot come from a value). */
+#define GRAD_MARK "\x01"
+#define GRAD_MARK_JSON "\n  \"grad\": \"\\u0001\""
+
+static int
+emit (const json_t *doc, const mv_textbuf *grad, const char *output)
+{
+  char *s = json_dumps (doc, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+  char *at = s && grad ? strstr (s, GRAD_MARK_JSON) : NULL;
+  mv_textbuf t;
+  mv_textbuf_init (&t);
+  if (s && grad && at)
+    {
+      size_t head = (size_t) (at - s) + strlen ("\n  \"grad\": ");
+      mv_textbuf_put (&t, s, head);
+      mv_textbuf_put (&t, grad->s, grad->len);
+      mv_textbuf_puts (&t, at + strlen (GRAD_MARK_JSON));
+    }
+  else if (s && !grad)
+    mv_textbuf_puts (&t, s);
+  mv_textbuf_puts (&t, "\n");
+  int rc = MV_EXIT_FAIL;
+  if (s && (!grad || at) && mv_textbuf_ok (&t))
+    rc = mv_cli_emit_text (t.s, t.len, output);
+  else
+    mv_cli_error ("out of memory serialising the output");
+  mv_textbuf_clear (&t);
+  free (s);
+  return rc;
 }
 
 /* Build the whole output document. */
 static json_t *
 loss_doc (const loss_opts *o, const mv_problem *pb, const mv_loss_info *info,
-          const char *loss_s, int loss_digits, const grad_buf *gV,
-          const grad_buf *gW)
+          const char *loss_s, int loss_digits, int grad_dmin)
 {
-  int mp = o->prec > 53;
+  int mp = o->prec > MV_PREC_DOUBLE;
   json_t *doc = json_object ();
   if (!doc)
     return NULL;
@@ -181,7 +223,7 @@ loss_doc (const loss_opts *o, const mv_problem *pb, const mv_loss_info *info,
     || json_object_set_new (doc, "loss", json_string (loss_s))
     || json_object_set_new (doc, "loss_digits", json_integer (loss_digits))
     || json_object_set_new (doc, "loss_error_bound",
-                            mv_cli_json_str (mv_io_double_str (info->err, 3)))
+                            mv_cli_json_mag (&info->err))
     || json_object_set_new (doc, "abs_terms",
                             mv_cli_json_str (mv_io_double_str
                                              (info->abs_terms, 6)))
@@ -190,25 +232,11 @@ loss_doc (const loss_opts *o, const mv_problem *pb, const mv_loss_info *info,
     || json_object_set_new (doc, "series_terms_max",
                             json_integer ((json_int_t) info->max_terms));
   if (!bad && o->want_grad)
-    {
-      int dmin = INT_MAX;
-      json_t *gv = grad_json (gV, pb->m, pb->d, info->grad_err, &dmin);
-      json_t *gw = grad_json (gW, pb->m, pb->d, info->grad_err, &dmin);
-      json_t *g = NULL;
-      if (gv && gw)  /* json_pack steals both, even on failure */
-        g = json_pack ("{s:o, s:o}", "V", gv, "W", gw);
-      else
-        {
-          json_decref (gv);
-          json_decref (gw);
-        }
-      bad = !g || json_object_set_new (doc, "grad", g)
-        || json_object_set_new (doc, "grad_error_bound",
-                                mv_cli_json_str (mv_io_double_str
-                                                 (info->grad_err, 3)))
-        || json_object_set_new (doc, "grad_digits_min",
-                                json_integer (dmin == INT_MAX ? 0 : dmin));
-    }
+    bad = json_object_set_new (doc, "grad", json_string (GRAD_MARK))
+      || json_object_set_new (doc, "grad_error_bound",
+                              mv_cli_json_mag (&info->grad_err))
+      || json_object_set_new (doc, "grad_digits_min",
+                              json_integer (grad_dmin));
   if (bad)
     {
       json_decref (doc);
@@ -229,7 +257,7 @@ mv_cmd_loss (int argc, char **argv)
   int st = mv_cli_read_spec (&pb, o.spec);
   if (st)
     return st;
-  int mp = o.prec > 53;
+  int mp = o.prec > MV_PREC_DOUBLE;
   size_t n = pb.m * pb.d;
   grad_buf gV, gW;
   memset (&gV, 0, sizeof gV);
@@ -239,6 +267,8 @@ mv_cmd_loss (int argc, char **argv)
   mpfr_t L;
   mpfr_init2 (L, o.prec);
   char *loss_s = NULL;
+  mv_textbuf grad;
+  mv_textbuf_init (&grad);
   json_t *doc = NULL;
   rc = MV_EXIT_FAIL;
 
@@ -259,7 +289,7 @@ mv_cmd_loss (int argc, char **argv)
     {
       st = mv_loss_eval (L, o.want_grad ? gV.gm : NULL,
                          o.want_grad ? gW.gm : NULL, &info, &pb, ws);
-      digits = st ? 0 : mv_io_digits (L, info.err);
+      digits = st ? 0 : mv_io_digits (L, &info.err);
     }
   else
     {
@@ -267,7 +297,7 @@ mv_cmd_loss (int argc, char **argv)
       st = mv_loss_eval_d (&Ld, o.want_grad ? gV.gd : NULL,
                            o.want_grad ? gW.gd : NULL, &info, &pb, ws);
       mpfr_set_d (L, Ld, MPFR_RNDN);
-      digits = st ? 0 : mv_io_digits_d (Ld, info.err);
+      digits = st ? 0 : mv_io_digits_d (Ld, mv_mag_get_d (&info.err));
     }
   if (st)
     {
@@ -277,17 +307,27 @@ mv_cmd_loss (int argc, char **argv)
       mv_cli_lib_error ();
       goto done;
     }
-  if (!(loss_s = mv_io_mpfr_str (L, digits > 1 ? digits : 1))
-      || !(doc = loss_doc (&o, &pb, &info, loss_s, digits, &gV, &gW)))
+  int dmin = INT_MAX;
+  if (o.want_grad)
+    grad_text (&grad, &gV, &gW, pb.m, pb.d, &info.grad_err, &dmin);
+  if (!mv_textbuf_ok (&grad))
     {
       mv_cli_error ("%s: out of memory building the output", o.spec);
       goto done;
     }
-  rc = mv_cli_emit_json (doc, o.output);
+  if (!(loss_s = mp ? mv_io_mpfr_str (L, digits > 1 ? digits : 1)
+                    : mv_io_double_str (mpfr_get_d (L, MPFR_RNDN), digits > 1 ? digits : 1))
+      || !(doc = loss_doc (&o, &pb, &info, loss_s, digits, dmin == INT_MAX ? 0 : dmin)))
+    {
+      mv_cli_error ("%s: out of memory building the output", o.spec);
+      goto done;
+    }
+  rc = emit (doc, o.want_grad ? &grad : NULL, o.output);
 
 done:
   json_decref (doc);
   free (loss_s);
+  mv_textbuf_clear (&grad);
   grad_free (&gV);
   grad_free (&gW);
   mpfr_clear (L);

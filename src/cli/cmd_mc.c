@@ -255,7 +255,7 @@ closed_eval (closed_form *c, const mv_problem *pb, int want_grad,
           c->gW[i] = mpfr_get_d (gm[n + i], MPFR_RNDN);
         }
       c->L = mpfr_get_d (L, MPFR_RNDN);
-      int dg = mv_io_digits (L, info.err);
+      int dg = mv_io_digits (L, &info.err);
       c->L_str = mv_io_mpfr_str (L, dg > 1 ? dg : 1);
     }
   else
@@ -263,7 +263,7 @@ closed_eval (closed_form *c, const mv_problem *pb, int want_grad,
       st = mv_loss_eval_d (&c->L, c->gV, c->gW, &info, pb, ws);
       if (st)
         goto out;
-      int dg = mv_io_digits_d (c->L, info.err);
+      int dg = mv_io_digits_d (c->L, mv_mag_get_d (&info.err));
       c->L_str = mv_io_double_str (c->L, dg > 1 ? dg : 1);
     }
   if (!c->L_str)
@@ -271,8 +271,9 @@ closed_eval (closed_form *c, const mv_problem *pb, int want_grad,
       st = mv_error_set (MV_ENOMEM, "out of memory");
       goto out;
     }
-  c->L_err = info.err;
-  c->grad_err = info.grad_err;
+  /* compared with Monte-Carlo errors: doubles are plenty (never 0) */
+  c->L_err = mv_mag_get_d (&info.err);
+  c->grad_err = mv_mag_get_d (&info.grad_err);
   st = MV_OK;
 out:
   for (size_t i = 0; i < ngm; i++)

@@ -106,22 +106,24 @@ closed_form (report *r, const mv_problem *pb, mpfr_prec_t prec, double *Ld_out)
       mv_cli_lib_error ();
       return MV_EXIT_FAIL;
     }
-  int dg = mv_io_digits (L, info.err);
-  char *ls = mv_io_mpfr_str (L, dg > 0 ? dg : 1);
-  printf ("closed-form loss at %ld bits: L = %s\n  (%d digits, |error| <= %.3g, condition %.3g, "
-          "up to %u series terms)\n", (long) prec, ls, dg, info.err, info.cond, info.max_terms);
+  int dg = mv_io_digits (L, &info.err);
+  char *ls = mv_io_mpfr_str (L, dg > 0 ? dg : 1), eb[48];
+  mv_mag_str (eb, sizeof eb, &info.err, 3);
+  printf ("closed-form loss at %ld bits: L = %s\n  (%d digits, |error| <= %s, condition %.3g, "
+          "up to %u series terms)\n", (long) prec, ls, dg, eb, info.cond, info.max_terms);
   json_t *cf = json_object ();
   json_object_set_new (cf, "precision_bits", json_integer (prec));
   json_object_set_new (cf, "loss", json_string (ls));
   json_object_set_new (cf, "loss_digits", json_integer (dg));
-  json_object_set_new (cf, "loss_error_bound", json_real (info.err));
+  json_object_set_new (cf, "loss_error_bound", json_string (eb));
   json_object_set_new (cf, "loss_double", json_real (Ld));
   json_object_set_new (r->doc, "closed_form", cf);
   free (ls);
   double diff = fabs (Ld - mpfr_get_d (L, MPFR_RNDN));
-  check (r, "double path vs MPFR", diff <= 1e-13 * info.abs_terms && diff <= infod.err,
+  double errd = mv_mag_get_d (&infod.err);
+  check (r, "double path vs MPFR", diff <= 1e-13 * info.abs_terms && diff <= errd,
          "|L_double - L| = %.3g (<= 1e-13 x %.3g terms; own bound %.3g)", diff,
-         info.abs_terms, infod.err);
+         info.abs_terms, errd);
   *Ld_out = mpfr_get_d (L, MPFR_RNDN);
   mpfr_clear (L);
   mv_loss_free (ws), mv_loss_free (wd);
@@ -134,7 +136,8 @@ coefficients (report *r)
   const unsigned K = 41;
   mv_hermite_table *t = mv_hermite_table_alloc (K, 256);
   mpfr_t *b = malloc ((K + 1) * sizeof *b), d;
-  double *rb = malloc ((K + 1) * sizeof *rb), worst = 0;
+  mv_mag *rb = malloc ((K + 1) * sizeof *rb);
+  double worst = 0;
   for (unsigned k = 0; k <= K; k++)
     mpfr_init2 (b[k], 256);
   int ok = t && b && rb && mv_hermite_coeffs_direct (b, rb, K) == MV_OK;
@@ -144,7 +147,9 @@ coefficients (report *r)
       mpfr_sub (d, t->c[k], b[k], MPFR_RNDN);
       mpfr_div (d, d, t->c[k], MPFR_RNDN);
       double rel = fabs (mpfr_get_d (d, MPFR_RNDN));
-      worst = fmax (worst, rel / (t->relerr[k] + rb[k]));
+      mv_mag e;
+      mv_mag_add (&e, &t->relerr[k], &rb[k]);
+      worst = fmax (worst, rel / mv_mag_get_d (&e));
     }
   check (r, "sigmoid coefficients, 2 methods", ok && worst <= 1.0,
          "c_1..c_%u at 256 bits agree within %.2g of their claimed errors", K, worst);

@@ -29,9 +29,10 @@ mv_loss_alloc (size_t m, size_t mstar, mpfr_prec_t prec)
   ws->m = m, ws->mstar = mstar, ws->n = 2 * (m + mstar), ws->prec = prec;
   ws->ex = mv_expect_alloc (prec);
   ws->errG = calloc (ws->n * ws->n, sizeof *ws->errG);
+  ws->errGm = calloc (ws->n * ws->n, sizeof *ws->errGm);
   ws->chunk_dG = malloc (MV_LOSS_NCHUNK * ws->n * ws->n * sizeof *ws->chunk_dG);
   ws->chunk_eG = malloc (MV_LOSS_NCHUNK * ws->n * ws->n * sizeof *ws->chunk_eG);
-  if (!ws->ex || !ws->errG || !ws->chunk_dG || !ws->chunk_eG)
+  if (!ws->ex || !ws->errG || !ws->errGm || !ws->chunk_dG || !ws->chunk_eG)
     {
       if (ws->ex)
         mv_error_set (MV_ENOMEM, "loss: out of memory");
@@ -74,7 +75,7 @@ mv_loss_free (mv_loss_ws *ws)
       mpfr_clears (ws->acc, ws->tmp, ws->proj, (mpfr_ptr) 0);
     }
   mv_expect_free (ws->ex);
-  free (ws->errG), free (ws->chunk_dG), free (ws->chunk_eG);
+  free (ws->errG), free (ws->errGm), free (ws->chunk_dG), free (ws->chunk_eG);
   free (ws);
 }
 
@@ -149,15 +150,24 @@ static const int RHO_I[MV_NRHO] = { 0, 0, 0, 1, 1, 2 };
 static const int RHO_J[MV_NRHO] = { 1, 2, 3, 2, 3, 3 };
 
 static void
-finish_info (mv_loss_info *info, double L, double err, double abs_terms,
+finish_info (mv_loss_info *info, double L, const mv_mag *err, double abs_terms,
              unsigned max_terms, const mv_loss_ws *ws)
 {
   if (!info)
     return;
-  double ge = 0;
-  for (size_t i = 0; i < ws->n * ws->n; i++)
-    ge = fmax (ge, ws->errG[i]);
-  info->err = err;
+  mv_mag ge;
+  mv_mag_zero (&ge);
+  if (ws->prec > MV_PREC_DOUBLE)
+    for (size_t i = 0; i < ws->n * ws->n; i++)
+      mv_mag_max (&ge, &ge, &ws->errGm[i]);
+  else
+    {
+      double g = 0;
+      for (size_t i = 0; i < ws->n * ws->n; i++)
+        g = fmax (g, ws->errG[i]);
+      mv_mag_set_d (&ge, g);
+    }
+  info->err = *err;
   info->grad_err = ge;
   info->abs_terms = abs_terms;
   info->cond = L != 0 ? abs_terms / fabs (L) : INFINITY;
@@ -351,9 +361,11 @@ gram_d_core (double *L, double *dLdG, double *H, mv_loss_info *info,
     }
   symmetrize_d (ws->errG, n);
   /* the final sum itself: np roundings of terms bounded by abs_terms */
-  err += (np + 2.0) * ldexp (abs_terms, -53);
+  err += (np + 2.0) * ldexp (abs_terms, -MV_PREC_DOUBLE);
   *L = sum;
-  finish_info (info, sum, err, abs_terms, maxn, ws);
+  mv_mag errm;
+  mv_mag_set_d (&errm, err);
+  finish_info (info, sum, &errm, abs_terms, maxn, ws);
   return MV_OK;
 }
 
@@ -381,9 +393,12 @@ mv_loss_gram (mpfr_t L, mpfr_t *dLdG, mv_loss_info *info, mpfr_t *G,
   if (dLdG)
     for (size_t i = 0; i < n * n; i++)
       mpfr_set_zero (dLdG[i], 1);
-  memset (ws->errG, 0, n * n * sizeof *ws->errG);
+  for (size_t i = 0; i < n * n; i++)
+    mv_mag_zero (&ws->errGm[i]);
   mpfr_set_d (ws->acc, 0.5 * noise_var, MPFR_RNDN);
-  double err = 0, abs_terms = 0.5 * noise_var;
+  double abs_terms = 0.5 * noise_var;
+  mv_mag err, t1;
+  mv_mag_zero (&err);
   unsigned maxn = 0;
   mpfr_t rho[MV_NRHO];
   for (size_t p = 0; p < np; p++)
@@ -404,8 +419,8 @@ mv_loss_gram (mpfr_t L, mpfr_t *dLdG, mv_loss_info *info, mpfr_t *G,
         return s;
       mpfr_mul_d (ws->tmp, v->P, t.weight, MPFR_RNDN);
       mpfr_add (ws->acc, ws->acc, ws->tmp, MPFR_RNDN);
-      abs_terms += fabs (t.weight * mpfr_get_d (v->P, MPFR_RNDN));
-      err += fabs (t.weight) * v->err;
+      abs_terms += fabs (t.weight * mpfr_get_d (v->P, MPFR_RNDA));
+      mv_mag_addmul_d (&err, &v->err, t.weight);
       if (v->nterms > maxn)
         maxn = v->nterms;
       if (!want)
@@ -416,7 +431,7 @@ mv_loss_gram (mpfr_t L, mpfr_t *dLdG, mv_loss_info *info, mpfr_t *G,
           size_t e = t.self ? t.k[0] * n + t.k[1] : t.k[RHO_I[a]] * n + t.k[RHO_J[a]];
           mpfr_mul_d (ws->tmp, v->dP[a], t.weight, MPFR_RNDN);
           mpfr_add (dLdG[e], dLdG[e], ws->tmp, MPFR_RNDN);
-          ws->errG[e] += fabs (t.weight) * v->derr;
+          mv_mag_addmul_d (&ws->errGm[e], &v->derr, t.weight);
         }
     }
   if (dLdG)
@@ -430,14 +445,23 @@ mv_loss_gram (mpfr_t L, mpfr_t *dLdG, mv_loss_info *info, mpfr_t *G,
     for (size_t k = 2 * ws->m; k < n; k++)
       for (size_t l = 2 * ws->m; l < n; l++)
         mpfr_set_zero (dLdG[k * n + l], 1);
-  symmetrize_d (ws->errG, n);
-  double uw = ldexp (1.0, -(int) ex->wp);
-  err += (np + 2.0) * uw * abs_terms;
+  /* rounding of the sums: np terms bounded by abs_terms (L) or by 100 */
+  mv_mag_set_d_2exp (&t1, (np + 2.0) * abs_terms, -(long) ex->wp);
+  mv_mag_add (&err, &err, &t1);
+  mv_mag_set_d_2exp (&t1, (np + 2.0) * 100.0, -(long) ex->wp);
+  for (size_t k = 0; k < n; k++)
+    for (size_t l = k + 1; l < n; l++)
+      {
+        mv_mag *a = &ws->errGm[k * n + l], *b = &ws->errGm[l * n + k];
+        mv_mag_add (a, a, b);
+        mv_mag_add (a, a, &t1);
+        *b = *a;
+      }
   mpfr_set (L, ws->acc, MPFR_RNDN);
   /* rounding L (and dL/dG) to the caller's precision */
-  err += ldexp (fabs (mpfr_get_d (L, MPFR_RNDN)), -(int) mpfr_get_prec (L));
-  for (size_t i = 0; i < n * n; i++)
-    ws->errG[i] += (np + 2.0) * uw * 100.0;
-  finish_info (info, mpfr_get_d (L, MPFR_RNDN), err, abs_terms, maxn, ws);
+  mv_mag_set_mpfr (&t1, L);
+  mv_mag_mul_2exp (&t1, &t1, -(long) mpfr_get_prec (L));
+  mv_mag_add (&err, &err, &t1);
+  finish_info (info, mpfr_get_d (L, MPFR_RNDN), &err, abs_terms, maxn, ws);
   return MV_OK;
 }

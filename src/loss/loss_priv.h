@@ -13,7 +13,8 @@ struct mv_loss_ws {
   size_t m, mstar, n;
   mpfr_prec_t prec;
   mv_expect_ws *ex;
-  double *errG;            /* per-entry error bounds of dL/dG */
+  double *errG;            /* per-entry error bounds of dL/dG (double path) */
+  mv_mag *errGm;           /* the same for the MPFR path (no underflow) */
   double *chunk_dG, *chunk_eG;  /* per-chunk dL/dG and errG (MV_LOSS_NCHUNK n^2) */
   mv_expect_val val;       /* MPFR pair scratch */
   mpfr_t acc, tmp, proj;

@@ -114,11 +114,13 @@ raw_grad_d (double *gV, double *gW, mv_loss_info *li, size_t d, mv_loss_ws *ws)
   size_t n = ws->n, m = ws->m;
   const double *U = ws->Ud, *g = ws->gd;
   /* Gram rounding: each entry is off by at most (d + 4) u (normalised rows) */
-  double drho = (d + 4.0) * ldexp (1.0, -53), gmax = 0, gsum = 0;
+  double drho = (d + 4.0) * ldexp (1.0, -MV_PREC_DOUBLE), gmax = 0, gsum = 0;
   for (size_t k = 0; k < n; k++)
     for (size_t l = k + 1; l < n; l++)
       gmax = fmax (gmax, fabs (g[k * n + l])), gsum += fabs (g[k * n + l]);
-  li->err += gsum * drho;
+  mv_mag t;
+  mv_mag_set_d (&t, gsum * drho);
+  mv_mag_add (&li->err, &li->err, &t);
   /* h_k = sum_l g_kl u_l for the student rows (v rows then w rows) */
   if (gV)
     mv_linalg_combine (gV, d, g, n, m, U, n, d, d);
@@ -144,7 +146,7 @@ raw_grad_d (double *gV, double *gW, mv_loss_info *li, size_t d, mv_loss_ws *ws)
       double e = (2 * ek + (n + d + 8.0) * ldexp (gk, -52) + 10.0 * n * gmax * drho) * inv;
       gerr = fmax (gerr, e);
     }
-  li->grad_err = gerr;
+  mv_mag_set_d (&li->grad_err, gerr);
 }
 
 int
@@ -188,18 +190,13 @@ mv_loss_eval_vec_d (double *L, double *gV, double *gW, mv_loss_info *info,
   return MV_OK;
 }
 
-int
-mv_loss_eval (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info,
-              const mv_problem *pb, mv_loss_ws *ws)
+/* Normalise the rows of ws->U (working precision) in place, keep the
+ * norms, form the Gram matrix ws->G. */
+static int
+normalise_gram (mv_loss_ws *ws, size_t d)
 {
-  int s = check_shape (pb, ws);
-  if (s || (s = ensure_d (ws, pb->d, 1)))
-    return s;
-  size_t n = ws->n, d = pb->d, m = ws->m, ms = ws->mstar;
-  mpfr_t *U = ws->U, *G = ws->G, *g = ws->g, *t = &ws->tmp, *a = &ws->acc;
-  s = mv_problem_vectors (U, U + m * d, U + 2 * m * d, U + (2 * m + ms) * d, pb);
-  if (s)
-    return s;
+  size_t n = ws->n;
+  mpfr_t *U = ws->U, *G = ws->G, *a = &ws->acc;
   for (size_t k = 0; k < n; k++)
     {
       mpfr_t *u = U + k * d;
@@ -224,56 +221,125 @@ mv_loss_eval (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info,
           mpfr_set (G[l * n + k], *a, MPFR_RNDN);
         }
     }
-  mv_loss_info li;
-  s = mv_loss_gram (L, g, &li, G, pb->noise_var, ws);
+  return MV_OK;
+}
+
+/* One student row of the chain rule, out = (I - u_k u_k^T) h / |u_k| with
+ * h = sum_{l != k} g_kl u_l accumulated per coordinate at working
+ * precision (grow: row k of dL/dG). */
+static void
+raw_grad_row (mpfr_t *out, mpfr_t *grow, size_t k, size_t d, mv_loss_ws *ws)
+{
+  size_t n = ws->n;
+  mpfr_t *U = ws->U, *uk = U + k * d, *h = ws->h, *proj = &ws->proj, *t = &ws->tmp;
+  mpfr_set_zero (*proj, 1);
+  for (size_t i = 0; i < d; i++)
+    {
+      mpfr_set_zero (h[i], 1);
+      for (size_t l = 0; l < n; l++)
+        if (l != k && !mpfr_zero_p (grow[l]))
+          mpfr_fma (h[i], grow[l], U[l * d + i], h[i], MPFR_RNDN);
+      mpfr_fma (*proj, h[i], uk[i], *proj, MPFR_RNDN);
+    }
+  for (size_t i = 0; i < d; i++)
+    {
+      mpfr_mul (*t, *proj, uk[i], MPFR_RNDN);
+      mpfr_sub (h[i], h[i], *t, MPFR_RNDN);
+      mpfr_div (out[i], h[i], ws->norm[k], MPFR_RNDN);
+    }
+}
+
+static int raw_eval (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info,
+                     size_t d, double noise_var, mv_loss_ws *ws);
+
+int
+mv_loss_eval (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info,
+              const mv_problem *pb, mv_loss_ws *ws)
+{
+  int s = check_shape (pb, ws);
+  if (s || (s = ensure_d (ws, pb->d, 1)))
+    return s;
+  size_t d = pb->d, m = ws->m, ms = ws->mstar;
+  mpfr_t *U = ws->U;
+  s = mv_problem_vectors (U, U + m * d, U + 2 * m * d, U + (2 * m + ms) * d, pb);
   if (s)
     return s;
-  double uw = ldexp (1.0, -(int) ws->ex->wp);
-  double drho = (d + 4.0) * uw, gmax = 0, gsum = 0;
+  return raw_eval (L, gV, gW, info, d, pb->noise_var, ws);
+}
+
+int
+mv_loss_eval_vec (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info,
+                  mpfr_t const *V, mpfr_t const *W, mpfr_t const *Vt,
+                  mpfr_t const *Wt, size_t d, double noise_var, mv_loss_ws *ws)
+{
+  int s = d ? ensure_d (ws, d, 1) : mv_error_set (MV_EINVAL, "loss: dimension d = 0");
+  if (s)
+    return s;
+  size_t md = ws->m * d, sd = ws->mstar * d;
+  mpfr_t *U = ws->U;
+  /* rounded to the working precision, as mv_problem_vectors would */
+  for (size_t i = 0; i < md; i++)
+    mpfr_set (U[i], V[i], MPFR_RNDN), mpfr_set (U[md + i], W[i], MPFR_RNDN);
+  for (size_t i = 0; i < sd; i++)
+    mpfr_set (U[2 * md + i], Vt[i], MPFR_RNDN), mpfr_set (U[2 * md + sd + i], Wt[i], MPFR_RNDN);
+  return raw_eval (L, gV, gW, info, d, noise_var, ws);
+}
+
+/* L and the raw gradient from the vectors in ws->U (not yet normalised). */
+static int
+raw_eval (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info, size_t d,
+          double noise_var, mv_loss_ws *ws)
+{
+  size_t n = ws->n, m = ws->m;
+  mpfr_t *g = ws->g;
+  int s = normalise_gram (ws, d);
+  if (s)
+    return s;
+  mv_loss_info li;
+  s = mv_loss_gram (L, g, &li, ws->G, noise_var, ws);
+  if (s)
+    return s;
+  /* Gram rounding: each entry is off by at most drho = (d + 4) u */
+  long wp = (long) ws->ex->wp;
+  double gmax = 0, gsum = 0;
   for (size_t k = 0; k < n; k++)
     for (size_t l = k + 1; l < n; l++)
       {
-        double c = fabs (mpfr_get_d (g[k * n + l], MPFR_RNDN));
+        double c = fabs (mpfr_get_d (g[k * n + l], MPFR_RNDA));
         gmax = fmax (gmax, c), gsum += c;
       }
-  li.err += gsum * drho;
-  double gerr = 0;
+  mv_mag t1, gerr;
+  mv_mag_set_d_2exp (&t1, gsum * (d + 4.0), -wp);
+  mv_mag_add (&li.err, &li.err, &t1);
+  mv_mag_zero (&gerr);
   for (size_t k = 0; k < 2 * m; k++)
     {
       mpfr_t *out = k < m ? gV : gW;
       if (!out)
         continue;
       out += (k % m) * d;
-      double ek = 0, gk = 0;
-      mpfr_t *uk = U + k * d;
-      /* h = sum_l g_kl u_l, accumulated per coordinate at working precision */
-      mpfr_t *h = ws->h, *proj = &ws->proj;
-      mpfr_set_zero (*proj, 1);
-      for (size_t i = 0; i < d; i++)
-        {
-          mpfr_set_zero (h[i], 1);
-          for (size_t l = 0; l < n; l++)
-            if (l != k && !mpfr_zero_p (g[k * n + l]))
-              mpfr_fma (h[i], g[k * n + l], U[l * d + i], h[i], MPFR_RNDN);
-          mpfr_fma (*proj, h[i], uk[i], *proj, MPFR_RNDN);
-        }
+      raw_grad_row (out, g + k * n, k, d, ws);
+      mv_mag ek;
+      mv_mag_zero (&ek);
+      double gk = 0;
       for (size_t l = 0; l < n; l++)
         if (l != k)
           {
-            ek += ws->errG[k * n + l];
-            gk += fabs (mpfr_get_d (g[k * n + l], MPFR_RNDN));
+            mv_mag_add (&ek, &ek, &ws->errGm[k * n + l]);
+            gk += fabs (mpfr_get_d (g[k * n + l], MPFR_RNDA));
           }
-      for (size_t i = 0; i < d; i++)
-        {
-          mpfr_mul (*t, *proj, uk[i], MPFR_RNDN);
-          mpfr_sub (h[i], h[i], *t, MPFR_RNDN);
-          mpfr_div (out[i], h[i], ws->norm[k], MPFR_RNDN);
-        }
-      double inv = 1.0 / mpfr_get_d (ws->norm[k], MPFR_RNDN);
-      double e = (2 * ek + (n + d + 8.0) * gk * uw * 2 + 10.0 * n * gmax * drho) * inv;
-      /* rounding to the caller's precision */
-      e += ldexp (gk * inv, -(int) mpfr_get_prec (out[0]));
-      gerr = fmax (gerr, e);
+      /* dL/dG errors, rounding of the sums, first-order Gram rounding
+       * through the Hessian (10 n |g| per unit of rho), then rounding to
+       * the caller's precision; all over |u_k| */
+      double inv = 1.0 / mpfr_get_d (ws->norm[k], MPFR_RNDZ);
+      mv_mag e;
+      mv_mag_mul_2exp (&e, &ek, 1);
+      mv_mag_set_d_2exp (&t1, (n + d + 8.0) * gk * 2 + 10.0 * n * gmax * (d + 4.0), -wp);
+      mv_mag_add (&e, &e, &t1);
+      mv_mag_set_d_2exp (&t1, gk, -(long) mpfr_get_prec (out[0]));
+      mv_mag_add (&e, &e, &t1);
+      mv_mag_mul_d (&e, &e, inv);
+      mv_mag_max (&gerr, &gerr, &e);
     }
   if (info)
     {

@@ -10,42 +10,42 @@
 /* monomial variables in tuple order: AB (a1), AE (a2), BC (b1), CE (b2), BE (e) */
 static const int MONO_RHO[5] = { MV_RHO_AB, MV_RHO_AE, MV_RHO_BC, MV_RHO_CE, MV_RHO_BE };
 
-/* Smallest N <= nmax with kappa_sum |r|^N tail1[N] <= target (tail1: an
- * envelope tail table, ws->tail1 or ws->tailh; ltail1 its log). */
+/* truncation target of the double path: 2^-60 absolute, as a logarithm */
+#define LTARGET_D (-60 * M_LN2)
+
+/* Smallest N <= nmax with kappa_sum |r|^N tail1[N] <= target, in logs
+ * (ltail1: ws->ltail1 or ws->ltailh); *ltail receives the log of the bound
+ * |r|^N tail1[N]. */
 static unsigned
-choose_terms (double *tail, double rabs, double target, unsigned nmax,
-              const double *tail1, const double *ltail1, const mv_expect_ws *ws)
+choose_terms (double *ltail, double rabs, double ltarget, unsigned nmax,
+              const double *ltail1, const mv_expect_ws *ws)
 {
-  if (target <= 0 || rabs >= 1.0)
+  if (ltarget == -INFINITY || rabs >= 1.0)
     {
-      *tail = tail1[nmax];
+      *ltail = ltail1[nmax];
       return nmax;
     }
   double lr = rabs > 0 ? log (rabs) : -INFINITY;
-  /* targets are powers of two: their logarithm needs no log() call */
-  int e;
-  double fr = frexp (target, &e);
-  double lt = (fr == 0.5 ? (e - 1) * M_LN2 : log (target)) - ws->lkappa_sum;
+  double lt = ltarget - ws->lkappa_sum;
   for (unsigned n = 0; n < nmax; n++)
     {
       double l = (n > 0 ? n * lr : 0.0) + ltail1[n];
       if (l <= lt)
         {
-          *tail = exp (l);
+          *ltail = l;
           return n;
         }
     }
-  *tail = exp (nmax * lr) * tail1[nmax];
+  *ltail = nmax * lr + ltail1[nmax];
   return nmax;
 }
 
 unsigned
-mv_expect_series (mpfr_t *F, double *tail, const mpfr_t r, int nf,
-                  double target, mv_expect_ws *ws)
+mv_expect_series (mpfr_t *F, double *ltail, const mpfr_t r, int nf,
+                  double ltarget, mv_expect_ws *ws)
 {
-  double rabs = fabs (mpfr_get_d (r, MPFR_RNDU));
-  unsigned N = choose_terms (tail, rabs, target, ws->nmax, ws->tail1,
-                            ws->ltail1, ws);
+  double rabs = fabs (mpfr_get_d (r, MPFR_RNDA));
+  unsigned N = choose_terms (ltail, rabs, ltarget, ws->nmax, ws->ltail1, ws);
   for (int i = 0; i < nf; i++)
     mpfr_set_zero (F[i], 1);
   mpfr_set_ui (ws->pw, 1, MPFR_RNDN);
@@ -104,23 +104,20 @@ series_d (double *F, double r, int i1, unsigned N, int i2, unsigned Nh,
 }
 
 unsigned
-mv_expect_series_d (double *F, double *tail, double r, int nf, double target,
-                    const mv_expect_ws *ws)
+mv_expect_series_d (double *F, double *ltail, double r, int nf,
+                    double ltarget, const mv_expect_ws *ws)
 {
-  unsigned N = choose_terms (tail, fabs (r), target, ws->nmax_d, ws->tail1,
-                            ws->ltail1, ws);
+  unsigned N = choose_terms (ltail, fabs (r), ltarget, ws->nmax_d, ws->ltail1, ws);
   series_d (F, r, nf, N, nf, 0, ws);
   return N;
 }
 
 unsigned
-mv_expect_series_hd (double *F, double *tail, double *tailh, unsigned *nh,
-                     double r, double target, const mv_expect_ws *ws)
+mv_expect_series_hd (double *F, double *ltail, double *ltailh, unsigned *nh,
+                     double r, double ltarget, const mv_expect_ws *ws)
 {
-  unsigned N = choose_terms (tail, fabs (r), target, ws->nmax_d, ws->tail1,
-                            ws->ltail1, ws);
-  *nh = choose_terms (tailh, fabs (r), target, ws->nmax_hd, ws->tailh,
-                      ws->ltailh, ws);
+  unsigned N = choose_terms (ltail, fabs (r), ltarget, ws->nmax_d, ws->ltail1, ws);
+  *nh = choose_terms (ltailh, fabs (r), ltarget, ws->nmax_hd, ws->ltailh, ws);
   series_d (F, r, MV_NF_GRAD, N, MV_NF, *nh, ws);
   return N;
 }
@@ -152,10 +149,12 @@ assemble (mv_expect_val *out, double *val_scale, mpfr_t const rho[MV_NRHO],
       for (int v = 0; v < 5; v++)
         if (ex[v])
           mpfr_mul (ws->t, ws->t, ws->pows[v][ex[v]], MPFR_RNDN);
-      double tm = fabs (mpfr_get_d (ws->t, MPFR_RNDN));
+      /* rounded away from zero: a monomial below the double range still
+       * counts (as the smallest subnormal) in the bounds */
+      double tm = fabs (mpfr_get_d (ws->t, MPFR_RNDA));
       mono_abs += tm;
       *val_scale += tm * ws->wabs_i[tp->f];
-      abs_sum += tm * fabs (mpfr_get_d (F[tp->f], MPFR_RNDN));
+      abs_sum += tm * fabs (mpfr_get_d (F[tp->f], MPFR_RNDA));
       mpfr_fma (out->P, ws->t, F[tp->f], out->P, MPFR_RNDN);
       if (!want_grad)
         continue;
@@ -188,7 +187,7 @@ clamp_rho (mpfr_t *dst, mpfr_t const rho[MV_NRHO])
       if (mpfr_cmpabs_ui (dst[a], 1) > 0)
         {
           /* a few ulps outside [-1,1] is rounding in the Gram matrix */
-          if (fabs (mpfr_get_d (dst[a], MPFR_RNDN)) > 1.0 + 1e-12)
+          if (fabs (mpfr_get_d (dst[a], MPFR_RNDN)) > 1.0 + MV_RHO_SLACK)
             return mv_error_set (MV_EDOM, "expect: correlation %d = %g outside [-1, 1]",
                                  a, mpfr_get_d (dst[a], MPFR_RNDN));
           mpfr_set_si (dst[a], mpfr_sgn (dst[a]), MPFR_RNDN);
@@ -198,26 +197,46 @@ clamp_rho (mpfr_t *dst, mpfr_t const rho[MV_NRHO])
 }
 
 /* Error bounds: truncation (tail per series times the monomials), the
- * coefficients' error, and rounding of N-term sums at precision u. */
+ * coefficients' error, and rounding of N-term sums at precision u.  The
+ * double path keeps doubles (its bounds are near 2^-60); the MPFR path
+ * carries magnitudes, which do not underflow at any precision. */
 static void
-bounds (double *err, double *derr, double mono_abs, double val_scale,
-        double tail, unsigned N, double u, const mv_expect_ws *ws)
+bounds_d (double *err, double *derr, double mono_abs, double val_scale,
+          double tail, unsigned N, const mv_expect_ws *ws)
 {
-  double per_term = (2.0 * N + 80.0) * u + 2 * ws->coef_relerr;
+  double per_term = (2.0 * N + 80.0) * ldexp (1.0, -MV_PREC_DOUBLE)
+                    + 2 * ws->coef_relerr_d;
   *err = mono_abs * tail + per_term * val_scale;
   *derr = 3.0 * ws->kappa_sum * tail + per_term * ws->der_scale;
 }
 
 static void
 finish_bounds (mv_expect_val *out, double mono_abs, double val_scale,
-               double tail, unsigned N, const mv_expect_ws *ws)
+               const mv_mag *tail, unsigned N, const mv_expect_ws *ws)
 {
-  bounds (&out->err, &out->derr, mono_abs, val_scale, tail, N,
-          ldexp (1.0, -(int) ws->wp), ws);
-  double rnd_out = ldexp (fabs (mpfr_get_d (out->P, MPFR_RNDN)), -(int) ws->prec);
-  out->err += rnd_out;
-  out->derr += ldexp (ws->der_scale, -(int) ws->prec);
+  mv_mag per, t;
+  mv_mag_set_d_2exp (&per, 2.0 * N + 80.0, -(long) ws->wp);
+  mv_mag_mul_2exp (&t, &ws->coef_relerr, 1);
+  mv_mag_add (&per, &per, &t);
+  mv_mag_mul_d (&out->err, tail, mono_abs);
+  mv_mag_addmul_d (&out->err, &per, val_scale);
+  mv_mag_mul_d (&out->derr, tail, 3.0 * ws->kappa_sum);
+  mv_mag_addmul_d (&out->derr, &per, ws->der_scale);
+  /* rounding to the target precision */
+  mv_mag_set_mpfr (&t, out->P);
+  mv_mag_mul_2exp (&t, &t, -(long) ws->prec);
+  mv_mag_add (&out->err, &out->err, &t);
+  mv_mag_set_d_2exp (&t, ws->der_scale, -(long) ws->prec);
+  mv_mag_add (&out->derr, &out->derr, &t);
   out->nterms = N;
+}
+
+static int
+need_mp (const mv_expect_ws *ws)
+{
+  return ws->mp ? MV_OK
+    : mv_error_set (MV_EINVAL, "expect: tables built for the double path only "
+                    "(precision %d); allocate with more bits for MPFR", MV_PREC_DOUBLE);
 }
 
 void
@@ -226,7 +245,8 @@ mv_expect_val_init (mv_expect_val *v, mpfr_prec_t prec)
   mpfr_init2 (v->P, prec);
   for (int a = 0; a < MV_NRHO; a++)
     mpfr_init2 (v->dP[a], prec);
-  v->err = v->derr = v->abs_sum = 0;
+  mv_mag_zero (&v->err), mv_mag_zero (&v->derr);
+  v->abs_sum = 0;
   v->nterms = 0;
 }
 
@@ -242,16 +262,17 @@ int
 mv_expect_pair (mv_expect_val *out, mpfr_t const rho[MV_NRHO], int want_grad,
                 mv_expect_ws *ws)
 {
-  int s = clamp_rho (ws->rhoc, rho);
-  if (s)
+  int s = need_mp (ws);
+  if (s || (s = clamp_rho (ws->rhoc, rho)))
     return s;
-  double tail;
-  double target = ldexp (1.0, -(int) (ws->prec + 12));
-  unsigned N = mv_expect_series (ws->F, &tail, ws->rhoc[MV_RHO_AC],
-                                 want_grad ? MV_NF_GRAD : MV_NF_VAL, target,
-                                 ws);
+  double ltail;
+  unsigned N = mv_expect_series (ws->F, &ltail, ws->rhoc[MV_RHO_AC],
+                                 want_grad ? MV_NF_GRAD : MV_NF_VAL,
+                                 -(ws->prec + 12.0) * M_LN2, ws);
   double vs, mono_abs = assemble (out, &vs, (mpfr_t const *) ws->rhoc, ws->F, want_grad, ws);
-  finish_bounds (out, mono_abs, vs, tail, N, ws);
+  mv_mag tail;
+  mv_mag_set_exp (&tail, ltail);
+  finish_bounds (out, mono_abs, vs, &tail, N, ws);
   return MV_OK;
 }
 
@@ -259,6 +280,9 @@ int
 mv_expect_self (mv_expect_val *out, const mpfr_t r, int want_grad,
                 mv_expect_ws *ws)
 {
+  int s = need_mp (ws);
+  if (s)
+    return s;
   mpfr_t rr[MV_NRHO];
   for (int a = 0; a < MV_NRHO; a++)
     mpfr_init2 (rr[a], ws->wp);
@@ -266,7 +290,7 @@ mv_expect_self (mv_expect_val *out, const mpfr_t r, int want_grad,
     mpfr_set (rr[a], r, MPFR_RNDN);
   mpfr_set_ui (rr[MV_RHO_AC], 1, MPFR_RNDN);
   mpfr_set_ui (rr[MV_RHO_BE], 1, MPFR_RNDN);
-  int s = clamp_rho (ws->rhoc, (mpfr_t const *) rr);
+  s = clamp_rho (ws->rhoc, (mpfr_t const *) rr);
   for (int a = 0; a < MV_NRHO; a++)
     mpfr_clear (rr[a]);
   if (s)
@@ -280,10 +304,10 @@ mv_expect_self (mv_expect_val *out, const mpfr_t r, int want_grad,
       mpfr_add (out->dP[0], out->dP[0], out->dP[MV_RHO_CE], MPFR_RNDN);
     }
   /* the constants F1 carry their own error instead of a truncation tail */
-  finish_bounds (out, mono_abs, out->abs_sum, ws->F1_err, 0, ws);
+  finish_bounds (out, mono_abs, out->abs_sum, &ws->F1_err, 0, ws);
   out->nterms = ws->nmax;
   if (want_grad)
-    out->derr *= 4;
+    mv_mag_mul_2exp (&out->derr, &out->derr, 2);
   return MV_OK;
 }
 
@@ -372,7 +396,7 @@ clamp_rho_d (double *dst, const double *rho)
   for (int a = 0; a < MV_NRHO; a++)
     {
       double x = rho[a];
-      if (!isfinite (x) || fabs (x) > 1.0 + 1e-12)
+      if (!isfinite (x) || fabs (x) > 1.0 + MV_RHO_SLACK)
         return mv_error_set (MV_EDOM, "expect: correlation %d = %g outside [-1, 1]", a, x);
       dst[a] = fmax (-1.0, fmin (1.0, x));
     }
@@ -383,7 +407,7 @@ static void
 finish_bounds_d (mv_expect_vald *out, double mono_abs, double val_scale,
                  double tail, unsigned N, const mv_expect_ws *ws)
 {
-  bounds (&out->err, &out->derr, mono_abs, val_scale, tail, N, ldexp (1.0, -53), ws);
+  bounds_d (&out->err, &out->derr, mono_abs, val_scale, tail, N, ws);
   out->nterms = N;
 }
 
@@ -391,15 +415,15 @@ int
 mv_expect_pair_d (mv_expect_vald *out, const double rho[MV_NRHO], int want_grad,
                   const mv_expect_ws *ws)
 {
-  double r[MV_NRHO], F[MV_NF], tail;
+  double r[MV_NRHO], F[MV_NF], ltail;
   int s = clamp_rho_d (r, rho);
   if (s)
     return s;
-  unsigned N = mv_expect_series_d (F, &tail, r[MV_RHO_AC],
+  unsigned N = mv_expect_series_d (F, &ltail, r[MV_RHO_AC],
                                    (want_grad & 1) ? MV_NF_GRAD : MV_NF_VAL,
-                                   ldexp (1.0, -60), ws);
+                                   LTARGET_D, ws);
   double vs, mono_abs = assemble_d (out, &vs, r, F, want_grad, ws);
-  finish_bounds_d (out, mono_abs, vs, tail, N, ws);
+  finish_bounds_d (out, mono_abs, vs, exp (ltail), N, ws);
   if (want_grad & MV_EXPECT_NOBOUND)
     out->err = out->derr = NAN;
   return MV_OK;
@@ -504,17 +528,17 @@ int
 mv_expect_pair_hess_d (mv_expect_vald *out, double hess[MV_NRHO][MV_NRHO],
                        const double rho[MV_NRHO], const mv_expect_ws *ws)
 {
-  double r[MV_NRHO], F[MV_NF], tail, tailh;
+  double r[MV_NRHO], F[MV_NF], ltail, ltailh;
   unsigned nh;
   int s = clamp_rho_d (r, rho);
   if (s)
     return s;
   /* value and gradient series exactly as mv_expect_pair_d (same terms, same
    * roundings), so P and dP agree bit for bit */
-  unsigned N = mv_expect_series_hd (F, &tail, &tailh, &nh, r[MV_RHO_AC],
-                                    ldexp (1.0, -60), ws);
+  unsigned N = mv_expect_series_hd (F, &ltail, &ltailh, &nh, r[MV_RHO_AC],
+                                    LTARGET_D, ws);
   double vs, mono_abs = assemble_d (out, &vs, r, F, 1, ws);
-  finish_bounds_d (out, mono_abs, vs, tail, N, ws);
+  finish_bounds_d (out, mono_abs, vs, exp (ltail), N, ws);
   assemble_hess_d (hess, r, F, ws);
   return MV_OK;
 }

@@ -37,42 +37,46 @@ struct mv_expect_ws {
   double kappa_sum;        /* sum of kappa over tuples (C_val) */
   double lkappa_sum;       /* its logarithm */
   mpfr_t *w[MV_NF];        /* w[i][n] = c_{n+p} c_{n+q} / n! (i < MV_NF_GRAD
-                              only: the MPFR path has no Hessian) */
+                              only: the MPFR path has no Hessian; NULL on
+                              the double-only path) */
   double *wd[MV_NF];       /* the same rounded to double (all series) */
   double *wpack;           /* wpack[n*MV_NF + j] = wd[par_i[par(n)][j]][n]:
                               the series a term n feeds, contiguous */
   double wabs;             /* max_{i < MV_NF_GRAD} sum_n |w[i][n]| */
   double wabs_i[MV_NF];    /* sum_n |w[i][n]| */
   double der_scale;        /* sum_t kappa_t (wabs[fd] + sum_v ex_v wabs[f]) */
-  double *tail1;           /* tail1[n] >= max_{i < MV_NF_GRAD} sum_{j>=n}
-                              |w_i[j]| (envelope) */
-  double *tailh;           /* the same over the Hessian-only series */
-  double *ltail1, *ltailh; /* their logs for n <= nmax (no log per call) */
+  /* envelope tails, as logarithms (at 2048 bits they are far below the
+   * double range): ltail1[n] >= ln max_{i < MV_NF_GRAD} sum_{j>=n} |w_i[j]|,
+   * ltailh[n] the same over the Hessian-only series, n <= nmax */
+  double *ltail1, *ltailh;
   unsigned char par_i[2][MV_NF];  /* series with p even ([0]) and p odd
                                      ([1]), ascending */
   unsigned char par_n[2];
-  double coef_relerr;      /* max relative error of the c_k used */
-  mpfr_t F1[MV_NF];        /* F_{p,q}(1) for self pairs */
+  mv_mag coef_relerr;      /* max relative error of the c_k used */
+  double coef_relerr_d;    /* the same rounded up to double (double path) */
+  int mp;                  /* MPFR tables built (prec > MV_PREC_DOUBLE) */
+  mpfr_t F1[MV_NF];        /* F_{p,q}(1) for self pairs (MPFR tables) */
   double F1d[MV_NF];
-  double F1_err;           /* |F1 - exact| bound (MPFR, i < MV_NF_GRAD) */
+  mv_mag F1_err;           /* |F1 - exact| bound (MPFR, i < MV_NF_GRAD) */
   double F1d_err;          /* |F1d - exact| bound (i < MV_NF_GRAD) */
   /* scratch for one evaluation (no allocation per pair) */
   mpfr_t F[MV_NF], pw, t, u, pows[5][4], rhoc[MV_NRHO];
 };
 
-/* F_{p,q}(r) for the first nf (<= MV_NF_GRAD) series by the truncated
- * series; returns terms used and the truncation bound (absolute, per series)
- * in *tail. */
-unsigned mv_expect_series (mpfr_t *F, double *tail, const mpfr_t r, int nf,
-                           double target, mv_expect_ws *ws);
-unsigned mv_expect_series_d (double *F, double *tail, double r, int nf,
-                             double target, const mv_expect_ws *ws);
+/* Targets and tails of the series are natural logarithms (-INFINITY as a
+ * target: use every tabulated term).  F_{p,q}(r) for the first nf
+ * (<= MV_NF_GRAD) series by the truncated series; returns the terms used
+ * and the log of the truncation bound (absolute, per series) in *ltail. */
+unsigned mv_expect_series (mpfr_t *F, double *ltail, const mpfr_t r, int nf,
+                           double ltarget, mv_expect_ws *ws);
+unsigned mv_expect_series_d (double *F, double *ltail, double r, int nf,
+                             double ltarget, const mv_expect_ws *ws);
 /* All MV_NF series in double: the first MV_NF_GRAD exactly as
  * mv_expect_series_d with nf = MV_NF_GRAD (same terms, same roundings), the
- * Hessian-only ones with their own term count; *tailh is their truncation
+ * Hessian-only ones with their own term count; *ltailh is their truncation
  * bound, *nh their term count. */
-unsigned mv_expect_series_hd (double *F, double *tail, double *tailh,
-                              unsigned *nh, double r, double target,
+unsigned mv_expect_series_hd (double *F, double *ltail, double *ltailh,
+                              unsigned *nh, double r, double ltarget,
                               const mv_expect_ws *ws);
 
 #endif

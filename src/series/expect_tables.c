@@ -61,27 +61,40 @@ build_tuples (mv_expect_ws *ws)
   ws->lkappa_sum = log (ws->kappa_sum);
 }
 
+/* ln(e^a + e^b), exact in the sense of libm (no underflow at any scale) */
+static double
+log_add (double a, double b)
+{
+  if (a == -INFINITY)
+    return b;
+  if (b == -INFINITY)
+    return a;
+  double hi = fmax (a, b), lo = fmin (a, b);
+  return hi + log1p (exp (lo - hi));
+}
+
 /* Envelope |w_i[j]| <= exp(lb_{j+p} + lb_{j+q} - ln j!) from the rigorous
- * coefficient bound; returns the suffix maxima over i < MV_NF_GRAD of the
- * tail sums, tail1[n] for n < len, and in *tailhp the same over the
- * Hessian-only series.  The cut-off is set by the first group alone, so
- * tail1 does not depend on the Hessian series; the remainder bound holds for
- * them too (their extra factor ~n is swamped by exp(-2 pi sqrt n) there). */
-static double *
-envelope_tail (unsigned len, unsigned *lenp, double **tailhp, mpfr_prec_t prec)
+ * coefficient bound; fills ws->ltail1[n] (n < len) with the log of the
+ * suffix maxima over i < MV_NF_GRAD of the tail sums, ws->ltailh with the
+ * same over the Hessian-only series, and returns the table length (0 when
+ * out of memory).  Logarithms throughout: at 2048 bits the tails are far
+ * below the double range.  The cut-off is set by the first group alone, so
+ * ltail1 does not depend on the Hessian series; the remainder bound holds
+ * for them too (their extra factor ~n is swamped by exp(-2 pi sqrt n)). */
+static unsigned
+envelope_tail (mv_expect_ws *ws, unsigned len, mpfr_prec_t prec)
 {
   /* run the envelope well past where it drops below 2^-(prec+80) */
   double stop = -(prec + 80.0) * M_LN2 - 25.0;
   unsigned cap = 4 * len + 1000;
   /* lb up to index cap + 1 + max q */
   double *lb = malloc ((cap + 10) * sizeof *lb);
-  double *sum = calloc (MV_NF, sizeof *sum);
-  double *tail = malloc ((cap + 1) * sizeof *tail);
-  double *tailh = malloc ((cap + 1) * sizeof *tailh);
-  if (!lb || !sum || !tail || !tailh)
+  ws->ltail1 = malloc ((cap + 1) * sizeof *ws->ltail1);
+  ws->ltailh = malloc ((cap + 1) * sizeof *ws->ltailh);
+  if (!lb || !ws->ltail1 || !ws->ltailh)
     {
-      free (lb), free (sum), free (tail), free (tailh);
-      return NULL;
+      free (lb);
+      return 0;
     }
   for (unsigned k = 0; k < cap + 10; k++)
     lb[k] = mv_hermite_coeff_log_bound (k);
@@ -91,10 +104,7 @@ envelope_tail (unsigned len, unsigned *lenp, double **tailhp, mpfr_prec_t prec)
       double lmax = -INFINITY;
       for (int i = 0; i < MV_NF_GRAD; i++)
         if ((j + FP[i]) % 2 == 1)
-          {
-            double l = lb[j + FP[i]] + lb[j + FQ[i]] - lgamma (j + 1.0);
-            lmax = fmax (lmax, l);
-          }
+          lmax = fmax (lmax, lb[j + FP[i]] + lb[j + FQ[i]] - lgamma (j + 1.0));
       if (lmax < stop && j > 2 * len)
         {
           end = j;
@@ -103,165 +113,133 @@ envelope_tail (unsigned len, unsigned *lenp, double **tailhp, mpfr_prec_t prec)
     }
   /* remainder past `end`: terms fall like exp(-2 pi sqrt j); their sum is
    * below term * (sqrt(j) + 10) * 4 (proofs/pair-expectation.md) */
+  double lsum[MV_NF];
   for (int i = 0; i < MV_NF; i++)
-    {
-      double l = lb[end + 1 + FP[i]] + lb[end + 1 + FQ[i]] - lgamma (end + 2.0);
-      sum[i] = exp (l) * (sqrt ((double) end) + 10.0) * 4.0;
-    }
-  double m = 0, mh = 0;
+    lsum[i] = lb[end + 1 + FP[i]] + lb[end + 1 + FQ[i]] - lgamma (end + 2.0)
+              + log ((sqrt ((double) end) + 10.0) * 4.0);
   for (unsigned j = end; j-- > 0;)
     {
-      m = mh = 0;
+      double m = -INFINITY, mh = -INFINITY;
       for (int i = 0; i < MV_NF; i++)
         {
           if ((j + FP[i]) % 2 == 1)
-            sum[i] += exp (lb[j + FP[i]] + lb[j + FQ[i]] - lgamma (j + 1.0));
+            lsum[i] = log_add (lsum[i], lb[j + FP[i]] + lb[j + FQ[i]] - lgamma (j + 1.0));
           if (i < MV_NF_GRAD)
-            m = fmax (m, sum[i]);
+            m = fmax (m, lsum[i]);
           else
-            mh = fmax (mh, sum[i]);
+            mh = fmax (mh, lsum[i]);
         }
       if (j <= cap)
-        tail[j] = m, tailh[j] = mh;
+        ws->ltail1[j] = m, ws->ltailh[j] = mh;
     }
-  free (lb), free (sum);
-  *lenp = end;
-  *tailhp = tailh;
-  return tail;
+  free (lb);
+  return end;
 }
 
-mv_expect_ws *
-mv_expect_alloc (mpfr_prec_t prec)
+/* Term counts: nmax for the target precision, nmax_d and nmax_hd for the
+ * double path (truncation below 2^-62 absolute). */
+static int
+choose_nmax (mv_expect_ws *ws)
 {
-  mv_init ();
-  if (prec < MV_PREC_MIN || prec > MV_PREC_MAX)
-    {
-      mv_error_set (MV_EPREC, "precision %ld bits out of range [%d, %d]",
-                    (long) prec, MV_PREC_MIN, MV_PREC_MAX);
-      return NULL;
-    }
-  mv_expect_ws *ws = calloc (1, sizeof *ws);
-  if (!ws)
-    {
-      mv_error_set (MV_ENOMEM, "expect: out of memory");
-      return NULL;
-    }
-  ws->prec = prec;
-  ws->wp = prec + 24 + (mpfr_prec_t) ceil (log2 ((double) prec));
-  memcpy (ws->fp, FP, sizeof FP);
-  memcpy (ws->fq, FQ, sizeof FQ);
-  build_tuples (ws);
-
-  /* terms: smallest N with kappa_sum * tail1[N] below the target */
+  mpfr_prec_t prec = ws->prec;
   unsigned guess = (unsigned) pow ((prec + 40.0) * M_LN2 / (2 * M_PI) + 4.0, 2.0) + 64;
-  unsigned tlen;
-  ws->tail1 = envelope_tail (guess, &tlen, &ws->tailh, prec);
-  if (!ws->tail1)
-    goto nomem;
-  double target = ldexp (1.0, -(int) (prec + 12));
+  unsigned tlen = envelope_tail (ws, guess, prec);
+  if (!tlen)
+    return mv_error_set (MV_ENOMEM, "expect: out of memory");
+  double lt = -(prec + 12.0) * M_LN2 - ws->lkappa_sum, ld = -62 * M_LN2 - ws->lkappa_sum;
   ws->nmax = ws->nmax_d = 0;
   for (unsigned n = 0; n < tlen; n++)
     {
-      if (!ws->nmax_d && ws->kappa_sum * ws->tail1[n] <= ldexp (1.0, -62))
+      if (!ws->nmax_d && ws->ltail1[n] <= ld)
         ws->nmax_d = n;
-      if (ws->kappa_sum * ws->tail1[n] <= target)
+      if (ws->ltail1[n] <= lt)
         {
           ws->nmax = n;
           break;
         }
     }
   if (!ws->nmax)
-    {
-      mv_expect_free (ws);
-      mv_error_set (MV_ENOCONV, "expect: series envelope did not reach %ld bits",
-                    (long) prec);
-      return NULL;
-    }
+    return mv_error_set (MV_ENOCONV, "expect: series envelope did not reach %ld bits",
+                         (long) prec);
   if (ws->nmax_d == 0 || ws->nmax_d > ws->nmax)
     ws->nmax_d = ws->nmax;
-  ws->ltail1 = malloc ((ws->nmax + 1) * sizeof *ws->ltail1);
-  ws->ltailh = malloc ((ws->nmax + 1) * sizeof *ws->ltailh);
-  if (!ws->ltail1 || !ws->ltailh)
-    goto nomem;
-  for (unsigned n = 0; n <= ws->nmax; n++)
-    ws->ltail1[n] = log (ws->tail1[n]), ws->ltailh[n] = log (ws->tailh[n]);
-  for (int i = 0; i < MV_NF; i++)
-    {
-      int par = FP[i] & 1;
-      ws->par_i[par][ws->par_n[par]++] = (unsigned char) i;
-    }
   /* the Hessian-only series converge more slowly (an extra factor ~n); at
    * the lowest precisions the tables end first, where kappa_sum * tailh is
    * still below 3e-18 (absolute, on second derivatives of size 0.1..100) */
   ws->nmax_hd = ws->nmax;
   for (unsigned n = 0; n < ws->nmax; n++)
-    if (ws->kappa_sum * ws->tailh[n] <= ldexp (1.0, -62))
+    if (ws->ltailh[n] <= ld)
       {
         ws->nmax_hd = n;
         break;
       }
-
-  ws->coef = mv_hermite_table_alloc (ws->nmax + 8, ws->wp);
-  if (!ws->coef)
-    {
-      mv_expect_free (ws);
-      return NULL;
-    }
-  ws->coef_relerr = 0;
-  for (unsigned k = 0; k <= ws->nmax + 8; k++)
-    ws->coef_relerr = fmax (ws->coef_relerr, ws->coef->relerr[k]);
-
-  /* scratch (first: the Hessian-only F1 are summed while building) */
   for (int i = 0; i < MV_NF; i++)
-    mpfr_init2 (ws->F[i], ws->wp), mpfr_init2 (ws->F1[i], ws->wp);
+    {
+      int par = FP[i] & 1;
+      ws->par_i[par][ws->par_n[par]++] = (unsigned char) i;
+    }
+  return MV_OK;
+}
+
+static int
+alloc_scratch (mv_expect_ws *ws)
+{
+  for (int i = 0; i < MV_NF; i++)
+    {
+      mpfr_init2 (ws->F[i], ws->wp), mpfr_init2 (ws->F1[i], ws->wp);
+      mpfr_set_zero (ws->F1[i], 1);
+    }
   mpfr_inits2 (ws->wp, ws->pw, ws->t, ws->u, (mpfr_ptr) 0);
   for (int a = 0; a < 5; a++)
     for (int b = 0; b < 4; b++)
       mpfr_init2 (ws->pows[a][b], ws->wp);
   for (int a = 0; a < MV_NRHO; a++)
     mpfr_init2 (ws->rhoc[a], ws->wp);
-
   for (int i = 0; i < MV_NF; i++)
     {
       ws->wd[i] = malloc (ws->nmax * sizeof (double));
       if (!ws->wd[i])
-        goto nomem;
-      if (i >= MV_NF_GRAD)
+        return MV_ENOMEM;
+      if (i >= MV_NF_GRAD || !ws->mp)
         continue;
       ws->w[i] = calloc (ws->nmax, sizeof (mpfr_t));
       if (!ws->w[i])
-        goto nomem;
+        return MV_ENOMEM;
       for (unsigned n = 0; n < ws->nmax; n++)
         mpfr_init2 (ws->w[i][n], ws->wp);
     }
+  ws->wpack = malloc ((size_t) ws->nmax * MV_NF * sizeof *ws->wpack);
+  return ws->wpack ? MV_OK : MV_ENOMEM;
+}
+
+/* Series weights w_i[n] = c_{n+p} c_{n+q} / n! at the working precision,
+ * rounded to double for the double path; the MPFR ones are kept only for
+ * the MPFR path.  Without them (double-only tables) F_{p,q}(1) is summed
+ * here, term by term in the order mv_expect_series would (same bits). */
+static void
+build_weights (mv_expect_ws *ws, double *wsum)
+{
   mpfr_t fct;
   mpfr_init2 (fct, ws->wp);
   mpfr_set_ui (fct, 1, MPFR_RNDN);
-  for (int i = MV_NF_GRAD; i < MV_NF; i++)
-    mpfr_set_zero (ws->F1[i], 1);
-  ws->wabs = 0;
-  double wsum[MV_NF] = { 0 };
   for (unsigned n = 0; n < ws->nmax; n++)
     {
       if (n > 1)
         mpfr_mul_ui (fct, fct, n, MPFR_RNDN);       /* n! */
       for (int i = 0; i < MV_NF; i++)
         {
-          /* Hessian-only series: double weights and F_{p,q}(1) only */
-          mpfr_ptr w = i < MV_NF_GRAD ? ws->w[i][n] : ws->t;
+          int keep = ws->mp && i < MV_NF_GRAD;
+          mpfr_ptr w = keep ? ws->w[i][n] : ws->t;
           mpfr_mul (w, ws->coef->c[n + FP[i]], ws->coef->c[n + FQ[i]], MPFR_RNDN);
           mpfr_div (w, w, fct, MPFR_RNDN);
           ws->wd[i][n] = mpfr_get_d (w, MPFR_RNDN);
           wsum[i] += fabs (ws->wd[i][n]);
-          if (i >= MV_NF_GRAD)
+          if (!keep && !mpfr_zero_p (w))
             mpfr_add (ws->F1[i], ws->F1[i], w, MPFR_RNDN);
         }
     }
   mpfr_clear (fct);
   /* term n feeds only the series with n + p odd: pack those weights */
-  ws->wpack = malloc ((size_t) ws->nmax * MV_NF * sizeof *ws->wpack);
-  if (!ws->wpack)
-    goto nomem;
   for (unsigned n = 0; n < ws->nmax; n++)
     {
       int par = (n & 1) ? 0 : 1;
@@ -283,30 +261,77 @@ mv_expect_alloc (mpfr_prec_t prec)
       double ex = tp->a1 + tp->a2 + tp->b1 + tp->b2 + tp->e;
       ws->der_scale += tp->kappa * (wsum[tp->fd] + ex * wsum[tp->f]);
     }
+}
 
-  /* self-pair constants: the series at r = 1 */
-  double tail;
-  mpfr_t one;
-  mpfr_init2 (one, ws->wp);
-  mpfr_set_ui (one, 1, MPFR_RNDN);
-  unsigned used = mv_expect_series (ws->F, &tail, one, MV_NF_GRAD, 0.0, ws);
-  double uw = ldexp (1.0, -(int) ws->wp);
-  ws->F1_err = tail + (2.0 * used + 20.0) * uw * ws->wabs
-               + 2 * ws->coef_relerr * ws->wabs;
-  for (int i = 0; i < MV_NF; i++)
+/* Self-pair constants F_{p,q}(1): every tabulated term, with the envelope
+ * tail, the rounding of nmax-term sums and the coefficients' error. */
+static void
+self_constants (mv_expect_ws *ws)
+{
+  double ltail = ws->ltail1[ws->nmax];
+  unsigned used = ws->nmax;
+  if (ws->mp)
     {
-      if (i < MV_NF_GRAD)
+      mpfr_t one;
+      mpfr_init2 (one, ws->wp);
+      mpfr_set_ui (one, 1, MPFR_RNDN);
+      used = mv_expect_series (ws->F, &ltail, one, MV_NF_GRAD, -INFINITY, ws);
+      for (int i = 0; i < MV_NF_GRAD; i++)
         mpfr_set (ws->F1[i], ws->F[i], MPFR_RNDN);
-      ws->F1d[i] = mpfr_get_d (ws->F1[i], MPFR_RNDN);
+      mpfr_clear (one);
     }
-  ws->F1d_err = ws->F1_err + ldexp (1.0, -53) * ws->wabs;
-  mpfr_clear (one);
-  return ws;
+  mv_mag t;
+  mv_mag_set_exp (&ws->F1_err, ltail);
+  mv_mag_set_d_2exp (&t, (2.0 * used + 20.0) * ws->wabs, -(long) ws->wp);
+  mv_mag_add (&ws->F1_err, &ws->F1_err, &t);
+  mv_mag_mul_d (&t, &ws->coef_relerr, 2 * ws->wabs);
+  mv_mag_add (&ws->F1_err, &ws->F1_err, &t);
+  for (int i = 0; i < MV_NF; i++)
+    ws->F1d[i] = mpfr_get_d (ws->F1[i], MPFR_RNDN);
+  ws->F1d_err = mv_mag_get_d (&ws->F1_err) + ldexp (ws->wabs, -MV_PREC_DOUBLE);
+}
 
-nomem:
-  mv_expect_free (ws);
-  mv_error_set (MV_ENOMEM, "expect: out of memory");
-  return NULL;
+mv_expect_ws *
+mv_expect_alloc (mpfr_prec_t prec)
+{
+  mv_init ();
+  if (prec < MV_PREC_MIN || prec > MV_PREC_MAX)
+    {
+      mv_error_set (MV_EPREC, "precision %ld bits out of range [%d, %d]",
+                    (long) prec, MV_PREC_MIN, MV_PREC_MAX);
+      return NULL;
+    }
+  mv_expect_ws *ws = calloc (1, sizeof *ws);
+  if (!ws)
+    {
+      mv_error_set (MV_ENOMEM, "expect: out of memory");
+      return NULL;
+    }
+  ws->prec = prec;
+  ws->mp = prec > MV_PREC_DOUBLE;
+  ws->wp = prec + 24 + (mpfr_prec_t) ceil (log2 ((double) prec));
+  memcpy (ws->fp, FP, sizeof FP);
+  memcpy (ws->fq, FQ, sizeof FQ);
+  build_tuples (ws);
+  if (choose_nmax (ws) || !(ws->coef = mv_hermite_table_alloc (ws->nmax + 8, ws->wp)))
+    {
+      mv_expect_free (ws);
+      return NULL;
+    }
+  mv_mag_zero (&ws->coef_relerr);
+  for (unsigned k = 0; k <= ws->nmax + 8; k++)
+    mv_mag_max (&ws->coef_relerr, &ws->coef_relerr, &ws->coef->relerr[k]);
+  ws->coef_relerr_d = mv_mag_get_d (&ws->coef_relerr);
+  if (alloc_scratch (ws))
+    {
+      mv_expect_free (ws);
+      mv_error_set (MV_ENOMEM, "expect: out of memory");
+      return NULL;
+    }
+  double wsum[MV_NF] = { 0 };
+  build_weights (ws, wsum);
+  self_constants (ws);
+  return ws;
 }
 
 void
@@ -336,8 +361,6 @@ mv_expect_free (mv_expect_ws *ws)
     }
   free (ws->wpack);
   mv_hermite_table_free (ws->coef);
-  free (ws->tail1);
-  free (ws->tailh);
   free (ws->ltail1);
   free (ws->ltailh);
   free (ws);

@@ -61,20 +61,66 @@ log_sinh_pi (double x)
 /* ln of a bound on sup_{|y|<a} Int_R |f_k(x+iy)| dx, f_k = w^k e^{-w^2/2} /
  * sinh(pi w), using |sinh(pi w)| >= sinh(pi|x|) and |sinh(pi w)| >=
  * |w| sin(pi a)/a (product formula).  The integral of the bound is summed
- * numerically and doubled for safety. */
-static double
-log_strip_mass (unsigned k, double a)
+ * numerically and doubled for safety.  The k-independent parts of the
+ * integrand are tabulated once for all k (strip_grid). */
+typedef struct {
+  size_t n;
+  double dx;
+  double *base;   /* a^2/2 - x^2/2 + ln min(...) */
+  double *lr2;    /* ln(x^2 + a^2) */
+  double *x;      /* the nodes, accumulated as the sum was written */
+} strip_grid;
+
+static void
+strip_grid_free (strip_grid *g)
+{
+  free (g->base), free (g->lr2), free (g->x);
+  g->base = g->lr2 = g->x = NULL;
+}
+
+static int
+strip_grid_init (strip_grid *g, unsigned kmax, double a)
 {
   double cap = log (a / sin (M_PI * a));
-  double dx = 0.02, xmax = sqrt ((double) k) + 45.0;
-  double lmax = -INFINITY, acc = 0.0;
-  for (double x = 0.0; x <= xmax; x += dx)
+  g->dx = 0.02;
+  double xmax = sqrt ((double) kmax) + 45.0;
+  g->n = 0;
+  for (double x = 0.0; x <= xmax; x += g->dx)
+    g->n++;
+  g->base = malloc (g->n * sizeof *g->base);
+  g->lr2 = malloc (g->n * sizeof *g->lr2);
+  g->x = malloc (g->n * sizeof *g->x);
+  if (!g->base || !g->lr2 || !g->x)
+    {
+      strip_grid_free (g);
+      return mv_error_set (MV_ENOMEM, "hermite: out of memory");
+    }
+  size_t i = 0;
+  for (double x = 0.0; i < g->n; x += g->dx, i++)
     {
       double r2 = x * x + a * a;
-      double lmin = x > 0 ? 0.5 * log (r2) - log_sinh_pi (x) : INFINITY;
+      g->x[i] = x;
+      g->lr2[i] = log (r2);
+      double lmin = x > 0 ? 0.5 * g->lr2[i] - log_sinh_pi (x) : INFINITY;
       if (lmin > cap)
         lmin = cap;
-      double l = 0.5 * a * a - 0.5 * x * x + 0.5 * (k - 1.0) * log (r2) + lmin;
+      g->base[i] = 0.5 * a * a - 0.5 * x * x + lmin;
+    }
+  return MV_OK;
+}
+
+static double
+log_strip_mass (unsigned k, const strip_grid *g)
+{
+  /* the grid reaches sqrt(kmax) + 45 >= sqrt(k) + 45 */
+  double xmax = sqrt ((double) k) + 45.0;
+  size_t n = 0;
+  while (n < g->n && g->x[n] <= xmax)
+    n++;
+  double lmax = -INFINITY, acc = 0.0, hk = 0.5 * (k - 1.0);
+  for (size_t i = 0; i < n; i++)
+    {
+      double l = g->base[i] + hk * g->lr2[i];
       if (l > lmax)
         {
           acc = acc * exp (lmax - l) + 1.0;
@@ -84,11 +130,11 @@ log_strip_mass (unsigned k, double a)
         acc += exp (l - lmax);
     }
   /* both signs of x, and a factor 2 for the Riemann sum */
-  return lmax + log (acc * dx) + log (2.0) + log (2.0);
+  return lmax + log (acc * g->dx) + log (2.0) + log (2.0);
 }
 
 static void
-set_trivial (mpfr_t *c, double *relerr, unsigned kmax)
+set_trivial (mpfr_t *c, mv_mag *relerr, unsigned kmax)
 {
   for (unsigned k = 0; k <= kmax; k++)
     {
@@ -99,7 +145,7 @@ set_trivial (mpfr_t *c, double *relerr, unsigned kmax)
       else
         continue;
       if (relerr)
-        relerr[k] = 0.0;
+        mv_mag_zero (&relerr[k]);
     }
 }
 
@@ -110,16 +156,22 @@ clog2 (double x)
 }
 
 static int
-fourier_pass (mpfr_t *c, double *relerr, unsigned kmax, double h, double X,
+fourier_pass (mpfr_t *c, mv_mag *relerr, unsigned kmax, double h, double X,
               double target_lnrel)
 {
   mpfr_prec_t P = mpfr_get_prec (c[0]);
   unsigned J = (unsigned) ceil (X / h);
   unsigned nodd = (kmax + 1) / 2;
   mpfr_prec_t wp = P + clog2 (kmax + J + 20.0) + 8;
+  strip_grid grid;
+  if (strip_grid_init (&grid, kmax, FOURIER_STRIP))
+    return MV_ENOMEM;
   mpfr_t w, w2, t, base, hh, *sum = malloc (nodd * sizeof *sum);
   if (!sum)
-    return mv_error_set (MV_ENOMEM, "hermite: out of memory");
+    {
+      strip_grid_free (&grid);
+      return mv_error_set (MV_ENOMEM, "hermite: out of memory");
+    }
   mpfr_inits2 (wp, w, w2, t, base, hh, (mpfr_ptr) 0);
   mpfr_set_d (hh, h, MPFR_RNDN);
   for (unsigned i = 0; i < nodd; i++)
@@ -164,28 +216,37 @@ fourier_pass (mpfr_t *c, double *relerr, unsigned kmax, double h, double X,
           lnc = log (fabs (mant)) + e * M_LN2;
         }
       /* discretisation (half of the full-line bound: c_k is half the line) */
-      double ldisc = log_strip_mass (k, a) - log (2.0) + lnq - lnc;
+      double ldisc = log_strip_mass (k, &grid) - log (2.0) + lnq - lnc;
       /* truncation of integral and sum past X - h (f_k decreasing there) */
       double xt = X - h, gam = xt + M_PI - k / xt;
       double ltrunc = gam > 0
         ? log (4.02) + k * log (xt) - 0.5 * xt * xt - M_PI * xt - log (gam) - lnc
         : INFINITY;
-      double rel = exp (ldisc) + exp (ltrunc)
-        + ldexp ((k / 2.0 + J + 10.0) * 2.0, -(int) wp);
-      if (log (rel) > target_lnrel)
+      /* kept as magnitudes: at 2048 bits these are far below 2^-1074 */
+      mv_mag rel, t;
+      mv_mag_set_exp (&rel, ldisc);
+      mv_mag_set_exp (&t, ltrunc);
+      mv_mag_add (&rel, &rel, &t);
+      mv_mag_set_d_2exp (&t, (k / 2.0 + J + 10.0) * 2.0, -(long) wp);
+      mv_mag_add (&rel, &rel, &t);
+      if (mv_mag_log2 (&rel) * M_LN2 > target_lnrel)
         status = MV_ENOCONV;
       if (relerr)
-        relerr[k] = rel + ldexp (1.0, -(int) P);  /* + final rounding */
+        {
+          mv_mag_set_d_2exp (&t, 1.0, -(long) P);  /* + final rounding */
+          mv_mag_add (&relerr[k], &rel, &t);
+        }
     }
   for (unsigned i = 0; i < nodd; i++)
     mpfr_clear (sum[i]);
   free (sum);
+  strip_grid_free (&grid);
   mpfr_clears (w, w2, t, base, hh, (mpfr_ptr) 0);
   return status;
 }
 
 int
-mv_hermite_coeffs_fourier (mpfr_t *c, double *relerr, unsigned kmax)
+mv_hermite_coeffs_fourier (mpfr_t *c, mv_mag *relerr, unsigned kmax)
 {
   mpfr_prec_t P = mpfr_get_prec (c[0]);
   set_trivial (c, relerr, kmax);
@@ -213,7 +274,7 @@ mv_hermite_coeffs_fourier (mpfr_t *c, double *relerr, unsigned kmax)
 }
 
 int
-mv_hermite_coeffs_direct (mpfr_t *c, double *relerr, unsigned kmax)
+mv_hermite_coeffs_direct (mpfr_t *c, mv_mag *relerr, unsigned kmax)
 {
   mpfr_prec_t P = mpfr_get_prec (c[0]);
   set_trivial (c, relerr, kmax);
@@ -284,15 +345,18 @@ mv_hermite_coeffs_direct (mpfr_t *c, double *relerr, unsigned kmax)
       if (relerr)
         {
           mpfr_sub (coarse, coarse, fine, MPFR_RNDN);
-          mpfr_div (coarse, coarse, fine, MPFR_RNDN);
-          double diff = fabs (mpfr_get_d (coarse, MPFR_RNDU));
+          mpfr_div (coarse, coarse, fine, MPFR_RNDU);
+          mv_mag diff, rnd;
+          mv_mag_set_mpfr (&diff, coarse);
           /* rounding: J terms of size <= 1.09 sqrt(k!) phi, relative to c_k */
           double lsf = 0.5 * lgamma (k + 1.0);
           long e;
           double mant = mpfr_get_d_2exp (&e, fine, MPFR_RNDN);
           double lnc = log (fabs (mant)) + e * M_LN2;
-          double rnd = exp (lsf - lnc + log (2.0 * (k + J + 10.0)) - wp * M_LN2);
-          relerr[k] = diff + rnd + ldexp (1.0, -(int) P);
+          mv_mag_set_exp (&rnd, lsf - lnc + log (2.0 * (k + J + 10.0)) - wp * M_LN2);
+          mv_mag_add (&diff, &diff, &rnd);
+          mv_mag_set_d_2exp (&rnd, 1.0, -(long) P);
+          mv_mag_add (&relerr[k], &diff, &rnd);
         }
     }
   mpfr_clears (z, g, t, hh, coarse, fine, (mpfr_ptr) 0);
@@ -305,14 +369,17 @@ mv_hermite_coeffs_direct (mpfr_t *c, double *relerr, unsigned kmax)
 }
 
 long
-mv_hermite_coeff_digits (const mpfr_t c, double relerr)
+mv_hermite_coeff_digits (const mpfr_t c, const mv_mag *relerr)
 {
   if (mpfr_zero_p (c))
-    return relerr == 0.0 ? (long) (mpfr_get_prec (c) * 0.30103) : 0;
-  if (relerr <= 0)
+    return mv_mag_is_zero (relerr) ? (long) (mpfr_get_prec (c) * 0.30103) : 0;
+  if (mv_mag_is_zero (relerr))
     return (long) floor ((mpfr_get_prec (c) - 1) * 0.30103);
   /* |error| <= relerr |c| <= 2^(EXP(c) - err) */
-  long err = (long) floor (-log2 (relerr));
+  double l2 = mv_mag_log2 (relerr);
+  if (!(l2 < 0))
+    return 0;
+  long err = (long) floor (-l2);
   if (err < 2)
     return 0;
   mpfr_prec_t lo = 1, hi = mpfr_get_prec (c);
@@ -337,10 +404,10 @@ mv_hermite_table *
 mv_hermite_table_alloc (unsigned kmax, mpfr_prec_t prec)
 {
   mv_init ();
-  if (prec < MV_PREC_MIN || prec > MV_PREC_MAX)
+  if (prec < MV_PREC_MIN || prec > MV_PREC_WORK_MAX)
     {
       mv_error_set (MV_EPREC, "precision %ld bits out of range [%d, %d]",
-                    (long) prec, MV_PREC_MIN, MV_PREC_MAX);
+                    (long) prec, MV_PREC_MIN, MV_PREC_WORK_MAX);
       return NULL;
     }
   mv_hermite_table *t = calloc (1, sizeof *t);
