@@ -5,13 +5,13 @@
  * the Fourier method, each with the digits its error bound certifies;
  * --verify recomputes them by the direct method and reports agreement. */
 #include "cli.h"
+#include "base/textbuf.h"
 
 #include <moeverify/error.h>
 #include <moeverify/hermite.h>
 #include <moeverify/io.h>
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,52 +131,6 @@ compare (const mpfr_t a, const mv_mag *ra, const mpfr_t b, const mv_mag *rb,
   return res;
 }
 
-/* Growable text buffer for the table (written only once complete). */
-typedef struct {
-  char *s;
-  size_t len, cap;
-  int oom;
-} tbuf;
-
-static void
-tb_printf (tbuf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-  __attribute__ ((format (printf, 2, 3)))
-#endif
-  ;
-
-static void
-tb_printf (tbuf *b, const char *fmt, ...)
-{
-  if (b->oom)
-    return;
-  va_list ap;
-  va_start (ap, fmt);
-  int n = vsnprintf (NULL, 0, fmt, ap);
-  va_end (ap);
-  size_t need = b->len + (size_t) (n > 0 ? n : 0) + 1;
-  if (n < 0)
-    {
-      b->oom = 1;
-      return;
-    }
-  if (need > b->cap)
-    {
-      char *t = realloc (b->s, 2 * need);
-      if (!t)
-        {
-          b->oom = 1;
-          return;
-        }
-      b->s = t;
-      b->cap = 2 * need;
-    }
-  va_start (ap, fmt);
-  vsnprintf (b->s + b->len, b->cap - b->len, fmt, ap);
-  va_end (ap);
-  b->len += (size_t) n;
-}
-
 static mpfr_t *
 mp_array (size_t n, mpfr_prec_t prec)
 {
@@ -187,136 +141,140 @@ mp_array (size_t n, mpfr_prec_t prec)
   return a;
 }
 
+/* One run: the tables, the output being built, the inconsistent k. */
+typedef struct {
+  coeffs_opts o;
+  unsigned K;
+  mv_hermite_table *t;
+  mpfr_t *cd;          /* direct method (--verify) */
+  mv_mag *rd;
+  json_t *doc;         /* --json */
+  mv_textbuf tb;       /* text table */
+  char bad_ks[256];
+  int nbad;
+} coeffs_run;
+
+/* Tables (and the direct method's values); the text header.  Prints the
+ * error itself; 0 or MV_EXIT_FAIL. */
+static int
+run_setup (coeffs_run *r)
+{
+  const coeffs_opts *o = &r->o;
+  if (!(r->t = mv_hermite_table_alloc (r->K, o->prec)))
+    return mv_cli_lib_error (), MV_EXIT_FAIL;
+  if (o->verify)
+    {
+      if (!(r->cd = mp_array (r->K + 1, o->prec))
+          || !(r->rd = malloc ((r->K + 1) * sizeof *r->rd)))
+        return mv_cli_error ("coeffs: out of memory"), MV_EXIT_FAIL;
+      if (mv_hermite_coeffs_direct (r->cd, r->rd, r->K))
+        return mv_cli_lib_error (), MV_EXIT_FAIL;
+    }
+  if (o->json)
+    return (r->doc = json_array ()) ? 0
+      : (mv_cli_error ("coeffs: out of memory"), MV_EXIT_FAIL);
+  mv_textbuf_printf (&r->tb, "# c_k = E[pi(z) He_k(z)], Fourier method, %ld bits%s\n",
+                     (long) o->prec, o->verify ? ", verified by the direct method" : "");
+  if (o->verify)
+    mv_textbuf_printf (&r->tb, "# %4s  %6s  %5s  %-5s  %s\n", "k", "digits", "agree",
+                       "check", "c_k");
+  else
+    mv_textbuf_printf (&r->tb, "# %4s  %6s  %s\n", "k", "digits", "c_k");
+  return 0;
+}
+
+static json_t *
+row_json (const coeffs_run *r, unsigned k, const char *cs, long dg, cmp_result cr)
+{
+  json_t *e = json_pack ("{s:I, s:s, s:I, s:o}", "k", (json_int_t) k, "c", cs,
+                         "digits", (json_int_t) dg, "relerr",
+                         mv_cli_json_mag (&r->t->relerr[k]));
+  if (!e || !r->o.verify)
+    return e;
+  long ddg = mv_hermite_coeff_digits (r->cd[k], &r->rd[k]);
+  json_t *ds = mv_cli_json_str (mv_io_mpfr_str (r->cd[k], ddg > 1 ? (int) ddg : 1));
+  if (!ds || json_object_set_new (e, "direct", ds)
+      || json_object_set_new (e, "direct_digits", json_integer (ddg))
+      || json_object_set_new (e, "agree_digits", json_integer (cr.agree))
+      || json_object_set_new (e, "consistent", json_boolean (cr.consistent)))
+    {
+      json_decref (e);
+      return NULL;
+    }
+  return e;
+}
+
+/* One coefficient into the output; -1 when out of memory. */
+static int
+run_row (coeffs_run *r, unsigned k)
+{
+  const mv_hermite_table *t = r->t;
+  long dg = mv_hermite_coeff_digits (t->c[k], &t->relerr[k]);
+  char *cs = mv_io_mpfr_str (t->c[k], dg > 1 ? (int) dg : 1);
+  if (!cs)
+    return -1;
+  cmp_result cr = { 0, 1 };
+  if (r->o.verify)
+    {
+      cr = compare (t->c[k], &t->relerr[k], r->cd[k], &r->rd[k], r->o.prec);
+      size_t l = strlen (r->bad_ks);
+      if (!cr.consistent && r->nbad++ < 8)
+        snprintf (r->bad_ks + l, sizeof r->bad_ks - l, "%s%u", l ? ", " : "", k);
+    }
+  int bad = 0;
+  if (r->o.json)
+    {
+      json_t *e = row_json (r, k, cs, dg, cr);
+      bad = !e || json_array_append_new (r->doc, e);
+    }
+  else if (r->o.verify)
+    mv_textbuf_printf (&r->tb, "%6u  %6ld  %5d  %-5s  %s\n", k, dg, cr.agree,
+                       cr.consistent ? "ok" : "FAIL", cs);
+  else
+    mv_textbuf_printf (&r->tb, "%6u  %6ld  %s\n", k, dg, cs);
+  free (cs);
+  return bad || !mv_textbuf_ok (&r->tb) ? -1 : 0;
+}
+
+static void
+run_clear (coeffs_run *r)
+{
+  json_decref (r->doc);
+  mv_textbuf_clear (&r->tb);
+  if (r->cd)
+    for (unsigned k = 0; k <= r->K; k++)
+      mpfr_clear (r->cd[k]);
+  free (r->cd);
+  free (r->rd);
+  mv_hermite_table_free (r->t);
+}
+
 int
 mv_cmd_coeffs (int argc, char **argv)
 {
-  coeffs_opts o;
-  int rc = parse_opts (&o, argc, argv);
+  coeffs_run r;
+  memset (&r, 0, sizeof r);
+  int rc = parse_opts (&r.o, argc, argv);
   if (rc)
     return rc < 0 ? MV_EXIT_OK : rc;
-
-  unsigned K = (unsigned) o.kmax;
-  mpfr_t *cd = NULL;
-  mv_mag *rd = NULL;
-  json_t *doc = NULL;
-  tbuf tb = { 0 };
-  char bad_ks[256] = "";
-  int nbad = 0;
-  rc = MV_EXIT_FAIL;
-
-  mv_hermite_table *t = mv_hermite_table_alloc (K, o.prec);
-  if (!t)
-    {
-      mv_cli_lib_error ();
-      goto done;
-    }
-  if (o.verify)
-    {
-      if (!(cd = mp_array (K + 1, o.prec)) || !(rd = malloc ((K + 1)
-                                                            * sizeof *rd)))
-        {
-          mv_cli_error ("coeffs: out of memory");
-          goto done;
-        }
-      if (mv_hermite_coeffs_direct (cd, rd, K))
-        {
-          mv_cli_lib_error ();
-          goto done;
-        }
-    }
-
-  if (o.json && !(doc = json_array ()))
-    goto oom;
-  if (!o.json)
-    {
-      tb_printf (&tb, "# c_k = E[pi(z) He_k(z)], Fourier method, %ld bits%s\n",
-                 (long) o.prec, o.verify ? ", verified by the direct method"
-                 : "");
-      if (o.verify)
-        tb_printf (&tb, "# %4s  %6s  %5s  %-5s  %s\n", "k", "digits",
-                   "agree", "check", "c_k");
-      else
-        tb_printf (&tb, "# %4s  %6s  %s\n", "k", "digits", "c_k");
-    }
-  for (unsigned k = 0; k <= K; k++)
-    {
-      if (!o.all && k >= 2 && k % 2 == 0)
-        continue;
-      long dg = mv_hermite_coeff_digits (t->c[k], &t->relerr[k]);
-      char *cs = mv_io_mpfr_str (t->c[k], dg > 1 ? (int) dg : 1);
-      if (!cs)
-        goto oom;
-      cmp_result cr = { 0, 1 };
-      if (o.verify)
-        {
-          cr = compare (t->c[k], &t->relerr[k], cd[k], &rd[k], o.prec);
-          if (!cr.consistent)
-            {
-              size_t l = strlen (bad_ks);
-              if (nbad++ < 8)
-                snprintf (bad_ks + l, sizeof bad_ks - l, "%s%u",
-                          l ? ", " : "", k);
-            }
-        }
-      if (o.json)
-        {
-          json_t *e = json_pack ("{s:I, s:s, s:I, s:o}", "k", (json_int_t) k,
-                                 "c", cs, "digits", (json_int_t) dg, "relerr",
-                                 mv_cli_json_mag (&t->relerr[k]));
-          if (e && o.verify)
-            {
-              long ddg = mv_hermite_coeff_digits (cd[k], &rd[k]);
-              json_t *ds = mv_cli_json_str (mv_io_mpfr_str
-                                            (cd[k], ddg > 1 ? (int) ddg : 1));
-              if (!ds || json_object_set_new (e, "direct", ds)
-                  || json_object_set_new (e, "direct_digits",
-                                          json_integer (ddg))
-                  || json_object_set_new (e, "agree_digits",
-                                          json_integer (cr.agree))
-                  || json_object_set_new (e, "consistent",
-                                          json_boolean (cr.consistent)))
-                {
-                  json_decref (e);
-                  e = NULL;
-                }
-            }
-          free (cs);
-          if (!e || json_array_append_new (doc, e))
-            goto oom;
-        }
-      else
-        {
-          if (o.verify)
-            tb_printf (&tb, "%6u  %6ld  %5d  %-5s  %s\n", k, dg, cr.agree,
-                       cr.consistent ? "ok" : "FAIL", cs);
-          else
-            tb_printf (&tb, "%6u  %6ld  %s\n", k, dg, cs);
-          free (cs);
-          if (tb.oom)
-            goto oom;
-        }
-    }
-  rc = o.json ? mv_cli_emit_json (doc, o.output)
-    : mv_cli_emit_text (tb.s, tb.len, o.output);
-  if (rc == MV_EXIT_OK && nbad)
+  r.K = (unsigned) r.o.kmax;
+  mv_textbuf_init (&r.tb);
+  rc = run_setup (&r);
+  for (unsigned k = 0; !rc && k <= r.K; k++)
+    if ((r.o.all || k < 2 || k % 2 == 1) && run_row (&r, k))
+      {
+        mv_cli_error ("coeffs: out of memory");
+        rc = MV_EXIT_FAIL;
+      }
+  if (!rc)
+    rc = r.o.json ? mv_cli_emit_json (r.doc, r.o.output)
+      : mv_cli_emit_text (r.tb.s, r.tb.len, r.o.output);
+  if (rc == MV_EXIT_OK && r.nbad)
     {
       mv_cli_error ("coeffs: Fourier and direct methods differ beyond their "
-                    "error bounds at k = %s%s", bad_ks, nbad > 8 ? ", ..." : "");
+                    "error bounds at k = %s%s", r.bad_ks, r.nbad > 8 ? ", ..." : "");
       rc = MV_EXIT_FAIL;
     }
-  goto done;
-oom:
-  mv_cli_error ("coeffs: out of memory");
-  rc = MV_EXIT_FAIL;
-done:
-  json_decref (doc);
-  free (tb.s);
-  if (cd)
-    for (unsigned k = 0; k <= K; k++)
-      mpfr_clear (cd[k]);
-  free (cd);
-  free (rd);
-  if (t)
-    mv_hermite_table_free (t);
+  run_clear (&r);
   return rc;
 }
