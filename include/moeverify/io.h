@@ -31,6 +31,9 @@ char *mv_io_double_str (double x, int digits);
 int mv_io_mpfr_fmt (char *buf, size_t size, const mpfr_t x, int digits);
 int mv_io_double_fmt (char *buf, size_t size, double x, int digits);
 
+/* Monotonic wall-clock seconds (for run records and progress rates). */
+double mv_io_now (void);
+
 /* True when stderr is a terminal (progress output is shown only then). */
 int mv_io_progress_enabled (void);
 /* Draw/update a one-line progress bar on stderr ("label [####   ] 42%"). */

@@ -337,8 +337,8 @@ mv_io_progress_enabled (void)
   return isatty (2) && getenv ("CI") == NULL;
 }
 
-static double
-now (void)
+double
+mv_io_now (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
@@ -356,7 +356,7 @@ mv_io_progress (const char *label, double fraction)
   if (fraction > 1)
     fraction = 1;
   int pct = (int) (100 * fraction);
-  double t = now ();
+  double t = mv_io_now ();
   /* At most ~10 redraws a second, but never skip the first or 100%. */
   if (progress.drawn && t - progress.last < 0.1
       && !(pct == 100 && progress.last_pct != 100))

@@ -3,6 +3,7 @@
  * scaling, output grid, events at every accepted step, interruption. */
 #include "dynamics/flow_priv.h"
 #include <moeverify/error.h>
+#include <moeverify/io.h>
 
 #include <math.h>
 #include <stdlib.h>
@@ -110,14 +111,6 @@ mv_flow_params_check (const mv_flow_params *p)
   return check_params (p, &implicit, &type);
 }
 
-static double
-now (void)
-{
-  struct timespec t;
-  clock_gettime (CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
 int
 mv_flow_integrate (mv_traj *tr, mv_flow_problem *fp, double *y, const mv_flow_params *p)
 {
@@ -146,7 +139,7 @@ mv_flow_integrate (mv_traj *tr, mv_flow_problem *fp, double *y, const mv_flow_pa
   snprintf (tr->stepper, sizeof tr->stepper, "%s", p->stepper ? p->stepper : "rk8pd");
   tr->rtol = p->rtol, tr->atol = p->atol, tr->t_end = p->t_end;
   tr->status = MV_TRAJ_RUNNING;
-  double wall0 = now (), t = 0, h = h0, L, g2;
+  double wall0 = mv_io_now (), t = 0, h = h0, L, g2;
   s = fp->observe (fp->ctx, y, G, &L, &g2);
   if (!s)
     {
@@ -200,7 +193,7 @@ mv_flow_integrate (mv_traj *tr, mv_flow_problem *fp, double *y, const mv_flow_pa
   tr->rejected = drv->e->failed_steps;
   tr->rhs_evals = *fp->rhs_count;
   tr->jac_evals = fp->jac_count ? *fp->jac_count : 0;
-  tr->wall_seconds = now () - wall0;
+  tr->wall_seconds = mv_io_now () - wall0;
   gsl_odeiv2_driver_free (drv);
   free (times), free (G);
   if (!s && tr->status == MV_TRAJ_FAILED)

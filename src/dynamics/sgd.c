@@ -34,6 +34,7 @@
 #include <moeverify/sgd.h>
 #include "base/linalg.h"
 #include <moeverify/error.h>
+#include <moeverify/io.h>
 #include <moeverify/loss.h>
 #include <moeverify/problem.h>
 
@@ -262,14 +263,6 @@ mul_ok (size_t a, size_t b, size_t *out)
   return 1;
 }
 
-static double
-now (void)
-{
-  struct timespec t;
-  clock_gettime (CLOCK_MONOTONIC, &t);
-  return (double) t.tv_sec + 1e-9 * (double) t.tv_nsec;
-}
-
 static int
 cmp_ulong (const void *a, const void *b)
 {
@@ -450,7 +443,7 @@ mv_sgd_run (mv_traj *tr, const mv_problem *pb, const mv_sgd_params *p)
   int s = check_args (tr, pb, p);
   if (s)
     return s;
-  const double wall0 = now ();
+  const double wall0 = mv_io_now ();
   const size_t d = pb->d, m = pb->m, ms = pb->mstar, n = 2 * m + 2 * ms;
   const size_t m2 = 2 * m, B = p->batch;
   const double lr = p->lr, t_end = lr * (double) p->steps;
@@ -732,7 +725,7 @@ finish:
       memcpy (tr->final_state + md + i * d, U + (m + i) * w.dp,
               d * sizeof *U);
     }
-  tr->wall_seconds = now () - wall0;
+  tr->wall_seconds = mv_io_now () - wall0;
 
 done:
 #undef ALLOC
