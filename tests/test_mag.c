@@ -1,7 +1,8 @@
 /* Error magnitudes (mag.h) against exact MPFR arithmetic, and the precision
  * ladder up to the cap: at 2048 bits the loss still carries a non-zero
  * bound, and runs at 1100, 1536 and 2048 bits agree within their bounds and
- * to the digits each claims. */
+ * to the digits each claims.  Also the fast double formatter of io.c
+ * against printf. */
 #include "testutil.h"
 
 #include <float.h>
@@ -231,6 +232,89 @@ START_TEST (t_ladder_to_cap)
 }
 END_TEST
 
+/* mv_io_double_fmt against glibc's "%.*e" (exponent normalised here, the
+ * reference's own way): random values over a wide exponent range, exact
+ * ties, near-ties parsed from decimal strings, powers of ten +- 1 ulp and
+ * the extremes.  The fast path must agree with printf everywhere. */
+static void
+ref_fmt (char *buf, size_t size, double x, int digits)
+{
+  char t[80];
+  snprintf (t, sizeof t, "%.*e", digits - 1, x);
+  char *e = strchr (t, 'e'), *o = buf;
+  for (char *p = t; p < e; p++)
+    *o++ = *p;
+  *o++ = 'e';
+  int ex = atoi (e + 1);
+  snprintf (o, size - (size_t) (o - buf), "%d", ex);
+}
+
+static void
+check_fmt (double x, int digits)
+{
+  char got[80], want[80];
+  if (x == 0 || !isfinite (x))  /* "0", "inf": by design */
+    return;
+  mv_io_double_fmt (got, sizeof got, x, digits);
+  ref_fmt (want, sizeof want, x, digits);
+  if (strcmp (got, want))
+    ck_abort_msg ("mv_io_double_fmt(%a, %d) = \"%s\", printf gives \"%s\"",
+                  x, digits, got, want);
+}
+
+START_TEST (t_double_fmt)
+{
+  gsl_rng *r = gsl_rng_alloc (gsl_rng_mt19937);
+  gsl_rng_set (r, 11);
+  for (int i = 0; i < 1000000; i++)
+    {
+      double x = (0.5 + 0.5 * gsl_rng_uniform (r))
+        * ldexp (1.0, (int) (gsl_rng_uniform_int (r, 241)) - 120);
+      check_fmt (gsl_rng_uniform (r) < 0.5 ? -x : x,
+                 1 + (int) gsl_rng_uniform_int (r, 17));
+    }
+  /* exact ties and near-ties: a decimal with digits+1 significant digits
+     ending in 5, and its neighbours */
+  for (int i = 0; i < 200000; i++)
+    {
+      int digits = 1 + (int) gsl_rng_uniform_int (r, 17);
+      char s[64];
+      /* q has exactly `digits` digits, so q5 is a tie at `digits` */
+      unsigned long long lo = 1;
+      for (int j = 1; j < digits; j++)
+        lo *= 10;
+      unsigned long long q = lo + (unsigned long long)
+        (gsl_rng_uniform (r) * (double) (9 * lo - 1));
+      snprintf (s, sizeof s, "%llu5e%d", q,
+                (int) gsl_rng_uniform_int (r, 60) - 30);
+      double x = strtod (s, NULL);
+      for (int k = -1; k <= 1; k++)
+        check_fmt (k ? nextafter (x, k * INFINITY) : x, digits);
+    }
+  static const double special[] = { 0.125, 0.375, 2.5, 9.5, 9.995, 0.5,
+    1e22, 1e-22, 1e23, 123456789012345678.0, 5e-324, DBL_MIN, DBL_MAX,
+    9.999999999999999e22, 1.0, 10.0, 99.5, 0.1, 1.0 / 3.0 };
+  for (size_t i = 0; i < sizeof special / sizeof *special; i++)
+    for (int digits = 1; digits <= 17; digits++)
+      for (int k = -2; k <= 2; k++)
+        {
+          double x = special[i];
+          for (int j = 0; j < abs (k); j++)
+            x = nextafter (x, k > 0 ? INFINITY : 0);
+          check_fmt (x, digits);
+        }
+  for (int e = -40; e <= 40; e++)
+    for (int digits = 1; digits <= 17; digits++)
+      {
+        double p = pow (10.0, e);
+        check_fmt (nextafter (p, 0), digits);
+        check_fmt (p, digits);
+        check_fmt (nextafter (p, INFINITY), digits);
+      }
+  gsl_rng_free (r);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -239,6 +323,7 @@ main (void)
   tcase_add_test (tc, t_ops_upward);
   tcase_add_test (tc, t_exp_log_double);
   tcase_add_test (tc, t_str);
+  tcase_add_test (tc, t_double_fmt);
   suite_add_tcase (s, tc);
   /* building 2048-bit tables takes minutes (prec^2 terms of prec bits) */
   TCase *tl = tcase_create ("ladder");

@@ -16,6 +16,9 @@ extern "C" {
 char *mv_io_read_file (const char *path, size_t *len);
 /* Write data to path atomically; on failure path is untouched. */
 int mv_io_write_atomic (const char *path, const char *data, size_t len);
+/* The same for the concatenation of nparts pieces (no joined copy). */
+int mv_io_write_atomic_parts (const char *path, const char *const *data,
+                              const size_t *len, size_t nparts);
 
 /* Significant decimal digits of x that are correct given |x - exact| <=
  * abserr (0 if none, capped by the precision of x).  No MPFR logarithm

@@ -107,6 +107,13 @@ target_mode (const char *path)
 int
 mv_io_write_atomic (const char *path, const char *data, size_t len)
 {
+  return mv_io_write_atomic_parts (path, &data, &len, 1);
+}
+
+int
+mv_io_write_atomic_parts (const char *path, const char *const *data,
+                          const size_t *len, size_t nparts)
+{
   /* The temporary lives in the target's directory so rename() is atomic. */
   const char *slash = strrchr (path, '/');
   size_t dirlen = slash ? (size_t) (slash - path) + 1 : 0;
@@ -128,7 +135,9 @@ mv_io_write_atomic (const char *path, const char *data, size_t len)
                            path, strerror (e));
     }
   const char *what = "write";
-  int ok = write_all (fd, data, len) == 0;
+  int ok = 1;
+  for (size_t i = 0; ok && i < nparts; i++)
+    ok = write_all (fd, data[i], len[i]) == 0;
   if (ok && !(ok = fchmod (fd, target_mode (path)) == 0))
     what = "chmod";
   if (ok && !(ok = fsync (fd) == 0))
@@ -288,8 +297,11 @@ mv_io_double_fmt (char *buf, size_t size, double x, int digits)
     return snprintf (buf, size, "%s", x > 0 ? "inf" : "-inf");
   if (x == 0)
     return snprintf (buf, size, "0");
+  int n = mv_io_double_fmt_fast (buf, size, x, digits);
+  if (n >= 0)
+    return n;
   /* glibc prints the exact binary value correctly rounded, as MPFR would */
-  int n = snprintf (buf, size, "%.*e", digits > 40 ? 39 : digits - 1, x);
+  n = snprintf (buf, size, "%.*e", digits > 40 ? 39 : digits - 1, x);
   mv_io_normalise_exponent (buf);
   return n < 0 ? n : (int) strlen (buf);
 }

@@ -83,6 +83,9 @@ int mv_cli_parse_prec (const char *opt, const char *arg, mpfr_prec_t *out);
 int mv_cli_emit_json (const json_t *doc, const char *output);
 /* Same for an already built text. */
 int mv_cli_emit_text (const char *text, size_t len, const char *output);
+/* The same for n pieces written in order (no joined copy). */
+int mv_cli_emit_parts (const char *const *text, const size_t *len, size_t n,
+                       const char *output);
 
 /* A jansson string from a malloc'd C string (freed here); NULL if s is
  * NULL or on allocation failure. */

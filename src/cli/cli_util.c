@@ -183,16 +183,26 @@ mv_cli_parse_prec (const char *opt, const char *arg, mpfr_prec_t *out)
 int
 mv_cli_emit_text (const char *text, size_t len, const char *output)
 {
+  return mv_cli_emit_parts (&text, &len, 1, output);
+}
+
+int
+mv_cli_emit_parts (const char *const *text, const size_t *len, size_t n,
+                   const char *output)
+{
   if (output && strcmp (output, "-"))
     {
-      if (mv_io_write_atomic (output, text, len))
+      if (mv_io_write_atomic_parts (output, text, len, n))
         {
           mv_cli_lib_error ();
           return MV_EXIT_FAIL;
         }
       return MV_EXIT_OK;
     }
-  if (fwrite (text, 1, len, stdout) != len || fflush (stdout))
+  int bad = 0;
+  for (size_t i = 0; i < n && !bad; i++)
+    bad = fwrite (text[i], 1, len[i], stdout) != len[i];
+  if (bad || fflush (stdout))
     {
       mv_cli_error ("<stdout>: write error: %s", strerror (errno));
       return MV_EXIT_FAIL;

@@ -180,24 +180,19 @@ emit (const json_t *doc, const mv_textbuf *grad, const char *output)
 {
   char *s = json_dumps (doc, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
   char *at = s && grad ? strstr (s, GRAD_MARK_JSON) : NULL;
-  mv_textbuf t;
-  mv_textbuf_init (&t);
-  if (s && grad && at)
-    {
-      size_t head = (size_t) (at - s) + strlen ("\n  \"grad\": ");
-      mv_textbuf_put (&t, s, head);
-      mv_textbuf_put (&t, grad->s, grad->len);
-      mv_textbuf_puts (&t, at + strlen (GRAD_MARK_JSON));
-    }
-  else if (s && !grad)
-    mv_textbuf_puts (&t, s);
-  mv_textbuf_puts (&t, "\n");
   int rc = MV_EXIT_FAIL;
-  if (s && (!grad || at) && mv_textbuf_ok (&t))
-    rc = mv_cli_emit_text (t.s, t.len, output);
+  if (s && (!grad || (at && mv_textbuf_ok (grad))))
+    {
+      /* head, the gradient text, the rest, a newline: no joined copy */
+      size_t head = at ? (size_t) (at - s) + strlen ("\n  \"grad\": ")
+        : strlen (s);
+      const char *tail = at ? at + strlen (GRAD_MARK_JSON) : "";
+      const char *part[4] = { s, grad ? grad->s : "", tail, "\n" };
+      size_t len[4] = { head, grad ? grad->len : 0, strlen (tail), 1 };
+      rc = mv_cli_emit_parts (part, len, 4, output);
+    }
   else
     mv_cli_error ("out of memory serialising the output");
-  mv_textbuf_clear (&t);
   free (s);
   return rc;
 }
