@@ -49,6 +49,8 @@ mv_loss_free_raw (mv_loss_ws *ws)
 {
   free (ws->Ud), free (ws->Gd), free (ws->gd), free (ws->normd);
   ws->Ud = ws->Gd = ws->gd = ws->normd = NULL;
+  mv_loss_fix_free (ws->fix);
+  ws->fix = NULL;
   mpfr_t *arr[5] = { ws->U, ws->G, ws->g, ws->norm, ws->h };
   size_t len[5] = { ws->nU, ws->n * ws->n, ws->n * ws->n, ws->n, ws->d };
   for (int a = 0; a < 5; a++)

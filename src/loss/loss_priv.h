@@ -23,9 +23,11 @@ struct mv_loss_ws {
   double *Ud, *Gd, *gd, *normd;
   mpfr_t *U, *G, *g, *norm;  /* at the working precision */
   mpfr_t *h;                 /* d scratch values for the chain rule */
+  struct mv_loss_fix *fix;   /* fixed-point dot products (loss_raw.c) */
   size_t nU;
 };
 
 void mv_loss_free_raw (mv_loss_ws *ws);
+void mv_loss_fix_free (struct mv_loss_fix *f);
 
 #endif
