@@ -16,6 +16,7 @@
 #include <moeverify/io.h>
 #include <moeverify/plot.h>
 
+/* the only copy of the version: configure.ac reads it from here */
 #define MV_VERSION_STRING "0.1.0"
 const char *mv_version (void);
 

@@ -43,6 +43,9 @@ int mv_plot_set_xrange (mv_plot *p, double lo, double hi);
 int mv_plot_set_yrange (mv_plot *p, double lo, double hi);
 int mv_plot_set_legend (mv_plot *p, int mode);
 
+/* Colour i of the 10-colour palette (i taken modulo 10): "#1f77b4", ... */
+const char *mv_plot_color (size_t i);
+
 /* Add a polyline through (x[i], y[i]); the arrays are copied.  x == NULL
  * means x[i] = i.  label NULL: no legend entry.  color is any SVG colour
  * ("#1f77b4", "red"), NULL picks the 10-colour palette by series index.

@@ -1,4 +1,5 @@
 #include <moeverify/error.h>
+#include <moeverify/moeverify.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,5 +67,5 @@ mv_init (void)
 const char *
 mv_version (void)
 {
-  return "0.1.0";
+  return MV_VERSION_STRING;
 }

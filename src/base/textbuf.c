@@ -61,19 +61,28 @@ mv_textbuf_puts (mv_textbuf *b, const char *s)
 void
 mv_textbuf_printf (mv_textbuf *b, const char *fmt, ...)
 {
+  if (b->oom)
+    return;
+  /* one pass when the text fits in the room left (the common case) */
+  size_t room = b->s ? b->cap - b->len : 0;
   va_list ap;
   va_start (ap, fmt);
-  int n = vsnprintf (NULL, 0, fmt, ap);
+  int n = vsnprintf (room ? b->s + b->len : NULL, room, fmt, ap);
   va_end (ap);
-  char *p = n >= 0 ? mv_textbuf_reserve (b, (size_t) n) : NULL;
-  if (!p)
+  if (n < 0)
     {
       b->oom = 1;
       return;
     }
-  va_start (ap, fmt);
-  vsnprintf (p, (size_t) n + 1, fmt, ap);
-  va_end (ap);
+  if ((size_t) n >= room)
+    {
+      char *p = mv_textbuf_reserve (b, (size_t) n);
+      if (!p)
+        return;
+      va_start (ap, fmt);
+      vsnprintf (p, (size_t) n + 1, fmt, ap);
+      va_end (ap);
+    }
   b->len += (size_t) n;
 }
 

@@ -267,7 +267,7 @@ render (sbuf *b, const mv_plot *p, double *px, double *py, int *status)
     return;
   ax[0].p0 = box[0], ax[0].p1 = box[2];
 
-  mv_plot_sb_printf (b, "<svg xmlns=\"http://www.w3.org/2000/svg\" "
+  mv_textbuf_printf (b, "<svg xmlns=\"http://www.w3.org/2000/svg\" "
                      "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                      "font-family=\"DejaVu Sans, Helvetica, Arial, "
                      "sans-serif\" font-size=\"12\">\n",
@@ -275,36 +275,36 @@ render (sbuf *b, const mv_plot *p, double *px, double *py, int *status)
                      MV_PLOT_HEIGHT);
   if (p->title)
     {
-      mv_plot_sb_puts (b, "<title>");
+      mv_textbuf_puts (b, "<title>");
       mv_plot_sb_text (b, p->title, SIZE_MAX);
-      mv_plot_sb_puts (b, "</title>\n");
+      mv_textbuf_puts (b, "</title>\n");
     }
   /* the clip runs 2 px past the frame so lines along an edge stay whole */
-  mv_plot_sb_printf (b, "<defs><clipPath id=\"mv-plot-area\"><rect "
+  mv_textbuf_printf (b, "<defs><clipPath id=\"mv-plot-area\"><rect "
                      "x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>"
                      "</clipPath></defs>\n", box[0] - 2, box[1] - 2,
                      box[2] - box[0] + 4, box[3] - box[1] + 4);
-  mv_plot_sb_printf (b, "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n",
+  mv_textbuf_printf (b, "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n",
                      MV_PLOT_WIDTH, MV_PLOT_HEIGHT);
   mv_plot_draw_ticks (b, &ax[0], 0, box);
   mv_plot_draw_ticks (b, &ax[1], 1, box);
 
-  mv_plot_sb_puts (b, "<g class=\"data\" clip-path=\"url(#mv-plot-area)\">\n");
+  mv_textbuf_puts (b, "<g class=\"data\" clip-path=\"url(#mv-plot-area)\">\n");
   for (size_t i = 0; i < p->ns; i++)
     {
       mv_plot_series_pixels (&p->s[i], ax, px, py);
       mv_plot_draw_series (b, &p->s[i], i, px, py, box);
     }
-  mv_plot_sb_puts (b, "<g class=\"refs\" fill=\"none\" stroke=\"#444\" "
+  mv_textbuf_puts (b, "<g class=\"refs\" fill=\"none\" stroke=\"#444\" "
                    "stroke-width=\"1\" stroke-dasharray=\"5,4\">\n");
   mv_plot_draw_refs (b, p, ax, box, 0);
-  mv_plot_sb_puts (b, "</g>\n</g>\n");
-  mv_plot_sb_puts (b, "<g class=\"reflabels\" font-size=\"11\" fill=\"#333\" "
+  mv_textbuf_puts (b, "</g>\n</g>\n");
+  mv_textbuf_puts (b, "<g class=\"reflabels\" font-size=\"11\" fill=\"#333\" "
                    "text-anchor=\"end\" stroke=\"#fff\" stroke-width=\"3\" "
                    "paint-order=\"stroke\">\n");
   mv_plot_draw_refs (b, p, ax, box, 1);
-  mv_plot_sb_puts (b, "</g>\n");
-  mv_plot_sb_printf (b, "<rect class=\"frame\" x=\"%.1f\" y=\"%.1f\" "
+  mv_textbuf_puts (b, "</g>\n");
+  mv_textbuf_printf (b, "<rect class=\"frame\" x=\"%.1f\" y=\"%.1f\" "
                      "width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
                      "stroke=\"#222\" "
                      "shape-rendering=\"crispEdges\"/>\n",
@@ -312,28 +312,28 @@ render (sbuf *b, const mv_plot *p, double *px, double *py, int *status)
 
   if (p->label[0])
     {
-      mv_plot_sb_printf (b, "<text class=\"xlabel\" x=\"%.1f\" y=\"%.1f\" "
+      mv_textbuf_printf (b, "<text class=\"xlabel\" x=\"%.1f\" y=\"%.1f\" "
                          "font-size=\"13\" text-anchor=\"middle\">",
                          0.5 * (box[0] + box[2]), H - 14);
       mv_plot_sb_text (b, p->label[0], SIZE_MAX);
-      mv_plot_sb_puts (b, "</text>\n");
+      mv_textbuf_puts (b, "</text>\n");
     }
   if (p->label[1])
     {
       double cy = 0.5 * (box[1] + box[3]);
-      mv_plot_sb_printf (b, "<text class=\"ylabel\" x=\"18\" y=\"%.1f\" "
+      mv_textbuf_printf (b, "<text class=\"ylabel\" x=\"18\" y=\"%.1f\" "
                          "font-size=\"13\" text-anchor=\"middle\" "
                          "transform=\"rotate(-90 18 %.1f)\">", cy, cy);
       mv_plot_sb_text (b, p->label[1], SIZE_MAX);
-      mv_plot_sb_puts (b, "</text>\n");
+      mv_textbuf_puts (b, "</text>\n");
     }
   if (p->title)
     {
-      mv_plot_sb_printf (b, "<text class=\"title\" x=\"%.1f\" y=\"26\" "
+      mv_textbuf_printf (b, "<text class=\"title\" x=\"%.1f\" y=\"26\" "
                          "font-size=\"15\" text-anchor=\"middle\">",
                          0.5 * (box[0] + box[2]));
       mv_plot_sb_text (b, p->title, SIZE_MAX);
-      mv_plot_sb_puts (b, "</text>\n");
+      mv_textbuf_puts (b, "</text>\n");
     }
   if (mode == MV_PLOT_LEGEND_COMPACT)
     mv_plot_draw_legend (b, p, &g, box[2] + 12, box[1], 0);
@@ -343,7 +343,7 @@ render (sbuf *b, const mv_plot *p, double *px, double *py, int *status)
       mv_plot_legend_corner (p, ax, box, &g, px, py, &lx, &ly);
       mv_plot_draw_legend (b, p, &g, lx, ly, 1);
     }
-  mv_plot_sb_puts (b, "</svg>\n");
+  mv_textbuf_puts (b, "</svg>\n");
 }
 
 /* The document, or NULL with *status set (and the message recorded). */
@@ -361,15 +361,15 @@ build (const mv_plot *p, size_t *len, int *status)
     render (&b, p, px, py, status);
   free (px);
   free (py);
-  if (*status == MV_OK && (!px || !py || b.oom || !b.p))
+  if (*status == MV_OK && (!px || !py || b.oom || !b.s))
     *status = mv_error_set (MV_ENOMEM, "plot: out of memory rendering SVG");
   if (*status != MV_OK)
     {
-      free (b.p);
+      free (b.s);
       return NULL;
     }
   *len = b.len;
-  return b.p;
+  return b.s;
 }
 
 char *

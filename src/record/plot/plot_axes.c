@@ -211,7 +211,7 @@ tick_label (sbuf *b, const axis *ax, size_t i, double fs)
 {
   if (ax->decades)
     {
-      mv_plot_sb_printf (b, "10<tspan dy=\"-%.0f\" font-size=\"%.0f\">%.0f"
+      mv_textbuf_printf (b, "10<tspan dy=\"-%.0f\" font-size=\"%.0f\">%.0f"
                          "</tspan>", 0.45 * fs, 0.75 * fs,
                          ax->tu[i] + 0.0);  /* no "-0" */
       return;
@@ -224,12 +224,12 @@ tick_label (sbuf *b, const axis *ax, size_t i, double fs)
         *e = '\0';
       if (*e == '.')
         *e = '\0';
-      mv_plot_sb_puts (b, strcmp (t, "-0") ? t : "0");
+      mv_textbuf_puts (b, strcmp (t, "-0") ? t : "0");
       return;
     }
   if (ax->tv[i] == 0)
     {
-      mv_plot_sb_puts (b, "0");
+      mv_textbuf_puts (b, "0");
       return;
     }
   snprintf (t, sizeof t, "%.*e", ax->prec > 0 ? ax->prec - 1 : 0, ax->tv[i]);
@@ -244,7 +244,7 @@ tick_label (sbuf *b, const axis *ax, size_t i, double fs)
         r++;
       memmove (q, r, strlen (r) + 1);
     }
-  mv_plot_sb_puts (b, t);
+  mv_textbuf_puts (b, t);
 }
 
 double
@@ -258,8 +258,8 @@ mv_plot_tick_label_width (const axis *ax, size_t i, double fs)
     }
   sbuf b = { 0 };
   tick_label (&b, ax, i, fs);
-  double w = b.p ? 0.6 * fs * (double) b.len : 0;
-  free (b.p);
+  double w = b.s ? 0.6 * fs * (double) b.len : 0;
+  free (b.s);
   return w;
 }
 
@@ -268,18 +268,18 @@ mv_plot_draw_ticks (sbuf *b, const axis *ax, int a, const double box[4])
 {
   double fs = 12;
   /* grid lines under everything else */
-  mv_plot_sb_puts (b, "<path class=\"grid\" fill=\"none\" stroke=\"#e4e4e4\" "
+  mv_textbuf_puts (b, "<path class=\"grid\" fill=\"none\" stroke=\"#e4e4e4\" "
                    "shape-rendering=\"crispEdges\" d=\"");
   for (size_t i = 0; i < ax->nt; i++)
     {
       double t = u_px (ax, ax->tu[i]);
       if (a == 0 && t > box[0] + 0.5 && t < box[2] - 0.5)
-        mv_plot_sb_printf (b, "M%.1f %.1fV%.1f", t, box[1], box[3]);
+        mv_textbuf_printf (b, "M%.1f %.1fV%.1f", t, box[1], box[3]);
       if (a == 1 && t < box[3] - 0.5 && t > box[1] + 0.5)
-        mv_plot_sb_printf (b, "M%.1f %.1fH%.1f", box[0], t, box[2]);
+        mv_textbuf_printf (b, "M%.1f %.1fH%.1f", box[0], t, box[2]);
     }
-  mv_plot_sb_puts (b, "\"/>\n");
-  mv_plot_sb_printf (b, "<g class=\"%cticks\" font-size=\"%.0f\" "
+  mv_textbuf_puts (b, "\"/>\n");
+  mv_textbuf_printf (b, "<g class=\"%cticks\" font-size=\"%.0f\" "
                      "fill=\"#222\" text-anchor=\"%s\">\n<path fill=\"none\" "
                      "stroke=\"#222\" shape-rendering=\"crispEdges\" d=\"",
                      "xy"[a], fs, a ? "end" : "middle");
@@ -289,22 +289,22 @@ mv_plot_draw_ticks (sbuf *b, const axis *ax, int a, const double box[4])
         double u = minor ? ax->mu[i] : ax->tu[i], len = minor ? 3 : 5;
         double t = u_px (ax, u);
         if (a == 0)
-          mv_plot_sb_printf (b, "M%.1f %.1fv%.0f", t, box[3], len);
+          mv_textbuf_printf (b, "M%.1f %.1fv%.0f", t, box[3], len);
         else
-          mv_plot_sb_printf (b, "M%.1f %.1fh-%.0f", box[0], t, len);
+          mv_textbuf_printf (b, "M%.1f %.1fh-%.0f", box[0], t, len);
       }
-  mv_plot_sb_puts (b, "\"/>\n");
+  mv_textbuf_puts (b, "\"/>\n");
   for (size_t i = 0; i < ax->nt; i++)
     {
       double t = u_px (ax, ax->tu[i]);
       if (a == 0)
-        mv_plot_sb_printf (b, "<text x=\"%.1f\" y=\"%.1f\">", t,
+        mv_textbuf_printf (b, "<text x=\"%.1f\" y=\"%.1f\">", t,
                            box[3] + 8 + fs);
       else
-        mv_plot_sb_printf (b, "<text x=\"%.1f\" y=\"%.1f\">", box[0] - 8,
+        mv_textbuf_printf (b, "<text x=\"%.1f\" y=\"%.1f\">", box[0] - 8,
                            t + 0.35 * fs);
       tick_label (b, ax, i, fs);
-      mv_plot_sb_puts (b, "</text>\n");
+      mv_textbuf_puts (b, "</text>\n");
     }
-  mv_plot_sb_puts (b, "</g>\n");
+  mv_textbuf_puts (b, "</g>\n");
 }

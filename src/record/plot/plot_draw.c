@@ -14,6 +14,12 @@ static const char *const PALETTE[10] = {
   "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"
 };
 
+const char *
+mv_plot_color (size_t i)
+{
+  return PALETTE[i % 10];
+}
+
 /* ------------------------------------------------------------ series */
 
 /* Clip segment a->b to rect r = {x0, y0, x1, y1} (Liang-Barsky): 0 if
@@ -89,16 +95,16 @@ pen_break (pen *p)
 {
   if (p->n == 1)
     {
-      mv_plot_sb_puts (p->b, "<circle cx=\"");
+      mv_textbuf_puts (p->b, "<circle cx=\"");
       mv_plot_sb_num (p->b, p->fx);
-      mv_plot_sb_puts (p->b, "\" cy=\"");
+      mv_textbuf_puts (p->b, "\" cy=\"");
       mv_plot_sb_num (p->b, p->fy);
-      mv_plot_sb_printf (p->b, "\" r=\"%.2g\" fill=\"", p->dot);
+      mv_textbuf_printf (p->b, "\" r=\"%.2g\" fill=\"", p->dot);
       mv_plot_sb_text (p->b, p->color, SIZE_MAX);
-      mv_plot_sb_puts (p->b, "\" stroke=\"none\"/>\n");
+      mv_textbuf_puts (p->b, "\" stroke=\"none\"/>\n");
     }
   else if (p->n > 1)
-    mv_plot_sb_puts (p->b, "\"/>\n");
+    mv_textbuf_puts (p->b, "\"/>\n");
   p->n = 0;
 }
 
@@ -114,14 +120,14 @@ pen_point (pen *p, double x, double y)
     {
       if (p->n == 1)
         {
-          mv_plot_sb_puts (p->b, "<polyline points=\"");
+          mv_textbuf_puts (p->b, "<polyline points=\"");
           mv_plot_sb_num (p->b, p->fx);
-          mv_plot_sb_put (p->b, ",", 1);
+          mv_textbuf_put (p->b, ",", 1);
           mv_plot_sb_num (p->b, p->fy);
         }
-      mv_plot_sb_put (p->b, " ", 1);
+      mv_textbuf_put (p->b, " ", 1);
       mv_plot_sb_num (p->b, x);
-      mv_plot_sb_put (p->b, ",", 1);
+      mv_textbuf_put (p->b, ",", 1);
       mv_plot_sb_num (p->b, y);
     }
   p->n++;
@@ -259,27 +265,27 @@ mv_plot_series_pixels (const series *s, const axis ax[2], double *px,
 static void
 stroke_attrs (sbuf *b, const series *s, size_t idx, double width)
 {
-  mv_plot_sb_puts (b, " stroke=\"");
-  mv_plot_sb_text (b, s->color ? s->color : PALETTE[idx % 10], SIZE_MAX);
-  mv_plot_sb_printf (b, "\" stroke-width=\"%.3g\"", width);
+  mv_textbuf_puts (b, " stroke=\"");
+  mv_plot_sb_text (b, s->color ? s->color : mv_plot_color (idx), SIZE_MAX);
+  mv_textbuf_printf (b, "\" stroke-width=\"%.3g\"", width);
   if (s->dashed)
     {
       double k = width > 1.5 ? width / 1.5 : 1;
-      mv_plot_sb_printf (b, " stroke-dasharray=\"%.3g,%.3g\"", 6 * k, 4 * k);
+      mv_textbuf_printf (b, " stroke-dasharray=\"%.3g,%.3g\"", 6 * k, 4 * k);
     }
   else
-    mv_plot_sb_puts (b, " stroke-linecap=\"round\"");
+    mv_textbuf_puts (b, " stroke-linecap=\"round\"");
 }
 
 void
 mv_plot_draw_series (sbuf *b, const series *s, size_t idx, const double *px,
                      const double *py, const double box[4])
 {
-  mv_plot_sb_puts (b, "<g class=\"series\" fill=\"none\" "
+  mv_textbuf_puts (b, "<g class=\"series\" fill=\"none\" "
                    "stroke-linejoin=\"round\"");
   stroke_attrs (b, s, idx, s->width);
-  mv_plot_sb_puts (b, ">\n");
-  pen pn = { b, s->color ? s->color : PALETTE[idx % 10], s->width, 0, 0, 0,
+  mv_textbuf_puts (b, ">\n");
+  pen pn = { b, s->color ? s->color : mv_plot_color (idx), s->width, 0, 0, 0,
              0, 0 };
   clipper c = { &pn, { box[0] - 4, box[1] - 4, box[2] + 4, box[3] + 4 }, 0,
                 0, 0 };
@@ -290,7 +296,7 @@ mv_plot_draw_series (sbuf *b, const series *s, size_t idx, const double *px,
     else
       thin_point (&t, px[i], py[i]);
   thin_break (&t);
-  mv_plot_sb_puts (b, "</g>\n");
+  mv_textbuf_puts (b, "</g>\n");
 }
 
 /* ------------------------------------------------------------ legend */
@@ -328,9 +334,9 @@ void
 mv_plot_draw_legend (sbuf *b, const mv_plot *p, const legend_geom *g, double x,
                      double y, int framed)
 {
-  mv_plot_sb_printf (b, "<g class=\"legend\" font-size=\"%.3g\">\n", g->fs);
+  mv_textbuf_printf (b, "<g class=\"legend\" font-size=\"%.3g\">\n", g->fs);
   if (framed)
-    mv_plot_sb_printf (b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+    mv_textbuf_printf (b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
                        "height=\"%.1f\" fill=\"#fff\" fill-opacity=\"0.85\" "
                        "stroke=\"#bbb\"/>\n", x, y, g->w, g->h);
   size_t k = 0;
@@ -343,19 +349,19 @@ mv_plot_draw_legend (sbuf *b, const mv_plot *p, const legend_geom *g, double x,
       double tx = ex + g->sample + 0.5 * g->fs, ty = ey + 0.35 * g->fs;
       if (k == g->shown)
         {
-          mv_plot_sb_printf (b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">"
+          mv_textbuf_printf (b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">"
                              "+%zu more</text>\n", ex, ty,
                              g->total - g->shown);
           break;
         }
-      mv_plot_sb_printf (b, "<path d=\"M%.1f %.1fh%.0f\"", ex, ey, g->sample);
+      mv_textbuf_printf (b, "<path d=\"M%.1f %.1fh%.0f\"", ex, ey, g->sample);
       stroke_attrs (b, &p->s[i], i, fmin (p->s[i].width, 3));
-      mv_plot_sb_printf (b, "/>\n<text x=\"%.1f\" y=\"%.1f\">", tx, ty);
+      mv_textbuf_printf (b, "/>\n<text x=\"%.1f\" y=\"%.1f\">", tx, ty);
       mv_plot_sb_text (b, p->s[i].label, g->maxc);
-      mv_plot_sb_puts (b, "</text>\n");
+      mv_textbuf_puts (b, "</text>\n");
       k++;
     }
-  mv_plot_sb_puts (b, "</g>\n");
+  mv_textbuf_puts (b, "</g>\n");
 }
 
 /* Length of segment a->b inside rect r. */
@@ -444,23 +450,23 @@ mv_plot_draw_refs (sbuf *b, const mv_plot *p, const axis ax[2],
         if (!labels)
           {
             if (a == 0)
-              mv_plot_sb_printf (b, "<path d=\"M%.1f %.1fV%.1f\"/>\n", t,
+              mv_textbuf_printf (b, "<path d=\"M%.1f %.1fV%.1f\"/>\n", t,
                                  box[1], box[3]);
             else
-              mv_plot_sb_printf (b, "<path d=\"M%.1f %.1fH%.1f\"/>\n", box[0],
+              mv_textbuf_printf (b, "<path d=\"M%.1f %.1fH%.1f\"/>\n", box[0],
                                  t, box[2]);
             continue;
           }
         if (!r->label)
           continue;
         if (a == 0)             /* along the line, reading upwards */
-          mv_plot_sb_printf (b, "<text x=\"%.1f\" y=\"%.1f\" "
+          mv_textbuf_printf (b, "<text x=\"%.1f\" y=\"%.1f\" "
                              "transform=\"rotate(-90 %.1f %.1f)\">", t - 4,
                              box[1] + 6, t - 4, box[1] + 6);
         else
-          mv_plot_sb_printf (b, "<text x=\"%.1f\" y=\"%.1f\">", box[2] - 6,
+          mv_textbuf_printf (b, "<text x=\"%.1f\" y=\"%.1f\">", box[2] - 6,
                              t - 4);
         mv_plot_sb_text (b, r->label, 60);
-        mv_plot_sb_puts (b, "</text>\n");
+        mv_textbuf_puts (b, "</text>\n");
       }
 }

@@ -7,6 +7,7 @@
 #define MV_PLOT_PRIV_H
 
 #include <moeverify/plot.h>
+#include "base/textbuf.h"
 
 #include <stddef.h>
 
@@ -44,20 +45,9 @@ struct mv_plot
 /* ------------------------------------------------------------ text buffer
  * (plot_text.c) */
 
-typedef struct
-{
-  char *p;
-  size_t len, cap;
-  int oom;                      /* sticky: later writes are dropped */
-} sbuf;
+/* the library's growable buffer; the helpers below add SVG specifics */
+typedef mv_textbuf sbuf;
 
-void mv_plot_sb_put (sbuf *b, const char *s, size_t n);
-void mv_plot_sb_puts (sbuf *b, const char *s);
-void mv_plot_sb_printf (sbuf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-  __attribute__ ((format (printf, 2, 3)))
-#endif
-  ;
 /* A pixel coordinate to 0.1 px, without a trailing ".0". */
 void mv_plot_sb_num (sbuf *b, double v);
 /* XML-escaped text, at most maxc characters (longer text ends in an

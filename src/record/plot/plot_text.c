@@ -9,50 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void
-mv_plot_sb_put (sbuf *b, const char *s, size_t n)
-{
-  if (b->oom)
-    return;
-  if (b->cap - b->len <= n)
-    {
-      size_t nc = b->cap ? b->cap : 1 << 16;
-      while (nc - b->len <= n && nc < SIZE_MAX / 2)
-        nc *= 2;
-      char *np = nc - b->len > n ? realloc (b->p, nc) : NULL;
-      if (!np)
-        {
-          b->oom = 1;
-          return;
-        }
-      b->p = np;
-      b->cap = nc;
-    }
-  memcpy (b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-void
-mv_plot_sb_puts (sbuf *b, const char *s)
-{
-  mv_plot_sb_put (b, s, strlen (s));
-}
-
-void
-mv_plot_sb_printf (sbuf *b, const char *fmt, ...)
-{
-  char tmp[512];
-  va_list ap;
-  va_start (ap, fmt);
-  int n = vsnprintf (tmp, sizeof tmp, fmt, ap);
-  va_end (ap);
-  if (n < 0 || (size_t) n >= sizeof tmp)
-    b->oom = 1;                 /* only short fragments go through here */
-  else
-    mv_plot_sb_put (b, tmp, (size_t) n);
-}
-
 /* A pixel coordinate to 0.1 px, without a trailing ".0": keeps files small
  * and is faster than printf for hundreds of thousands of points. */
 void
@@ -76,7 +32,7 @@ mv_plot_sb_num (sbuf *b, double v)
   while ((t /= 10) > 0);
   if (neg)
     *--q = '-';
-  mv_plot_sb_put (b, q, (size_t) (e - q));
+  mv_textbuf_put (b, q, (size_t) (e - q));
 }
 
 /* Bytes in the UTF-8 character at u, 0 if it is malformed or not allowed in
@@ -123,28 +79,28 @@ mv_plot_sb_text (sbuf *b, const char *s, size_t maxc)
       size_t k = utf8_len (u);
       if (k == 0)
         {
-          mv_plot_sb_puts (b, "\xEF\xBF\xBD");
+          mv_textbuf_puts (b, "\xEF\xBF\xBD");
           u++;
           continue;
         }
       if (k > 1)
-        mv_plot_sb_put (b, (const char *) u, k);
+        mv_textbuf_put (b, (const char *) u, k);
       else if (*u == '&')
-        mv_plot_sb_puts (b, "&amp;");
+        mv_textbuf_puts (b, "&amp;");
       else if (*u == '<')
-        mv_plot_sb_puts (b, "&lt;");
+        mv_textbuf_puts (b, "&lt;");
       else if (*u == '>')
-        mv_plot_sb_puts (b, "&gt;");
+        mv_textbuf_puts (b, "&gt;");
       else if (*u == '"')
-        mv_plot_sb_puts (b, "&quot;");
+        mv_textbuf_puts (b, "&quot;");
       else if (*u == '\'')
-        mv_plot_sb_puts (b, "&#39;");
+        mv_textbuf_puts (b, "&#39;");
       else
-        mv_plot_sb_put (b, *u < 0x20 ? " " : (const char *) u, 1);
+        mv_textbuf_put (b, *u < 0x20 ? " " : (const char *) u, 1);
       u += k;
     }
   if (keep != SIZE_MAX)
-    mv_plot_sb_puts (b, "\xE2\x80\xA6");
+    mv_textbuf_puts (b, "\xE2\x80\xA6");
 }
 
 /* Rough rendered width of text: sans-serif glyphs average ~0.6 em. */
