@@ -45,8 +45,8 @@ typedef struct {
 /* Samples per block that the scratch ctx->work is sized for. */
 #define MV_LOSS_SAMPLE_BLOCK 64
 
-/* Double-path accumulator.  dLdG (NULL: gradient not wanted) and errG are
- * n x n: add dvalue/dG_kl (G_kl = G_lk one variable) to entry (k,l) OR
+/* Double-path accumulator.  dLdG (NULL: gradient not wanted) and errG
+ * (always set; read only when dLdG is) are n x n: add dvalue/dG_kl (G_kl = G_lk one variable) to entry (k,l) OR
  * (l,k), not both, and a bound on its error to the same entry of errG; the
  * driver adds the transposes.  err bounds the errors of the values added,
  * not their summation into L: nsum counts the roundings of that summation,
@@ -92,8 +92,9 @@ typedef struct mv_loss_term_type {
    * of G; eps (NULL: none) the label noise of each sample.  Adds weight *
    * value(x_s) to val[s] and, when D != NULL, weight * dvalue/du_j to
    * D[s * ldd + j] for the 2m student projections j (router a_i, then
-   * expert b_i).  NULL: no per-sample form (mv_loss_sample_d fails),
-   * except for the noise constant, which enters through eps. */
+   * expert b_i).  ctx->noise_var is 0 here: the noise is in eps.  NULL:
+   * no per-sample form (mv_loss_sample_d fails), except for the noise
+   * constant, which enters through eps. */
   int (*sample_d) (double *val, double *D, size_t ldd, const double *P,
                    size_t ldp, const double *eps, size_t b,
                    const mv_loss_term_ctx *ctx);
