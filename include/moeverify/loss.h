@@ -1,5 +1,10 @@
 /* Population loss and gradient (MATH.md §1-2).
  *
+ * L is a weighted list of term types (term.h), by default
+ * [noise 1, datafit 1]; the Gram-level functions below sum the list, and
+ * the raw level is built on their dL/dG and Gram Hessian, so a new term
+ * gets the raw gradient and Hessian for free.
+ *
  * Unit vectors are indexed  [v_1..v_m, w_1..w_m, v*_1..v*_m*, w*_1..w*_m*]
  * (n = 2m + 2m*).  L depends on the parameters only through their Gram
  * matrix G; the Gram-level functions return L and dL/dG, on which both the
@@ -13,6 +18,7 @@
 #include <moeverify/mag.h>
 #include <moeverify/expect.h>
 #include <moeverify/problem.h>
+#include <moeverify/term.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,6 +44,19 @@ mv_loss_ws *mv_loss_alloc (size_t m, size_t mstar, mpfr_prec_t prec);
 void mv_loss_free (mv_loss_ws *ws);
 mv_expect_ws *mv_loss_expect (mv_loss_ws *ws);
 
+/* The objective.  A new workspace holds [noise 1, datafit 1]: the noise
+ * constant first, so the pair sum starts from it as it always has (the
+ * summation order fixes the last bits of L).  Terms are summed in list
+ * order.  mv_loss_add_term appends weight * type (MV_EINVAL: NULL type or
+ * gram_d, non-finite weight); mv_loss_clear_terms empties the list. */
+int mv_loss_add_term (mv_loss_ws *ws, const mv_loss_term_type *type,
+                      double weight);
+void mv_loss_clear_terms (mv_loss_ws *ws);
+size_t mv_loss_nterms (const mv_loss_ws *ws);
+/* Term i (NULL when i >= nterms) and its weight (weight may be NULL). */
+const mv_loss_term_type *mv_loss_term (const mv_loss_ws *ws, size_t i,
+                                       double *weight);
+
 /* Gram level.  G: n x n row-major, symmetric, unit diagonal.  dLdG (may be
  * NULL): n x n, entry (k,l) = dL/dG_kl where G_kl = G_lk is one variable;
  * diagonal and teacher-teacher entries are set to 0. */
@@ -61,6 +80,15 @@ size_t mv_loss_var (const mv_loss_ws *ws, size_t k, size_t l);
 int mv_loss_gram_hess_d (double *L, double *dLdG, double *H,
                          mv_loss_info *info, const double *G,
                          double noise_var, mv_loss_ws *ws);
+
+/* Per-sample objective for Monte Carlo and SGD: val[s] and D (row stride
+ * ldd, 2m partials; may be NULL) are set to the sum of the terms' sample_d
+ * (term.h) over the b rows of projections P (stride ldp >= n), with label
+ * noise eps (may be NULL).  The noise term is skipped (eps carries it); any
+ * other term without sample_d is MV_EINVAL. */
+int mv_loss_sample_d (double *val, double *D, size_t ldd, const double *P,
+                      size_t ldp, const double *eps, size_t b,
+                      mv_loss_ws *ws);
 
 /* Raw-parameter level: L and its gradient with respect to the raw student
  * vectors v_i, w_i (m x d each, row-major; either may be NULL). */

@@ -1,7 +1,7 @@
 /* Loss and gradient with respect to the raw student vectors: normalise,
  * form the Gram matrix, take dL/dG from loss.c and apply the chain rule
- * dL/du_k = (I - u_k u_k^T) sum_l g_kl u_l / |u_k|; and (double path) the
- * dense Hessian with respect to the raw vectors, from the Gram Hessian. */
+ * dL/du_k = (I - u_k u_k^T) sum_l g_kl u_l / |u_k|.  The raw Hessian is in
+ * loss_hess_raw.c. */
 #include "base/linalg.h"
 #include "loss/loss_priv.h"
 #include <moeverify/error.h>
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int
-check_shape (const mv_problem *pb, const mv_loss_ws *ws)
+int
+mv_loss_check_shape (const mv_problem *pb, const mv_loss_ws *ws)
 {
   if (pb->m != ws->m || pb->mstar != ws->mstar)
     return mv_error_set (MV_EINVAL, "loss: workspace is for m = %zu, m* = %zu, "
@@ -71,10 +71,10 @@ static int normalise_gram_d (mv_loss_ws *ws, size_t d);
 
 /* Unit vectors (ws->Ud), norms (ws->normd) and their Gram matrix (ws->Gd)
  * for the double path. */
-static int
-unit_gram_d (const mv_problem *pb, mv_loss_ws *ws)
+int
+mv_loss_unit_gram_d (const mv_problem *pb, mv_loss_ws *ws)
 {
-  int s = check_shape (pb, ws);
+  int s = mv_loss_check_shape (pb, ws);
   if (s || (s = ensure_d (ws, pb->d, 0)))
     return s;
   size_t d = pb->d, m = ws->m, ms = ws->mstar;
@@ -108,8 +108,8 @@ normalise_gram_d (mv_loss_ws *ws, size_t d)
 
 /* Chain rule from dL/dG (ws->gd) to the raw gradient, with its error
  * bound; li holds the Gram-level info and receives the raw-level one. */
-static void
-raw_grad_d (double *gV, double *gW, mv_loss_info *li, size_t d, mv_loss_ws *ws)
+void
+mv_loss_raw_grad_d (double *gV, double *gW, mv_loss_info *li, size_t d, mv_loss_ws *ws)
 {
   size_t n = ws->n, m = ws->m;
   const double *U = ws->Ud, *g = ws->gd;
@@ -153,14 +153,14 @@ int
 mv_loss_eval_d (double *L, double *gV, double *gW, mv_loss_info *info,
                 const mv_problem *pb, mv_loss_ws *ws)
 {
-  int s = unit_gram_d (pb, ws);
+  int s = mv_loss_unit_gram_d (pb, ws);
   if (s)
     return s;
   mv_loss_info li;
   s = mv_loss_gram_d (L, ws->gd, &li, ws->Gd, pb->noise_var, ws);
   if (s)
     return s;
-  raw_grad_d (gV, gW, &li, pb->d, ws);
+  mv_loss_raw_grad_d (gV, gW, &li, pb->d, ws);
   if (info)
     *info = li;
   return MV_OK;
@@ -184,7 +184,7 @@ mv_loss_eval_vec_d (double *L, double *gV, double *gW, mv_loss_info *info,
   /* no info requested (flows): skip the error-bound bookkeeping */
   if ((s = mv_loss_gram_d (L, ws->gd, info ? &li : NULL, ws->Gd, noise_var, ws)))
     return s;
-  raw_grad_d (gV, gW, &li, d, ws);
+  mv_loss_raw_grad_d (gV, gW, &li, d, ws);
   if (info)
     *info = li;
   return MV_OK;
@@ -340,7 +340,7 @@ int
 mv_loss_eval (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info,
               const mv_problem *pb, mv_loss_ws *ws)
 {
-  int s = check_shape (pb, ws);
+  int s = mv_loss_check_shape (pb, ws);
   if (s || (s = ensure_d (ws, pb->d, 1)))
     return s;
   size_t d = pb->d, m = ws->m, ms = ws->mstar;
@@ -431,173 +431,4 @@ raw_eval (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info, size_t d,
       info->grad_err = gerr;
     }
   return MV_OK;
-}
-
-/* ------------------------------------------------------------ raw Hessian
- * (proofs/loss-gradient.md, "Raw Hessian").  With r_k = |u_k|,
- * P_k = I - ub_k ub_k^T, B_k = P_k / r_k, h_k = sum_{l != k} g_kl ub_l and
- * grad_k = B_k h_k, block (k, q) of d2L/dtheta2 (students k, q) is
- *   B_k S_kq B_q + g_kq B_k B_q,   S_kq = sum_{l,p} H_G[var(k,l), var(q,p)] ub_l ub_p^T,
- * and the diagonal blocks add the derivative of B_k at fixed h_k,
- *   -(ub_k . h_k / r_k^2) P_k - (ub_k grad_k^T + grad_k ub_k^T) / r_k.
- * B_k S_kq B_q = (P_k U^T) C (U P_q) / (r_k r_q) with C_lp = H_G[var(k,l), var(q,p)]:
- * the rows of U P_q (unit vectors projected off ub_q) are formed once. */
-int
-mv_loss_hess_raw_d (double *H, double *L, double *gV, double *gW,
-                    const mv_problem *pb, mv_loss_ws *ws)
-{
-  int s = check_shape (pb, ws);
-  if (s)
-    return s;
-  size_t n = ws->n, m = ws->m, d = pb->d, ns = 2 * m, N = ns * d;
-  size_t nv = mv_loss_nvar (ws);
-  if (N > MV_LOSS_HESS_RAW_MAX)
-    return mv_error_set (MV_EINVAL, "loss: the raw Hessian is a dense (2md)^2 matrix built "
-                         "in O((md)^2 n) work, limited to 2md <= %d; this problem has "
-                         "2md = %zu (m = %zu, d = %zu): use the reduced flow",
-                         MV_LOSS_HESS_RAW_MAX, N, m, d);
-  if (nv > MV_LOSS_HESS_RAW_MAXVAR)
-    return mv_error_set (MV_EINVAL, "loss: the raw Hessian needs the Gram Hessian over "
-                         "%zu free Gram entries (m = %zu, m* = %zu), limited to %d",
-                         nv, m, ws->mstar, MV_LOSS_HESS_RAW_MAXVAR);
-  if (!H)
-    return mv_error_set (MV_EINVAL, "loss: raw Hessian output is NULL");
-  if ((s = unit_gram_d (pb, ws)))
-    return s;
-  /* scratch for this call only: the workspace is freed in loss.c, which
-   * knows nothing of these buffers */
-  double *HG = malloc (nv * nv * sizeof *HG);
-  double *Pu = malloc (ns * n * d * sizeof *Pu);   /* P_k ub_l, k student */
-  double *C = malloc (n * n * sizeof *C), *CU = malloc (n * d * sizeof *CU);
-  double *blk = malloc (d * d * sizeof *blk), *gr = malloc (d * sizeof *gr);
-  size_t *var = malloc (ns * n * sizeof *var);
-  if (!HG || !Pu || !C || !CU || !blk || !gr || !var)
-    {
-      s = mv_error_set (MV_ENOMEM, "loss: out of memory for the raw Hessian "
-                        "(2md = %zu, %zu Gram variables)", N, nv);
-      goto done;
-    }
-  double Lv;
-  mv_loss_info li;
-  if ((s = mv_loss_gram_hess_d (&Lv, ws->gd, HG, &li, ws->Gd, pb->noise_var, ws)))
-    goto done;
-  if (L)
-    *L = Lv;
-  if (gV || gW)
-    raw_grad_d (gV, gW, &li, d, ws);
-  const double *U = ws->Ud, *G = ws->Gd, *g = ws->gd, *r = ws->normd;
-  for (size_t k = 0; k < ns; k++)
-    {
-      const double *uk = U + k * d;
-      for (size_t l = 0; l < n; l++)
-        {
-          const double *ul = U + l * d;
-          double *o = Pu + (k * n + l) * d, c = l == k ? 1.0 : G[k * n + l];
-          for (size_t i = 0; i < d; i++)
-            o[i] = ul[i] - c * uk[i];
-          var[k * n + l] = mv_loss_var (ws, k, l);
-        }
-    }
-  for (size_t k = 0; k < ns; k++)
-    for (size_t q = k; q < ns; q++)
-      {
-        const double *uk = U + k * d, *uq = U + q * d;
-        double rkq = 1.0 / (r[k] * r[q]);
-        /* C_lp = H_G[var(k,l), var(q,p)]; CU = C (U P_q) */
-        for (size_t l = 0; l < n; l++)
-          {
-            size_t a = var[k * n + l];
-            for (size_t p = 0; p < n; p++)
-              {
-                size_t b = var[q * n + p];
-                C[l * n + p] = a == (size_t) -1 || b == (size_t) -1 ? 0.0 : HG[a * nv + b];
-              }
-          }
-        memset (CU, 0, n * d * sizeof *CU);
-        for (size_t l = 0; l < n; l++)
-          {
-            double *cu = CU + l * d;
-            for (size_t p = 0; p < n; p++)
-              {
-                double c = C[l * n + p];
-                if (c == 0.0)
-                  continue;
-                const double *pp = Pu + (q * n + p) * d;
-                for (size_t j = 0; j < d; j++)
-                  cu[j] += c * pp[j];
-              }
-          }
-        /* blk = (P_k U^T) CU / (r_k r_q) */
-        memset (blk, 0, d * d * sizeof *blk);
-        for (size_t l = 0; l < n; l++)
-          {
-            const double *pk = Pu + (k * n + l) * d, *cu = CU + l * d;
-            for (size_t i = 0; i < d; i++)
-              {
-                double a = pk[i];
-                if (a == 0.0)
-                  continue;
-                double *row = blk + i * d;
-                for (size_t j = 0; j < d; j++)
-                  row[j] += a * cu[j];
-              }
-          }
-        for (size_t i = 0; i < d * d; i++)
-          blk[i] *= rkq;
-        if (k != q)
-          {
-            /* g_kq B_k B_q = g_kq (I - uk uk^T - uq uq^T + G_kq uk uq^T) / (r_k r_q) */
-            double c = g[k * n + q] * rkq, Gkq = G[k * n + q];
-            if (c != 0.0)
-              for (size_t i = 0; i < d; i++)
-                {
-                  double *row = blk + i * d;
-                  row[i] += c;
-                  for (size_t j = 0; j < d; j++)
-                    row[j] += c * (Gkq * uk[i] * uq[j] - uk[i] * uk[j] - uq[i] * uq[j]);
-                }
-          }
-        else
-          {
-            /* d B_k / d u_k at fixed h_k */
-            memset (gr, 0, d * sizeof *gr);
-            for (size_t l = 0; l < n; l++)
-              {
-                double c = g[k * n + l];
-                if (l == k || c == 0.0)
-                  continue;
-                const double *ul = U + l * d;
-                for (size_t i = 0; i < d; i++)
-                  gr[i] += c * ul[i];
-              }
-            double ch = mv_dot (gr, uk, d), ir = 1.0 / r[k], a = ch * ir * ir;
-            for (size_t i = 0; i < d; i++)
-              gr[i] = (gr[i] - ch * uk[i]) * ir;
-            for (size_t i = 0; i < d; i++)
-              {
-                double *row = blk + i * d;
-                row[i] -= a;
-                for (size_t j = 0; j < d; j++)
-                  row[j] += a * uk[i] * uk[j] - (uk[i] * gr[j] + gr[i] * uk[j]) * ir;
-              }
-            /* exactly symmetric in exact arithmetic: remove rounding asymmetry */
-            for (size_t i = 0; i < d; i++)
-              for (size_t j = i + 1; j < d; j++)
-                {
-                  double v = 0.5 * (blk[i * d + j] + blk[j * d + i]);
-                  blk[i * d + j] = blk[j * d + i] = v;
-                }
-          }
-        /* block (k, q) and its transpose (q, k) */
-        for (size_t i = 0; i < d; i++)
-          for (size_t j = 0; j < d; j++)
-            {
-              double v = blk[i * d + j];
-              H[(k * d + i) * N + q * d + j] = v;
-              H[(q * d + j) * N + k * d + i] = v;
-            }
-      }
-done:
-  free (HG), free (Pu), free (C), free (CU), free (blk), free (gr), free (var);
-  return s;
 }
