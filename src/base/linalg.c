@@ -146,8 +146,11 @@ mv_linalg_unit_gram (double *G, double *inv, const double *U, size_t n,
     return bad;
   mv_linalg_gram (G, U, n, d, ld);
   for (size_t k = 0; k < n; k++)
-    for (size_t l = 0; l < n; l++)
-      G[k * n + l] = k == l ? 1.0 : G[k * n + l] * inv[k] * inv[l];
+    {
+      G[k * n + k] = 1.0;
+      for (size_t l = k + 1; l < n; l++)
+        G[k * n + l] = G[l * n + k] = G[k * n + l] * inv[k] * inv[l];
+    }
   return 0;
 }
 

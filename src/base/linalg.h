@@ -96,7 +96,8 @@ void mv_linalg_combine (double *out, size_t ldo, const double *C, size_t ldc,
 
 /* The "normalise then Gram" of raw rows without touching them:
  * inv[k] = 1 / sqrt (U_k . U_k) and
- *   G[k*n+l] = ((U_k . U_l) * inv[k]) * inv[l]  (k != l),  G[k*n+k] = 1,
+ *   G[k*n+l] = G[l*n+k] = ((U_k . U_l) * inv[k]) * inv[l]  (k < l),
+ *   G[k*n+k] = 1 (symmetric: the lower index scales first),
  * dot products as mv_linalg_gram (mv_dot bits: pass the padded length to
  * keep padded and unpadded callers apart).  Returns 0, or 1 + the first
  * row whose norm is zero or not finite or whose inverse overflows (G is
