@@ -4,8 +4,9 @@
  *            at random projections; D = NULL and f = NULL leave the other
  *            output alone
  *  partials  df/da_i, df/db_i against central finite differences of f
- *  weights   per-sample weights scale the partials, bit for bit as the
- *            historical loops did (w pi (1 - pi) He3)
+ *  weights   mv_model_factors + mv_model_weigh: the factors pi, He3 and
+ *            f; weights scale the partials bit for bit as the historical
+ *            loops did (w pi (1 - pi) He3); w = 1 gives mv_model_eval
  *  scaling   raw projections with inverse norms equal pre-scaled input */
 #include "testutil.h"
 
@@ -51,18 +52,18 @@ START_TEST (t_value)
   for (int rep = 0; rep < 20; rep++)
     {
       fill (P, r);
-      mv_model_eval (f, NULL, 0, P, LDP, NULL, NULL, NS, K);
+      mv_model_eval (f, NULL, 0, P, LDP, NULL, NS, K);
       for (size_t s = 0; s < NS; s++)
         MV_CHECK_CLOSE_D (f[s], ref_f (P + s * LDP, K), 1e-14, 1e-14, "f");
       /* f with D: the same sum; D only: f untouched */
-      mv_model_eval (f2, D, LDD, P, LDP, NULL, NULL, NS, K);
+      mv_model_eval (f2, D, LDD, P, LDP, NULL, NS, K);
       ck_assert (memcmp (f, f2, sizeof f) == 0);
       f2[0] = 42.0;
-      mv_model_eval (NULL, D, LDD, P, LDP, NULL, NULL, NS, K);
+      mv_model_eval (NULL, D, LDD, P, LDP, NULL, NS, K);
       ck_assert (f2[0] == 42.0);
     }
   /* k = 0: f = 0 */
-  mv_model_eval (f, NULL, 0, P, LDP, NULL, NULL, NS, 0);
+  mv_model_eval (f, NULL, 0, P, LDP, NULL, NS, 0);
   for (size_t s = 0; s < NS; s++)
     ck_assert (f[s] == 0.0);
   gsl_rng_free (r);
@@ -82,7 +83,7 @@ START_TEST (t_partials)
   for (int rep = 0; rep < 10; rep++)
     {
       fill (P, r);
-      mv_model_eval (f, D, LDD, P, LDP, NULL, NULL, NS, K);
+      mv_model_eval (f, D, LDD, P, LDP, NULL, NS, K);
       for (size_t s = 0; s < NS; s++)
         for (size_t j = 0; j < 2 * K; j++)
           {
@@ -111,8 +112,22 @@ START_TEST (t_weights)
   fill (P, r);
   for (size_t s = 0; s < NS; s++)
     wt[s] = gsl_ran_gaussian (r, 3.0);
-  mv_model_eval (NULL, D, LDD, P, LDP, NULL, NULL, NS, K);
-  mv_model_eval (NULL, Dw, LDD, P, LDP, NULL, wt, NS, K);
+  double f[NS], fw[NS], D1[NS * LDD];
+  mv_model_eval (f, D, LDD, P, LDP, NULL, NS, K);
+  mv_model_factors (fw, Dw, LDD, P, LDP, NULL, NS, K);
+  ck_assert (memcmp (f, fw, sizeof f) == 0);
+  for (size_t s = 0; s < NS; s++)
+    for (size_t i = 0; i < K; i++)
+      {
+        double a = P[s * LDP + i], b = P[s * LDP + K + i];
+        ck_assert (Dw[s * LDD + i] == 1.0 / (1.0 + exp (-a)));
+        ck_assert (Dw[s * LDD + K + i] == b * (b * b - 3.0));
+      }
+  memcpy (D1, Dw, sizeof D1);
+  mv_model_weigh (D1, LDD, P, LDP, NULL, NULL, NS, K);
+  for (size_t s = 0; s < NS; s++)
+    ck_assert (memcmp (D1 + s * LDD, D + s * LDD, 2 * K * sizeof *D) == 0);
+  mv_model_weigh (Dw, LDD, P, LDP, NULL, wt, NS, K);
   for (size_t s = 0; s < NS; s++)
     for (size_t i = 0; i < K; i++)
       {
@@ -141,8 +156,8 @@ START_TEST (t_scaling)
   for (size_t s = 0; s < NS; s++)
     for (size_t j = 0; j < LDP; j++)
       Q[s * LDP + j] = j < 2 * K ? P[s * LDP + j] * inv[j] : P[s * LDP + j];
-  mv_model_eval (f, D, LDD, P, LDP, inv, NULL, NS, K);
-  mv_model_eval (g, E, LDD, Q, LDP, NULL, NULL, NS, K);
+  mv_model_eval (f, D, LDD, P, LDP, inv, NS, K);
+  mv_model_eval (g, E, LDD, Q, LDP, NULL, NS, K);
   for (size_t s = 0; s < NS; s++)
     {
       ck_assert_msg (f[s] == g[s], "f %.17g vs pre-scaled %.17g", f[s], g[s]);

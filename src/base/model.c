@@ -22,21 +22,13 @@ eval_f (double *f, const double *P, size_t ldp, const double *inv, size_t b,
 }
 
 void
-mv_model_eval (double *f, double *D, size_t ldd, const double *P,
-               size_t ldp, const double *inv, const double *wt, size_t b,
-               size_t k)
+mv_model_factors (double *f, double *D, size_t ldd, const double *P,
+                  size_t ldp, const double *inv, size_t b, size_t k)
 {
-  if (!D)
-    {
-      if (f)
-        eval_f (f, P, ldp, inv, b, k);
-      return;
-    }
   for (size_t s = 0; s < b; s++)
     {
       const double *pr = P + s * ldp;
       double *ds = D + s * ldd;
-      const double w = wt ? wt[s] : 1.0;
       double acc = 0;
       for (size_t i = 0; i < k; i++)
         {
@@ -44,12 +36,45 @@ mv_model_eval (double *f, double *D, size_t ldd, const double *P,
           double z = inv ? pr[k + i] * inv[k + i] : pr[k + i];
           double pi = mv_model_pi (a), he = mv_model_he3 (z);
           acc += pi * he;
-          ds[i] = w * pi * (1.0 - pi) * he;
-          ds[k + i] = w * pi * 3.0 * (z * z - 1.0);
+          ds[i] = pi;
+          ds[k + i] = he;
         }
       if (f)
         f[s] = acc;
     }
+}
+
+void
+mv_model_weigh (double *D, size_t ldd, const double *P, size_t ldp,
+                const double *inv, const double *wt, size_t b, size_t k)
+{
+  for (size_t s = 0; s < b; s++)
+    {
+      const double *pr = P + s * ldp;
+      double *ds = D + s * ldd;
+      const double w = wt ? wt[s] : 1.0;
+      for (size_t i = 0; i < k; i++)
+        {
+          double z = inv ? pr[k + i] * inv[k + i] : pr[k + i];
+          double pi = ds[i], he = ds[k + i];
+          ds[i] = w * pi * (1.0 - pi) * he;
+          ds[k + i] = w * pi * 3.0 * (z * z - 1.0);
+        }
+    }
+}
+
+void
+mv_model_eval (double *f, double *D, size_t ldd, const double *P,
+               size_t ldp, const double *inv, size_t b, size_t k)
+{
+  if (!D)
+    {
+      if (f)
+        eval_f (f, P, ldp, inv, b, k);
+      return;
+    }
+  mv_model_factors (f, D, ldd, P, ldp, inv, b, k);
+  mv_model_weigh (D, ldd, P, ldp, inv, NULL, b, k);
 }
 
 const char *

@@ -558,8 +558,11 @@ sample_block (mc_ws *w, size_t bs)
   for (size_t s = 0; s < bs; s++)
     for (size_t a = 0; a < n; a++)
       Pg[s * n + a] = w->proj[s * nu + w->uid[a]];
-  mv_model_eval (w->f, NULL, 0, Pg, n, NULL, NULL, bs, m);
-  mv_model_eval (w->fs, NULL, 0, Pg + 2 * m, n, NULL, NULL, bs, w->ms);
+  if (w->want_grad)   /* pi(a_i), He3(b_i) wait in Cf for the residual */
+    mv_model_factors (w->f, w->Cf, 2 * m, Pg, n, NULL, bs, m);
+  else
+    mv_model_eval (w->f, NULL, 0, Pg, n, NULL, bs, m);
+  mv_model_eval (w->fs, NULL, 0, Pg + 2 * m, n, NULL, bs, w->ms);
   for (size_t s = 0; s < bs; s++)
     {
       double res = w->f[s] - w->fs[s] - (w->noisy ? w->eps[s] : 0.0);
@@ -569,7 +572,7 @@ sample_block (mc_ws *w, size_t bs)
   if (!w->want_grad)
     return;
   /* coefficients r df/da_i, r df/db_i; T_j += c_j (u_j.x) */
-  mv_model_eval (NULL, w->Cf, 2 * m, Pg, n, NULL, w->res, bs, m);
+  mv_model_weigh (w->Cf, 2 * m, Pg, n, NULL, w->res, bs, m);
   for (size_t s = 0; s < bs; s++)
     for (size_t j = 0; j < 2 * m; j++)
       w->T[j] += w->Cf[s * 2 * m + j] * Pg[s * n + j];

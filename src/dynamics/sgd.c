@@ -23,7 +23,8 @@
  * evaluation, trajectory rows).
  *
  * f, its partials and the teacher's f* come from the model kernel
- * mv_model_eval (base/model.h) shared with Monte Carlo.
+ * (base/model.h, shared with Monte Carlo): mv_model_factors and, once the
+ * residuals are known, mv_model_weigh; mv_model_eval for f*.
  *
  * Outputs go to the observers, the trajectory recorder first: MV_OBS_ROW
  * at t = 0 and at the requested times rounded to whole steps, each with the
@@ -419,11 +420,11 @@ batch_coeffs (sgd_ws *w)
 {
   const size_t m = w->m, m2 = 2 * m, n = w->n, B = w->b, jp = w->jp;
   const double *inv = w->inv;
-  mv_model_eval (w->f, NULL, 0, w->P, n, inv, NULL, B, m);
-  mv_model_eval (w->y, NULL, 0, w->P + m2, n, inv + m2, NULL, B, w->ms);
+  mv_model_factors (w->f, w->Ct, jp, w->P, n, inv, B, m);
+  mv_model_eval (w->y, NULL, 0, w->P + m2, n, inv + m2, B, w->ms);
   for (size_t b = 0; b < B; b++)
     w->r[b] = (w->f[b] - w->y[b] - (w->noisy ? w->eps[b] : 0.0)) * w->invB;
-  mv_model_eval (NULL, w->Ct, jp, w->P, n, inv, w->r, B, m);
+  mv_model_weigh (w->Ct, jp, w->P, n, inv, w->r, B, m);
   memset (w->T, 0, m2 * sizeof *w->T);
   for (size_t b = 0; b < B; b++)
     {
