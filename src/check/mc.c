@@ -18,7 +18,9 @@
  *     integrand depends on xi only, and the gradient integrand is
  *     r(xi) * g(xi) * (I - u u^T) x / |u|; its x_perp part has zero mean
  *     given xi, so  E[...] = Q E[r g (xi - (c_u.xi) c_u)] / |u|.
- *     Only xi is sampled: the cost per sample is independent of d.
+ *     Only xi is sampled: the cost per sample is independent of d.  f, f*
+ *     and the partials come from the model kernel shared with SGD
+ *     (base/model.h) on the projections gathered in model order.
  *
  *  3. Per batch, the gradient estimate of every student slot is kept in
  *     k-space; batch means are combined by Welford's update into the mean
