@@ -1,7 +1,8 @@
 /* Online mini-batch SGD (src/sgd.c).
  *
  *  api        defaults, argument checking, output grid, failure and
- *             interruption records
+ *             interruption records; observers (counts, order after the
+ *             recorder, finish once, an observer error stops the run)
  *  exact      determinism for a seed; student = teacher stays put exactly;
  *             one step equals theta - lr * (mean per-sample gradient)
  *             recomputed here from the formula (same random stream); the
@@ -334,6 +335,163 @@ START_TEST (t_failure)
   ck_assert_ptr_nonnull (tr.final_state);
   for (size_t i = 0; i < 16; i++)
     ck_assert (isfinite (tr.final_state[i]));
+  mv_traj_clear (&tr);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+/* ------------------------------------------------------------ observers */
+
+typedef struct {
+  const mv_traj *tr;
+  size_t steps, rows, calls, finishes, stop_at;
+  double last_t;
+  int decreasing, row_without_step, bad_row, finish_status;
+  size_t rows_at_finish;
+  int last_kind;
+  double last_step_t;
+} obs_count;
+
+static int
+count_observe (void *ctx, const mv_obs_point *pt)
+{
+  obs_count *c = ctx;
+  c->calls++;
+  if (c->calls > 1 && pt->t < c->last_t)
+    c->decreasing = 1;
+  c->last_t = pt->t;
+  if (pt->kind == MV_OBS_STEP)
+    {
+      c->steps++;
+      c->last_step_t = pt->t;
+    }
+  else
+    {
+      c->rows++;
+      /* after the STEP of the same time; the recorder (first) has pushed
+         the row already; full Gram, finite loss, the raw state */
+      if (c->last_kind != MV_OBS_STEP || c->last_step_t != pt->t)
+        c->row_without_step = 1;
+      if (c->tr->rows != c->rows || c->tr->t[c->rows - 1] != pt->t
+          || c->tr->loss[c->rows - 1] != pt->loss || !isfinite (pt->grad2)
+          || !isnan (pt->energy) || !pt->theta || pt->d != c->tr->d
+          || pt->n != 2 * (pt->m + pt->mstar))
+        c->bad_row = 1;
+      for (size_t k = 0; k < pt->n * pt->n; k++)
+        if (!isfinite (pt->G[k]))
+          c->bad_row = 1;
+    }
+  c->last_kind = pt->kind;
+  if (c->stop_at && c->calls == c->stop_at)
+    return mv_error_set (MV_EINVAL, "test observer: stop at call %zu",
+                         c->calls);
+  return MV_OK;
+}
+
+static void
+count_finish (void *ctx, const mv_traj *tr)
+{
+  obs_count *c = ctx;
+  c->finishes++;
+  c->finish_status = tr->status;
+  c->rows_at_finish = tr->rows;
+}
+
+/* Two counting observers after the recorder: same counts, ROW count =
+ * rows, times nondecreasing, STEP before every ROW, finish once after the
+ * record is complete; the trajectory is the one without observers. */
+START_TEST (t_observers)
+{
+  mv_problem pb;
+  mv_traj tr, plain;
+  mv_sgd_params p;
+  random_problem (&pb, 6, 2, 1, 0.0, 21);
+  mv_sgd_params_default (&p);
+  p.lr = 1e-2;
+  p.steps = 400;
+  p.batch = 8;
+  p.n_out = 15;
+  ck_assert_int_eq (run (&plain, &pb, &p), MV_OK);
+  obs_count c[2];
+  memset (c, 0, sizeof c);
+  c[0].tr = c[1].tr = &tr;
+  mv_observer obs[2] = {
+    { "count0", count_observe, count_finish, &c[0] },
+    { "count1", count_observe, count_finish, &c[1] },
+  };
+  p.observers = obs;
+  p.n_observers = 2;
+  ck_assert_int_eq (run (&tr, &pb, &p), MV_OK);
+  ck_assert_int_eq (tr.status, MV_TRAJ_DONE);
+  for (int i = 0; i < 2; i++)
+    {
+      ck_assert_uint_eq (c[i].rows, tr.rows);
+      ck_assert_uint_ge (c[i].steps, c[i].rows);
+      ck_assert_uint_le (c[i].steps, p.steps + 1);
+      ck_assert_int_eq (c[i].decreasing, 0);
+      ck_assert_int_eq (c[i].row_without_step, 0);
+      ck_assert_int_eq (c[i].bad_row, 0);
+      ck_assert_uint_eq (c[i].finishes, 1);
+      ck_assert_int_eq (c[i].finish_status, MV_TRAJ_DONE);
+      ck_assert_uint_eq (c[i].rows_at_finish, tr.rows);
+      ck_assert_double_eq (c[i].last_t, tr.t_end);
+    }
+  ck_assert_uint_eq (c[0].calls, c[1].calls);
+  /* observers watch, they do not change the run */
+  ck_assert_uint_eq (tr.rows, plain.rows);
+  ck_assert (memcmp (tr.loss, plain.loss, tr.rows * sizeof *tr.loss) == 0);
+  ck_assert (memcmp (tr.G, plain.G, tr.rows * tr.n * tr.n * sizeof *tr.G)
+             == 0);
+  ck_assert (memcmp (tr.final_state, plain.final_state,
+                     2 * 2 * 6 * sizeof (double)) == 0);
+  /* a list length without a list */
+  p.observers = NULL;
+  mv_traj bad;
+  ck_assert_int_eq (run (&bad, &pb, &p), MV_EINVAL);
+  mv_traj_clear (&bad);
+  mv_traj_clear (&plain);
+  mv_traj_clear (&tr);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+/* An observer error at its 3rd call (t = 0 STEP, t = 0 ROW, then the first
+ * event) stops the run: status failed with the observer's message, the
+ * status returned, later observers not called, finish still once. */
+START_TEST (t_observer_stop)
+{
+  mv_problem pb;
+  mv_traj tr;
+  mv_sgd_params p;
+  random_problem (&pb, 6, 2, 1, 0.0, 22);
+  mv_sgd_params_default (&p);
+  p.lr = 1e-2;
+  p.steps = 400;
+  p.batch = 8;
+  p.n_out = 15;
+  obs_count c[2];
+  memset (c, 0, sizeof c);
+  c[0].tr = c[1].tr = &tr;
+  c[0].stop_at = 3;
+  mv_observer obs[2] = {
+    { "stopper", count_observe, count_finish, &c[0] },
+    { "after", count_observe, count_finish, &c[1] },
+  };
+  p.observers = obs;
+  p.n_observers = 2;
+  ck_assert_int_eq (run (&tr, &pb, &p), MV_EINVAL);
+  ck_assert_int_eq (tr.status, MV_TRAJ_FAILED);
+  ck_assert_msg (strstr (tr.message, "stop at call 3") != NULL, "message: %s",
+                 tr.message);
+  ck_assert (strstr (mv_error_message (), "stop at call 3") != NULL);
+  ck_assert_uint_eq (c[0].calls, 3);
+  ck_assert_uint_eq (c[1].calls, 2);
+  ck_assert_uint_eq (c[0].finishes, 1);
+  ck_assert_uint_eq (c[1].finishes, 1);
+  ck_assert_int_eq (c[0].finish_status, MV_TRAJ_FAILED);
+  ck_assert_uint_eq (tr.rows, 1);
+  ck_assert_uint_le (tr.steps, 10);
+  ck_assert_ptr_nonnull (tr.final_state);
   mv_traj_clear (&tr);
   mv_problem_clear (&pb);
 }
@@ -741,6 +899,8 @@ main (void)
   tcase_add_test (tc, t_grid);
   tcase_add_test (tc, t_interrupt);
   tcase_add_test (tc, t_failure);
+  tcase_add_test (tc, t_observers);
+  tcase_add_test (tc, t_observer_stop);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("exact");

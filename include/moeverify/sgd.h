@@ -21,8 +21,12 @@ typedef struct {
   const double *times;   /* or explicit output times (flow time) */
   size_t n_times;
   volatile sig_atomic_t *interrupt;
-  const mv_observer *observers;  /* called after the trajectory recorder at
-                                   every step and row (traj.h) */
+  const mv_observer *observers;  /* called after the trajectory recorder
+                                   (traj.h): STEP at t = 0, every k_obs
+                                   steps (see sgd.c) and at each row, ROW
+                                   at each row (theta only at rows); a
+                                   nonzero return stops the run (status
+                                   MV_TRAJ_FAILED, that status returned) */
   size_t n_observers;
   void (*progress) (void *ctx, double t, double t_end);
   void *progress_ctx;

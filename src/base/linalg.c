@@ -2,6 +2,8 @@
  * over d serves four dot products, which halves the loads of plain dots. */
 #include "base/linalg.h"
 
+#include <math.h>
+
 #ifdef MV_HAVE_V2D
 static void
 block2x2 (double out[4], const double *a0, const double *a1, const double *b0,
@@ -118,3 +120,132 @@ mv_linalg_combine (double *out, size_t ldo, const double *C, size_t ldc,
         }
     }
 }
+
+/* ------------------------------------------------------------ unit Gram */
+
+size_t
+mv_linalg_inv_norms (double *inv, const double *U, size_t n, size_t d,
+                     size_t ld)
+{
+  for (size_t k = 0; k < n; k++)
+    {
+      double nr = sqrt (mv_dot (U + k * ld, U + k * ld, d));
+      if (!(nr > 0) || !isfinite (nr) || !isfinite (1.0 / nr))
+        return k + 1;
+      inv[k] = 1.0 / nr;
+    }
+  return 0;
+}
+
+size_t
+mv_linalg_unit_gram (double *G, double *inv, const double *U, size_t n,
+                     size_t d, size_t ld)
+{
+  size_t bad = mv_linalg_inv_norms (inv, U, n, d, ld);
+  if (bad)
+    return bad;
+  mv_linalg_gram (G, U, n, d, ld);
+  for (size_t k = 0; k < n; k++)
+    {
+      G[k * n + k] = 1.0;
+      for (size_t l = k + 1; l < n; l++)
+        G[k * n + l] = G[l * n + k] = G[k * n + l] * inv[k] * inv[l];
+    }
+  return 0;
+}
+
+/* ------------------------------------------------------------ gradient sums */
+
+/* Samples per block of mv_linalg_accum: their coefficients (4 rows x 32)
+ * and the 4 x 4 tile stay in L1 while X streams past. */
+#define ACCUM_SCHUNK 32
+
+#ifdef MV_HAVE_V2D
+/* One tile: rows j..j+nr (nr = 4, or 1 for the tail) x columns t..t+4. */
+static void
+accum_tile4 (double *S, const double *C, size_t ldc, const double *X,
+             size_t s0, size_t s1, size_t j, size_t t, size_t dp, int from0)
+{
+  double *S0 = S + j * dp + t, *S1 = S0 + dp, *S2 = S1 + dp, *S3 = S2 + dp;
+  mv_v2d a00, a01, a10, a11, a20, a21, a30, a31;
+  if (from0)
+    a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = (mv_v2d) { 0, 0 };
+  else
+    {
+      a00 = mv_ld2 (S0), a01 = mv_ld2 (S0 + 2);
+      a10 = mv_ld2 (S1), a11 = mv_ld2 (S1 + 2);
+      a20 = mv_ld2 (S2), a21 = mv_ld2 (S2 + 2);
+      a30 = mv_ld2 (S3), a31 = mv_ld2 (S3 + 2);
+    }
+  for (size_t s = s0; s < s1; s++)
+    {
+      const double *x = X + s * dp + t, *c = C + s * ldc + j;
+      mv_v2d y0 = mv_ld2 (x), y1 = mv_ld2 (x + 2);
+      mv_v2d c0 = { c[0], c[0] }, c1 = { c[1], c[1] };
+      mv_v2d c2 = { c[2], c[2] }, c3 = { c[3], c[3] };
+      a00 += c0 * y0, a01 += c0 * y1;
+      a10 += c1 * y0, a11 += c1 * y1;
+      a20 += c2 * y0, a21 += c2 * y1;
+      a30 += c3 * y0, a31 += c3 * y1;
+    }
+  mv_st2 (S0, a00), mv_st2 (S0 + 2, a01);
+  mv_st2 (S1, a10), mv_st2 (S1 + 2, a11);
+  mv_st2 (S2, a20), mv_st2 (S2 + 2, a21);
+  mv_st2 (S3, a30), mv_st2 (S3 + 2, a31);
+}
+
+static void
+accum_tile1 (double *S, const double *C, size_t ldc, const double *X,
+             size_t s0, size_t s1, size_t j, size_t t, size_t dp, int from0)
+{
+  double *S0 = S + j * dp + t;
+  mv_v2d a0 = { 0, 0 }, a1 = { 0, 0 };
+  if (!from0)
+    a0 = mv_ld2 (S0), a1 = mv_ld2 (S0 + 2);
+  for (size_t s = s0; s < s1; s++)
+    {
+      const double *x = X + s * dp + t;
+      mv_v2d c = { C[s * ldc + j], C[s * ldc + j] };
+      a0 += c * mv_ld2 (x), a1 += c * mv_ld2 (x + 2);
+    }
+  mv_st2 (S0, a0), mv_st2 (S0 + 2, a1);
+}
+
+void
+mv_linalg_accum (double *S, const double *C, size_t ldc, const double *X,
+                 size_t b, size_t rows, size_t dp, int add)
+{
+  if (b == 0 && !add)
+    memset (S, 0, rows * dp * sizeof *S);
+  for (size_t s0 = 0; s0 < b; s0 += ACCUM_SCHUNK)
+    {
+      const size_t s1 = s0 + ACCUM_SCHUNK < b ? s0 + ACCUM_SCHUNK : b;
+      const int from0 = s0 == 0 && !add;
+      for (size_t t = 0; t < dp; t += 4)
+        {
+          size_t j = 0;
+          for (; j + 4 <= rows; j += 4)
+            accum_tile4 (S, C, ldc, X, s0, s1, j, t, dp, from0);
+          for (; j < rows; j++)
+            accum_tile1 (S, C, ldc, X, s0, s1, j, t, dp, from0);
+        }
+    }
+}
+#else
+void
+mv_linalg_accum (double *S, const double *C, size_t ldc, const double *X,
+                 size_t b, size_t rows, size_t dp, int add)
+{
+  if (!add)
+    memset (S, 0, rows * dp * sizeof *S);
+  for (size_t s = 0; s < b; s++)
+    for (size_t j = 0; j < rows; j++)
+      {
+        double c = C[s * ldc + j];
+        const double *x = X + s * dp;
+        double *o = S + j * dp;
+        for (size_t t = 0; t < dp; t++)
+          o[t] += c * x[t];
+      }
+}
+#endif

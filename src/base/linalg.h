@@ -5,7 +5,36 @@
 #define MV_LINALG_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <moeverify/error.h>
+
+/* *out = a * b, or 0 (false) on overflow. */
+static inline int
+mv_mul_ok (size_t a, size_t b, size_t *out)
+{
+  if (a && b > SIZE_MAX / a)
+    return 0;
+  *out = a * b;
+  return 1;
+}
+
+/* Workspace arrays: ptr = cnt zeroed elements (at least one, so success is
+ * never NULL); on failure st = MV_ENOMEM with a message naming who, and
+ * goto label (where the workspace is freed). */
+#define MV_ALLOC(ptr, cnt, who, st, label)                                \
+  do {                                                                    \
+    size_t c_ = (cnt);                                                    \
+    (ptr) = calloc (c_ ? c_ : 1, sizeof *(ptr));                          \
+    if (!(ptr))                                                           \
+      {                                                                   \
+        (st) = mv_error_set (MV_ENOMEM, "%s: out of memory (%zu elements)", \
+                             (who), c_);                                  \
+        goto label;                                                       \
+      }                                                                   \
+  } while (0)
 
 #if defined(__GNUC__) && !defined(MV_SCALAR)
 #define MV_HAVE_V2D 1
@@ -64,5 +93,28 @@ void mv_linalg_gram (double *G, const double *U, size_t n, size_t d, size_t ld);
 void mv_linalg_combine (double *out, size_t ldo, const double *C, size_t ldc,
                         size_t rows, const double *U, size_t n, size_t d,
                         size_t ld);
+
+/* The "normalise then Gram" of raw rows without touching them:
+ * inv[k] = 1 / sqrt (U_k . U_k) and
+ *   G[k*n+l] = G[l*n+k] = ((U_k . U_l) * inv[k]) * inv[l]  (k < l),
+ *   G[k*n+k] = 1 (symmetric: the lower index scales first),
+ * dot products as mv_linalg_gram (mv_dot bits: pass the padded length to
+ * keep padded and unpadded callers apart).  Returns 0, or 1 + the first
+ * row whose norm is zero or not finite or whose inverse overflows (G is
+ * then not written). */
+size_t mv_linalg_unit_gram (double *G, double *inv, const double *U, size_t n,
+                            size_t d, size_t ld);
+
+/* inv[k] = 1 / sqrt (U_k . U_k), k < n; 0 or 1 + the first bad row as
+ * mv_linalg_unit_gram. */
+size_t mv_linalg_inv_norms (double *inv, const double *U, size_t n, size_t d,
+                            size_t ld);
+
+/* Gradient sums S_j (+)= sum_{s<b} C[s*ldc + j] X_s for j < rows; rows of
+ * S and X have dp (a multiple of 4) entries, stride dp.  add = 0 starts
+ * from zero.  Every entry is summed over s in order (bitwise the same for
+ * any tiling); tiles of 4 rows x 4 columns over blocks of 32 samples. */
+void mv_linalg_accum (double *S, const double *C, size_t ldc, const double *X,
+                      size_t b, size_t rows, size_t dp, int add);
 
 #endif

@@ -18,7 +18,9 @@
  *     integrand depends on xi only, and the gradient integrand is
  *     r(xi) * g(xi) * (I - u u^T) x / |u|; its x_perp part has zero mean
  *     given xi, so  E[...] = Q E[r g (xi - (c_u.xi) c_u)] / |u|.
- *     Only xi is sampled: the cost per sample is independent of d.
+ *     Only xi is sampled: the cost per sample is independent of d.  f, f*
+ *     and the partials come from the model kernel shared with SGD
+ *     (base/model.h) on the projections gathered in model order.
  *
  *  3. Per batch, the gradient estimate of every student slot is kept in
  *     k-space; batch means are combined by Welford's update into the mean
@@ -32,6 +34,7 @@
  * label noise when noise_var > 0.  No allocation inside the sample loop. */
 #include <moeverify/mc.h>
 #include "base/linalg.h"
+#include "base/model.h"
 #include <moeverify/error.h>
 
 #include <math.h>
@@ -175,54 +178,6 @@ kern_proj (double *out, size_t ostride, const double *row, size_t len,
     }
 }
 
-/* S[j] += sum_{s < bs} Cf[j * MV_MC_BLOCK + s] X[s], j < ns; rows of S and
- * X have kp (multiple of 4) entries. */
-static void
-kern_accum (double *S, const double *Cf, const double *X, size_t ns,
-            size_t kp, size_t bs)
-{
-  size_t j = 0;
-  for (; j + 2 <= ns; j += 2)
-    {
-      double *S0 = S + j * kp, *S1 = S0 + kp;
-      const double *c0 = Cf + j * MV_MC_BLOCK, *c1 = c0 + MV_MC_BLOCK;
-      for (size_t t = 0; t < kp; t += 4)
-        {
-          v2d a00 = ld2 (S0 + t), a01 = ld2 (S0 + t + 2);
-          v2d a10 = ld2 (S1 + t), a11 = ld2 (S1 + t + 2);
-          for (size_t s = 0; s < bs; s++)
-            {
-              v2d x0 = ld2 (X + s * kp + t), x1 = ld2 (X + s * kp + t + 2);
-              v2d b0 = { c0[s], c0[s] }, b1 = { c1[s], c1[s] };
-              a00 += b0 * x0;
-              a01 += b0 * x1;
-              a10 += b1 * x0;
-              a11 += b1 * x1;
-            }
-          st2 (S0 + t, a00);
-          st2 (S0 + t + 2, a01);
-          st2 (S1 + t, a10);
-          st2 (S1 + t + 2, a11);
-        }
-    }
-  if (j < ns)
-    {
-      double *S0 = S + j * kp;
-      const double *c0 = Cf + j * MV_MC_BLOCK;
-      for (size_t t = 0; t < kp; t += 4)
-        {
-          v2d a00 = ld2 (S0 + t), a01 = ld2 (S0 + t + 2);
-          for (size_t s = 0; s < bs; s++)
-            {
-              v2d b0 = { c0[s], c0[s] };
-              a00 += b0 * ld2 (X + s * kp + t);
-              a01 += b0 * ld2 (X + s * kp + t + 2);
-            }
-          st2 (S0 + t, a00);
-          st2 (S0 + t + 2, a01);
-        }
-    }
-}
 /* gse[c] = sqrt (sum_{e < r} (QT[c] . F[e])^2), c < d; rows of QT and F
  * have kp (multiple of 4) entries. */
 static void
@@ -299,14 +254,6 @@ kern_proj (double *out, size_t ostride, const double *row, size_t len,
     out[s * ostride] = mv_dot (row, X + s * kp, len);
 }
 
-static void
-kern_accum (double *S, const double *Cf, const double *X, size_t ns,
-            size_t kp, size_t bs)
-{
-  for (size_t j = 0; j < ns; j++)
-    for (size_t s = 0; s < bs; s++)
-      axpy_n (S + j * kp, Cf[j * MV_MC_BLOCK + s], X + s * kp, kp);
-}
 #endif
 
 /* Euclidean norm, scaled so that huge or tiny entries cannot overflow or
@@ -330,28 +277,6 @@ norm_n (const double *x, size_t n)
       s += t * t;
     }
   return amax * sqrt (s);
-}
-
-static const char *
-vec_name (size_t a, size_t m, size_t mstar, size_t *idx)
-{
-  if (a < m)
-    {
-      *idx = a + 1;
-      return "student router v";
-    }
-  if (a < 2 * m)
-    {
-      *idx = a - m + 1;
-      return "student expert w";
-    }
-  if (a < 2 * m + mstar)
-    {
-      *idx = a - 2 * m + 1;
-      return "teacher router v*";
-    }
-  *idx = a - 2 * m - mstar + 1;
-  return "teacher expert w*";
 }
 
 /* ------------------------------------------------------------ workspace */
@@ -379,7 +304,9 @@ typedef struct
   double *xi;              /* block x kp (padding stays 0) */
   double *eps;             /* block: label-noise variates */
   double *proj;            /* block x nu */
-  double *Cf;              /* 2m x block: per-sample gradient coefficients */
+  double *Pg;              /* block x n: proj in model order (v, w, v*, w*) */
+  double *f, *fs, *res;    /* block: f, f*, residual f - f* - eps */
+  double *Cf;              /* block x 2m: per-sample gradient coefficients */
   double *S;               /* 2m x kp: sum of c * xi within the batch */
   double *T;               /* 2m: sum of c * (u.x) within the batch */
   double *Y;               /* 2m x k: batch mean */
@@ -390,46 +317,24 @@ typedef struct
   double *QT;              /* d x kp: the basis transposed (row c = Q_c) */
   double *F;               /* kp x kp: scaled eigenvectors of one scatter */
   double *ybar;            /* kp: mean gradient of one slot in k-space */
+  /* sampling state */
+  gsl_rng *rng;
+  int want_grad, noisy;
+  double s_noise;
+  double lsum;             /* loss sum of the current batch */
 } mc_ws;
 
 static void
 ws_free (mc_ws *w)
 {
-  free (w->X);
-  free (w->norms);
-  free (w->uid);
-  free (w->urow);
-  free (w->R);
-  free (w->ulen);
-  free (w->qrow);
-  free (w->coef);
-  free (w->Rp);
-  free (w->ulen4);
-  free (w->xi);
-  free (w->eps);
-  free (w->proj);
-  free (w->Cf);
-  free (w->S);
-  free (w->T);
-  free (w->Y);
-  free (w->M);
-  free (w->C);
-  free (w->G);
-  free (w->delta);
-  free (w->QT);
-  free (w->F);
-  free (w->ybar);
+  free (w->X), free (w->norms), free (w->uid), free (w->urow), free (w->R);
+  free (w->ulen), free (w->qrow), free (w->coef), free (w->Rp);
+  free (w->ulen4), free (w->xi), free (w->eps), free (w->proj), free (w->Pg);
+  free (w->f), free (w->fs), free (w->res), free (w->Cf), free (w->S);
+  free (w->T), free (w->Y), free (w->M), free (w->C), free (w->G);
+  free (w->delta), free (w->QT), free (w->F), free (w->ybar);
+  gsl_rng_free (w->rng);
   memset (w, 0, sizeof *w);
-}
-
-/* *out = a * b, or 0 (false) on overflow. */
-static int
-mul_ok (size_t a, size_t b, size_t *out)
-{
-  if (a && b > SIZE_MAX / a)
-    return 0;
-  *out = a * b;
-  return 1;
 }
 
 /* Normalise, deduplicate and orthonormalise.  Fills nu, k, uid, urow, R,
@@ -443,7 +348,7 @@ build_basis (mc_ws *w)
       double *x = w->X + a * d;
       double nr = norm_n (x, d);
       size_t idx;
-      const char *nm = vec_name (a, w->m, w->ms, &idx);
+      const char *nm = mv_model_vec_name (a, w->m, w->ms, &idx);
       if (!isfinite (nr))
         return mv_error_set (MV_EDOM, "mc: %s_%zu has a non-finite entry",
                              nm, idx);
@@ -511,18 +416,16 @@ build_basis (mc_ws *w)
   return MV_OK;
 }
 
-/* --------------------------------------------------------------- main */
+/* --------------------------------------------------------------- setup */
 
-int
-mv_mc_estimate (mv_mc_result *r, const mv_problem *pb,
-                const mv_mc_params *par)
+static int
+check_args (const mv_mc_result *r, const mv_problem *pb,
+            const mv_mc_params *par)
 {
-  mv_init ();
   if (!r || !pb || !par)
     return mv_error_set (MV_EINVAL, "mv_mc_estimate: NULL argument");
   const size_t d = pb->d, m = pb->m, ms = pb->mstar;
   const size_t N = par->samples, B = par->batches;
-  const int want_grad = par->want_grad != 0 && m > 0;
   if (d == 0)
     return mv_error_set (MV_EINVAL, "mc: dimension d = 0");
   if (B < 2)
@@ -538,338 +441,339 @@ mv_mc_estimate (mv_mc_result *r, const mv_problem *pb,
     return mv_error_set (MV_EINVAL, "mc: result sized for m = %zu, d = %zu "
                          "but the problem has m = %zu, d = %zu",
                          r->m, r->d, m, d);
-  if (want_grad && (!r->gV || !r->gW || !r->gV_se || !r->gW_se))
+  if (par->want_grad && m > 0
+      && (!r->gV || !r->gW || !r->gV_se || !r->gW_se))
     return mv_error_set (MV_EINVAL, "mc: gradient requested but the result "
                          "was initialised without gradient arrays");
   if (m > SIZE_MAX / 4 || ms > SIZE_MAX / 4)
     return mv_error_set (MV_EINVAL, "mc: too many experts");
+  return MV_OK;
+}
 
-  mc_ws w;
-  memset (&w, 0, sizeof w);
-  w.d = d;
-  w.m = m;
-  w.ms = ms;
-  w.n = 2 * m + 2 * ms;
-  const size_t n = w.n;
-  int status = MV_OK;
-  gsl_rng *rng = NULL;
-  gsl_eigen_symmv_workspace *eig = NULL;
-  gsl_matrix *A = NULL, *E = NULL;
-  gsl_vector *lam = NULL;
-
+/* The problem's vectors and their basis (steps 1 of the method). */
+static int
+setup_basis (mc_ws *w, const mv_problem *pb)
+{
+  const size_t d = w->d, m = w->m, ms = w->ms, n = w->n;
+  int st = MV_OK;
   /* (n == 0 is allowed: f = f* = 0 and only label noise is sampled) */
   size_t nd, nn, mnn, bx, tmp;
-  if (!mul_ok (n, d, &nd) || !mul_ok (n, n, &nn) || !mul_ok (2 * m, nn, &mnn)
-      || !mul_ok (mnn, sizeof (double), &tmp)
-      || !mul_ok (nd, sizeof (double), &bx))
+  if (!mv_mul_ok (n, d, &nd) || !mv_mul_ok (n, n, &nn)
+      || !mv_mul_ok (2 * m, nn, &mnn) || !mv_mul_ok (mnn, sizeof (double), &tmp)
+      || !mv_mul_ok (nd, sizeof (double), &bx))
     return mv_error_set (MV_ENOMEM, "mc: problem too large (n = %zu vectors, "
                          "d = %zu)", n, d);
-#define ALLOC(p, cnt)                                              \
-  do {                                                             \
-    size_t cnt_ = (cnt);                                           \
-    (p) = calloc (cnt_ > 0 ? cnt_ : 1, sizeof *(p));               \
-    if (!(p)) { status = mv_error_set (MV_ENOMEM, "mc: out of memory"); \
-                goto done; }                                       \
-  } while (0)
-  w.X = malloc (bx ? bx : 1);
-  if (!w.X)
-    {
-      status = mv_error_set (MV_ENOMEM, "mc: out of memory for %zu x %zu "
-                             "vectors", n, d);
-      goto done;
-    }
-  ALLOC (w.norms, n);
-  ALLOC (w.uid, n);
-  ALLOC (w.urow, n);
-  ALLOC (w.R, n * n);
-  ALLOC (w.ulen, n);
-  ALLOC (w.qrow, n);
-  ALLOC (w.coef, n);
+  w->X = malloc (bx ? bx : 1);
+  if (!w->X)
+    return mv_error_set (MV_ENOMEM, "mc: out of memory for %zu x %zu "
+                         "vectors", n, d);
+  MV_ALLOC (w->norms, n, "mc", st, out);
+  MV_ALLOC (w->uid, n, "mc", st, out);
+  MV_ALLOC (w->urow, n, "mc", st, out);
+  MV_ALLOC (w->R, n * n, "mc", st, out);
+  MV_ALLOC (w->ulen, n, "mc", st, out);
+  MV_ALLOC (w->qrow, n, "mc", st, out);
+  MV_ALLOC (w->coef, n, "mc", st, out);
+  st = mv_problem_vectors_d (w->X, w->X + m * d, w->X + 2 * m * d,
+                             w->X + (2 * m + ms) * d, pb);
+  if (st == MV_OK)
+    st = build_basis (w);
+out:
+  return st;
+}
 
-  status = mv_problem_vectors_d (w.X, w.X + m * d, w.X + 2 * m * d,
-                                 w.X + (2 * m + ms) * d, pb);
-  if (status != MV_OK)
-    goto done;
-  status = build_basis (&w);
-  if (status != MV_OK)
-    goto done;
-  const size_t k = w.k, nu = w.nu;
-
-  const size_t kp = (k + 3) / 4 * 4, BS = MV_MC_BLOCK;
-  w.kp = kp;
-  ALLOC (w.Rp, nu * kp);
-  ALLOC (w.ulen4, nu);
+/* Sampling arrays, the transposed basis (the d-vectors are released) and
+ * the generator. */
+static int
+setup_sampling (mc_ws *w, unsigned long seed)
+{
+  const size_t k = w->k, nu = w->nu, kp = (k + 3) / 4 * 4, m = w->m;
+  const size_t n = w->n, BS = MV_MC_BLOCK;
+  int st = MV_OK;
+  w->kp = kp;
+  MV_ALLOC (w->Rp, nu * kp, "mc", st, out);
+  MV_ALLOC (w->ulen4, nu, "mc", st, out);
   for (size_t u = 0; u < nu; u++)
     {
-      memcpy (w.Rp + u * kp, w.R + u * k, w.ulen[u] * sizeof (double));
-      w.ulen4[u] = (w.ulen[u] + 3) / 4 * 4;
+      memcpy (w->Rp + u * kp, w->R + u * k, w->ulen[u] * sizeof (double));
+      w->ulen4[u] = (w->ulen[u] + 3) / 4 * 4;
     }
-  ALLOC (w.xi, BS * kp);
-  ALLOC (w.eps, BS);
-  ALLOC (w.proj, BS * nu);
-  if (want_grad)
+  MV_ALLOC (w->xi, BS * kp, "mc", st, out);
+  MV_ALLOC (w->eps, BS, "mc", st, out);
+  MV_ALLOC (w->proj, BS * nu, "mc", st, out);
+  MV_ALLOC (w->Pg, BS * n, "mc", st, out);
+  MV_ALLOC (w->f, BS, "mc", st, out);
+  MV_ALLOC (w->fs, BS, "mc", st, out);
+  MV_ALLOC (w->res, BS, "mc", st, out);
+  if (w->want_grad)
     {
-      ALLOC (w.Cf, 2 * m * BS);
-      ALLOC (w.S, 2 * m * kp);
-      ALLOC (w.T, 2 * m);
-      ALLOC (w.Y, 2 * m * k);
-      ALLOC (w.M, 2 * m * k);
-      ALLOC (w.C, 2 * m * k * k);
-      ALLOC (w.G, 2 * m * k);
-      ALLOC (w.delta, k);
-      ALLOC (w.F, kp * kp);
-      ALLOC (w.ybar, kp);
-      /* transpose the basis (components of one coordinate contiguous) and
-         release the d-dimensional vectors */
-      size_t dkp;
-      if (!mul_ok (d, kp, &dkp) || !mul_ok (dkp, sizeof (double), &tmp))
-        {
-          status = mv_error_set (MV_ENOMEM, "mc: problem too large");
-          goto done;
-        }
-      ALLOC (w.QT, dkp);
+      MV_ALLOC (w->Cf, 2 * m * BS, "mc", st, out);
+      MV_ALLOC (w->S, 2 * m * kp, "mc", st, out);
+      MV_ALLOC (w->T, 2 * m, "mc", st, out);
+      MV_ALLOC (w->Y, 2 * m * k, "mc", st, out);
+      MV_ALLOC (w->M, 2 * m * k, "mc", st, out);
+      MV_ALLOC (w->C, 2 * m * k * k, "mc", st, out);
+      MV_ALLOC (w->G, 2 * m * k, "mc", st, out);
+      MV_ALLOC (w->delta, k, "mc", st, out);
+      MV_ALLOC (w->F, kp * kp, "mc", st, out);
+      MV_ALLOC (w->ybar, kp, "mc", st, out);
+      /* components of one coordinate contiguous */
+      size_t dkp, tmp;
+      if (!mv_mul_ok (w->d, kp, &dkp) || !mv_mul_ok (dkp, sizeof (double), &tmp))
+        return mv_error_set (MV_ENOMEM, "mc: problem too large");
+      MV_ALLOC (w->QT, dkp, "mc", st, out);
+      for (size_t t = 0; t < k; t++)
+        for (size_t c = 0; c < w->d; c++)
+          w->QT[c * kp + t] = w->qrow[t][c];
+    }
+  free (w->X);
+  w->X = NULL;
+  memset (w->qrow, 0, n * sizeof *w->qrow);
+  if (!(w->rng = gsl_rng_alloc (gsl_rng_mt19937)))
+    return mv_error_set (MV_ENOMEM, "mc: cannot allocate the random "
+                         "number generator");
+  gsl_rng_set (w->rng, seed);
+out:
+  return st;
+}
+
+/* -------------------------------------------------------------- sampling */
+
+/* One block of bs samples: draw xi (k variates per sample, then the label
+ * noise), project, evaluate the model (teacher: the same kernel on the
+ * v*, w* columns) and add to the batch's loss and gradient sums. */
+static void
+sample_block (mc_ws *w, size_t bs)
+{
+  const size_t k = w->k, kp = w->kp, nu = w->nu, n = w->n, m = w->m;
+  double *xi = w->xi, *Pg = w->Pg;
+  for (size_t s = 0; s < bs; s++)
+    {
+      double *x = xi + s * kp;
+      for (size_t t = 0; t < k; t++)
+        x[t] = gsl_ran_gaussian_ziggurat (w->rng, 1.0);
+      if (w->noisy)
+        w->eps[s] = w->s_noise * gsl_ran_gaussian_ziggurat (w->rng, 1.0);
+    }
+  for (size_t u = 0; u < nu; u++)
+    kern_proj (w->proj + u, nu, w->Rp + u * kp, w->ulen4[u], xi, kp, bs);
+  for (size_t s = 0; s < bs; s++)
+    for (size_t a = 0; a < n; a++)
+      Pg[s * n + a] = w->proj[s * nu + w->uid[a]];
+  if (w->want_grad)   /* pi(a_i), He3(b_i) wait in Cf for the residual */
+    mv_model_factors (w->f, w->Cf, 2 * m, Pg, n, NULL, bs, m);
+  else
+    mv_model_eval (w->f, NULL, 0, Pg, n, NULL, bs, m);
+  mv_model_eval (w->fs, NULL, 0, Pg + 2 * m, n, NULL, bs, w->ms);
+  for (size_t s = 0; s < bs; s++)
+    {
+      double res = w->f[s] - w->fs[s] - (w->noisy ? w->eps[s] : 0.0);
+      w->res[s] = res;
+      w->lsum += 0.5 * res * res;
+    }
+  if (!w->want_grad)
+    return;
+  /* coefficients r df/da_i, r df/db_i; T_j += c_j (u_j.x) */
+  mv_model_weigh (w->Cf, 2 * m, Pg, n, NULL, w->res, bs, m);
+  for (size_t s = 0; s < bs; s++)
+    for (size_t j = 0; j < 2 * m; j++)
+      w->T[j] += w->Cf[s * 2 * m + j] * Pg[s * n + j];
+  mv_linalg_accum (w->S, w->Cf, 2 * m, xi, bs, 2 * m, kp, 1);
+}
+
+/* Welford update of the gradient batch means with batch b (nb samples). */
+static void
+grad_batch_stats (mc_ws *w, size_t b, size_t nb)
+{
+  const size_t k = w->k, kp = w->kp;
+  for (size_t j = 0; j < 2 * w->m; j++)
+    {
+      const double *c = w->Rp + w->uid[j] * kp; /* slot j = vector j */
+      const double *Sj = w->S + j * kp;
+      double Tj = w->T[j];
+      double sc = 1.0 / (w->norms[j] * (double) nb);
+      double *Yj = w->Y + j * k, *Mj = w->M + j * k;
+      double *Cj = w->C + j * k * k, *Gj = w->G + j * k;
       for (size_t t = 0; t < k; t++)
         {
-          const double *q = w.qrow[t];
-          for (size_t c = 0; c < d; c++)
-            w.QT[c * kp + t] = q[c];
+          Yj[t] = (Sj[t] - c[t] * Tj) * sc;
+          Gj[t] += (double) nb * Yj[t];
+          w->delta[t] = Yj[t] - Mj[t];
+          Mj[t] += w->delta[t] / (double) (b + 1);
+        }
+      for (size_t t = 0; t < k; t++)
+        {
+          double dt = w->delta[t];
+          for (size_t t2 = 0; t2 < k; t2++)
+            Cj[t * k + t2] += dt * (Yj[t2] - Mj[t2]);
         }
     }
-  free (w.X);
-  w.X = NULL;
-  memset (w.qrow, 0, n * sizeof *w.qrow);
+}
 
-  rng = gsl_rng_alloc (gsl_rng_mt19937);
-  if (!rng)
-    {
-      status = mv_error_set (MV_ENOMEM, "mc: cannot allocate the random "
-                             "number generator");
-      goto done;
-    }
-  gsl_rng_set (rng, par->seed);
+/* progress: every 1% of the samples */
+#define TICK_AT(N, t) ((size_t) ((double) (N) * (double) (t) / 100.0))
 
-  /* slot tables */
-  const size_t *vid = w.uid, *wid = w.uid + m;
-  const size_t *tvid = w.uid + 2 * m, *twid = w.uid + 2 * m + ms;
-  const double s_noise = sqrt (pb->noise_var);
-  const int noisy = pb->noise_var > 0;
-  double *xi = w.xi, *proj = w.proj, *Cf = w.Cf;
-
-  /* progress: every 1% of the samples */
-#define TICK_AT(t) ((size_t) ((double) N * (double) (t) / 100.0))
-  size_t done_s = 0, tick = 1, next_tick = TICK_AT (1);
-  if (par->progress)
-    par->progress (par->progress_ctx, 0.0);
-
+/* The B batches; loss mean and standard error into r. */
+static void
+sample_all (mc_ws *w, mv_mc_result *r, const mv_mc_params *par)
+{
+  const size_t N = par->samples, B = par->batches, BS = MV_MC_BLOCK;
+  size_t done_s = 0, tick = 1, next_tick = TICK_AT (N, 1);
   double lmean = 0, lscat = 0, lsum_all = 0;
   const size_t base = N / B, rem = N % B;
   for (size_t b = 0; b < B; b++)
     {
       const size_t nb = base + (b < rem);
-      double lsum = 0;
-      if (want_grad)
+      w->lsum = 0;
+      if (w->want_grad)
         {
-          memset (w.S, 0, 2 * m * kp * sizeof (double));
-          memset (w.T, 0, 2 * m * sizeof (double));
+          memset (w->S, 0, 2 * w->m * w->kp * sizeof (double));
+          memset (w->T, 0, 2 * w->m * sizeof (double));
         }
       for (size_t s0 = 0; s0 < nb; s0 += BS)
         {
           const size_t bs = nb - s0 < BS ? nb - s0 : BS;
-          /* per sample: k variates for xi, then the label noise */
-          for (size_t s = 0; s < bs; s++)
-            {
-              double *x = xi + s * kp;
-              for (size_t t = 0; t < k; t++)
-                x[t] = gsl_ran_gaussian_ziggurat (rng, 1.0);
-              if (noisy)
-                w.eps[s] = s_noise * gsl_ran_gaussian_ziggurat (rng, 1.0);
-            }
-          for (size_t u = 0; u < nu; u++)
-            kern_proj (proj + u, nu, w.Rp + u * kp, w.ulen4[u], xi, kp, bs);
-          for (size_t s = 0; s < bs; s++)
-            {
-              const double *p = proj + s * nu;
-              double f = 0, fs = 0;
-              for (size_t j = 0; j < ms; j++)
-                {
-                  double a = p[tvid[j]], z = p[twid[j]];
-                  double pi = 1.0 / (1.0 + exp (-a));
-                  fs += pi * (z * (z * z - 3.0));
-                }
-              if (!want_grad)
-                {
-                  for (size_t i = 0; i < m; i++)
-                    {
-                      double a = p[vid[i]], z = p[wid[i]];
-                      double pi = 1.0 / (1.0 + exp (-a));
-                      f += pi * (z * (z * z - 3.0));
-                    }
-                  double res = f - fs - (noisy ? w.eps[s] : 0.0);
-                  lsum += 0.5 * res * res;
-                  continue;
-                }
-              /* f, keeping pi(a_i) and He3(b_i) in the coefficient slots
-                 until the residual is known */
-              for (size_t i = 0; i < m; i++)
-                {
-                  double a = p[vid[i]], z = p[wid[i]];
-                  double pi = 1.0 / (1.0 + exp (-a));
-                  double he = z * (z * z - 3.0);
-                  Cf[i * BS + s] = pi;
-                  Cf[(m + i) * BS + s] = he;
-                  f += pi * he;
-                }
-              double res = f - fs - (noisy ? w.eps[s] : 0.0);
-              lsum += 0.5 * res * res;
-              for (size_t i = 0; i < m; i++)
-                {
-                  double a = p[vid[i]], z = p[wid[i]];
-                  double pi = Cf[i * BS + s], he = Cf[(m + i) * BS + s];
-                  double cv = res * pi * (1.0 - pi) * he;
-                  double cw = res * pi * 3.0 * (z * z - 1.0);
-                  w.T[i] += cv * a;
-                  w.T[m + i] += cw * z;
-                  Cf[i * BS + s] = cv;
-                  Cf[(m + i) * BS + s] = cw;
-                }
-            }
-          if (want_grad)
-            kern_accum (w.S, Cf, xi, 2 * m, kp, bs);
+          sample_block (w, bs);
           done_s += bs;
           if (par->progress && done_s >= next_tick)
             {
-              while (tick < 100 && TICK_AT (tick) <= done_s)
+              while (tick < 100 && TICK_AT (N, tick) <= done_s)
                 tick++;
-              next_tick = tick < 100 ? TICK_AT (tick) : SIZE_MAX;
+              next_tick = tick < 100 ? TICK_AT (N, tick) : SIZE_MAX;
               par->progress (par->progress_ctx, (double) done_s / (double) N);
             }
         }
       /* batch statistics (Welford over the B batch means) */
-      double lb = lsum / (double) nb;
-      lsum_all += lsum;
+      double lb = w->lsum / (double) nb;
+      lsum_all += w->lsum;
       double dl = lb - lmean;
       lmean += dl / (double) (b + 1);
       lscat += dl * (lb - lmean);
-      if (want_grad)
-        {
-          for (size_t j = 0; j < 2 * m; j++)
-            {
-              const double *c = w.Rp + w.uid[j] * kp; /* slot j = vector j */
-              const double *Sj = w.S + j * kp;
-              double Tj = w.T[j];
-              double sc = 1.0 / (w.norms[j] * (double) nb);
-              double *Yj = w.Y + j * k, *Mj = w.M + j * k;
-              double *Cj = w.C + j * k * k, *Gj = w.G + j * k;
-              for (size_t t = 0; t < k; t++)
-                {
-                  Yj[t] = (Sj[t] - c[t] * Tj) * sc;
-                  Gj[t] += (double) nb * Yj[t];
-                  w.delta[t] = Yj[t] - Mj[t];
-                  Mj[t] += w.delta[t] / (double) (b + 1);
-                }
-              for (size_t t = 0; t < k; t++)
-                {
-                  double dt = w.delta[t];
-                  for (size_t t2 = 0; t2 < k; t2++)
-                    Cj[t * k + t2] += dt * (Yj[t2] - Mj[t2]);
-                }
-            }
-        }
+      if (w->want_grad)
+        grad_batch_stats (w, b, nb);
     }
-
   r->samples = N;
   r->batches = B;
-  r->rank = k;
+  r->rank = w->k;
   r->loss = lsum_all / (double) N;
   r->loss_se = sqrt (lscat / ((double) B * (double) (B - 1)));
+}
 
-  if (!want_grad)
-    {
-      if (r->gV)
-        for (size_t i = 0; i < m * d; i++)
-          r->gV[i] = r->gW[i] = r->gV_se[i] = r->gW_se[i] = NAN;
-      goto finished;
-    }
+/* ------------------------------------------------------------- results */
 
-  /* map back to R^d: mean, and variance through the scatter's eigenpairs */
-  if (k > 0)
-    {
-      A = gsl_matrix_alloc (k, k);
-      E = gsl_matrix_alloc (k, k);
-      lam = gsl_vector_alloc (k);
-      eig = gsl_eigen_symmv_alloc (k);
-      if (!A || !E || !lam || !eig)
-        {
-          status = mv_error_set (MV_ENOMEM, "mc: out of memory");
-          goto done;
-        }
-    }
+/* Slot j back in R^d: mean g = Q ybar, standard errors through the
+ * eigenpairs of its scatter (A, E, lam, eig: k x k workspace). */
+static int
+grad_slot (mc_ws *w, double *g, double *gse, size_t j, size_t N, size_t B,
+           gsl_matrix *A, gsl_matrix *E, gsl_vector *lam,
+           gsl_eigen_symmv_workspace *eig)
+{
+  const size_t k = w->k, kp = w->kp, d = w->d;
+  const double *Gj = w->G + j * k, *Cj = w->C + j * k * k;
   const double vscale = 1.0 / ((double) B * (double) (B - 1));
-  for (size_t j = 0; j < 2 * m; j++)
+  for (size_t t = 0; t < k; t++)
+    w->ybar[t] = Gj[t] / (double) N;
+  kern_proj (g, 1, w->ybar, kp, w->QT, kp, d);
+  for (size_t t = 0; t < k; t++)
+    for (size_t t2 = 0; t2 < k; t2++)   /* symmetrise rounding */
+      gsl_matrix_set (A, t, t2, 0.5 * (Cj[t * k + t2] + Cj[t2 * k + t]));
+  int st = gsl_eigen_symmv (A, lam, E, eig);
+  if (st != GSL_SUCCESS)
+    return mv_error_set (MV_ENOCONV, "mc: eigen-decomposition of the batch "
+                         "covariance failed: %s", gsl_strerror (st));
+  /* F rows: sqrt(l_e vscale) e_e for the eigenvalues that matter (the
+     scatter has rank <= B - 1; eigenvalues below 1e-14 l_max change no
+     standard error beyond its 7th digit) */
+  double lmax = 0;
+  for (size_t e = 0; e < k; e++)
+    lmax = fmax (lmax, gsl_vector_get (lam, e));
+  size_t rk = 0;
+  memset (w->F, 0, kp * kp * sizeof (double));
+  for (size_t e = 0; e < k; e++)
     {
-      double *g = (j < m ? r->gV : r->gW) + (j % m) * d;
-      double *gse = (j < m ? r->gV_se : r->gW_se) + (j % m) * d;
-      const double *Gj = w.G + j * k;
-      if (k == 0)
-        {
-          memset (g, 0, d * sizeof (double));
-          memset (gse, 0, d * sizeof (double));
-          continue;
-        }
+      double l = gsl_vector_get (lam, e);
+      if (!(l > 1e-14 * lmax))
+        continue;
+      double sl = sqrt (l * vscale);
       for (size_t t = 0; t < k; t++)
-        w.ybar[t] = Gj[t] / (double) N;
-      kern_proj (g, 1, w.ybar, kp, w.QT, kp, d);
-      const double *Cj = w.C + j * k * k;
-      for (size_t t = 0; t < k; t++)
-        for (size_t t2 = 0; t2 < k; t2++)   /* symmetrise rounding */
-          gsl_matrix_set (A, t, t2, 0.5 * (Cj[t * k + t2] + Cj[t2 * k + t]));
-      int st = gsl_eigen_symmv (A, lam, E, eig);
-      if (st != GSL_SUCCESS)
-        {
-          status = mv_error_set (MV_ENOCONV, "mc: eigen-decomposition of the "
-                                 "batch covariance failed: %s",
-                                 gsl_strerror (st));
-          goto done;
-        }
-      /* F rows: sqrt(l_e vscale) e_e for the eigenvalues that matter (the
-         scatter has rank <= B - 1; eigenvalues below 1e-14 l_max change no
-         standard error beyond its 7th digit) */
-      double lmax = 0;
-      for (size_t e = 0; e < k; e++)
-        lmax = fmax (lmax, gsl_vector_get (lam, e));
-      size_t rk = 0;
-      memset (w.F, 0, kp * kp * sizeof (double));
-      for (size_t e = 0; e < k; e++)
-        {
-          double l = gsl_vector_get (lam, e);
-          if (!(l > 1e-14 * lmax))
-            continue;
-          double sl = sqrt (l * vscale);
-          for (size_t t = 0; t < k; t++)
-            w.F[rk * kp + t] = sl * gsl_matrix_get (E, t, e);
-          rk++;
-        }
-      kern_se (gse, w.QT, d, w.F, rk, kp);
+        w->F[rk * kp + t] = sl * gsl_matrix_get (E, t, e);
+      rk++;
     }
+  kern_se (gse, w->QT, d, w->F, rk, kp);
+  return MV_OK;
+}
 
-finished:
-  if (par->progress)
-    par->progress (par->progress_ctx, 1.0);
-  status = MV_OK;
-
-done:
-#undef ALLOC
-  if (status != MV_OK)
+/* Map every student slot back to R^d (step 3 of the method). */
+static int
+grad_results (mc_ws *w, mv_mc_result *r, size_t N, size_t B)
+{
+  const size_t k = w->k, m = w->m, d = w->d;
+  if (k == 0)
     {
-      r->loss = NAN;
-      r->loss_se = NAN;
+      memset (r->gV, 0, m * d * sizeof (double));
+      memset (r->gW, 0, m * d * sizeof (double));
+      memset (r->gV_se, 0, m * d * sizeof (double));
+      memset (r->gW_se, 0, m * d * sizeof (double));
+      return MV_OK;
     }
-  gsl_rng_free (rng);
+  gsl_matrix *A = gsl_matrix_alloc (k, k), *E = gsl_matrix_alloc (k, k);
+  gsl_vector *lam = gsl_vector_alloc (k);
+  gsl_eigen_symmv_workspace *eig = gsl_eigen_symmv_alloc (k);
+  int st = MV_OK;
+  if (!A || !E || !lam || !eig)
+    st = mv_error_set (MV_ENOMEM, "mc: out of memory");
+  for (size_t j = 0; j < 2 * m && st == MV_OK; j++)
+    st = grad_slot (w, (j < m ? r->gV : r->gW) + (j % m) * d,
+                    (j < m ? r->gV_se : r->gW_se) + (j % m) * d, j, N, B,
+                    A, E, lam, eig);
   if (eig)
     gsl_eigen_symmv_free (eig);
   gsl_matrix_free (A);
   gsl_matrix_free (E);
   gsl_vector_free (lam);
+  return st;
+}
+
+/* --------------------------------------------------------------- main */
+
+int
+mv_mc_estimate (mv_mc_result *r, const mv_problem *pb,
+                const mv_mc_params *par)
+{
+  mv_init ();
+  int status = check_args (r, pb, par);
+  if (status)
+    return status;
+  mc_ws w;
+  memset (&w, 0, sizeof w);
+  w.d = pb->d, w.m = pb->m, w.ms = pb->mstar;
+  w.n = 2 * w.m + 2 * w.ms;
+  w.want_grad = par->want_grad != 0 && w.m > 0;
+  w.noisy = pb->noise_var > 0;
+  w.s_noise = sqrt (pb->noise_var);
+  if ((status = setup_basis (&w, pb))
+      || (status = setup_sampling (&w, par->seed)))
+    goto done;
+  if (par->progress)
+    par->progress (par->progress_ctx, 0.0);
+  sample_all (&w, r, par);
+  if (!w.want_grad)
+    {
+      if (r->gV)
+        for (size_t i = 0; i < w.m * w.d; i++)
+          r->gV[i] = r->gW[i] = r->gV_se[i] = r->gW_se[i] = NAN;
+    }
+  else if ((status = grad_results (&w, r, par->samples, par->batches)))
+    goto done;
+  if (par->progress)
+    par->progress (par->progress_ctx, 1.0);
+
+done:
+  if (status != MV_OK)
+    {
+      r->loss = NAN;
+      r->loss_se = NAN;
+    }
   ws_free (&w);
   return status;
 }

@@ -2,7 +2,7 @@
  *              [--compare [--prec BITS]] [-o FILE]
  *
  * Monte-Carlo estimate of the population loss and of its gradient with
- * batch-means standard errors (src/mc.c; independent of the closed form),
+ * batch-means standard errors (src/check/mc.c; independent of the closed form),
  * optionally compared with the closed form component by component. */
 #include "cli.h"
 
@@ -36,8 +36,10 @@ static const char usage[] =
   "  --no-grad     loss only\n"
   "  --compare     also evaluate the closed form and report z-scores\n"
   "                (estimate - closed) / standard error\n"
-  "  --prec BITS   closed form in MPFR at BITS (53..65536; default: the\n"
-  "                double-precision path); needs --compare\n"
+  "  --prec BITS   closed form in MPFR at BITS, " MV_XSTR (MV_PREC_MIN) ".."
+  MV_XSTR (MV_PREC_MAX) " (" MV_XSTR (MV_PREC_DOUBLE) " and the\n"
+  "                default: the double-precision path);"
+  " needs --compare\n"
   "  -o, --output FILE  write atomically to FILE instead of stdout\n";
 
 typedef struct {
@@ -206,15 +208,16 @@ closed_eval (closed_form *c, const mv_problem *pb, int want_grad,
              mpfr_prec_t prec)
 {
   const size_t n = pb->m * pb->d;
-  int mp = prec > 53, st = MV_ENOMEM;
+  int mp = prec > MV_PREC_DOUBLE, st = MV_ENOMEM;
   mv_loss_info info;
   mpfr_t L;
   mpfr_t *gm = NULL;
   size_t ngm = 0;
   memset (c, 0, sizeof *c);
   memset (&info, 0, sizeof info);
-  mpfr_init2 (L, mp ? prec : 53);
-  mv_loss_ws *ws = mv_loss_alloc (pb->m, pb->mstar, mp ? prec : 53);
+  mpfr_init2 (L, mp ? prec : MV_PREC_DOUBLE);
+  mv_loss_ws *ws = mv_loss_alloc (pb->m, pb->mstar,
+                                   mp ? prec : MV_PREC_DOUBLE);
   if (!ws)
     {
       st = MV_ENOMEM;
@@ -332,10 +335,11 @@ compare_json (const closed_form *c, const mv_mc_result *r, int want_grad,
   if (!o)
     return NULL;
   int bad = json_object_set_new (o, "method", json_string
-                                 (prec > 53 ? "closed-form-mpfr"
+                                 (prec > MV_PREC_DOUBLE ? "closed-form-mpfr"
                                   : "closed-form-double"))
     || json_object_set_new (o, "precision_bits",
-                            json_integer (prec > 53 ? (json_int_t) prec : 53))
+                            json_integer (prec > MV_PREC_DOUBLE ? (json_int_t) prec
+                                          : MV_PREC_DOUBLE))
     || json_object_set_new (o, "loss_closed", json_string (c->L_str))
     || json_object_set_new (o, "loss_closed_error_bound",
                             num_json (c->L_err, 3))

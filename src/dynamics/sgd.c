@@ -22,18 +22,25 @@
  * allocation inside the step loop except at output times (closed-form
  * evaluation, trajectory rows).
  *
- * Outputs: rows at t = 0 and at the requested times rounded to whole
- * steps, each with the full Gram matrix and the POPULATION loss and
- * |grad L|^2 from the closed form (double path; a private copy of the
- * problem with the teacher explicit, only the student replaced).  Events:
- * mv_traj_observe at every row and every k_obs steps in between, with the
- * student-teacher block of G (the student-student block is NAN there);
+ * f, its partials and the teacher's f* come from the model kernel
+ * (base/model.h, shared with Monte Carlo): mv_model_factors and, once the
+ * residuals are known, mv_model_weigh; mv_model_eval for f*.
+ *
+ * Outputs go to the observers, the trajectory recorder first: MV_OBS_ROW
+ * at t = 0 and at the requested times rounded to whole steps, each with the
+ * full Gram matrix and the POPULATION loss and |grad L|^2 from the closed
+ * form (double path; a private copy of the problem with the teacher
+ * explicit, only the student replaced); MV_OBS_STEP at every row and every
+ * k_obs steps in between, with the student-teacher block of G (the
+ * student-student block is NAN there);
  * that block costs 4 m m* dot products of length d against B (4m + 2m*)
  * for a step, and k_obs is the smallest interval keeping it below 10%:
  * 1 unless the batch is tiny (paper setting: 3.6% at every step). */
 #include <moeverify/sgd.h>
 #include "base/linalg.h"
+#include "base/model.h"
 #include <moeverify/error.h>
+#include <moeverify/hermite.h>
 #include <moeverify/io.h>
 #include <moeverify/loss.h>
 #include <moeverify/problem.h>
@@ -51,9 +58,6 @@
 /* Columns per cache block of the projection product: 4 sample rows of
  * this length stay in L1 while all n parameter rows stream past. */
 #define SGD_DCHUNK 512
-/* Samples per cache block of the gradient product (their coefficients,
- * 2m x SGD_SCHUNK doubles, stay in L1). */
-#define SGD_SCHUNK 32
 /* Event observation may cost at most this fraction of a step. */
 #define SGD_OBS_FRAC 0.1
 
@@ -98,8 +102,9 @@ typedef mv_v2d v2d;
 
 /* P[s * np + k] = X[s] . U[k] for s < bp (multiple of 4), k < np (even);
  * rows have dp (multiple of 4) entries.  Column blocks of SGD_DCHUNK are
- * summed in order, each in a two-lane accumulator. */
-static void
+ * summed in order, each in a two-lane accumulator.  Not inlined: inside
+ * the step its 8 accumulators and 6 loads spill to the stack. */
+__attribute__ ((noinline)) static void
 kern_proj (double *P, const double *X, const double *U, size_t bp, size_t np,
            size_t dp)
 {
@@ -145,53 +150,6 @@ kern_proj (double *P, const double *X, const double *U, size_t bp, size_t np,
     }
 }
 
-/* S[j] = sum_{s < b} Ct[s * jp + j] X[s] for j < jp (multiple of 4); rows
- * of S and X have dp (multiple of 4) entries.  Tiles of 4 rows x 4
- * columns; samples in blocks of SGD_SCHUNK. */
-static void
-kern_grad (double *S, const double *Ct, const double *X, size_t b, size_t jp,
-           size_t dp)
-{
-  for (size_t s0 = 0; s0 < b; s0 += SGD_SCHUNK)
-    {
-      const size_t s1 = s0 + SGD_SCHUNK < b ? s0 + SGD_SCHUNK : b;
-      for (size_t t = 0; t < dp; t += 4)
-        for (size_t j = 0; j < jp; j += 4)
-          {
-            double *S0 = S + j * dp + t, *S1 = S0 + dp, *S2 = S1 + dp,
-              *S3 = S2 + dp;
-            v2d a00, a01, a10, a11, a20, a21, a30, a31;
-            if (s0 == 0)
-              a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = (v2d) { 0, 0 };
-            else
-              {
-                a00 = ld2 (S0), a01 = ld2 (S0 + 2);
-                a10 = ld2 (S1), a11 = ld2 (S1 + 2);
-                a20 = ld2 (S2), a21 = ld2 (S2 + 2);
-                a30 = ld2 (S3), a31 = ld2 (S3 + 2);
-              }
-            for (size_t s = s0; s < s1; s++)
-              {
-                const double *x = X + s * dp + t, *c = Ct + s * jp + j;
-                v2d y0 = ld2 (x), y1 = ld2 (x + 2);
-                v2d c0 = { c[0], c[0] }, c1 = { c[1], c[1] };
-                v2d c2 = { c[2], c[2] }, c3 = { c[3], c[3] };
-                a00 += c0 * y0;
-                a01 += c0 * y1;
-                a10 += c1 * y0;
-                a11 += c1 * y1;
-                a20 += c2 * y0;
-                a21 += c2 * y1;
-                a30 += c3 * y0;
-                a31 += c3 * y1;
-              }
-            st2 (S0, a00), st2 (S0 + 2, a01);
-            st2 (S1, a10), st2 (S1 + 2, a11);
-            st2 (S2, a20), st2 (S2 + 2, a21);
-            st2 (S3, a30), st2 (S3 + 2, a31);
-          }
-    }
-}
 #else
 static void
 kern_proj (double *P, const double *X, const double *U, size_t bp, size_t np,
@@ -202,21 +160,6 @@ kern_proj (double *P, const double *X, const double *U, size_t bp, size_t np,
       P[s * np + k] = mv_dot (X + s * dp, U + k * dp, dp);
 }
 
-static void
-kern_grad (double *S, const double *Ct, const double *X, size_t b, size_t jp,
-           size_t dp)
-{
-  memset (S, 0, jp * dp * sizeof *S);
-  for (size_t s = 0; s < b; s++)
-    for (size_t j = 0; j < jp; j++)
-      {
-        double c = Ct[s * jp + j];
-        const double *x = X + s * dp;
-        double *o = S + j * dp;
-        for (size_t t = 0; t < dp; t++)
-          o[t] += c * x[t];
-      }
-}
 #endif
 
 /* ------------------------------------------------------------ workspace */
@@ -227,40 +170,48 @@ typedef struct
   double *Ua, *Ub;       /* n x dp: raw v, w (the state), then the teacher
                             v*, w*; two buffers so a non-finite update never
                             overwrites the last good state */
+  double *U, *Un;        /* current and proposed state (Ua, Ub swapped) */
   double *X;             /* bp x dp samples (padding stays 0) */
   double *eps;           /* b label-noise variates */
   double *P;             /* bp x n raw projections */
+  double *f, *y, *r;     /* b: f, f* and the residual / B of each sample */
   double *Ct;            /* bp x jp per-sample gradient coefficients / B */
   double *T;             /* 2m: sum_s c_s (unit projection) */
   double *S;             /* jp x dp gradient sums */
   double *inv;           /* n: 1 / raw norm (current state) */
   double *invn;          /* 2m: 1 / raw norm of the proposed state */
-  double *ph;            /* 2m: pi(a_i), He3(b_i) of one sample */
   double *Gobs;          /* n x n: Gram for event detection */
   double *G;             /* n x n: full Gram at output times */
-  double *Vb, *Wb;       /* m x d: contiguous state for the closed form */
+  double *th;            /* 2 m d: contiguous state (V then W) for the
+                            closed form and the observers */
   double *gV, *gW;       /* m x d: closed-form gradient */
+  double *V0;            /* the problem's raw vectors (V, W, V*, W*) */
   unsigned long *out;    /* output steps (ascending, > 0) */
   size_t nout;
+  mv_observer *obs;      /* the recorder, then the caller's observers */
+  size_t nobs;
+  gsl_rng *rng;
+  mv_loss_ws *lws;
+  mv_problem q;          /* private problem: teacher explicit */
+  int have_q, noisy;
+  double lr, invB, s_noise;
+  unsigned long k_obs;   /* steps between event observations */
 } sgd_ws;
 
 static void
 ws_free (sgd_ws *w)
 {
   free (w->Ua), free (w->Ub), free (w->X), free (w->eps), free (w->P);
-  free (w->Ct), free (w->T), free (w->S), free (w->inv), free (w->invn);
-  free (w->ph), free (w->Gobs), free (w->G), free (w->Vb), free (w->Wb);
-  free (w->gV), free (w->gW), free (w->out);
+  free (w->f), free (w->y), free (w->r), free (w->Ct), free (w->T);
+  free (w->S), free (w->inv), free (w->invn), free (w->Gobs), free (w->G);
+  free (w->th), free (w->gV), free (w->gW), free (w->V0), free (w->out);
+  free (w->obs);
+  gsl_rng_free (w->rng);
+  if (w->lws)
+    mv_loss_free (w->lws);
+  if (w->have_q)
+    mv_problem_clear (&w->q);
   memset (w, 0, sizeof *w);
-}
-
-static int
-mul_ok (size_t a, size_t b, size_t *out)
-{
-  if (a && b > SIZE_MAX / a)
-    return 0;
-  *out = a * b;
-  return 1;
 }
 
 static int
@@ -307,27 +258,214 @@ build_grid (sgd_ws *w, const mv_sgd_params *p)
   return MV_OK;
 }
 
-static const char *
-vec_name (size_t k, size_t m, size_t *idx)
+/* Sizes (checked for overflow), arrays, output grid, observer list. */
+static int
+ws_alloc (sgd_ws *w, const mv_problem *pb, const mv_sgd_params *p,
+          mv_traj *tr)
 {
-  *idx = k % m + 1;
-  return k < m ? "student router v" : "student expert w";
+  const size_t d = pb->d, m = pb->m, ms = pb->mstar, n = 2 * m + 2 * ms;
+  const size_t B = p->batch;
+  int s = MV_OK;
+  w->d = d, w->m = m, w->ms = ms, w->n = n, w->b = B;
+  w->dp = (d + 3) / 4 * 4;
+  w->bp = (B + 3) / 4 * 4;
+  w->jp = (2 * m + 3) / 4 * 4;
+  size_t ndp, bdp, jdp, md, tmp;
+  if (w->dp < d || w->bp < B || !mv_mul_ok (n, w->dp, &ndp)
+      || !mv_mul_ok (w->bp, w->dp, &bdp) || !mv_mul_ok (w->jp, w->dp, &jdp)
+      || !mv_mul_ok (m, d, &md) || !mv_mul_ok (2 * md, sizeof (double), &tmp)
+      || !mv_mul_ok (ndp, sizeof (double), &tmp)
+      || !mv_mul_ok (bdp, sizeof (double), &tmp)
+      || !mv_mul_ok (w->bp, n > w->jp ? n : w->jp, &tmp) || n > SIZE_MAX / n / 8
+      || p->n_observers > SIZE_MAX / sizeof *w->obs - 1)
+    return mv_error_set (MV_ENOMEM, "sgd: problem too large (d = %zu, m = %zu,"
+                         " m* = %zu, batch %zu)", d, m, ms, B);
+  MV_ALLOC (w->Ua, ndp, "sgd", s, out);
+  MV_ALLOC (w->Ub, ndp, "sgd", s, out);
+  MV_ALLOC (w->X, bdp, "sgd", s, out);
+  MV_ALLOC (w->eps, B, "sgd", s, out);
+  MV_ALLOC (w->P, w->bp * n, "sgd", s, out);
+  MV_ALLOC (w->f, B, "sgd", s, out);
+  MV_ALLOC (w->y, B, "sgd", s, out);
+  MV_ALLOC (w->r, B, "sgd", s, out);
+  MV_ALLOC (w->Ct, w->bp * w->jp, "sgd", s, out);
+  MV_ALLOC (w->T, 2 * m, "sgd", s, out);
+  MV_ALLOC (w->S, jdp, "sgd", s, out);
+  MV_ALLOC (w->inv, n, "sgd", s, out);
+  MV_ALLOC (w->invn, 2 * m, "sgd", s, out);
+  MV_ALLOC (w->Gobs, n * n, "sgd", s, out);
+  MV_ALLOC (w->G, n * n, "sgd", s, out);
+  MV_ALLOC (w->th, 2 * md, "sgd", s, out);
+  MV_ALLOC (w->gV, md, "sgd", s, out);
+  MV_ALLOC (w->gW, md, "sgd", s, out);
+  MV_ALLOC (w->V0, 2 * md + 2 * ms * d, "sgd", s, out);
+  MV_ALLOC (w->obs, 1 + p->n_observers, "sgd", s, out);
+  mv_traj_observer (&w->obs[0], tr);
+  for (size_t i = 0; i < p->n_observers; i++)
+    w->obs[1 + i] = p->observers[i];
+  w->nobs = 1 + p->n_observers;
+  s = build_grid (w, p);
+out:
+  return s;
 }
 
-/* 1/|u_k| of the 2m student rows of U into inv; 0 if all are finite and
- * nonzero, else 1 + the first bad row. */
-static size_t
-student_norms (double *inv, const double *U, size_t m2, size_t dp)
+/* The initial raw vectors, row-padded into both state buffers, their
+ * inverse norms and the Gram matrices (the teacher block stays fixed). */
+static int
+init_vectors (sgd_ws *w, const mv_problem *pb)
 {
+  const size_t d = w->d, m = w->m, ms = w->ms, n = w->n, m2 = 2 * m;
+  const size_t md = m * d, dp = w->dp;
+  double *V0 = w->V0, *W0 = V0 + md, *Vt = W0 + md, *Wt = Vt + ms * d;
+  int s = mv_problem_vectors_d (V0, W0, Vt, Wt, pb);
+  if (s)
+    return s;
+  for (size_t k = 0; k < n; k++)
+    {
+      const double *src = k < m ? V0 + k * d : k < m2 ? W0 + (k - m) * d
+        : k < m2 + ms ? Vt + (k - m2) * d : Wt + (k - m2 - ms) * d;
+      memcpy (w->Ua + k * dp, src, d * sizeof *src);
+      memcpy (w->Ub + k * dp, src, d * sizeof *src);
+    }
+  /* teacher: unit vectors through 1/|u| like the students, so a student
+     equal to a teacher projects identically */
+  size_t bad = mv_linalg_unit_gram (w->G, w->inv, w->Ua, n, dp, dp);
+  if (bad)
+    {
+      size_t idx;
+      const char *nm = mv_model_vec_name (bad - 1, m, ms, &idx);
+      return mv_error_set (MV_EDOM, "sgd: %s_%zu is zero or not finite (its "
+                           "direction is undefined)", nm, idx);
+    }
+  /* Gram for events: student-student block not maintained between
+     outputs (NAN; the recorder reads only the student-teacher block); the
+     teacher block is fixed, each entry scaled row index first as the
+     trajectories written so far have it (not symmetric to the last bit) */
+  for (size_t k = 0; k < n; k++)
+    for (size_t l = 0; l < n; l++)
+      w->Gobs[k * n + l] = k == l ? 1.0 : k < m2 && l < m2 ? NAN
+        : k < m2 || l < m2 ? w->G[k * n + l]
+        : mv_dot (w->Ua + k * dp, w->Ua + l * dp, dp) * w->inv[k] * w->inv[l];
+  return MV_OK;
+}
+
+/* Private problem, closed-form workspace, generator, run record. */
+static int
+init_run (sgd_ws *w, mv_traj *tr, const mv_problem *pb,
+          const mv_sgd_params *p)
+{
+  const size_t d = w->d, m = w->m, ms = w->ms, md = m * d;
+  const double *V0 = w->V0;
+  int s = mv_problem_set_d (&w->q, d, m, ms, V0, V0 + md, V0 + 2 * md,
+                            V0 + 2 * md + ms * d, pb->noise_var);
+  if (s)
+    return s;
+  w->have_q = 1;
+  if (!(w->lws = mv_loss_alloc (m, ms, MV_PREC_DOUBLE)))
+    return MV_ENOMEM;
+  if (!(w->rng = gsl_rng_alloc (gsl_rng_mt19937)))
+    return mv_error_set (MV_ENOMEM, "sgd: cannot allocate the random number "
+                         "generator");
+  gsl_rng_set (w->rng, stream_seed (p->seed));
+  free (tr->final_state);
+  if (!(tr->final_state = malloc (2 * md * sizeof *tr->final_state)))
+    return mv_error_set (MV_ENOMEM, "sgd: out of memory");
+  for (size_t k = 0; k < w->n; k++)
+    tr->norms0[k] = k < 2 * m ? 1.0 / w->inv[k] : 1.0;
+  snprintf (tr->method, sizeof tr->method, "sgd");
+  snprintf (tr->params, sizeof tr->params, "lr %.17g, batch %zu, steps %lu, seed %lu",
+            p->lr, p->batch, p->steps, p->seed);
+  snprintf (tr->stepper, sizeof tr->stepper, "sgd");
+  tr->rtol = tr->atol = NAN;    /* not applicable */
+  tr->t_end = p->lr * (double) p->steps;
+  tr->d = d;
+  tr->steps = tr->rejected = tr->rhs_evals = tr->jac_evals = 0;
+  tr->status = MV_TRAJ_RUNNING;
+  tr->message[0] = '\0';
+  w->lr = p->lr;
+  w->invB = 1.0 / (double) p->batch;
+  w->noisy = pb->noise_var > 0;
+  w->s_noise = sqrt (pb->noise_var);
+  /* observe every k_obs steps: its 4 m m* dot products against the
+     B (4m + 2m*) of a step, at most SGD_OBS_FRAC of the cost */
+  const double obs_cost = 4.0 * (double) m * (double) ms;
+  const double step_cost = (double) p->batch * (double) (4 * m + 2 * ms);
+  w->k_obs = (unsigned long) ceil (obs_cost / (SGD_OBS_FRAC * step_cost));
+  if (w->k_obs < 1)
+    w->k_obs = 1;
+  w->U = w->Ua, w->Un = w->Ub;
+  return MV_OK;
+}
+
+/* ------------------------------------------------------------ one step */
+
+/* Fresh batch: per sample d normals for x, then the label noise. */
+static void
+draw_batch (sgd_ws *w)
+{
+  for (size_t b = 0; b < w->b; b++)
+    {
+      double *x = w->X + b * w->dp;
+      for (size_t i = 0; i < w->d; i++)
+        x[i] = gsl_ran_gaussian_ziggurat (w->rng, 1.0);
+      if (w->noisy)
+        w->eps[b] = w->s_noise * gsl_ran_gaussian_ziggurat (w->rng, 1.0);
+    }
+}
+
+/* Residuals and per-sample coefficients (1/B folded in) from the model
+ * kernel; T_j = sum_s c_sj (unit projection j of sample s). */
+static void
+batch_coeffs (sgd_ws *w)
+{
+  const size_t m = w->m, m2 = 2 * m, n = w->n, B = w->b, jp = w->jp;
+  const double *inv = w->inv;
+  mv_model_factors (w->f, w->Ct, jp, w->P, n, inv, B, m);
+  mv_model_eval (w->y, NULL, 0, w->P + m2, n, inv + m2, B, w->ms);
+  for (size_t b = 0; b < B; b++)
+    w->r[b] = (w->f[b] - w->y[b] - (w->noisy ? w->eps[b] : 0.0)) * w->invB;
+  mv_model_weigh (w->Ct, jp, w->P, n, inv, w->r, B, m);
+  memset (w->T, 0, m2 * sizeof *w->T);
+  for (size_t b = 0; b < B; b++)
+    {
+      const double *pr = w->P + b * n, *c = w->Ct + b * jp;
+      for (size_t i = 0; i < m; i++)
+        {
+          w->T[i] += c[i] * (pr[i] * inv[i]);
+          w->T[m + i] += c[m + i] * (pr[m + i] * inv[m + i]);
+        }
+    }
+}
+
+/* One SGD step into Un; 0, or 1 + the first student vector that became
+ * zero or non-finite (U stays the last good state). */
+static size_t
+sgd_step (sgd_ws *w)
+{
+  const size_t m2 = 2 * w->m, dp = w->dp;
+  draw_batch (w);
+  kern_proj (w->P, w->X, w->U, w->bp, w->n, dp);
+  batch_coeffs (w);
+  mv_linalg_accum (w->S, w->Ct, w->jp, w->X, w->b, w->jp, dp, 0);
+  /* u <- u - lr (S - T ubar) / |u|, into the other buffer */
   for (size_t k = 0; k < m2; k++)
     {
-      double nr = sqrt (mv_dot (U + k * dp, U + k * dp, dp));
-      if (!(nr > 0) || !isfinite (nr) || !isfinite (1.0 / nr))
-        return k + 1;
-      inv[k] = 1.0 / nr;
+      const double *u = w->U + k * dp, *g = w->S + k * dp;
+      double *un = w->Un + k * dp;
+      const double c1 = w->lr * w->inv[k], c2 = w->T[k] * w->inv[k];
+      for (size_t i = 0; i < dp; i++)
+        un[i] = u[i] - c1 * (g[i] - c2 * u[i]);
     }
+  size_t bad = mv_linalg_inv_norms (w->invn, w->Un, m2, dp, dp);
+  if (bad)
+    return bad;
+  double *sw = w->U;
+  w->U = w->Un, w->Un = sw;
+  memcpy (w->inv, w->invn, m2 * sizeof *w->invn);
   return 0;
 }
+
+/* ------------------------------------------------------------ observers */
 
 /* Student-teacher block of the Gram matrix (and its transpose) into G. */
 static void
@@ -340,58 +478,75 @@ gram_st (double *G, const double *U, const double *inv, size_t m2, size_t n,
         = mv_dot (U + k * dp, U + l * dp, dp) * inv[k] * inv[l];
 }
 
-/* Student-student block (the rest is kept from gram_st and the fixed
- * teacher block). */
-static void
-gram_ss (double *G, const double *U, const double *inv, size_t m2, size_t n,
-         size_t dp)
+static int
+notify (sgd_ws *w, int kind, double t, const double *G, double L, double g2,
+        const double *theta)
 {
-  for (size_t k = 0; k < m2; k++)
-    {
-      G[k * n + k] = 1.0;
-      for (size_t l = k + 1; l < m2; l++)
-        G[k * n + l] = G[l * n + k]
-          = mv_dot (U + k * dp, U + l * dp, dp) * inv[k] * inv[l];
-    }
+  mv_obs_point pt = {
+    .kind = kind, .t = t, .G = G, .loss = L, .grad2 = g2, .energy = NAN,
+    .theta = theta, .m = w->m, .mstar = w->ms, .n = w->n, .d = w->d
+  };
+  return mv_observers_notify (w->obs, w->nobs, &pt);
 }
 
 /* Population loss and |grad L|^2 (closed form, double path) of the state
- * in U, via the private problem q. */
+ * in w->th, via the private problem. */
 static int
-population (double *L, double *g2, sgd_ws *w, const double *U,
-            mv_problem *q, mv_loss_ws *lws)
+population (double *L, double *g2, sgd_ws *w)
 {
-  const size_t m = w->m, d = w->d, dp = w->dp;
-  for (size_t i = 0; i < m; i++)
-    {
-      memcpy (w->Vb + i * d, U + i * dp, d * sizeof *U);
-      memcpy (w->Wb + i * d, U + (m + i) * dp, d * sizeof *U);
-    }
-  int s = mv_problem_set_student_d (q, w->Vb, w->Wb);
+  const size_t md = w->m * w->d;
+  int s = mv_problem_set_student_d (&w->q, w->th, w->th + md);
   if (!s)
-    s = mv_loss_eval_d (L, w->gV, w->gW, NULL, q, lws);
+    s = mv_loss_eval_d (L, w->gV, w->gW, NULL, &w->q, w->lws);
   if (s)
     return s;
   double a = 0;
-  for (size_t i = 0; i < m * d; i++)
+  for (size_t i = 0; i < md; i++)
     a += w->gV[i] * w->gV[i] + w->gW[i] * w->gW[i];
   *g2 = a;
   return MV_OK;
 }
 
-/* Full Gram, population observables, event update and a trajectory row. */
+/* An output row: full Gram, STEP then ROW to the observers.  *cf is set
+ * when the closed form (not an observer) failed. */
 static int
-record (mv_traj *tr, sgd_ws *w, const double *U, double t, mv_problem *q,
-        mv_loss_ws *lws)
+record (sgd_ws *w, double t, int *cf)
 {
+  const size_t m = w->m, d = w->d, dp = w->dp;
   double L, g2;
-  gram_st (w->G, U, w->inv, 2 * w->m, w->n, w->dp);
-  gram_ss (w->G, U, w->inv, 2 * w->m, w->n, w->dp);
-  mv_traj_observe (tr, t, w->G);
-  int s = population (&L, &g2, w, U, q, lws);
+  *cf = 0;
+  /* the norms are those of w->inv (same kernel): cannot fail here */
+  mv_linalg_unit_gram (w->G, w->inv, w->U, w->n, dp, dp);
+  for (size_t k = 2 * m; k < w->n; k++)
+    memcpy (w->G + k * w->n + 2 * m, w->Gobs + k * w->n + 2 * m,
+            (w->n - 2 * m) * sizeof *w->G);
+  for (size_t i = 0; i < 2 * m; i++)
+    memcpy (w->th + i * d, w->U + i * dp, d * sizeof *w->U);
+  int s = notify (w, MV_OBS_STEP, t, w->G, NAN, NAN, w->th);
   if (s)
     return s;
-  return mv_traj_push (tr, t, L, g2, NAN, w->G);
+  if ((s = population (&L, &g2, w)))
+    {
+      *cf = 1;
+      return s;
+    }
+  return notify (w, MV_OBS_ROW, t, w->G, L, g2, w->th);
+}
+
+/* A failed row: the run stops with the observer's or the closed form's
+ * message. */
+static int
+row_failed (mv_traj *tr, int s, int cf, unsigned long step)
+{
+  tr->status = MV_TRAJ_FAILED;
+  if (!cf)
+    {
+      snprintf (tr->message, sizeof tr->message, "%s", mv_error_message ());
+      return s;
+    }
+  snprintf (tr->message, sizeof tr->message, "population loss at step %lu: "
+            "%s", step, mv_error_message ());
+  return mv_error_set (s, "sgd: %s", tr->message);
 }
 
 static int
@@ -408,6 +563,9 @@ check_args (const mv_traj *tr, const mv_problem *pb, const mv_sgd_params *p)
   if (!(p->lr > 0) || !isfinite (p->lr))
     return mv_error_set (MV_EINVAL, "sgd: learning rate must be positive and "
                          "finite (got %g)", p->lr);
+  if (p->n_observers && !p->observers)
+    return mv_error_set (MV_EINVAL, "sgd: %zu observers but a NULL list",
+                         p->n_observers);
   if (p->batch == 0)
     return mv_error_set (MV_EINVAL, "sgd: batch size must be at least 1");
   if (p->steps == 0)
@@ -434,175 +592,23 @@ check_args (const mv_traj *tr, const mv_problem *pb, const mv_sgd_params *p)
   return MV_OK;
 }
 
+
 /* --------------------------------------------------------------- main */
 
-int
-mv_sgd_run (mv_traj *tr, const mv_problem *pb, const mv_sgd_params *p)
+/* The step loop from t = 0 (recorded) to the end, an interruption or a
+ * failure; the state reached ends with a row. */
+static int
+run_loop (mv_traj *tr, sgd_ws *w, const mv_sgd_params *p)
 {
-  mv_init ();
-  int s = check_args (tr, pb, p);
-  if (s)
-    return s;
-  const double wall0 = mv_io_now ();
-  const size_t d = pb->d, m = pb->m, ms = pb->mstar, n = 2 * m + 2 * ms;
-  const size_t m2 = 2 * m, B = p->batch;
-  const double lr = p->lr, t_end = lr * (double) p->steps;
-  sgd_ws w;
-  memset (&w, 0, sizeof w);
-  w.d = d, w.m = m, w.ms = ms, w.n = n, w.b = B;
-  w.dp = (d + 3) / 4 * 4;
-  w.bp = (B + 3) / 4 * 4;
-  w.jp = (m2 + 3) / 4 * 4;
-  gsl_rng *rng = NULL;
-  mv_loss_ws *lws = NULL;
-  mv_problem q;
-  int have_q = 0;
-  double *V0 = NULL;
-  memset (&q, 0, sizeof q);
-
-  size_t ndp, bdp, jdp, md, tmp;
-  if (w.dp < d || w.bp < B || !mul_ok (n, w.dp, &ndp)
-      || !mul_ok (w.bp, w.dp, &bdp) || !mul_ok (w.jp, w.dp, &jdp)
-      || !mul_ok (m, d, &md) || !mul_ok (2 * md, sizeof (double), &tmp)
-      || !mul_ok (ndp, sizeof (double), &tmp)
-      || !mul_ok (bdp, sizeof (double), &tmp)
-      || !mul_ok (w.bp, n > w.jp ? n : w.jp, &tmp) || n > SIZE_MAX / n / 8)
-    return mv_error_set (MV_ENOMEM, "sgd: problem too large (d = %zu, m = %zu,"
-                         " m* = %zu, batch %zu)", d, m, ms, B);
-#define ALLOC(ptr, cnt)                                                   \
-  do {                                                                    \
-    size_t c_ = (cnt);                                                    \
-    (ptr) = calloc (c_ ? c_ : 1, sizeof *(ptr));                          \
-    if (!(ptr)) { s = mv_error_set (MV_ENOMEM, "sgd: out of memory (d = %zu," \
-                                    " batch %zu)", d, B); goto done; }    \
-  } while (0)
-  ALLOC (w.Ua, ndp);
-  ALLOC (w.Ub, ndp);
-  ALLOC (w.X, bdp);
-  ALLOC (w.eps, B);
-  ALLOC (w.P, w.bp * n);
-  ALLOC (w.Ct, w.bp * w.jp);
-  ALLOC (w.T, m2);
-  ALLOC (w.S, jdp);
-  ALLOC (w.inv, n);
-  ALLOC (w.invn, m2);
-  ALLOC (w.ph, m2);
-  ALLOC (w.Gobs, n * n);
-  ALLOC (w.G, n * n);
-  ALLOC (w.Vb, md);
-  ALLOC (w.Wb, md);
-  ALLOC (w.gV, md);
-  ALLOC (w.gW, md);
-  ALLOC (V0, 2 * md + 2 * ms * d);
-  if ((s = build_grid (&w, p)))
-    goto done;
-
-  /* initial raw vectors, row-padded into both state buffers */
-  double *W0 = V0 + md, *Vt = W0 + md, *Wt = Vt + ms * d;
-  if ((s = mv_problem_vectors_d (V0, W0, Vt, Wt, pb)))
-    goto done;
-  for (size_t k = 0; k < n; k++)
-    {
-      const double *src = k < m ? V0 + k * d : k < m2 ? W0 + (k - m) * d
-        : k < m2 + ms ? Vt + (k - m2) * d : Wt + (k - m2 - ms) * d;
-      memcpy (w.Ua + k * w.dp, src, d * sizeof *src);
-      memcpy (w.Ub + k * w.dp, src, d * sizeof *src);
-    }
-  size_t bad = student_norms (w.inv, w.Ua, m2, w.dp);
-  if (bad)
-    {
-      size_t idx;
-      const char *nm = vec_name (bad - 1, m, &idx);
-      s = mv_error_set (MV_EDOM, "sgd: %s_%zu is zero or not finite (its "
-                        "direction is undefined)", nm, idx);
-      goto done;
-    }
-  /* teacher: unit vectors through 1/|u| like the students, so a student
-     equal to a teacher projects identically */
-  for (size_t k = m2; k < n; k++)
-    {
-      double nr = sqrt (mv_dot (w.Ua + k * w.dp, w.Ua + k * w.dp, w.dp));
-      if (!(nr > 0) || !isfinite (nr))
-        {
-          s = mv_error_set (MV_EDOM, "sgd: teacher vector %zu is zero or not "
-                            "finite", k - m2 + 1);
-          goto done;
-        }
-      w.inv[k] = 1.0 / nr;
-    }
-  for (size_t k = 0; k < n; k++)
-    tr->norms0[k] = k < m2 ? 1.0 / w.inv[k] : 1.0;
-
-  /* private problem with the teacher explicit: the closed form at output
-     times replaces only the student */
-  if ((s = mv_problem_set_d (&q, d, m, ms, V0, W0, Vt, Wt, pb->noise_var)))
-    goto done;
-  have_q = 1;
-  if (!(lws = mv_loss_alloc (m, ms, 53)))
-    {
-      s = MV_ENOMEM;
-      goto done;
-    }
-  rng = gsl_rng_alloc (gsl_rng_mt19937);
-  if (!rng)
-    {
-      s = mv_error_set (MV_ENOMEM, "sgd: cannot allocate the random number "
-                        "generator");
-      goto done;
-    }
-  gsl_rng_set (rng, stream_seed (p->seed));
-  free (tr->final_state);
-  tr->final_state = malloc (2 * md * sizeof *tr->final_state);
-  if (!tr->final_state)
-    {
-      s = mv_error_set (MV_ENOMEM, "sgd: out of memory");
-      goto done;
-    }
-
-  snprintf (tr->method, sizeof tr->method, "sgd");
-  snprintf (tr->params, sizeof tr->params, "lr %.17g, batch %zu, steps %lu, seed %lu",
-            p->lr, p->batch, p->steps, p->seed);
-  snprintf (tr->stepper, sizeof tr->stepper, "sgd");
-  tr->rtol = tr->atol = NAN;    /* not applicable */
-  tr->t_end = t_end;
-  tr->d = d;
-  tr->steps = tr->rejected = tr->rhs_evals = tr->jac_evals = 0;
-  tr->status = MV_TRAJ_RUNNING;
-  tr->message[0] = '\0';
-
-  /* Gram for events: teacher block fixed, student-student block not
-     maintained between outputs (NAN; mv_traj_observe reads only the
-     student-teacher alignments) */
-  for (size_t i = 0; i < n * n; i++)
-    w.Gobs[i] = NAN;
-  for (size_t k = m2; k < n; k++)
-    for (size_t l = m2; l < n; l++)
-      w.Gobs[k * n + l] = w.G[k * n + l] = k == l ? 1.0
-        : mv_dot (w.Ua + k * w.dp, w.Ua + l * w.dp, w.dp) * w.inv[k] * w.inv[l];
-  for (size_t k = 0; k < m2; k++)
-    w.Gobs[k * n + k] = 1.0;
-
-  /* observe every k_obs steps: its 4 m m* dot products against the
-     B (4m + 2m*) of a step, at most SGD_OBS_FRAC of the cost */
-  const double obs_cost = 4.0 * (double) m * (double) ms;
-  const double step_cost = (double) B * (double) (4 * m + 2 * ms);
-  unsigned long k_obs = (unsigned long) ceil (obs_cost / (SGD_OBS_FRAC
-                                                          * step_cost));
-  if (k_obs < 1)
-    k_obs = 1;
+  const double lr = w->lr, t_end = tr->t_end;
   const unsigned long prog_every = p->steps / 200 > 0 ? p->steps / 200 : 1;
-
-  double *U = w.Ua, *Un = w.Ub;
   unsigned long step = 0, last_row = 0;
-  if ((s = record (tr, &w, U, 0.0, &q, lws)))
-    goto failed_cf;
+  size_t next_out = 0;
+  int s, cf;
+  if ((s = record (w, 0.0, &cf)))
+    return row_failed (tr, s, cf, step);
   if (p->progress)
     p->progress (p->progress_ctx, 0.0, t_end);
-
-  const int noisy = pb->noise_var > 0;
-  const double s_noise = sqrt (pb->noise_var), invB = 1.0 / (double) B;
-  const size_t dp = w.dp, jp = w.jp;
-  size_t next_out = 0;
   while (step < p->steps)
     {
       if (p->interrupt && *p->interrupt)
@@ -613,128 +619,70 @@ mv_sgd_run (mv_traj *tr, const mv_problem *pb, const mv_sgd_params *p)
                     lr * (double) step);
           break;
         }
-      /* fresh batch */
-      for (size_t b = 0; b < B; b++)
-        {
-          double *x = w.X + b * dp;
-          for (size_t i = 0; i < d; i++)
-            x[i] = gsl_ran_gaussian_ziggurat (rng, 1.0);
-          if (noisy)
-            w.eps[b] = s_noise * gsl_ran_gaussian_ziggurat (rng, 1.0);
-        }
-      kern_proj (w.P, w.X, U, w.bp, n, dp);
-      /* residuals and per-sample coefficients (1/B folded in) */
-      memset (w.T, 0, m2 * sizeof *w.T);
-      const double *inv = w.inv;
-      for (size_t b = 0; b < B; b++)
-        {
-          const double *pr = w.P + b * n;
-          double f = 0, y = 0;
-          for (size_t j = 0; j < ms; j++)
-            {
-              double a = pr[m2 + j] * inv[m2 + j];
-              double z = pr[m2 + ms + j] * inv[m2 + ms + j];
-              y += (1.0 / (1.0 + exp (-a))) * (z * (z * z - 3.0));
-            }
-          for (size_t i = 0; i < m; i++)
-            {
-              double a = pr[i] * inv[i], z = pr[m + i] * inv[m + i];
-              double pi = 1.0 / (1.0 + exp (-a)), he = z * (z * z - 3.0);
-              w.ph[i] = pi;
-              w.ph[m + i] = he;
-              f += pi * he;
-            }
-          double r = (f - y - (noisy ? w.eps[b] : 0.0)) * invB;
-          double *c = w.Ct + b * jp;
-          for (size_t i = 0; i < m; i++)
-            {
-              double a = pr[i] * inv[i], z = pr[m + i] * inv[m + i];
-              double pi = w.ph[i], he = w.ph[m + i];
-              double cv = r * pi * (1.0 - pi) * he;
-              double cw = r * pi * 3.0 * (z * z - 1.0);
-              c[i] = cv;
-              c[m + i] = cw;
-              w.T[i] += cv * a;
-              w.T[m + i] += cw * z;
-            }
-        }
-      kern_grad (w.S, w.Ct, w.X, B, jp, dp);
-      /* u <- u - lr (S - T ubar) / |u|, into the other buffer */
-      for (size_t k = 0; k < m2; k++)
-        {
-          const double *u = U + k * dp, *g = w.S + k * dp;
-          double *un = Un + k * dp;
-          const double c1 = lr * inv[k], c2 = w.T[k] * inv[k];
-          for (size_t i = 0; i < dp; i++)
-            un[i] = u[i] - c1 * (g[i] - c2 * u[i]);
-        }
-      bad = student_norms (w.invn, Un, m2, dp);
+      size_t bad = sgd_step (w);
       if (bad)
         {
           size_t idx;
-          const char *nm = vec_name (bad - 1, m, &idx);
+          const char *nm = mv_model_vec_name (bad - 1, w->m, w->ms, &idx);
           tr->status = MV_TRAJ_FAILED;
           snprintf (tr->message, sizeof tr->message, "%s_%zu became zero or "
                     "non-finite at step %lu (t = %.6g); learning rate %g too "
                     "large?", nm, idx, step + 1, lr * (double) (step + 1), lr);
           break;
         }
-      double *sw = U;
-      U = Un, Un = sw;
-      memcpy (w.inv, w.invn, m2 * sizeof *w.invn);
       step++;
       tr->steps = step;
       tr->rhs_evals = step;
       const double t = lr * (double) step;
-      if (next_out < w.nout && step == w.out[next_out])
+      if (next_out < w->nout && step == w->out[next_out])
         {
           next_out++;
           last_row = step;
-          if ((s = record (tr, &w, U, t, &q, lws)))
-            goto failed_cf;
+          if ((s = record (w, t, &cf)))
+            return row_failed (tr, s, cf, step);
         }
-      else if (step % k_obs == 0)
+      else if (step % w->k_obs == 0)
         {
-          gram_st (w.Gobs, U, w.inv, m2, n, dp);
-          mv_traj_observe (tr, t, w.Gobs);
+          gram_st (w->Gobs, w->U, w->inv, 2 * w->m, w->n, w->dp);
+          if ((s = notify (w, MV_OBS_STEP, t, w->Gobs, NAN, NAN, NULL)))
+            return row_failed (tr, s, 0, step);
         }
       if (p->progress && (step % prog_every == 0 || step == p->steps))
         p->progress (p->progress_ctx, t, t_end);
     }
-  /* an early stop still ends with a row of the state reached */
   if (tr->status != MV_TRAJ_RUNNING && last_row != step)
-    if ((s = record (tr, &w, U, lr * (double) step, &q, lws)))
-      goto failed_cf;
+    if ((s = record (w, lr * (double) step, &cf)))
+      return row_failed (tr, s, cf, step);
   if (tr->status == MV_TRAJ_RUNNING)
     tr->status = MV_TRAJ_DONE;
-  s = tr->status == MV_TRAJ_FAILED
+  return tr->status == MV_TRAJ_FAILED
     ? mv_error_set (MV_ENOCONV, "sgd: %s", tr->message) : MV_OK;
-  goto finish;
+}
 
-failed_cf:
-  /* the closed form failed at an output time */
-  tr->status = MV_TRAJ_FAILED;
-  snprintf (tr->message, sizeof tr->message, "population loss at step %lu: "
-            "%s", step, mv_error_message ());
-  mv_error_set (s, "sgd: %s", tr->message);
-
-finish:
-  for (size_t i = 0; i < m; i++)
+int
+mv_sgd_run (mv_traj *tr, const mv_problem *pb, const mv_sgd_params *p)
+{
+  mv_init ();
+  int s = check_args (tr, pb, p);
+  if (s)
+    return s;
+  const double wall0 = mv_io_now ();
+  sgd_ws w;
+  memset (&w, 0, sizeof w);
+  if ((s = ws_alloc (&w, pb, p, tr)) || (s = init_vectors (&w, pb))
+      || (s = init_run (&w, tr, pb, p)))
+    goto done;
+  s = run_loop (tr, &w, p);
+  for (size_t i = 0; i < w.m; i++)
     {
-      memcpy (tr->final_state + i * d, U + i * w.dp, d * sizeof *U);
-      memcpy (tr->final_state + md + i * d, U + (m + i) * w.dp,
-              d * sizeof *U);
+      memcpy (tr->final_state + i * w.d, w.U + i * w.dp, w.d * sizeof *w.U);
+      memcpy (tr->final_state + (w.m + i) * w.d, w.U + (w.m + i) * w.dp,
+              w.d * sizeof *w.U);
     }
   tr->wall_seconds = mv_io_now () - wall0;
+  mv_observers_finish (w.obs, w.nobs, tr);
 
 done:
-#undef ALLOC
-  gsl_rng_free (rng);
-  if (lws)
-    mv_loss_free (lws);
-  if (have_q)
-    mv_problem_clear (&q);
-  free (V0);
   ws_free (&w);
   return s;
 }
