@@ -155,6 +155,70 @@ clog2 (double x)
   return (unsigned) ceil (log2 (x > 1 ? x : 1));
 }
 
+/* Log of the summand of c_{2i+1} at node w, w^{2i+1} e^{-w^2/2} / sinh(pi w)
+ * (common factors aside).  It is concave in w: the second derivative is
+ * at most -2i/w^2 - 1, as sinh x >= x. */
+static double
+fourier_lterm (unsigned i, double w)
+{
+  double pw = M_PI * w;
+  double lsinh = pw > 1 ? pw - M_LN2 + log1p (-exp (-2 * pw)) : log (sinh (pw));
+  return (2.0 * i + 1.0) * log (w) - 0.5 * w * w - lsinh;
+}
+
+/* Nodes j in [lo[i], hi[i]] carry every summand of c_{2i+1} within e^-D of
+ * the largest one found (all summands are positive, so the dropped ones
+ * add up to at most J e^-D of the sum).  Concavity makes each set an
+ * interval around the peak, found by bisection; the intervals are then
+ * widened so that lo and hi are nondecreasing in i, which lets the node
+ * loop keep one contiguous range of i. */
+static void
+fourier_window (unsigned *lo, unsigned *hi, unsigned nodd, unsigned J,
+                double h, double D)
+{
+  for (unsigned i = 0; i < nodd; i++)
+    {
+      double k = 2.0 * i + 1.0;
+      double ws = 0.5 * (-M_PI + sqrt (M_PI * M_PI + 4 * k));
+      double jc = fmin (fmax (round (ws / h), 1.0), (double) J);
+      unsigned jb = (unsigned) jc;
+      double best = fourier_lterm (i, jb * h);
+      for (int dj = -2; dj <= 2; dj++)
+        {
+          double j = jc + dj;
+          if (j >= 1 && j <= J && fourier_lterm (i, j * h) > best)
+            best = fourier_lterm (i, j * h), jb = (unsigned) j;
+        }
+      double thr = best - D;
+      unsigned a = 1, b = jb;           /* first j in [1, jb] above thr */
+      while (a < b)
+        {
+          unsigned mid = a + (b - a) / 2;
+          if (fourier_lterm (i, mid * h) >= thr)
+            b = mid;
+          else
+            a = mid + 1;
+        }
+      lo[i] = a;
+      a = jb, b = J;                    /* last j in [jb, J] above thr */
+      while (a < b)
+        {
+          unsigned mid = b - (b - a) / 2;
+          if (fourier_lterm (i, mid * h) >= thr)
+            a = mid;
+          else
+            b = mid - 1;
+        }
+      hi[i] = a;
+    }
+  for (unsigned i = nodd - 1; i-- > 0;)
+    if (lo[i] > lo[i + 1])
+      lo[i] = lo[i + 1];
+  for (unsigned i = 1; i < nodd; i++)
+    if (hi[i] < hi[i - 1])
+      hi[i] = hi[i - 1];
+}
+
 static int
 fourier_pass (mpfr_t *c, mv_mag *relerr, unsigned kmax, double h, double X,
               double target_lnrel)
@@ -167,12 +231,22 @@ fourier_pass (mpfr_t *c, mv_mag *relerr, unsigned kmax, double h, double X,
   if (strip_grid_init (&grid, kmax, FOURIER_STRIP))
     return MV_ENOMEM;
   mpfr_t w, w2, t, base, hh, *sum = malloc (nodd * sizeof *sum);
-  if (!sum)
+  unsigned *lo = malloc (2 * (size_t) nodd * sizeof *lo), *hi = lo + nodd;
+  if (!sum || !lo)
     {
+      free (sum), free (lo);
       strip_grid_free (&grid);
       return mv_error_set (MV_ENOMEM, "hermite: out of memory");
     }
-  mpfr_inits2 (wp, w, w2, t, base, hh, (mpfr_ptr) 0);
+  /* dropped summands: at most 2^-(wp+4) of each sum (charged below) */
+  fourier_window (lo, hi, nodd, J, h, (wp + 4.0) * M_LN2 + log (J + 1.0) + 1.0);
+  mpfr_inits2 (wp, w, t, base, hh, (mpfr_ptr) 0);
+  /* w = j h (h a double) has at most 53 + log2(J + 1) bits, so w^2 is exact
+   * in twice that: held at that precision, the J x nodd products
+   * base * w^2 below multiply by a few limbs instead of wp bits (same
+   * values, so the same bits, several times faster at high precision) */
+  mpfr_prec_t p2 = 2 * (53 + (mpfr_prec_t) clog2 (J + 1.0));
+  mpfr_init2 (w2, p2 < wp ? p2 : wp);
   mpfr_set_d (hh, h, MPFR_RNDN);
   for (unsigned i = 0; i < nodd; i++)
     mpfr_init2 (sum[i], wp), mpfr_set_zero (sum[i], 1);
@@ -180,8 +254,15 @@ fourier_pass (mpfr_t *c, mv_mag *relerr, unsigned kmax, double h, double X,
   mpfr_const_pi (t, MPFR_RNDN);
   mpfr_ui_div (t, 1, t, MPFR_RNDN);
   mpfr_div_2ui (sum[0], t, 1, MPFR_RNDN);
+  unsigned ia = 0, ib = 0;      /* the sums that need node j: [ia, ib) */
   for (unsigned j = 1; j <= J; j++)
     {
+      while (ia < nodd && hi[ia] < j)
+        ia++;
+      while (ib < nodd && lo[ib] <= j)
+        ib++;
+      if (ia >= ib)
+        continue;
       mpfr_mul_ui (w, hh, j, MPFR_RNDN);
       mpfr_sqr (w2, w, MPFR_RNDN);
       mpfr_div_2ui (t, w2, 1, MPFR_RNDN);
@@ -192,7 +273,12 @@ fourier_pass (mpfr_t *c, mv_mag *relerr, unsigned kmax, double h, double X,
       mpfr_sinh (t, t, MPFR_RNDN);
       mpfr_div (base, base, t, MPFR_RNDN);
       mpfr_mul (base, base, w, MPFR_RNDN);          /* k = 1 term */
-      for (unsigned i = 0; i < nodd; i++)
+      if (ia > 0)
+        {
+          mpfr_pow_ui (t, w2, ia, MPFR_RNDN);
+          mpfr_mul (base, base, t, MPFR_RNDN);      /* k = 2 ia + 1 */
+        }
+      for (unsigned i = ia; i < ib; i++)
         {
           mpfr_add (sum[i], sum[i], base, MPFR_RNDN);
           mpfr_mul (base, base, w2, MPFR_RNDN);     /* k -> k + 2 */
@@ -227,7 +313,8 @@ fourier_pass (mpfr_t *c, mv_mag *relerr, unsigned kmax, double h, double X,
       mv_mag_set_exp (&rel, ldisc);
       mv_mag_set_exp (&t, ltrunc);
       mv_mag_add (&rel, &rel, &t);
-      mv_mag_set_d_2exp (&t, (k / 2.0 + J + 10.0) * 2.0, -(long) wp);
+      /* roundings, plus 2^-(wp+4) for the summands outside the window */
+      mv_mag_set_d_2exp (&t, (k / 2.0 + J + 10.5) * 2.0, -(long) wp);
       mv_mag_add (&rel, &rel, &t);
       if (mv_mag_log2 (&rel) * M_LN2 > target_lnrel)
         status = MV_ENOCONV;
@@ -239,7 +326,7 @@ fourier_pass (mpfr_t *c, mv_mag *relerr, unsigned kmax, double h, double X,
     }
   for (unsigned i = 0; i < nodd; i++)
     mpfr_clear (sum[i]);
-  free (sum);
+  free (sum), free (lo);
   strip_grid_free (&grid);
   mpfr_clears (w, w2, t, base, hh, (mpfr_ptr) 0);
   return status;
