@@ -15,7 +15,8 @@ extern "C" {
 #endif
 
 typedef struct {
-  const char *stepper;   /* rk8pd (default), rkf45, rkck, msbdf, bsimp */
+  const char *stepper;   /* a name in the stepper table (below); NULL or
+                            default: mv_flow_stepper_name (0), rk8pd */
   double rtol, atol;     /* default 1e-9, 1e-12 */
   double t_end;          /* > 0 */
   double h0;             /* first step (default 1e-6 t_end) */
@@ -33,6 +34,15 @@ typedef struct {
   void (*progress) (void *ctx, double t, double t_end);
   void *progress_ctx;
 } mv_flow_params;
+
+/* The stepper table: GSL odeiv2 step types by name, entry 0 the default.
+ * Implicit steppers use the flow's analytic Jacobian (reduced flow; full
+ * flow up to MV_LOSS_HESS_RAW_MAX parameters). */
+const char *mv_flow_stepper_name (size_t i);   /* NULL past the end */
+int mv_flow_stepper_implicit (size_t i);       /* 0 past the end */
+/* Index of the stepper called name (NULL: the default) into *index (may be
+ * NULL); MV_EINVAL with a message listing every name if there is none. */
+int mv_flow_stepper_find (const char *name, size_t *index);
 
 void mv_flow_params_default (mv_flow_params *p);
 /* MV_OK, or MV_EINVAL with a message naming the bad parameter. */

@@ -10,10 +10,12 @@
 #include <string.h>
 #include <time.h>
 
+/* The stepper table: the one list of GSL step types (usage texts and error
+ * messages are generated from it).  Entry 0 is the default. */
 static const struct {
   const char *name;
   const gsl_odeiv2_step_type **type;
-  int implicit;
+  int implicit;                 /* needs the flow's analytic Jacobian */
 } STEPPERS[] = {
   { "rk8pd", &gsl_odeiv2_step_rk8pd, 0 },
   { "rkf45", &gsl_odeiv2_step_rkf45, 0 },
@@ -24,12 +26,56 @@ static const struct {
   { "bsimp", &gsl_odeiv2_step_bsimp, 1 },
   { "rk4imp", &gsl_odeiv2_step_rk4imp, 1 },
 };
+#define N_STEPPERS (sizeof STEPPERS / sizeof STEPPERS[0])
+
+const char *
+mv_flow_stepper_name (size_t i)
+{
+  return i < N_STEPPERS ? STEPPERS[i].name : NULL;
+}
+
+int
+mv_flow_stepper_implicit (size_t i)
+{
+  return i < N_STEPPERS && STEPPERS[i].implicit;
+}
+
+int
+mv_flow_implicit (const mv_flow_params *p)
+{
+  size_t i;
+  return mv_flow_stepper_find (p->stepper, &i) == MV_OK && STEPPERS[i].implicit;
+}
+
+const gsl_odeiv2_step_type *
+mv_flow_stepper_type (size_t i)
+{
+  return i < N_STEPPERS ? *STEPPERS[i].type : NULL;
+}
+
+int
+mv_flow_stepper_find (const char *name, size_t *index)
+{
+  if (!name)
+    name = STEPPERS[0].name;
+  for (size_t i = 0; i < N_STEPPERS; i++)
+    if (!strcmp (name, STEPPERS[i].name))
+      {
+        if (index)
+          *index = i;
+        return MV_OK;
+      }
+  char list[256] = "";
+  for (size_t i = 0, len = 0; i < N_STEPPERS && len < sizeof list; i++)
+    len += snprintf (list + len, sizeof list - len, "%s%s", i ? ", " : "", STEPPERS[i].name);
+  return mv_error_set (MV_EINVAL, "flow: unknown stepper '%s' (%s)", name, list);
+}
 
 void
 mv_flow_params_default (mv_flow_params *p)
 {
   memset (p, 0, sizeof *p);
-  p->stepper = "rk8pd";
+  p->stepper = STEPPERS[0].name;
   p->rtol = 1e-9;
   p->atol = 1e-12;
   p->t_end = 100;
@@ -78,8 +124,9 @@ mv_flow_times (const mv_flow_params *p, size_t *n)
   return t;
 }
 
+/* p usable; *stepper its index in the table. */
 static int
-check_params (const mv_flow_params *p, int *implicit, const gsl_odeiv2_step_type **type)
+check_params (const mv_flow_params *p, size_t *stepper)
 {
   if (!(p->t_end > 0) || !isfinite (p->t_end))
     return mv_error_set (MV_EINVAL, "flow: t-end must be positive and finite (got %g)", p->t_end);
@@ -91,38 +138,28 @@ check_params (const mv_flow_params *p, int *implicit, const gsl_odeiv2_step_type
     for (size_t i = 0; i < p->n_times; i++)
       if (!(p->times[i] > (i ? p->times[i - 1] : 0)) || p->times[i] > p->t_end)
         return mv_error_set (MV_EINVAL, "flow: output times must increase within (0, t-end]");
-  const char *name = p->stepper ? p->stepper : "rk8pd";
-  for (size_t i = 0; i < sizeof STEPPERS / sizeof STEPPERS[0]; i++)
-    if (!strcmp (name, STEPPERS[i].name))
-      {
-        *type = *STEPPERS[i].type;
-        *implicit = STEPPERS[i].implicit;
-        return MV_OK;
-      }
-  return mv_error_set (MV_EINVAL, "flow: unknown stepper '%s' (rk8pd, rkf45, rkck, rk4, "
-                       "msadams, msbdf, bsimp, rk4imp)", name);
+  return mv_flow_stepper_find (p->stepper, stepper);
 }
 
 int
 mv_flow_params_check (const mv_flow_params *p)
 {
-  int implicit;
-  const gsl_odeiv2_step_type *type;
-  return check_params (p, &implicit, &type);
+  size_t stepper;
+  return check_params (p, &stepper);
 }
 
 int
 mv_flow_integrate (mv_traj *tr, mv_flow_problem *fp, double *y, const mv_flow_params *p)
 {
-  int implicit = 0;
-  const gsl_odeiv2_step_type *type = NULL;
-  int s = check_params (p, &implicit, &type);
+  size_t si = 0;
+  int s = check_params (p, &si);
   if (s)
     return s;
-  if (implicit && !fp->sys.jacobian)
+  if (mv_flow_stepper_implicit (si) && !fp->sys.jacobian)
     return mv_error_set (MV_EINVAL, "flow: stepper '%s' needs a Jacobian, which this flow "
-                         "does not provide (dimension too large); use rk8pd or rkf45",
-                         p->stepper);
+                         "does not provide (dimension too large); use an explicit one "
+                         "such as %s", mv_flow_stepper_name (si), mv_flow_stepper_name (0));
+  const gsl_odeiv2_step_type *type = mv_flow_stepper_type (si);
   size_t nt, n = tr->n, dim = fp->sys.dimension;
   double *times = mv_flow_times (p, &nt);
   double *G = malloc (n * n * sizeof *G);
@@ -136,7 +173,7 @@ mv_flow_integrate (mv_traj *tr, mv_flow_problem *fp, double *y, const mv_flow_pa
       free (times), free (G);
       return mv_error_set (MV_ENOMEM, "flow: out of memory (dimension %zu)", dim);
     }
-  snprintf (tr->stepper, sizeof tr->stepper, "%s", p->stepper ? p->stepper : "rk8pd");
+  snprintf (tr->stepper, sizeof tr->stepper, "%s", mv_flow_stepper_name (si));
   tr->rtol = p->rtol, tr->atol = p->atol, tr->t_end = p->t_end;
   tr->status = MV_TRAJ_RUNNING;
   double wall0 = mv_io_now (), t = 0, h = h0, L, g2;

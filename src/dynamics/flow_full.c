@@ -187,8 +187,7 @@ mv_flow_full (mv_traj *tr, const mv_problem *pb, const mv_flow_params *p)
     s = MV_ENOMEM;
   /* the dense Hessian only for the implicit steppers and small problems;
    * otherwise no Jacobian, and flow.c refuses implicit steppers cleanly */
-  const char *st = p->stepper ? p->stepper : "";
-  int implicit = !strcmp (st, "msbdf") || !strcmp (st, "bsimp") || !strcmp (st, "rk4imp");
+  int implicit = mv_flow_implicit (p);
   int want_jac = implicit && 2 * md <= MV_LOSS_HESS_RAW_MAX
                  && c.ws && mv_loss_nvar (c.ws) <= MV_LOSS_HESS_RAW_MAXVAR;
   if (!s && want_jac && !(c.H = malloc (4 * md * md * sizeof *c.H)))

@@ -11,6 +11,13 @@
 typedef int (*mv_flow_observe_fn) (void *ctx, const double *y, double *G,
                                    double *L, double *grad2);
 
+/* GSL step type of entry i of the stepper table (NULL past the end). */
+const gsl_odeiv2_step_type *mv_flow_stepper_type (size_t i);
+
+/* Whether p's stepper is implicit (needs the Jacobian); unknown names are
+ * reported by mv_flow_integrate. */
+int mv_flow_implicit (const mv_flow_params *p);
+
 typedef struct {
   gsl_odeiv2_system sys;     /* function, jacobian (may be NULL), dimension */
   const double *scale_abs;   /* per-component absolute scales (dimension) */

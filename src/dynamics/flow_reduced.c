@@ -271,8 +271,7 @@ mv_flow_reduced (mv_traj *tr, const double *G0, const double *norms, size_t m,
   size_t dim = c.nvar + 1;
   /* the dense Jacobian costs O(m n^2 nvar) and nvar^2 memory: built only
    * for the implicit steppers */
-  const char *st = p->stepper ? p->stepper : "";
-  int implicit = !strcmp (st, "msbdf") || !strcmp (st, "bsimp") || !strcmp (st, "rk4imp");
+  int implicit = mv_flow_implicit (p);
   double *y = malloc (dim * sizeof *y), *scale = malloc (dim * sizeof *scale);
   if (!y || !scale)
     s = mv_error_set (MV_ENOMEM, "flow: out of memory");
