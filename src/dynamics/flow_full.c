@@ -230,7 +230,7 @@ mv_flow_full (mv_traj *tr, const mv_problem *pb, const mv_flow_params *p)
       scale[dim - 1] = 1;
       snprintf (tr->method, sizeof tr->method, "full");
       mv_flow_problem fp = { { full_rhs, want_jac ? full_jac : NULL, dim, &c }, scale,
-                             full_observe, &c, &c.rhs, &c.jac };
+                             full_observe, &c, &c.rhs, &c.jac, d };
       s = mv_flow_integrate (tr, &fp, y, p);
       if (c.err && tr->status == MV_TRAJ_FAILED)
         s = c.err;

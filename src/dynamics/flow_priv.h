@@ -24,10 +24,15 @@ typedef struct {
   mv_flow_observe_fn observe;
   void *ctx;
   unsigned long *rhs_count, *jac_count;
+  size_t d;                  /* > 0: y starts with the raw student state
+                                (V rows then W rows, 2 m d), shown to the
+                                observers as theta */
 } mv_flow_problem;
 
 /* Integrate y (last component: energy Int |grad L|^2) over the output grid
- * of p, recording rows and events into tr.  y is updated in place. */
+ * of p; the observers (the recorder of tr, then p->observers) see a STEP at
+ * t = 0 and after every accepted step, a ROW at every output time, and
+ * finish once the record of tr is complete.  y is updated in place. */
 int mv_flow_integrate (mv_traj *tr, mv_flow_problem *fp, double *y,
                        const mv_flow_params *p);
 
