@@ -315,7 +315,7 @@ flow_stage (report *r, const mv_problem *pb, double t_end, int full, const char 
       json_t *o = json_array_get (ov, j);
       size_t i = (size_t) json_integer_value (json_object_get (o, "best_student"));
       double pred = json_real_value (json_object_get (o, "predicted_T_0.5"));
-      double meas = tr.cross[((MV_ALIGN_EXPERT * MV_TRAJ_NTHR + 0) * tr.m + i) * tr.mstar + j];
+      double meas = mv_traj_crossing (&tr, MV_ALIGN_EXPERT, MV_TRAJ_THR_50, i, j);
       if (isnan (meas))
         printf ("  %7zu  %7zu  %9.3f     never (by t = %g)\n", j, i, pred, tr.t[tr.rows - 1]);
       else
