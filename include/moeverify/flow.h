@@ -61,6 +61,24 @@ int mv_flow_reduced (mv_traj *tr, const double *G0, const double *norms,
                      size_t m, size_t mstar, double noise_var,
                      const mv_flow_params *p);
 
+/* How the reduced flow's initial point is built from a problem. */
+enum {
+  MV_GRAM0_AUTO = 0,  /* VECTORS when the spec's vectors can be formed
+                         (size limits of mv_problem_vectors_d), else SAMPLE;
+                         decided from the sizes before anything is drawn */
+  MV_GRAM0_VECTORS,   /* mv_problem_gram_d: the point the full flow starts
+                         from */
+  MV_GRAM0_SAMPLE     /* mv_problem_gram_sample_d: exact in law, cost
+                         independent of d (init-generated specs only) */
+};
+
+/* G0 (n x n) and norms (n) for mv_flow_reduced, built as mode says.  A
+ * failure of that way is an error with its message, never a fallback to
+ * another draw.  how (howlen bytes, may be NULL) receives the description
+ * for the run record's init. */
+int mv_flow_gram0 (double *G0, double *norms, char *how, size_t howlen,
+                   const mv_problem *pb, int mode);
+
 /* Right-hand side f (nvar + 1: the free Gram entries G_kl, k < l, k a
  * student, row-major, then the energy rate |grad L|^2) of the reduced flow
  * at G0, and its analytic Jacobian J ((nvar+1)^2, row-major; may be NULL;

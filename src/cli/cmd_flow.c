@@ -29,7 +29,8 @@ static const char usage_fmt[] =
   "  --reduced       dimension-free flow of the Gram matrix (MATH.md 3.)\n"
   "  --sample-gram   with --reduced: sample G(0) exactly without d-vectors\n"
   "                  (init-generated specs; cost independent of d); default\n"
-  "                  when the vectors are too large to form\n"
+  "                  when the vectors are too large to form (run.json says\n"
+  "                  which); otherwise G(0) is the spec vectors' Gram matrix\n"
   "  --stepper S     %s\n"
   "  --rtol R, --atol A   tolerances (default 1e-9, 1e-12); atol is per\n"
   "                  component relative to its natural scale\n"
@@ -259,10 +260,9 @@ mv_cmd_flow (int argc, char **argv)
       double *G = malloc (n * n * sizeof *G), *nr = malloc (n * sizeof *nr);
       if (!G || !nr)
         s = mv_error_set (MV_ENOMEM, "out of memory");
-      else if (!o.sample && (s = mv_problem_gram_d (G, nr, &pb)) == MV_OK)
-        snprintf (tr.init, sizeof tr.init, "Gram matrix of the spec vectors");
-      else if (!(s = mv_problem_gram_sample_d (G, nr, &pb)))
-        snprintf (tr.init, sizeof tr.init, "exact low-dimensional sample of G(0)");
+      else
+        s = mv_flow_gram0 (G, nr, tr.init, sizeof tr.init, &pb,
+                           o.sample ? MV_GRAM0_SAMPLE : MV_GRAM0_AUTO);
       if (!s)
         s = mv_flow_reduced (&tr, G, nr, pb.m, pb.mstar, pb.noise_var, &o.p);
       free (G), free (nr);

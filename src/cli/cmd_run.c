@@ -288,8 +288,7 @@ flow_stage (report *r, const mv_problem *pb, double t_end, int full, const char 
     }
   else if (!s)
     {
-      snprintf (tr.init, sizeof tr.init, "Gram matrix of the spec vectors");
-      s = mv_problem_gram_d (G, nr, pb);
+      s = mv_flow_gram0 (G, nr, tr.init, sizeof tr.init, pb, MV_GRAM0_VECTORS);
       if (!s)
         s = mv_flow_reduced (&tr, G, nr, pb->m, pb->mstar, pb->noise_var, &p);
     }

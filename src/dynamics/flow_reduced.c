@@ -7,6 +7,7 @@
  * The state is the free Gram entries (k < l, k a student) and the energy. */
 #include "dynamics/flow_priv.h"
 #include "base/linalg.h"
+#include "spec/problem_priv.h"
 #include <moeverify/error.h>
 #include <moeverify/loss.h>
 
@@ -291,4 +292,41 @@ mv_flow_reduced (mv_traj *tr, const double *G0, const double *norms, size_t m,
   free (y), free (scale);
   red_free (&c);
   return s;
+}
+
+/* ------------------------------------------------------------ G(0) */
+
+int
+mv_flow_gram0 (double *G0, double *norms, char *how, size_t howlen,
+               const mv_problem *pb, int mode)
+{
+  static const char *const HOW[] = {
+    [MV_GRAM0_VECTORS] = "Gram matrix of the spec vectors",
+    [MV_GRAM0_SAMPLE] = "exact low-dimensional sample of G(0)",
+  };
+  if (mode != MV_GRAM0_AUTO && mode != MV_GRAM0_VECTORS && mode != MV_GRAM0_SAMPLE)
+    return mv_error_set (MV_EINVAL, "flow: unknown G(0) mode %d", mode);
+  int used = mode, too_large = 0;
+  if (mode == MV_GRAM0_AUTO && pb && pb->priv)
+    {
+      /* decided from the sizes before anything is drawn, so a failure
+       * below is reported, never replaced by another draw */
+      too_large = mv_problem_check_formable (pb, 1, 1) != MV_OK;
+      if (too_large)
+        mv_error_clear ();
+      used = too_large ? MV_GRAM0_SAMPLE : MV_GRAM0_VECTORS;
+    }
+  else if (mode == MV_GRAM0_AUTO)
+    used = MV_GRAM0_VECTORS;     /* reports the unusable problem */
+  int s = used == MV_GRAM0_SAMPLE ? mv_problem_gram_sample_d (G0, norms, pb)
+                                  : mv_problem_gram_d (G0, norms, pb);
+  if (s)
+    {
+      mv_error_prefix (used == MV_GRAM0_SAMPLE ? "flow: sampling G(0)"
+                       : "flow: G(0) from the spec vectors");
+      return s;
+    }
+  if (how && howlen)
+    snprintf (how, howlen, "%s%s", HOW[used], too_large ? " (d too large for vectors)" : "");
+  return MV_OK;
 }
