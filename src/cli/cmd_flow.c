@@ -251,7 +251,6 @@ mv_cmd_flow (int argc, char **argv)
     o.p.progress = mv_cli_flow_progress, o.p.progress_ctx = "flow";
   if (!o.reduced)
     {
-      snprintf (tr.init, sizeof tr.init, "spec vectors");
       s = mv_flow_full (&tr, &pb, &o.p);
     }
   else

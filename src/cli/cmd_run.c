@@ -283,7 +283,6 @@ flow_stage (report *r, const mv_problem *pb, double t_end, int full, const char 
                       : mv_traj_init (&tr, pb->m, pb->mstar);
   if (!s && full)
     {
-      snprintf (tr.init, sizeof tr.init, "spec vectors");
       s = mv_flow_full (&tr, pb, &p);
     }
   else if (!s)
