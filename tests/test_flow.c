@@ -330,7 +330,7 @@ START_TEST (t_full_hessian)
   Vt[0] = 1, Wt[1] = 1;
   mv_problem pb;
   ck_assert_int_eq (mv_problem_set_d (&pb, D, M, MS, V, W, Vt, Wt, 0.0), MV_OK);
-  mv_loss_ws *ws = mv_loss_alloc (M, MS, 53);
+  mv_loss_ws *ws = mv_loss_alloc (M, MS, MV_PREC_DOUBLE);
   ck_assert_ptr_nonnull (ws);
   double *H = malloc (N * N * sizeof *H), *F = malloc (N * N * sizeof *F);
   double th[N], g[N], g0[N], gp[N], gm[N], L, L0;
@@ -393,7 +393,7 @@ START_TEST (t_full_hessian)
     double *z = calloc (4 * d, sizeof *z);
     z[0] = 1, z[d + 1] = 1, z[2 * d + 2] = 1, z[3 * d + 3] = 1;
     mv_problem big;
-    mv_loss_ws *wb = mv_loss_alloc (1, 1, 53);
+    mv_loss_ws *wb = mv_loss_alloc (1, 1, MV_PREC_DOUBLE);
     ck_assert_int_eq (mv_problem_set_d (&big, d, 1, 1, z, z + d, z + 2 * d, z + 3 * d, 0.0),
                       MV_OK);
     ck_assert_int_eq (mv_loss_hess_raw_d (H, NULL, NULL, NULL, &big, wb), MV_EINVAL);

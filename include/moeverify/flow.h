@@ -21,8 +21,8 @@ typedef struct {
   double t_end;          /* > 0 */
   double h0;             /* first step (default 1e-6 t_end) */
   unsigned long max_steps; /* 0 = unlimited */
-  mpfr_prec_t prec;      /* RHS precision: 53 = double path; more = MPFR
-                            rounded to double (full flow) */
+  mpfr_prec_t prec;      /* RHS precision: MV_PREC_DOUBLE = double path;
+                            more = MPFR rounded to double (full flow) */
   size_t n_out;          /* log-spaced output times (default 200) */
   double t_first;        /* first output time > 0 (default 1e-4 t_end) */
   const double *times;   /* explicit output times (ascending, in (0, t_end]) */

@@ -85,7 +85,7 @@ static int
 closed_form (report *r, const mv_problem *pb, mpfr_prec_t prec, double *Ld_out)
 {
   mv_loss_ws *ws = mv_loss_alloc (pb->m, pb->mstar, prec);
-  mv_loss_ws *wd = mv_loss_alloc (pb->m, pb->mstar, 53);
+  mv_loss_ws *wd = mv_loss_alloc (pb->m, pb->mstar, MV_PREC_DOUBLE);
   if (!ws || !wd)
     {
       mv_loss_free (ws), mv_loss_free (wd);
@@ -183,7 +183,7 @@ monte_carlo (report *r, const mv_problem *pb, size_t samples, double Lc)
   printf ("Monte Carlo (%zu samples): L = %.6f +- %.2g\n", samples, res.loss, res.loss_se);
   check (r, "Monte Carlo loss", fabs (z) < 4, "z = %+.2f", z);
   /* gradient: closed form in double, z-scores over every component */
-  mv_loss_ws *wd = mv_loss_alloc (pb->m, pb->mstar, 53);
+  mv_loss_ws *wd = mv_loss_alloc (pb->m, pb->mstar, MV_PREC_DOUBLE);
   size_t n = pb->m * pb->d;
   double *gV = malloc (n * sizeof *gV), *gW = malloc (n * sizeof *gW), L;
   int ok = wd && gV && gW && mv_loss_eval_d (&L, gV, gW, NULL, pb, wd) == MV_OK;

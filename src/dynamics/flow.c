@@ -4,6 +4,7 @@
  * every accepted step and output time, interruption. */
 #include "dynamics/flow_priv.h"
 #include <moeverify/error.h>
+#include <moeverify/hermite.h>
 #include <moeverify/io.h>
 
 #include <math.h>
@@ -80,7 +81,7 @@ mv_flow_params_default (mv_flow_params *p)
   p->rtol = 1e-9;
   p->atol = 1e-12;
   p->t_end = 100;
-  p->prec = 53;
+  p->prec = MV_PREC_DOUBLE;
   p->n_out = 200;
 }
 

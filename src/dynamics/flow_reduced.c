@@ -9,6 +9,8 @@
 #include "base/linalg.h"
 #include "spec/problem_priv.h"
 #include <moeverify/error.h>
+#include <moeverify/expect.h>
+#include <moeverify/hermite.h>
 #include <moeverify/loss.h>
 
 #include <stdio.h>
@@ -185,10 +187,10 @@ check_gram (const double *G0, const double *norms, size_t m, size_t n)
 {
   for (size_t k = 0; k < n; k++)
     {
-      if (fabs (G0[k * n + k] - 1.0) > 1e-12)
+      if (fabs (G0[k * n + k] - 1.0) > MV_RHO_SLACK)
         return mv_error_set (MV_EDOM, "flow: Gram diagonal entry %zu is %g, not 1", k, G0[k * n + k]);
       for (size_t l = 0; l < n; l++)
-        if (!isfinite (G0[k * n + l]) || fabs (G0[k * n + l]) > 1 + 1e-12
+        if (!isfinite (G0[k * n + l]) || fabs (G0[k * n + l]) > 1 + MV_RHO_SLACK
             || G0[k * n + l] != G0[l * n + k])
           return mv_error_set (MV_EDOM, "flow: Gram entry (%zu,%zu) = %g is not a symmetric "
                                "correlation", k, l, G0[k * n + l]);
@@ -217,7 +219,7 @@ red_setup (red_ctx *c, double *y, double *scale, const double *G0, const double 
   if (!c->G || !c->g || !c->M || !c->r2 || !c->vk || !c->vl
       || (want_jac && (!c->H || !c->T)))
     return mv_error_set (MV_ENOMEM, "flow: out of memory (%zu variables)", c->nvar);
-  if (!(c->ws = mv_loss_alloc (c->m, c->ms, 53)))
+  if (!(c->ws = mv_loss_alloc (c->m, c->ms, MV_PREC_DOUBLE)))
     return MV_ENOMEM;
   memcpy (c->G, G0, n * n * sizeof *c->G);
   size_t a = 0;
