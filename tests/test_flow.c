@@ -1,6 +1,7 @@
 /* Gradient flows: conservation laws, energy identity, monotone loss, full
  * vs reduced flow, tolerance and stepper convergence, fixed points,
- * recovery, the leading-order escape law (MATH.md §3), bad input. */
+ * recovery, the leading-order escape law (MATH.md §3), bad input; the
+ * observers of a run, the stepper table, the choice of G(0). */
 #include "testutil.h"
 
 #include <math.h>
@@ -427,6 +428,194 @@ START_TEST (t_full_hessian)
 }
 END_TEST
 
+/* ------------------------------------------------------------ observers */
+
+typedef struct {
+  const mv_traj *tr;       /* the run's record (rows as the recorder adds them) */
+  size_t steps, rows, calls, finishes, fail_at;
+  double t_last;
+  int ordered, theta, row_matches;
+} counter;
+
+static int
+count_observe (void *ctx, const mv_obs_point *pt)
+{
+  counter *c = ctx;
+  if (++c->calls == c->fail_at)
+    return mv_error_set (MV_EDOM, "test observer stops at call %zu", c->calls);
+  c->ordered &= pt->t >= c->t_last;
+  c->t_last = pt->t;
+  c->theta &= (pt->theta != NULL) == (pt->d > 0);
+  if (pt->kind == MV_OBS_STEP)
+    c->steps++;
+  else
+    {
+      /* the recorder came first: its newest row is this point */
+      size_t r = c->tr->rows - 1;
+      c->row_matches &= c->tr->rows == c->rows + 1 && c->tr->t[r] == pt->t
+                        && c->tr->loss[r] == pt->loss && c->tr->energy[r] == pt->energy
+                        && mv_traj_align (c->tr, r, MV_ALIGN_BOTH, 0, 0)
+                           == mv_obs_align (pt, MV_ALIGN_BOTH, 0, 0);
+      c->rows++;
+    }
+  return MV_OK;
+}
+
+static void
+count_finish (void *ctx, const mv_traj *tr)
+{
+  counter *c = ctx;
+  c->finishes++;
+  /* the record is complete when finish runs */
+  c->row_matches &= tr->status != MV_TRAJ_RUNNING && tr->wall_seconds >= 0;
+}
+
+/* One flow of SMALL (full or reduced) with a counting observer. */
+static int
+observed_run (mv_traj *tr, counter *c, int full, size_t fail_at)
+{
+  mv_problem pb;
+  parse (&pb, SMALL);
+  mv_flow_params p;
+  mv_flow_params_default (&p);
+  p.t_end = 5, p.n_out = 20;
+  memset (c, 0, sizeof *c);
+  c->tr = tr, c->fail_at = fail_at, c->ordered = c->theta = c->row_matches = 1;
+  mv_observer obs = { "counter", count_observe, count_finish, c };
+  p.observers = &obs, p.n_observers = 1;
+  ck_assert_int_eq (mv_traj_init (tr, pb.m, pb.mstar), MV_OK);
+  int s;
+  if (full)
+    s = mv_flow_full (tr, &pb, &p);
+  else
+    {
+      size_t n = 2 * (pb.m + pb.mstar);
+      double G[64], nr[8];
+      ck_assert (n <= 8);
+      ck_assert_int_eq (mv_flow_gram0 (G, nr, tr->init, sizeof tr->init, &pb,
+                                       MV_GRAM0_VECTORS), MV_OK);
+      s = mv_flow_reduced (tr, G, nr, pb.m, pb.mstar, pb.noise_var, &p);
+    }
+  mv_problem_clear (&pb);
+  return s;
+}
+
+START_TEST (t_observers)
+{
+  for (int full = 0; full < 2; full++)
+    {
+      mv_traj tr;
+      counter c;
+      int s = observed_run (&tr, &c, full, 0);
+      const char *what = full ? "full" : "reduced";
+      ck_assert_msg (s == MV_OK, "%s: %s", what, mv_error_message ());
+      ck_assert_int_eq (tr.status, MV_TRAJ_DONE);
+      /* tr.steps counts attempts (GSL's count): the accepted ones are
+       * steps - rejected, each a STEP, plus the one at t = 0 */
+      ck_assert_msg (c.steps == tr.steps - tr.rejected + 1,
+                     "%s: %zu STEP points, %lu steps - %lu rejected + 1",
+                     what, c.steps, tr.steps, tr.rejected);
+      ck_assert_msg (c.rows == tr.rows, "%s: %zu ROW points, %zu rows", what, c.rows, tr.rows);
+      ck_assert_msg (c.finishes == 1, "%s: finish called %zu times", what, c.finishes);
+      ck_assert_msg (c.ordered, "%s: times decreased", what);
+      ck_assert_msg (c.theta, "%s: theta and d disagree", what);
+      ck_assert_msg (c.row_matches, "%s: ROW points differ from the recorded rows", what);
+      mv_traj_clear (&tr);
+    }
+}
+END_TEST
+
+START_TEST (t_observer_error)
+{
+  for (int full = 0; full < 2; full++)
+    {
+      mv_traj tr;
+      counter c;
+      int s = observed_run (&tr, &c, full, 5);
+      ck_assert_msg (s == MV_EDOM, "status %d, expected MV_EDOM (%d)", s, MV_EDOM);
+      ck_assert_int_eq (tr.status, MV_TRAJ_FAILED);
+      ck_assert_msg (strstr (tr.message, "test observer stops at call 5"),
+                     "message: '%s'", tr.message);
+      ck_assert_msg (c.calls == 5, "observer called %zu times after failing", c.calls);
+      ck_assert_msg (c.finishes == 1, "finish called %zu times", c.finishes);
+      mv_traj_clear (&tr);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------ steppers */
+
+START_TEST (t_stepper_table)
+{
+  size_t n = 0, nimp = 0, k;
+  for (const char *nm; (nm = mv_flow_stepper_name (n)); n++)
+    {
+      ck_assert_msg (mv_flow_stepper_find (nm, &k) == MV_OK && k == n,
+                     "'%s' (entry %zu) found at %zu", nm, n, k);
+      nimp += mv_flow_stepper_implicit (n) != 0;
+    }
+  ck_assert_msg (n >= 2 && nimp >= 1 && nimp < n, "%zu steppers, %zu implicit", n, nimp);
+  ck_assert (!mv_flow_stepper_implicit (0) && !mv_flow_stepper_implicit (n));
+  ck_assert_int_eq (mv_flow_stepper_find (NULL, &k), MV_OK);
+  ck_assert_uint_eq (k, 0);
+  ck_assert_int_eq (mv_flow_stepper_find ("euler", NULL), MV_EINVAL);
+  const char *msg = mv_error_message ();
+  ck_assert_msg (strstr (msg, "euler"), "message: '%s'", msg);
+  for (size_t i = 0; i < n; i++)
+    ck_assert_msg (strstr (msg, mv_flow_stepper_name (i)), "'%s' not listed in '%s'",
+                   mv_flow_stepper_name (i), msg);
+}
+END_TEST
+
+/* ------------------------------------------------------------ G(0) */
+
+static const char EXPLICIT[] =
+  "{\"d\": 3, \"teacher\": {\"m\": 1, \"V\": [[1, 0, 0]], \"W\": [[0, 1, 0]]},"
+  " \"student\": {\"m\": 1, \"V\": [[0.6, 0.8, 0]], \"W\": [[0.1, 0.2, 0.9]]}}";
+static const char HUGE_D[] =
+  "{\"d\": 2000000000, \"teacher\": {\"m\": 1, \"init\": {\"kind\": \"orthonormal\", \"seed\": 3}},"
+  " \"student\": {\"m\": 2, \"init\": {\"kind\": \"gaussian\", \"seed\": 4}}}";
+
+START_TEST (t_gram0)
+{
+  mv_problem pb;
+  double Gv[36], Gs[36], Ga[36], G[36], nv[6], ns[6], na[6], nr[6];
+  char hv[64], hs[64], ha[64];
+  parse (&pb, SMALL);                     /* n = 6 */
+  ck_assert_int_eq (mv_flow_gram0 (Gv, nv, hv, sizeof hv, &pb, MV_GRAM0_VECTORS), MV_OK);
+  ck_assert_int_eq (mv_flow_gram0 (Gs, ns, hs, sizeof hs, &pb, MV_GRAM0_SAMPLE), MV_OK);
+  ck_assert_int_eq (mv_flow_gram0 (Ga, na, ha, sizeof ha, &pb, MV_GRAM0_AUTO), MV_OK);
+  ck_assert_int_eq (mv_problem_gram_d (G, nr, &pb), MV_OK);
+  ck_assert_msg (strcmp (hv, hs) != 0, "VECTORS and SAMPLE both say '%s'", hv);
+  ck_assert_msg (!strcmp (ha, hv), "AUTO says '%s', VECTORS '%s'", ha, hv);
+  ck_assert (!memcmp (Gv, G, sizeof G) && !memcmp (Ga, G, sizeof G));
+  ck_assert (!memcmp (nv, nr, 4 * sizeof *nr));
+  ck_assert_msg (memcmp (Gs, G, sizeof G) != 0, "SAMPLE gave the vectors' Gram matrix");
+  ck_assert_int_eq (mv_flow_gram0 (G, nr, NULL, 0, &pb, 7), MV_EINVAL);
+  mv_problem_clear (&pb);
+
+  /* explicit vectors cannot be sampled: an error, not the vectors */
+  parse (&pb, EXPLICIT);
+  strcpy (hs, "untouched");
+  ck_assert_int_eq (mv_flow_gram0 (G, nr, hs, sizeof hs, &pb, MV_GRAM0_SAMPLE), MV_EINVAL);
+  ck_assert_msg (strstr (mv_error_message (), "G(0)"), "message: '%s'", mv_error_message ());
+  ck_assert_str_eq (hs, "untouched");
+  ck_assert_int_eq (mv_flow_gram0 (G, nr, ha, sizeof ha, &pb, MV_GRAM0_AUTO), MV_OK);
+  ck_assert_str_eq (ha, hv);
+  mv_problem_clear (&pb);
+
+  /* vectors too large to form: VECTORS fails, AUTO samples and says so */
+  parse (&pb, HUGE_D);
+  ck_assert_int_eq (mv_flow_gram0 (G, nr, hv, sizeof hv, &pb, MV_GRAM0_VECTORS), MV_EINVAL);
+  ck_assert_msg (strstr (mv_error_message (), "too large"), "message: '%s'", mv_error_message ());
+  ck_assert_int_eq (mv_flow_gram0 (Ga, na, ha, sizeof ha, &pb, MV_GRAM0_AUTO), MV_OK);
+  ck_assert_int_eq (mv_flow_gram0 (Gs, ns, hs, sizeof hs, &pb, MV_GRAM0_SAMPLE), MV_OK);
+  ck_assert_msg (strstr (ha, hs) == ha && strstr (ha, "too large"), "AUTO says '%s'", ha);
+  ck_assert (!memcmp (Ga, Gs, sizeof Gs));
+  mv_problem_clear (&pb);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -442,6 +631,10 @@ main (void)
   tcase_add_test (tc, t_bad_params);
   tcase_add_test (tc, t_reduced_jacobian);
   tcase_add_test (tc, t_full_hessian);
+  tcase_add_test (tc, t_observers);
+  tcase_add_test (tc, t_observer_error);
+  tcase_add_test (tc, t_stepper_table);
+  tcase_add_test (tc, t_gram0);
   suite_add_tcase (s, tc);
   return mv_test_run (s);
 }

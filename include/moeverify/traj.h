@@ -39,6 +39,7 @@ typedef struct {
   char init[64];            /* how the initial point was obtained */
   char params[128];         /* method parameters not covered below (SGD) */
   double rtol, atol, t_end;
+  /* flows: steps = GSL's attempts, the rejected ones included */
   unsigned long steps, rejected, rhs_evals, jac_evals;
   double wall_seconds;
   int status;               /* MV_TRAJ_* */
