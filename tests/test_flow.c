@@ -1,6 +1,7 @@
 /* Gradient flows: conservation laws, energy identity, monotone loss, full
  * vs reduced flow, tolerance and stepper convergence, fixed points,
- * recovery, the leading-order escape law (MATH.md §3), bad input. */
+ * recovery, the leading-order escape law (MATH.md §3), bad input; the
+ * observers of a run, the stepper table, the choice of G(0). */
 #include "testutil.h"
 
 #include <math.h>
@@ -54,6 +55,17 @@ check_energy (const mv_traj *tr, double tol)
     }
 }
 
+static double
+max_gram_diff (const mv_traj *a, const mv_traj *b)
+{
+  size_t nn = a->n * a->n;
+  double w = 0;
+  for (size_t r = 0; r < a->rows && r < b->rows; r++)
+    for (size_t k = 0; k < nn; k++)
+      w = fmax (w, fabs (mv_traj_gram (a, r)[k] - mv_traj_gram (b, r)[k]));
+  return w;
+}
+
 START_TEST (t_full_conservation)
 {
   mv_problem pb;
@@ -92,31 +104,19 @@ START_TEST (t_full_vs_reduced)
   run_reduced (&b, &pb, &p);
   check_energy (&b, 1e-8 * b.loss[0]);
   ck_assert_uint_eq (a.rows, b.rows);
-  size_t nn = a.n * a.n;
   double worst = 0;
   for (size_t r = 0; r < a.rows; r++)
     {
       MV_CHECK_CLOSE_D (a.t[r], b.t[r], 0, 0, "same output grid");
       MV_CHECK_CLOSE_D (a.loss[r], b.loss[r], 1e-7, 1e-9, "loss full vs reduced");
-      for (size_t k = 0; k < nn; k++)
-        worst = fmax (worst, fabs (a.G[r * nn + k] - b.G[r * nn + k]));
     }
+  worst = max_gram_diff (&a, &b);
   ck_assert_msg (worst < 1e-6, "full vs reduced Gram entries differ by %g", worst);
   mv_traj_clear (&a), mv_traj_clear (&b);
   mv_problem_clear (&pb);
 }
 END_TEST
 
-static double
-max_gram_diff (const mv_traj *a, const mv_traj *b)
-{
-  size_t nn = a->n * a->n;
-  double w = 0;
-  for (size_t r = 0; r < a->rows && r < b->rows; r++)
-    for (size_t k = 0; k < nn; k++)
-      w = fmax (w, fabs (a->G[r * nn + k] - b->G[r * nn + k]));
-  return w;
-}
 
 /* halving... (here: tightening by 100x) the tolerance changes the trajectory
  * by no more than the looser run's tolerance allows; two steppers agree */
@@ -180,7 +180,7 @@ START_TEST (t_escape_and_recovery)
   p.t_end = 60;
   mv_traj tr;
   run_full (&tr, &pb, &p);
-  double t05 = tr.cross[(MV_ALIGN_EXPERT * MV_TRAJ_NTHR + 0) * 1 * 1];
+  double t05 = mv_traj_crossing (&tr, MV_ALIGN_EXPERT, MV_TRAJ_THR_50, 0, 0);
   double pred = 2.0 / 9.0 * (1 / 0.2 - 1 / 0.5 + atanh (0.5) - atanh (0.2));
   fprintf (stderr, "escape: T_0.5 = %.6f measured, %.6f leading order\n", t05, pred);
   MV_CHECK_CLOSE_D (t05, 0.7434, 0, 5e-4, "T_0.5 vs independent measurement");
@@ -188,9 +188,8 @@ START_TEST (t_escape_and_recovery)
   long who;
   double trec = mv_traj_recovery (&tr, 0, &who);
   ck_assert_msg (who == 0 && trec < p.t_end, "teacher not recovered (t = %g)", trec);
-  size_t last = (tr.rows - 1) * tr.n * tr.n;
-  ck_assert (tr.G[last + 0 * tr.n + 2] > 0.99);   /* router */
-  ck_assert (tr.G[last + 1 * tr.n + 3] > 0.99);   /* expert */
+  ck_assert (mv_traj_align (&tr, tr.rows - 1, MV_ALIGN_ROUTER, 0, 0) > 0.99);
+  ck_assert (mv_traj_align (&tr, tr.rows - 1, MV_ALIGN_EXPERT, 0, 0) > 0.99);
   mv_traj_clear (&tr);
   mv_problem_clear (&pb);
 }
@@ -332,7 +331,7 @@ START_TEST (t_full_hessian)
   Vt[0] = 1, Wt[1] = 1;
   mv_problem pb;
   ck_assert_int_eq (mv_problem_set_d (&pb, D, M, MS, V, W, Vt, Wt, 0.0), MV_OK);
-  mv_loss_ws *ws = mv_loss_alloc (M, MS, 53);
+  mv_loss_ws *ws = mv_loss_alloc (M, MS, MV_PREC_DOUBLE);
   ck_assert_ptr_nonnull (ws);
   double *H = malloc (N * N * sizeof *H), *F = malloc (N * N * sizeof *F);
   double th[N], g[N], g0[N], gp[N], gm[N], L, L0;
@@ -395,7 +394,7 @@ START_TEST (t_full_hessian)
     double *z = calloc (4 * d, sizeof *z);
     z[0] = 1, z[d + 1] = 1, z[2 * d + 2] = 1, z[3 * d + 3] = 1;
     mv_problem big;
-    mv_loss_ws *wb = mv_loss_alloc (1, 1, 53);
+    mv_loss_ws *wb = mv_loss_alloc (1, 1, MV_PREC_DOUBLE);
     ck_assert_int_eq (mv_problem_set_d (&big, d, 1, 1, z, z + d, z + 2 * d, z + 3 * d, 0.0),
                       MV_OK);
     ck_assert_int_eq (mv_loss_hess_raw_d (H, NULL, NULL, NULL, &big, wb), MV_EINVAL);
@@ -429,6 +428,194 @@ START_TEST (t_full_hessian)
 }
 END_TEST
 
+/* ------------------------------------------------------------ observers */
+
+typedef struct {
+  const mv_traj *tr;       /* the run's record (rows as the recorder adds them) */
+  size_t steps, rows, calls, finishes, fail_at;
+  double t_last;
+  int ordered, theta, row_matches;
+} counter;
+
+static int
+count_observe (void *ctx, const mv_obs_point *pt)
+{
+  counter *c = ctx;
+  if (++c->calls == c->fail_at)
+    return mv_error_set (MV_EDOM, "test observer stops at call %zu", c->calls);
+  c->ordered &= pt->t >= c->t_last;
+  c->t_last = pt->t;
+  c->theta &= (pt->theta != NULL) == (pt->d > 0);
+  if (pt->kind == MV_OBS_STEP)
+    c->steps++;
+  else
+    {
+      /* the recorder came first: its newest row is this point */
+      size_t r = c->tr->rows - 1;
+      c->row_matches &= c->tr->rows == c->rows + 1 && c->tr->t[r] == pt->t
+                        && c->tr->loss[r] == pt->loss && c->tr->energy[r] == pt->energy
+                        && mv_traj_align (c->tr, r, MV_ALIGN_BOTH, 0, 0)
+                           == mv_obs_align (pt, MV_ALIGN_BOTH, 0, 0);
+      c->rows++;
+    }
+  return MV_OK;
+}
+
+static void
+count_finish (void *ctx, const mv_traj *tr)
+{
+  counter *c = ctx;
+  c->finishes++;
+  /* the record is complete when finish runs */
+  c->row_matches &= tr->status != MV_TRAJ_RUNNING && tr->wall_seconds >= 0;
+}
+
+/* One flow of SMALL (full or reduced) with a counting observer. */
+static int
+observed_run (mv_traj *tr, counter *c, int full, size_t fail_at)
+{
+  mv_problem pb;
+  parse (&pb, SMALL);
+  mv_flow_params p;
+  mv_flow_params_default (&p);
+  p.t_end = 5, p.n_out = 20;
+  memset (c, 0, sizeof *c);
+  c->tr = tr, c->fail_at = fail_at, c->ordered = c->theta = c->row_matches = 1;
+  mv_observer obs = { "counter", count_observe, count_finish, c };
+  p.observers = &obs, p.n_observers = 1;
+  ck_assert_int_eq (mv_traj_init (tr, pb.m, pb.mstar), MV_OK);
+  int s;
+  if (full)
+    s = mv_flow_full (tr, &pb, &p);
+  else
+    {
+      size_t n = 2 * (pb.m + pb.mstar);
+      double G[64], nr[8];
+      ck_assert (n <= 8);
+      ck_assert_int_eq (mv_flow_gram0 (G, nr, tr->init, sizeof tr->init, &pb,
+                                       MV_GRAM0_VECTORS), MV_OK);
+      s = mv_flow_reduced (tr, G, nr, pb.m, pb.mstar, pb.noise_var, &p);
+    }
+  mv_problem_clear (&pb);
+  return s;
+}
+
+START_TEST (t_observers)
+{
+  for (int full = 0; full < 2; full++)
+    {
+      mv_traj tr;
+      counter c;
+      int s = observed_run (&tr, &c, full, 0);
+      const char *what = full ? "full" : "reduced";
+      ck_assert_msg (s == MV_OK, "%s: %s", what, mv_error_message ());
+      ck_assert_int_eq (tr.status, MV_TRAJ_DONE);
+      /* tr.steps counts attempts (GSL's count): the accepted ones are
+       * steps - rejected, each a STEP, plus the one at t = 0 */
+      ck_assert_msg (c.steps == tr.steps - tr.rejected + 1,
+                     "%s: %zu STEP points, %lu steps - %lu rejected + 1",
+                     what, c.steps, tr.steps, tr.rejected);
+      ck_assert_msg (c.rows == tr.rows, "%s: %zu ROW points, %zu rows", what, c.rows, tr.rows);
+      ck_assert_msg (c.finishes == 1, "%s: finish called %zu times", what, c.finishes);
+      ck_assert_msg (c.ordered, "%s: times decreased", what);
+      ck_assert_msg (c.theta, "%s: theta and d disagree", what);
+      ck_assert_msg (c.row_matches, "%s: ROW points differ from the recorded rows", what);
+      mv_traj_clear (&tr);
+    }
+}
+END_TEST
+
+START_TEST (t_observer_error)
+{
+  for (int full = 0; full < 2; full++)
+    {
+      mv_traj tr;
+      counter c;
+      int s = observed_run (&tr, &c, full, 5);
+      ck_assert_msg (s == MV_EDOM, "status %d, expected MV_EDOM (%d)", s, MV_EDOM);
+      ck_assert_int_eq (tr.status, MV_TRAJ_FAILED);
+      ck_assert_msg (strstr (tr.message, "test observer stops at call 5"),
+                     "message: '%s'", tr.message);
+      ck_assert_msg (c.calls == 5, "observer called %zu times after failing", c.calls);
+      ck_assert_msg (c.finishes == 1, "finish called %zu times", c.finishes);
+      mv_traj_clear (&tr);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------ steppers */
+
+START_TEST (t_stepper_table)
+{
+  size_t n = 0, nimp = 0, k;
+  for (const char *nm; (nm = mv_flow_stepper_name (n)); n++)
+    {
+      ck_assert_msg (mv_flow_stepper_find (nm, &k) == MV_OK && k == n,
+                     "'%s' (entry %zu) found at %zu", nm, n, k);
+      nimp += mv_flow_stepper_implicit (n) != 0;
+    }
+  ck_assert_msg (n >= 2 && nimp >= 1 && nimp < n, "%zu steppers, %zu implicit", n, nimp);
+  ck_assert (!mv_flow_stepper_implicit (0) && !mv_flow_stepper_implicit (n));
+  ck_assert_int_eq (mv_flow_stepper_find (NULL, &k), MV_OK);
+  ck_assert_uint_eq (k, 0);
+  ck_assert_int_eq (mv_flow_stepper_find ("euler", NULL), MV_EINVAL);
+  const char *msg = mv_error_message ();
+  ck_assert_msg (strstr (msg, "euler"), "message: '%s'", msg);
+  for (size_t i = 0; i < n; i++)
+    ck_assert_msg (strstr (msg, mv_flow_stepper_name (i)), "'%s' not listed in '%s'",
+                   mv_flow_stepper_name (i), msg);
+}
+END_TEST
+
+/* ------------------------------------------------------------ G(0) */
+
+static const char EXPLICIT[] =
+  "{\"d\": 3, \"teacher\": {\"m\": 1, \"V\": [[1, 0, 0]], \"W\": [[0, 1, 0]]},"
+  " \"student\": {\"m\": 1, \"V\": [[0.6, 0.8, 0]], \"W\": [[0.1, 0.2, 0.9]]}}";
+static const char HUGE_D[] =
+  "{\"d\": 2000000000, \"teacher\": {\"m\": 1, \"init\": {\"kind\": \"orthonormal\", \"seed\": 3}},"
+  " \"student\": {\"m\": 2, \"init\": {\"kind\": \"gaussian\", \"seed\": 4}}}";
+
+START_TEST (t_gram0)
+{
+  mv_problem pb;
+  double Gv[36], Gs[36], Ga[36], G[36], nv[6], ns[6], na[6], nr[6];
+  char hv[64], hs[64], ha[64];
+  parse (&pb, SMALL);                     /* n = 6 */
+  ck_assert_int_eq (mv_flow_gram0 (Gv, nv, hv, sizeof hv, &pb, MV_GRAM0_VECTORS), MV_OK);
+  ck_assert_int_eq (mv_flow_gram0 (Gs, ns, hs, sizeof hs, &pb, MV_GRAM0_SAMPLE), MV_OK);
+  ck_assert_int_eq (mv_flow_gram0 (Ga, na, ha, sizeof ha, &pb, MV_GRAM0_AUTO), MV_OK);
+  ck_assert_int_eq (mv_problem_gram_d (G, nr, &pb), MV_OK);
+  ck_assert_msg (strcmp (hv, hs) != 0, "VECTORS and SAMPLE both say '%s'", hv);
+  ck_assert_msg (!strcmp (ha, hv), "AUTO says '%s', VECTORS '%s'", ha, hv);
+  ck_assert (!memcmp (Gv, G, sizeof G) && !memcmp (Ga, G, sizeof G));
+  ck_assert (!memcmp (nv, nr, 4 * sizeof *nr));
+  ck_assert_msg (memcmp (Gs, G, sizeof G) != 0, "SAMPLE gave the vectors' Gram matrix");
+  ck_assert_int_eq (mv_flow_gram0 (G, nr, NULL, 0, &pb, 7), MV_EINVAL);
+  mv_problem_clear (&pb);
+
+  /* explicit vectors cannot be sampled: an error, not the vectors */
+  parse (&pb, EXPLICIT);
+  strcpy (hs, "untouched");
+  ck_assert_int_eq (mv_flow_gram0 (G, nr, hs, sizeof hs, &pb, MV_GRAM0_SAMPLE), MV_EINVAL);
+  ck_assert_msg (strstr (mv_error_message (), "G(0)"), "message: '%s'", mv_error_message ());
+  ck_assert_str_eq (hs, "untouched");
+  ck_assert_int_eq (mv_flow_gram0 (G, nr, ha, sizeof ha, &pb, MV_GRAM0_AUTO), MV_OK);
+  ck_assert_str_eq (ha, hv);
+  mv_problem_clear (&pb);
+
+  /* vectors too large to form: VECTORS fails, AUTO samples and says so */
+  parse (&pb, HUGE_D);
+  ck_assert_int_eq (mv_flow_gram0 (G, nr, hv, sizeof hv, &pb, MV_GRAM0_VECTORS), MV_EINVAL);
+  ck_assert_msg (strstr (mv_error_message (), "too large"), "message: '%s'", mv_error_message ());
+  ck_assert_int_eq (mv_flow_gram0 (Ga, na, ha, sizeof ha, &pb, MV_GRAM0_AUTO), MV_OK);
+  ck_assert_int_eq (mv_flow_gram0 (Gs, ns, hs, sizeof hs, &pb, MV_GRAM0_SAMPLE), MV_OK);
+  ck_assert_msg (strstr (ha, hs) == ha && strstr (ha, "too large"), "AUTO says '%s'", ha);
+  ck_assert (!memcmp (Ga, Gs, sizeof Gs));
+  mv_problem_clear (&pb);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -444,6 +631,10 @@ main (void)
   tcase_add_test (tc, t_bad_params);
   tcase_add_test (tc, t_reduced_jacobian);
   tcase_add_test (tc, t_full_hessian);
+  tcase_add_test (tc, t_observers);
+  tcase_add_test (tc, t_observer_error);
+  tcase_add_test (tc, t_stepper_table);
+  tcase_add_test (tc, t_gram0);
   suite_add_tcase (s, tc);
   return mv_test_run (s);
 }

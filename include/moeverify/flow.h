@@ -15,13 +15,14 @@ extern "C" {
 #endif
 
 typedef struct {
-  const char *stepper;   /* rk8pd (default), rkf45, rkck, msbdf, bsimp */
+  const char *stepper;   /* a name in the stepper table (below); NULL or
+                            default: mv_flow_stepper_name (0), rk8pd */
   double rtol, atol;     /* default 1e-9, 1e-12 */
   double t_end;          /* > 0 */
   double h0;             /* first step (default 1e-6 t_end) */
   unsigned long max_steps; /* 0 = unlimited */
-  mpfr_prec_t prec;      /* RHS precision: 53 = double path; more = MPFR
-                            rounded to double (full flow) */
+  mpfr_prec_t prec;      /* RHS precision: MV_PREC_DOUBLE = double path;
+                            more = MPFR rounded to double (full flow) */
   size_t n_out;          /* log-spaced output times (default 200) */
   double t_first;        /* first output time > 0 (default 1e-4 t_end) */
   const double *times;   /* explicit output times (ascending, in (0, t_end]) */
@@ -33,6 +34,15 @@ typedef struct {
   void (*progress) (void *ctx, double t, double t_end);
   void *progress_ctx;
 } mv_flow_params;
+
+/* The stepper table: GSL odeiv2 step types by name, entry 0 the default.
+ * Implicit steppers use the flow's analytic Jacobian (reduced flow; full
+ * flow up to MV_LOSS_HESS_RAW_MAX parameters). */
+const char *mv_flow_stepper_name (size_t i);   /* NULL past the end */
+int mv_flow_stepper_implicit (size_t i);       /* 0 past the end */
+/* Index of the stepper called name (NULL: the default) into *index (may be
+ * NULL); MV_EINVAL with a message listing every name if there is none. */
+int mv_flow_stepper_find (const char *name, size_t *index);
 
 void mv_flow_params_default (mv_flow_params *p);
 /* MV_OK, or MV_EINVAL with a message naming the bad parameter. */
@@ -50,6 +60,24 @@ int mv_flow_full (mv_traj *tr, const mv_problem *pb, const mv_flow_params *p);
 int mv_flow_reduced (mv_traj *tr, const double *G0, const double *norms,
                      size_t m, size_t mstar, double noise_var,
                      const mv_flow_params *p);
+
+/* How the reduced flow's initial point is built from a problem. */
+enum {
+  MV_GRAM0_AUTO = 0,  /* VECTORS when the spec's vectors can be formed
+                         (size limits of mv_problem_vectors_d), else SAMPLE;
+                         decided from the sizes before anything is drawn */
+  MV_GRAM0_VECTORS,   /* mv_problem_gram_d: the point the full flow starts
+                         from */
+  MV_GRAM0_SAMPLE     /* mv_problem_gram_sample_d: exact in law, cost
+                         independent of d (init-generated specs only) */
+};
+
+/* G0 (n x n) and norms (n) for mv_flow_reduced, built as mode says.  A
+ * failure of that way is an error with its message, never a fallback to
+ * another draw.  how (howlen bytes, may be NULL) receives the description
+ * for the run record's init. */
+int mv_flow_gram0 (double *G0, double *norms, char *how, size_t howlen,
+                   const mv_problem *pb, int mode);
 
 /* Right-hand side f (nvar + 1: the free Gram entries G_kl, k < l, k a
  * student, row-major, then the energy rate |grad L|^2) of the reduced flow

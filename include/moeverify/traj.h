@@ -14,6 +14,7 @@ enum { MV_TRAJ_RUNNING = 0, MV_TRAJ_DONE, MV_TRAJ_INTERRUPTED, MV_TRAJ_FAILED };
 
 #define MV_TRAJ_NTHR 3            /* thresholds 0.5, 0.9, 0.99 */
 extern const double mv_traj_thresholds[MV_TRAJ_NTHR];
+enum { MV_TRAJ_THR_50 = 0, MV_TRAJ_THR_90, MV_TRAJ_THR_99 };
 /* kinds of alignment tracked for events */
 enum { MV_ALIGN_ROUTER = 0, MV_ALIGN_EXPERT, MV_ALIGN_BOTH, MV_ALIGN_NKIND };
 
@@ -22,11 +23,13 @@ typedef struct {
   size_t rows, cap;         /* recorded output rows */
   double *t, *loss, *grad2; /* per row: time, L, |grad L|^2 */
   double *energy;           /* per row: Int_0^t |grad L|^2 (NAN for SGD) */
-  double *G;                /* per row: n x n Gram matrix of unit vectors */
+  double *G;                /* per row: n x n Gram matrix of unit vectors
+                               (read through mv_traj_gram, mv_traj_align) */
   double *norms0;           /* raw norms at t = 0 (n) */
   /* first time alignment `kind` of student i with teacher j crosses
    * threshold h upwards: cross[((kind * MV_TRAJ_NTHR + h) * m + i) * mstar + j],
-   * NAN if never; BOTH = min(router, expert) */
+   * NAN if never; BOTH = min(router, expert); read through
+   * mv_traj_crossing */
   double *cross;
   double *prev;             /* alignments at the previous step (scratch) */
   double t_prev;
@@ -36,6 +39,7 @@ typedef struct {
   char init[64];            /* how the initial point was obtained */
   char params[128];         /* method parameters not covered below (SGD) */
   double rtol, atol, t_end;
+  /* flows: steps = GSL's attempts, the rejected ones included */
   unsigned long steps, rejected, rhs_evals, jac_evals;
   double wall_seconds;
   int status;               /* MV_TRAJ_* */
@@ -52,6 +56,16 @@ int mv_traj_push (mv_traj *tr, double t, double loss, double grad2,
 /* Event tracking at every accepted step: linear interpolation of the
  * crossing time between the previous step and this one. */
 void mv_traj_observe (mv_traj *tr, double t, const double *G);
+/* Readers: no code outside record/ does index arithmetic on G or cross.
+ * Gram matrix of output row (n x n), NULL past the last row. */
+const double *mv_traj_gram (const mv_traj *tr, size_t row);
+/* Alignment `kind` (MV_ALIGN_*) of student i with teacher j at output row:
+ * router G[v_i, v*_j], expert G[w_i, w*_j], both their minimum. */
+double mv_traj_align (const mv_traj *tr, size_t row, int kind, size_t i, size_t j);
+/* First upward crossing time of threshold h (MV_TRAJ_THR_*) by alignment
+ * kind of student i with teacher j; NAN if never. */
+double mv_traj_crossing (const mv_traj *tr, int kind, size_t h, size_t i, size_t j);
+
 /* Teacher j recovered: first time some student has min(router, expert)
  * alignment >= 0.9; student[j] receives that student (or -1). Returns the
  * time (NAN if never). */
@@ -91,6 +105,10 @@ typedef struct {
   void (*finish) (void *ctx, const mv_traj *tr);
   void *ctx;
 } mv_observer;
+
+/* Alignment `kind` of student i with teacher j at a point (as
+ * mv_traj_align; valid at a STEP too). */
+double mv_obs_align (const mv_obs_point *pt, int kind, size_t i, size_t j);
 
 /* The trajectory recorder as an observer: STEP -> mv_traj_observe,
  * ROW -> mv_traj_push.  Every dynamics run has it first in its list. */

@@ -15,7 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char usage[] =
+/* %s: the stepper list, generated from the library's table */
+static const char usage_fmt[] =
   "usage: moeverify flow SPEC.json --t-end T [--reduced [--sample-gram]]\n"
   "                      [--stepper S] [--rtol R] [--atol A] [--prec BITS]\n"
   "                      [--n-out K | --times T1,T2,...] [--max-steps N]\n"
@@ -28,14 +29,37 @@ static const char usage[] =
   "  --reduced       dimension-free flow of the Gram matrix (MATH.md 3.)\n"
   "  --sample-gram   with --reduced: sample G(0) exactly without d-vectors\n"
   "                  (init-generated specs; cost independent of d); default\n"
-  "                  when the vectors are too large to form\n"
-  "  --stepper S     rk8pd (default), rkf45, rkck, rk4, msadams; implicit\n"
-  "                  msbdf, bsimp, rk4imp (need the analytic Jacobian)\n"
+  "                  when the vectors are too large to form (run.json says\n"
+  "                  which); otherwise G(0) is the spec vectors' Gram matrix\n"
+  "  --stepper S     %s\n"
   "  --rtol R, --atol A   tolerances (default 1e-9, 1e-12); atol is per\n"
   "                  component relative to its natural scale\n"
   "  --prec BITS     full flow: right-hand side in MPFR at BITS, rounded\n"
   "  --n-out K       output samples: K log-spaced plus K evenly spaced (200)\n"
   "  --times T1,T2,...  explicit output times instead (increasing, in (0, T])\n";
+
+/* usage_fmt with the stepper table filled in: explicit steppers on one
+ * line, implicit ones on the next */
+static const char *
+usage_text (void)
+{
+  static char text[sizeof usage_fmt + 400];
+  char list[2][160] = { "", "" };
+  size_t len[2] = { 0, 0 };
+  for (size_t i = 0; mv_flow_stepper_name (i); i++)
+    {
+      int k = mv_flow_stepper_implicit (i) != 0;
+      if (len[k] < sizeof list[k])
+        len[k] += snprintf (list[k] + len[k], sizeof list[k] - len[k], "%s%s%s",
+                            len[k] ? ", " : "", mv_flow_stepper_name (i),
+                            i ? "" : " (default)");
+    }
+  char line[400];
+  snprintf (line, sizeof line, "%s;\n                  implicit (need the analytic "
+            "Jacobian): %s", list[0], list[1]);
+  snprintf (text, sizeof text, usage_fmt, line);
+  return text;
+}
 
 typedef struct {
   const char *spec, *out;
@@ -94,7 +118,7 @@ parse (flow_opts *o, int argc, char **argv)
   mv_cli_args_init (&a, argc, argv);
   while (mv_cli_next (&a))
     {
-      int c = mv_cli_common (&a, &o->spec, usage);
+      int c = mv_cli_common (&a, &o->spec, usage_text ());
       if (c < 0 || c > 1)
         return c;
       if (c == 1)
@@ -227,7 +251,6 @@ mv_cmd_flow (int argc, char **argv)
     o.p.progress = mv_cli_flow_progress, o.p.progress_ctx = "flow";
   if (!o.reduced)
     {
-      snprintf (tr.init, sizeof tr.init, "spec vectors");
       s = mv_flow_full (&tr, &pb, &o.p);
     }
   else
@@ -236,10 +259,9 @@ mv_cmd_flow (int argc, char **argv)
       double *G = malloc (n * n * sizeof *G), *nr = malloc (n * sizeof *nr);
       if (!G || !nr)
         s = mv_error_set (MV_ENOMEM, "out of memory");
-      else if (!o.sample && (s = mv_problem_gram_d (G, nr, &pb)) == MV_OK)
-        snprintf (tr.init, sizeof tr.init, "Gram matrix of the spec vectors");
-      else if (!(s = mv_problem_gram_sample_d (G, nr, &pb)))
-        snprintf (tr.init, sizeof tr.init, "exact low-dimensional sample of G(0)");
+      else
+        s = mv_flow_gram0 (G, nr, tr.init, sizeof tr.init, &pb,
+                           o.sample ? MV_GRAM0_SAMPLE : MV_GRAM0_AUTO);
       if (!s)
         s = mv_flow_reduced (&tr, G, nr, pb.m, pb.mstar, pb.noise_var, &o.p);
       free (G), free (nr);

@@ -85,7 +85,7 @@ static int
 closed_form (report *r, const mv_problem *pb, mpfr_prec_t prec, double *Ld_out)
 {
   mv_loss_ws *ws = mv_loss_alloc (pb->m, pb->mstar, prec);
-  mv_loss_ws *wd = mv_loss_alloc (pb->m, pb->mstar, 53);
+  mv_loss_ws *wd = mv_loss_alloc (pb->m, pb->mstar, MV_PREC_DOUBLE);
   if (!ws || !wd)
     {
       mv_loss_free (ws), mv_loss_free (wd);
@@ -183,7 +183,7 @@ monte_carlo (report *r, const mv_problem *pb, size_t samples, double Lc)
   printf ("Monte Carlo (%zu samples): L = %.6f +- %.2g\n", samples, res.loss, res.loss_se);
   check (r, "Monte Carlo loss", fabs (z) < 4, "z = %+.2f", z);
   /* gradient: closed form in double, z-scores over every component */
-  mv_loss_ws *wd = mv_loss_alloc (pb->m, pb->mstar, 53);
+  mv_loss_ws *wd = mv_loss_alloc (pb->m, pb->mstar, MV_PREC_DOUBLE);
   size_t n = pb->m * pb->d;
   double *gV = malloc (n * sizeof *gV), *gW = malloc (n * sizeof *gW), L;
   int ok = wd && gV && gW && mv_loss_eval_d (&L, gV, gW, NULL, pb, wd) == MV_OK;
@@ -283,13 +283,11 @@ flow_stage (report *r, const mv_problem *pb, double t_end, int full, const char 
                       : mv_traj_init (&tr, pb->m, pb->mstar);
   if (!s && full)
     {
-      snprintf (tr.init, sizeof tr.init, "spec vectors");
       s = mv_flow_full (&tr, pb, &p);
     }
   else if (!s)
     {
-      snprintf (tr.init, sizeof tr.init, "Gram matrix of the spec vectors");
-      s = mv_problem_gram_d (G, nr, pb);
+      s = mv_flow_gram0 (G, nr, tr.init, sizeof tr.init, pb, MV_GRAM0_VECTORS);
       if (!s)
         s = mv_flow_reduced (&tr, G, nr, pb->m, pb->mstar, pb->noise_var, &p);
     }
@@ -315,7 +313,7 @@ flow_stage (report *r, const mv_problem *pb, double t_end, int full, const char 
       json_t *o = json_array_get (ov, j);
       size_t i = (size_t) json_integer_value (json_object_get (o, "best_student"));
       double pred = json_real_value (json_object_get (o, "predicted_T_0.5"));
-      double meas = tr.cross[((MV_ALIGN_EXPERT * MV_TRAJ_NTHR + 0) * tr.m + i) * tr.mstar + j];
+      double meas = mv_traj_crossing (&tr, MV_ALIGN_EXPERT, MV_TRAJ_THR_50, i, j);
       if (isnan (meas))
         printf ("  %7zu  %7zu  %9.3f     never (by t = %g)\n", j, i, pred, tr.t[tr.rows - 1]);
       else

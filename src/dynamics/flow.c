@@ -1,8 +1,10 @@
 /* Adaptive integration of the gradient flows with GSL odeiv2, shared by
  * the full and the reduced flow: stepper selection, per-component error
- * scaling, output grid, events at every accepted step, interruption. */
+ * scaling, output grid, the observers (the trajectory recorder first) at
+ * every accepted step and output time, interruption. */
 #include "dynamics/flow_priv.h"
 #include <moeverify/error.h>
+#include <moeverify/hermite.h>
 #include <moeverify/io.h>
 
 #include <math.h>
@@ -10,10 +12,12 @@
 #include <string.h>
 #include <time.h>
 
+/* The stepper table: the one list of GSL step types (usage texts and error
+ * messages are generated from it).  Entry 0 is the default. */
 static const struct {
   const char *name;
   const gsl_odeiv2_step_type **type;
-  int implicit;
+  int implicit;                 /* needs the flow's analytic Jacobian */
 } STEPPERS[] = {
   { "rk8pd", &gsl_odeiv2_step_rk8pd, 0 },
   { "rkf45", &gsl_odeiv2_step_rkf45, 0 },
@@ -24,16 +28,60 @@ static const struct {
   { "bsimp", &gsl_odeiv2_step_bsimp, 1 },
   { "rk4imp", &gsl_odeiv2_step_rk4imp, 1 },
 };
+#define N_STEPPERS (sizeof STEPPERS / sizeof STEPPERS[0])
+
+const char *
+mv_flow_stepper_name (size_t i)
+{
+  return i < N_STEPPERS ? STEPPERS[i].name : NULL;
+}
+
+int
+mv_flow_stepper_implicit (size_t i)
+{
+  return i < N_STEPPERS && STEPPERS[i].implicit;
+}
+
+int
+mv_flow_implicit (const mv_flow_params *p)
+{
+  size_t i;
+  return mv_flow_stepper_find (p->stepper, &i) == MV_OK && STEPPERS[i].implicit;
+}
+
+const gsl_odeiv2_step_type *
+mv_flow_stepper_type (size_t i)
+{
+  return i < N_STEPPERS ? *STEPPERS[i].type : NULL;
+}
+
+int
+mv_flow_stepper_find (const char *name, size_t *index)
+{
+  if (!name)
+    name = STEPPERS[0].name;
+  for (size_t i = 0; i < N_STEPPERS; i++)
+    if (!strcmp (name, STEPPERS[i].name))
+      {
+        if (index)
+          *index = i;
+        return MV_OK;
+      }
+  char list[256] = "";
+  for (size_t i = 0, len = 0; i < N_STEPPERS && len < sizeof list; i++)
+    len += snprintf (list + len, sizeof list - len, "%s%s", i ? ", " : "", STEPPERS[i].name);
+  return mv_error_set (MV_EINVAL, "flow: unknown stepper '%s' (%s)", name, list);
+}
 
 void
 mv_flow_params_default (mv_flow_params *p)
 {
   memset (p, 0, sizeof *p);
-  p->stepper = "rk8pd";
+  p->stepper = STEPPERS[0].name;
   p->rtol = 1e-9;
   p->atol = 1e-12;
   p->t_end = 100;
-  p->prec = 53;
+  p->prec = MV_PREC_DOUBLE;
   p->n_out = 200;
 }
 
@@ -78,8 +126,9 @@ mv_flow_times (const mv_flow_params *p, size_t *n)
   return t;
 }
 
+/* p usable; *stepper its index in the table. */
 static int
-check_params (const mv_flow_params *p, int *implicit, const gsl_odeiv2_step_type **type)
+check_params (const mv_flow_params *p, size_t *stepper)
 {
   if (!(p->t_end > 0) || !isfinite (p->t_end))
     return mv_error_set (MV_EINVAL, "flow: t-end must be positive and finite (got %g)", p->t_end);
@@ -91,102 +140,140 @@ check_params (const mv_flow_params *p, int *implicit, const gsl_odeiv2_step_type
     for (size_t i = 0; i < p->n_times; i++)
       if (!(p->times[i] > (i ? p->times[i - 1] : 0)) || p->times[i] > p->t_end)
         return mv_error_set (MV_EINVAL, "flow: output times must increase within (0, t-end]");
-  const char *name = p->stepper ? p->stepper : "rk8pd";
-  for (size_t i = 0; i < sizeof STEPPERS / sizeof STEPPERS[0]; i++)
-    if (!strcmp (name, STEPPERS[i].name))
-      {
-        *type = *STEPPERS[i].type;
-        *implicit = STEPPERS[i].implicit;
-        return MV_OK;
-      }
-  return mv_error_set (MV_EINVAL, "flow: unknown stepper '%s' (rk8pd, rkf45, rkck, rk4, "
-                       "msadams, msbdf, bsimp, rk4imp)", name);
+  return mv_flow_stepper_find (p->stepper, stepper);
 }
 
 int
 mv_flow_params_check (const mv_flow_params *p)
 {
-  int implicit;
-  const gsl_odeiv2_step_type *type;
-  return check_params (p, &implicit, &type);
+  size_t stepper;
+  return check_params (p, &stepper);
+}
+
+/* One run of the driver loop. */
+typedef struct {
+  mv_traj *tr;
+  mv_flow_problem *fp;
+  const mv_flow_params *p;
+  double *y, *G;
+  mv_observer *obs;          /* the recorder, then p->observers */
+  size_t n_obs;
+} flow_run;
+
+/* The observables of the state at t (with the loss at a ROW), shown to
+ * every observer.  A nonzero status fails the run with its message. */
+static int
+notify (flow_run *r, int kind, double t)
+{
+  mv_traj *tr = r->tr;
+  mv_flow_problem *fp = r->fp;
+  mv_obs_point pt = { kind, t, r->G, NAN, NAN, NAN, fp->d ? r->y : NULL,
+                      tr->m, tr->mstar, tr->n, fp->d };
+  int row = kind == MV_OBS_ROW;
+  int s = fp->observe (fp->ctx, r->y, r->G, row ? &pt.loss : NULL, row ? &pt.grad2 : NULL);
+  if (row)
+    pt.energy = r->y[fp->sys.dimension - 1];
+  if (!s)
+    s = mv_observers_notify (r->obs, r->n_obs, &pt);
+  if (s)
+    {
+      tr->status = MV_TRAJ_FAILED;
+      snprintf (tr->message, sizeof tr->message, "%s", mv_error_message ());
+    }
+  return s;
+}
+
+/* Accepted steps up to t1 (or until the run stops), each shown as a STEP. */
+static int
+advance (flow_run *r, gsl_odeiv2_driver *drv, double *t, double *h, double t1)
+{
+  mv_traj *tr = r->tr;
+  const mv_flow_params *p = r->p;
+  while (*t < t1)
+    {
+      if (p->interrupt && *p->interrupt)
+        {
+          tr->status = MV_TRAJ_INTERRUPTED;
+          snprintf (tr->message, sizeof tr->message, "interrupted at t = %.6g", *t);
+          return MV_OK;
+        }
+      if (p->max_steps && drv->e->count >= p->max_steps)
+        {
+          tr->status = MV_TRAJ_FAILED;
+          snprintf (tr->message, sizeof tr->message,
+                    "step limit %lu reached at t = %.6g", p->max_steps, *t);
+          return MV_OK;
+        }
+      int gs = gsl_odeiv2_evolve_apply (drv->e, drv->c, drv->s, &r->fp->sys, t, t1, h, r->y);
+      if (gs != GSL_SUCCESS)
+        {
+          tr->status = MV_TRAJ_FAILED;
+          snprintf (tr->message, sizeof tr->message,
+                    "solver failed at t = %.6g (h = %.3g): %s", *t, *h, gsl_strerror (gs));
+          return MV_OK;
+        }
+      int s = notify (r, MV_OBS_STEP, *t);
+      if (s)
+        return s;
+      if (p->progress)
+        p->progress (p->progress_ctx, *t, p->t_end);
+    }
+  return MV_OK;
+}
+
+/* STEP and ROW at t = 0, then for each output time the steps up to it and
+ * its ROW (or a ROW where the run stopped early). */
+static int
+run_grid (flow_run *r, gsl_odeiv2_driver *drv, const double *times, size_t nt, double h)
+{
+  double t = 0;
+  int s = notify (r, MV_OBS_STEP, 0);
+  if (!s)
+    s = notify (r, MV_OBS_ROW, 0);
+  for (size_t k = 1; k < nt && !s && r->tr->status == MV_TRAJ_RUNNING; k++)
+    {
+      s = advance (r, drv, &t, &h, times[k]);
+      if (!s)
+        s = notify (r, MV_OBS_ROW, t);
+    }
+  return s;
 }
 
 int
 mv_flow_integrate (mv_traj *tr, mv_flow_problem *fp, double *y, const mv_flow_params *p)
 {
-  int implicit = 0;
-  const gsl_odeiv2_step_type *type = NULL;
-  int s = check_params (p, &implicit, &type);
+  size_t si = 0;
+  int s = check_params (p, &si);
   if (s)
     return s;
-  if (implicit && !fp->sys.jacobian)
+  if (mv_flow_stepper_implicit (si) && !fp->sys.jacobian)
     return mv_error_set (MV_EINVAL, "flow: stepper '%s' needs a Jacobian, which this flow "
-                         "does not provide (dimension too large); use rk8pd or rkf45",
-                         p->stepper);
-  size_t nt, n = tr->n, dim = fp->sys.dimension;
+                         "does not provide (dimension too large); use an explicit one "
+                         "such as %s", mv_flow_stepper_name (si), mv_flow_stepper_name (0));
+  const gsl_odeiv2_step_type *type = mv_flow_stepper_type (si);
+  size_t nt, n = tr->n, dim = fp->sys.dimension, n_obs = 1 + p->n_observers;
   double *times = mv_flow_times (p, &nt);
   double *G = malloc (n * n * sizeof *G);
+  mv_observer *obs = malloc (n_obs * sizeof *obs);
   double h0 = p->h0 > 0 ? p->h0 : 1e-6 * p->t_end;
   gsl_odeiv2_driver *drv = NULL;
-  if (times && G)
+  if (times && G && obs)
     drv = gsl_odeiv2_driver_alloc_scaled_new (&fp->sys, type, h0, p->atol, p->rtol,
                                               1.0, 0.0, fp->scale_abs);
   if (!drv)
     {
-      free (times), free (G);
+      free (times), free (G), free (obs);
       return mv_error_set (MV_ENOMEM, "flow: out of memory (dimension %zu)", dim);
     }
-  snprintf (tr->stepper, sizeof tr->stepper, "%s", p->stepper ? p->stepper : "rk8pd");
+  mv_traj_observer (&obs[0], tr);
+  if (p->n_observers)
+    memcpy (obs + 1, p->observers, p->n_observers * sizeof *obs);
+  snprintf (tr->stepper, sizeof tr->stepper, "%s", mv_flow_stepper_name (si));
   tr->rtol = p->rtol, tr->atol = p->atol, tr->t_end = p->t_end;
   tr->status = MV_TRAJ_RUNNING;
-  double wall0 = mv_io_now (), t = 0, h = h0, L, g2;
-  s = fp->observe (fp->ctx, y, G, &L, &g2);
-  if (!s)
-    {
-      mv_traj_observe (tr, 0, G);
-      s = mv_traj_push (tr, 0, L, g2, y[dim - 1], G);
-    }
-  for (size_t k = 1; k < nt && !s && tr->status == MV_TRAJ_RUNNING; k++)
-    {
-      while (t < times[k])
-        {
-          if (p->interrupt && *p->interrupt)
-            {
-              tr->status = MV_TRAJ_INTERRUPTED;
-              snprintf (tr->message, sizeof tr->message, "interrupted at t = %.6g", t);
-              break;
-            }
-          if (p->max_steps && drv->e->count >= p->max_steps)
-            {
-              tr->status = MV_TRAJ_FAILED;
-              snprintf (tr->message, sizeof tr->message,
-                        "step limit %lu reached at t = %.6g", p->max_steps, t);
-              break;
-            }
-          int gs = gsl_odeiv2_evolve_apply (drv->e, drv->c, drv->s, &fp->sys, &t,
-                                            times[k], &h, y);
-          if (gs != GSL_SUCCESS)
-            {
-              tr->status = MV_TRAJ_FAILED;
-              snprintf (tr->message, sizeof tr->message,
-                        "solver failed at t = %.6g (h = %.3g): %s", t, h, gsl_strerror (gs));
-              break;
-            }
-          if ((s = fp->observe (fp->ctx, y, G, NULL, NULL)))
-            break;
-          mv_traj_observe (tr, t, G);
-          if (p->progress)
-            p->progress (p->progress_ctx, t, p->t_end);
-        }
-      if (s)
-        break;
-      /* the row at the stopping time (grid time, or where we stopped) */
-      int s2 = fp->observe (fp->ctx, y, G, &L, &g2);
-      if (s2)
-        s = s2;
-      else
-        s = mv_traj_push (tr, t, L, g2, y[dim - 1], G);
-    }
+  double wall0 = mv_io_now ();
+  flow_run r = { tr, fp, p, y, G, obs, n_obs };
+  s = run_grid (&r, drv, times, nt, h0);
   if (!s && tr->status == MV_TRAJ_RUNNING)
     tr->status = MV_TRAJ_DONE;
   tr->steps = drv->e->count;
@@ -194,8 +281,9 @@ mv_flow_integrate (mv_traj *tr, mv_flow_problem *fp, double *y, const mv_flow_pa
   tr->rhs_evals = *fp->rhs_count;
   tr->jac_evals = fp->jac_count ? *fp->jac_count : 0;
   tr->wall_seconds = mv_io_now () - wall0;
+  mv_observers_finish (obs, n_obs, tr);
   gsl_odeiv2_driver_free (drv);
-  free (times), free (G);
+  free (times), free (G), free (obs);
   if (!s && tr->status == MV_TRAJ_FAILED)
     return mv_error_set (MV_ENOCONV, "flow: %s", tr->message);
   return s;

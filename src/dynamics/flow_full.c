@@ -1,13 +1,15 @@
 /* Gradient flow of the raw parameters in R^{2md}:
  *   d(v_i, w_i)/dt = -grad L,   plus dE/dt = |grad L|^2 (energy check).
- * The right-hand side is the closed-form gradient (double path, or MPFR
- * rounded to double when prec > 53).  For the implicit steppers the
+ * The right-hand side is the closed-form gradient from the vectors (double
+ * path, or MPFR rounded to double when prec > MV_PREC_DOUBLE; no problem
+ * object on that path).  For the implicit steppers the
  * Jacobian is -d2L/dtheta2 from mv_loss_hess_raw_d (double path at every
  * precision: it only drives the Newton iterations), for 2md up to
  * MV_LOSS_HESS_RAW_MAX. */
 #include "dynamics/flow_priv.h"
 #include "base/linalg.h"
 #include <moeverify/error.h>
+#include <moeverify/hermite.h>
 #include <moeverify/loss.h>
 
 #include <math.h>
@@ -15,13 +17,18 @@
 #include <string.h>
 
 typedef struct {
-  mv_problem pb;           /* explicit copy: teacher fixed, student = state */
+  mv_problem pb;           /* Jacobian only: teacher fixed, student = state */
   mv_loss_ws *ws;
   size_t m, ms, d, n;
   mpfr_prec_t prec;
+  double noise;
   double *gV, *gW, *Ut;    /* gradients; unit teacher vectors (2m* x d) */
+  double *Vt, *Wt;         /* raw teacher vectors (m* x d each) */
   double *H;               /* raw Hessian (2md)^2, implicit steppers only */
-  mpfr_t L, *mV, *mW;      /* MPFR right-hand side */
+  mpfr_t L, *mV, *mW;      /* MPFR right-hand side: L and the gradient */
+  int mp;                  /* L initialised */
+  mpfr_t *mX, *mT;         /* the state and the teacher as MPFR numbers of
+                              MV_PREC_DOUBLE bits (doubles held exactly) */
   unsigned long rhs, jac;
   int err;                 /* library status of a failed RHS */
 } full_ctx;
@@ -29,15 +36,16 @@ typedef struct {
 static int
 full_grad (full_ctx *c, const double *y, double *L)
 {
-  size_t md = c->m * c->d;
-  if (c->prec <= 53)
+  size_t md = c->m * c->d, sd = c->ms * c->d;
+  if (c->prec <= MV_PREC_DOUBLE)
     return mv_loss_eval_vec_d (L, c->gV, c->gW, NULL, y, y + md, c->Ut,
-                               c->Ut + c->ms * c->d, c->d, c->pb.noise_var, c->ws);
-  /* the MPFR path reads exact inputs through the problem object */
-  int s = mv_problem_set_student_d (&c->pb, y, y + md);
-  if (s)
-    return s;
-  s = mv_loss_eval (c->L, c->mV, c->mW, NULL, &c->pb, c->ws);
+                               c->Ut + sd, c->d, c->noise, c->ws);
+  /* the raw vectors as they are: the unit teacher rows would add a rounding */
+  for (size_t i = 0; i < 2 * md; i++)
+    mpfr_set_d (c->mX[i], y[i], MPFR_RNDN);
+  int s = mv_loss_eval_vec (c->L, c->mV, c->mW, NULL, (mpfr_t const *) c->mX,
+                            (mpfr_t const *) (c->mX + md), (mpfr_t const *) c->mT,
+                            (mpfr_t const *) (c->mT + sd), c->d, c->noise, c->ws);
   if (s)
     return s;
   *L = mpfr_get_d (c->L, MPFR_RNDN);
@@ -148,18 +156,93 @@ full_observe (void *ctx, const double *y, double *G, double *L, double *grad2)
 }
 
 static void
+mp_free (mpfr_t *x, size_t n)
+{
+  for (size_t i = 0; x && i < n; i++)
+    mpfr_clear (x[i]);
+  free (x);
+}
+
+/* n numbers of prec bits (NULL when out of memory) */
+static mpfr_t *
+mp_alloc (size_t n, mpfr_prec_t prec)
+{
+  mpfr_t *x = malloc ((n ? n : 1) * sizeof *x);
+  for (size_t i = 0; x && i < n; i++)
+    mpfr_init2 (x[i], prec);
+  return x;
+}
+
+static void
 full_free (full_ctx *c)
 {
+  size_t md = c->m * c->d, sd = c->ms * c->d;
   mv_problem_clear (&c->pb);
   mv_loss_free (c->ws);
-  free (c->gV), free (c->gW), free (c->Ut), free (c->H);
-  if (c->mV)
+  free (c->gV), free (c->gW), free (c->Ut), free (c->Vt), free (c->Wt), free (c->H);
+  if (c->mp)
+    mpfr_clear (c->L);
+  mp_free (c->mV, md), mp_free (c->mW, md);
+  mp_free (c->mX, 2 * md), mp_free (c->mT, 2 * sd);
+}
+
+/* The MPFR right-hand side's numbers, allocated once: L and the gradient
+ * at prec, the state and the (fixed) raw teacher at MV_PREC_DOUBLE bits. */
+static int
+full_setup_mp (full_ctx *c)
+{
+  size_t md = c->m * c->d, sd = c->ms * c->d;
+  mpfr_init2 (c->L, c->prec);
+  c->mp = 1;
+  c->mV = mp_alloc (md, c->prec), c->mW = mp_alloc (md, c->prec);
+  c->mX = mp_alloc (2 * md, MV_PREC_DOUBLE), c->mT = mp_alloc (2 * sd, MV_PREC_DOUBLE);
+  if (!c->mV || !c->mW || !c->mX || !c->mT)
+    return mv_error_set (MV_ENOMEM, "flow: out of memory");
+  for (size_t i = 0; i < sd; i++)
+    mpfr_set_d (c->mT[i], c->Vt[i], MPFR_RNDN), mpfr_set_d (c->mT[sd + i], c->Wt[i], MPFR_RNDN);
+  return MV_OK;
+}
+
+/* Vectors of pb into y (student) and c (teacher), the loss workspace, and
+ * what the Jacobian (implicit steppers) and the MPFR path need. */
+static int
+full_setup (full_ctx *c, double *y, const mv_problem *pb, int implicit)
+{
+  size_t m = c->m, ms = c->ms, d = c->d, md = m * d;
+  c->gV = malloc ((md > 2 * m ? md : 2 * m) * sizeof *c->gV);
+  c->gW = malloc (md * sizeof *c->gW);
+  c->Ut = malloc (2 * ms * d * sizeof *c->Ut);
+  c->Vt = malloc (ms * d * sizeof *c->Vt), c->Wt = malloc (ms * d * sizeof *c->Wt);
+  if (!c->gV || !c->gW || !c->Ut || !c->Vt || !c->Wt)
+    return mv_error_set (MV_ENOMEM, "flow: out of memory (d = %zu)", d);
+  int s = mv_problem_vectors_d (y, y + md, c->Vt, c->Wt, pb);
+  if (s)
+    return s;
+  if (!(c->ws = mv_loss_alloc (m, ms, c->prec)))
+    return MV_ENOMEM;
+  /* the dense Hessian only for the implicit steppers and small problems;
+   * otherwise no Jacobian, and flow.c refuses implicit steppers cleanly */
+  int want_jac = implicit && 2 * md <= MV_LOSS_HESS_RAW_MAX
+                 && mv_loss_nvar (c->ws) <= MV_LOSS_HESS_RAW_MAXVAR;
+  if (want_jac)
     {
-      for (size_t i = 0; i < c->m * c->d; i++)
-        mpfr_clear (c->mV[i]), mpfr_clear (c->mW[i]);
-      mpfr_clear (c->L);
+      if (!(c->H = malloc (4 * md * md * sizeof *c->H)))
+        return mv_error_set (MV_ENOMEM, "flow: out of memory for the %zu x %zu Jacobian",
+                             2 * md, 2 * md);
+      if ((s = mv_problem_set_d (&c->pb, d, m, ms, y, y + md, c->Vt, c->Wt, c->noise)))
+        return s;
     }
-  free (c->mV), free (c->mW);
+  if (c->prec > MV_PREC_DOUBLE && (s = full_setup_mp (c)))
+    return s;
+  /* unit teacher vectors */
+  for (size_t j = 0; j < 2 * ms; j++)
+    {
+      const double *u = j < ms ? c->Vt + j * d : c->Wt + (j - ms) * d;
+      double nr = sqrt (mv_dot (u, u, d));
+      for (size_t i = 0; i < d; i++)
+        c->Ut[j * d + i] = u[i] / nr;
+    }
+  return MV_OK;
 }
 
 int
@@ -168,55 +251,17 @@ mv_flow_full (mv_traj *tr, const mv_problem *pb, const mv_flow_params *p)
   full_ctx c;
   memset (&c, 0, sizeof c);
   size_t m = pb->m, ms = pb->mstar, d = pb->d, md = m * d, dim = 2 * md + 1;
-  c.m = m, c.ms = ms, c.d = d, c.n = 2 * (m + ms), c.prec = p->prec > 53 ? p->prec : 53;
+  c.m = m, c.ms = ms, c.d = d, c.n = 2 * (m + ms), c.noise = pb->noise_var;
+  c.prec = p->prec > MV_PREC_DOUBLE ? p->prec : MV_PREC_DOUBLE;
   if (tr->m != m || tr->mstar != ms)
     return mv_error_set (MV_EINVAL, "flow: trajectory is for m = %zu, m* = %zu", tr->m, tr->mstar);
-  double *y = malloc (dim * sizeof *y), *Vt = malloc (ms * d * sizeof *Vt);
-  double *Wt = malloc (ms * d * sizeof *Wt), *scale = malloc (dim * sizeof *scale);
-  c.gV = malloc ((md > 2 * m ? md : 2 * m) * sizeof *c.gV);
-  c.gW = malloc (md * sizeof *c.gW);
-  c.Ut = malloc (2 * ms * d * sizeof *c.Ut);
-  int s = MV_OK;
-  if (!y || !Vt || !Wt || !scale || !c.gV || !c.gW || !c.Ut)
-    s = mv_error_set (MV_ENOMEM, "flow: out of memory (d = %zu)", d);
-  if (!s)
-    s = mv_problem_vectors_d (y, y + md, Vt, Wt, pb);
-  if (!s)
-    s = mv_problem_set_d (&c.pb, d, m, ms, y, y + md, Vt, Wt, pb->noise_var);
-  if (!s && !(c.ws = mv_loss_alloc (m, ms, c.prec)))
-    s = MV_ENOMEM;
-  /* the dense Hessian only for the implicit steppers and small problems;
-   * otherwise no Jacobian, and flow.c refuses implicit steppers cleanly */
-  const char *st = p->stepper ? p->stepper : "";
-  int implicit = !strcmp (st, "msbdf") || !strcmp (st, "bsimp") || !strcmp (st, "rk4imp");
-  int want_jac = implicit && 2 * md <= MV_LOSS_HESS_RAW_MAX
-                 && c.ws && mv_loss_nvar (c.ws) <= MV_LOSS_HESS_RAW_MAXVAR;
-  if (!s && want_jac && !(c.H = malloc (4 * md * md * sizeof *c.H)))
-    s = mv_error_set (MV_ENOMEM, "flow: out of memory for the %zu x %zu Jacobian",
-                      2 * md, 2 * md);
-  if (!s && c.prec > 53)
-    {
-      c.mV = malloc (md * sizeof *c.mV), c.mW = malloc (md * sizeof *c.mW);
-      if (!c.mV || !c.mW)
-        s = mv_error_set (MV_ENOMEM, "flow: out of memory");
-      else
-        {
-          for (size_t i = 0; i < md; i++)
-            mpfr_init2 (c.mV[i], c.prec), mpfr_init2 (c.mW[i], c.prec);
-          mpfr_init2 (c.L, c.prec);
-        }
-    }
+  double *y = malloc (dim * sizeof *y), *scale = malloc (dim * sizeof *scale);
+  int s = !y || !scale ? mv_error_set (MV_ENOMEM, "flow: out of memory (d = %zu)", d)
+                       : full_setup (&c, y, pb, mv_flow_implicit (p));
   if (!s)
     {
-      /* unit teacher vectors, and error scales: entries of a vector of norm
-       * r in R^d are of size r / sqrt(d) */
-      for (size_t j = 0; j < 2 * ms; j++)
-        {
-          const double *u = j < ms ? Vt + j * d : Wt + (j - ms) * d;
-          double nr = sqrt (mv_dot (u, u, d));
-          for (size_t i = 0; i < d; i++)
-            c.Ut[j * d + i] = u[i] / nr;
-        }
+      /* error scales: entries of a vector of norm r in R^d are of size
+       * r / sqrt(d) */
       for (size_t k = 0; k < 2 * m; k++)
         {
           const double *u = y + k * d;
@@ -230,8 +275,10 @@ mv_flow_full (mv_traj *tr, const mv_problem *pb, const mv_flow_params *p)
       y[dim - 1] = 0;
       scale[dim - 1] = 1;
       snprintf (tr->method, sizeof tr->method, "full");
-      mv_flow_problem fp = { { full_rhs, want_jac ? full_jac : NULL, dim, &c }, scale,
-                             full_observe, &c, &c.rhs, &c.jac };
+      if (!tr->init[0])
+        snprintf (tr->init, sizeof tr->init, "spec vectors");
+      mv_flow_problem fp = { { full_rhs, c.H ? full_jac : NULL, dim, &c }, scale,
+                             full_observe, &c, &c.rhs, &c.jac, d };
       s = mv_flow_integrate (tr, &fp, y, p);
       if (c.err && tr->status == MV_TRAJ_FAILED)
         s = c.err;
@@ -241,7 +288,7 @@ mv_flow_full (mv_traj *tr, const mv_problem *pb, const mv_flow_params *p)
       if (tr->final_state)
         memcpy (tr->final_state, y, 2 * md * sizeof *y);
     }
-  free (y), free (Vt), free (Wt), free (scale);
+  free (y), free (scale);
   full_free (&c);
   return s;
 }

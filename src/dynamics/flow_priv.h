@@ -11,16 +11,28 @@
 typedef int (*mv_flow_observe_fn) (void *ctx, const double *y, double *G,
                                    double *L, double *grad2);
 
+/* GSL step type of entry i of the stepper table (NULL past the end). */
+const gsl_odeiv2_step_type *mv_flow_stepper_type (size_t i);
+
+/* Whether p's stepper is implicit (needs the Jacobian); unknown names are
+ * reported by mv_flow_integrate. */
+int mv_flow_implicit (const mv_flow_params *p);
+
 typedef struct {
   gsl_odeiv2_system sys;     /* function, jacobian (may be NULL), dimension */
   const double *scale_abs;   /* per-component absolute scales (dimension) */
   mv_flow_observe_fn observe;
   void *ctx;
   unsigned long *rhs_count, *jac_count;
+  size_t d;                  /* > 0: y starts with the raw student state
+                                (V rows then W rows, 2 m d), shown to the
+                                observers as theta */
 } mv_flow_problem;
 
 /* Integrate y (last component: energy Int |grad L|^2) over the output grid
- * of p, recording rows and events into tr.  y is updated in place. */
+ * of p; the observers (the recorder of tr, then p->observers) see a STEP at
+ * t = 0 and after every accepted step, a ROW at every output time, and
+ * finish once the record of tr is complete.  y is updated in place. */
 int mv_flow_integrate (mv_traj *tr, mv_flow_problem *fp, double *y,
                        const mv_flow_params *p);
 

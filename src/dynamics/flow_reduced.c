@@ -7,7 +7,10 @@
  * The state is the free Gram entries (k < l, k a student) and the energy. */
 #include "dynamics/flow_priv.h"
 #include "base/linalg.h"
+#include "spec/problem_priv.h"
 #include <moeverify/error.h>
+#include <moeverify/expect.h>
+#include <moeverify/hermite.h>
 #include <moeverify/loss.h>
 
 #include <stdio.h>
@@ -184,10 +187,10 @@ check_gram (const double *G0, const double *norms, size_t m, size_t n)
 {
   for (size_t k = 0; k < n; k++)
     {
-      if (fabs (G0[k * n + k] - 1.0) > 1e-12)
+      if (fabs (G0[k * n + k] - 1.0) > MV_RHO_SLACK)
         return mv_error_set (MV_EDOM, "flow: Gram diagonal entry %zu is %g, not 1", k, G0[k * n + k]);
       for (size_t l = 0; l < n; l++)
-        if (!isfinite (G0[k * n + l]) || fabs (G0[k * n + l]) > 1 + 1e-12
+        if (!isfinite (G0[k * n + l]) || fabs (G0[k * n + l]) > 1 + MV_RHO_SLACK
             || G0[k * n + l] != G0[l * n + k])
           return mv_error_set (MV_EDOM, "flow: Gram entry (%zu,%zu) = %g is not a symmetric "
                                "correlation", k, l, G0[k * n + l]);
@@ -216,7 +219,7 @@ red_setup (red_ctx *c, double *y, double *scale, const double *G0, const double 
   if (!c->G || !c->g || !c->M || !c->r2 || !c->vk || !c->vl
       || (want_jac && (!c->H || !c->T)))
     return mv_error_set (MV_ENOMEM, "flow: out of memory (%zu variables)", c->nvar);
-  if (!(c->ws = mv_loss_alloc (c->m, c->ms, 53)))
+  if (!(c->ws = mv_loss_alloc (c->m, c->ms, MV_PREC_DOUBLE)))
     return MV_ENOMEM;
   memcpy (c->G, G0, n * n * sizeof *c->G);
   size_t a = 0;
@@ -271,8 +274,7 @@ mv_flow_reduced (mv_traj *tr, const double *G0, const double *norms, size_t m,
   size_t dim = c.nvar + 1;
   /* the dense Jacobian costs O(m n^2 nvar) and nvar^2 memory: built only
    * for the implicit steppers */
-  const char *st = p->stepper ? p->stepper : "";
-  int implicit = !strcmp (st, "msbdf") || !strcmp (st, "bsimp") || !strcmp (st, "rk4imp");
+  int implicit = mv_flow_implicit (p);
   double *y = malloc (dim * sizeof *y), *scale = malloc (dim * sizeof *scale);
   if (!y || !scale)
     s = mv_error_set (MV_ENOMEM, "flow: out of memory");
@@ -284,7 +286,7 @@ mv_flow_reduced (mv_traj *tr, const double *G0, const double *norms, size_t m,
         tr->norms0[k] = k < ns ? norms[k] : 1.0;
       snprintf (tr->method, sizeof tr->method, "reduced");
       mv_flow_problem fp = { { red_rhs, implicit ? red_jac : NULL, dim, &c }, scale,
-                             red_observe, &c, &c.rhs, &c.jac };
+                             red_observe, &c, &c.rhs, &c.jac, 0 };
       s = mv_flow_integrate (tr, &fp, y, p);
       if (c.err && tr->status == MV_TRAJ_FAILED)
         s = c.err;
@@ -292,4 +294,41 @@ mv_flow_reduced (mv_traj *tr, const double *G0, const double *norms, size_t m,
   free (y), free (scale);
   red_free (&c);
   return s;
+}
+
+/* ------------------------------------------------------------ G(0) */
+
+int
+mv_flow_gram0 (double *G0, double *norms, char *how, size_t howlen,
+               const mv_problem *pb, int mode)
+{
+  static const char *const HOW[] = {
+    [MV_GRAM0_VECTORS] = "Gram matrix of the spec vectors",
+    [MV_GRAM0_SAMPLE] = "exact low-dimensional sample of G(0)",
+  };
+  if (mode != MV_GRAM0_AUTO && mode != MV_GRAM0_VECTORS && mode != MV_GRAM0_SAMPLE)
+    return mv_error_set (MV_EINVAL, "flow: unknown G(0) mode %d", mode);
+  int used = mode, too_large = 0;
+  if (mode == MV_GRAM0_AUTO && pb && pb->priv)
+    {
+      /* decided from the sizes before anything is drawn, so a failure
+       * below is reported, never replaced by another draw */
+      too_large = mv_problem_check_formable (pb, 1, 1) != MV_OK;
+      if (too_large)
+        mv_error_clear ();
+      used = too_large ? MV_GRAM0_SAMPLE : MV_GRAM0_VECTORS;
+    }
+  else if (mode == MV_GRAM0_AUTO)
+    used = MV_GRAM0_VECTORS;     /* reports the unusable problem */
+  int s = used == MV_GRAM0_SAMPLE ? mv_problem_gram_sample_d (G0, norms, pb)
+                                  : mv_problem_gram_d (G0, norms, pb);
+  if (s)
+    {
+      mv_error_prefix (used == MV_GRAM0_SAMPLE ? "flow: sampling G(0)"
+                       : "flow: G(0) from the spec vectors");
+      return s;
+    }
+  if (how && howlen)
+    snprintf (how, howlen, "%s%s", HOW[used], too_large ? " (d too large for vectors)" : "");
+  return MV_OK;
 }

@@ -69,23 +69,67 @@ mv_traj_push (mv_traj *tr, double t, double loss, double grad2, double energy,
   return MV_OK;
 }
 
+/* Alignment of student i with teacher j in an n x n Gram matrix. */
+static double
+align (const double *G, size_t m, size_t ms, int kind, size_t i, size_t j)
+{
+  size_t n = 2 * (m + ms);
+  double r = G[i * n + 2 * m + j], e = G[(m + i) * n + 2 * m + ms + j];
+  return kind == MV_ALIGN_ROUTER ? r : kind == MV_ALIGN_EXPERT ? e : fmin (r, e);
+}
+
+static double *
+cross_at (const mv_traj *tr, int kind, size_t h, size_t i, size_t j)
+{
+  return &tr->cross[((kind * MV_TRAJ_NTHR + h) * tr->m + i) * tr->mstar + j];
+}
+
+const double *
+mv_traj_gram (const mv_traj *tr, size_t row)
+{
+  return row < tr->rows ? tr->G + row * tr->n * tr->n : NULL;
+}
+
+double
+mv_traj_align (const mv_traj *tr, size_t row, int kind, size_t i, size_t j)
+{
+  if (row >= tr->rows || i >= tr->m || j >= tr->mstar)
+    return NAN;
+  return align (mv_traj_gram (tr, row), tr->m, tr->mstar, kind, i, j);
+}
+
+double
+mv_obs_align (const mv_obs_point *pt, int kind, size_t i, size_t j)
+{
+  if (i >= pt->m || j >= pt->mstar)
+    return NAN;
+  return align (pt->G, pt->m, pt->mstar, kind, i, j);
+}
+
+double
+mv_traj_crossing (const mv_traj *tr, int kind, size_t h, size_t i, size_t j)
+{
+  if (kind < 0 || kind >= MV_ALIGN_NKIND || h >= MV_TRAJ_NTHR || i >= tr->m || j >= tr->mstar)
+    return NAN;
+  return *cross_at (tr, kind, h, i, j);
+}
+
 void
 mv_traj_observe (mv_traj *tr, double t, const double *G)
 {
-  size_t m = tr->m, ms = tr->mstar, n = tr->n, mm = m * ms;
+  size_t m = tr->m, ms = tr->mstar, mm = m * ms;
   for (size_t i = 0; i < m; i++)
     for (size_t j = 0; j < ms; j++)
       {
         double a[MV_ALIGN_NKIND];
-        a[MV_ALIGN_ROUTER] = G[i * n + 2 * m + j];
-        a[MV_ALIGN_EXPERT] = G[(m + i) * n + 2 * m + ms + j];
-        a[MV_ALIGN_BOTH] = fmin (a[0], a[1]);
+        for (int k = 0; k < MV_ALIGN_NKIND; k++)
+          a[k] = align (G, m, ms, k, i, j);
         for (int k = 0; k < MV_ALIGN_NKIND; k++)
           {
             double prev = tr->prev[k * mm + i * ms + j];
             for (int h = 0; h < MV_TRAJ_NTHR; h++)
               {
-                double *c = &tr->cross[((k * MV_TRAJ_NTHR + h) * m + i) * ms + j];
+                double *c = cross_at (tr, k, h, i, j);
                 double th = mv_traj_thresholds[h];
                 if (!isnan (*c) || a[k] < th)
                   continue;
@@ -104,12 +148,12 @@ mv_traj_observe (mv_traj *tr, double t, const double *G)
 double
 mv_traj_recovery (const mv_traj *tr, size_t j, long *student)
 {
-  size_t m = tr->m, ms = tr->mstar;
+  size_t m = tr->m;
   double best = NAN;
   long who = -1;
   for (size_t i = 0; i < m; i++)
     {
-      double c = tr->cross[((MV_ALIGN_BOTH * MV_TRAJ_NTHR + 1) * m + i) * ms + j];
+      double c = *cross_at (tr, MV_ALIGN_BOTH, MV_TRAJ_THR_90, i, j);
       if (!isnan (c) && (isnan (best) || c < best))
         best = c, who = (long) i;
     }

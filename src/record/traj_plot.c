@@ -16,7 +16,7 @@ static const char *COLORS[10] = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#
 static int
 alignment_plot (const mv_traj *tr, const char *dir, int expert)
 {
-  size_t m = tr->m, ms = tr->mstar, n = tr->n, R = tr->rows;
+  size_t m = tr->m, ms = tr->mstar, R = tr->rows;
   char title[160], path[4096], label[64];
   snprintf (title, sizeof title, "%s alignments with the teachers (%s%s)",
             expert ? "Expert w_i.w*_j" : "Router v_i.v*_j", tr->method,
@@ -38,10 +38,7 @@ alignment_plot (const mv_traj *tr, const char *dir, int expert)
       for (size_t i = 0; i < m && !s; i++)
         {
           for (size_t r = 0; r < R; r++)
-            {
-              const double *G = tr->G + r * n * n;
-              y[r] = expert ? G[(m + i) * n + 2 * m + ms + j] : G[i * n + 2 * m + j];
-            }
+            y[r] = mv_traj_align (tr, r, expert ? MV_ALIGN_EXPERT : MV_ALIGN_ROUTER, i, j);
           int bold = (long) i == best;
           if (best >= 0)
             snprintf (label, sizeof label, "teacher %zu: student %ld", j, best);

@@ -86,19 +86,22 @@ write_json (const char *dir, const char *name, json_t *doc)
   return write_buf (dir, name, &b);
 }
 
-/* column (k,l) of the Gram matrix written to the CSV, with its name */
+/* the Gram columns of the CSV: names (row = NO_ROW), or the values at row */
+#define NO_ROW ((size_t) -1)
 static void
-gram_columns (const mv_traj *tr, buf *b, const double *G)
+gram_columns (const mv_traj *tr, buf *b, size_t row)
 {
   size_t m = tr->m, ms = tr->mstar, n = tr->n;
+  const double *G = row == NO_ROW ? NULL : mv_traj_gram (tr, row);
   /* router and expert alignments with the teachers, then everything else
    * that involves a student */
   for (size_t i = 0; i < m; i++)
     for (size_t j = 0; j < ms; j++)
-      G ? bprintf (b, ",%.17g", G[i * n + 2 * m + j]) : bprintf (b, ",router_%zu_%zu", i, j);
+      G ? bprintf (b, ",%.17g", mv_traj_align (tr, row, MV_ALIGN_ROUTER, i, j))
+        : bprintf (b, ",router_%zu_%zu", i, j);
   for (size_t i = 0; i < m; i++)
     for (size_t j = 0; j < ms; j++)
-      G ? bprintf (b, ",%.17g", G[(m + i) * n + 2 * m + ms + j])
+      G ? bprintf (b, ",%.17g", mv_traj_align (tr, row, MV_ALIGN_EXPERT, i, j))
         : bprintf (b, ",expert_%zu_%zu", i, j);
   for (size_t k = 0; k < 2 * m; k++)
     for (size_t l = k + 1; l < n; l++)
@@ -127,13 +130,13 @@ write_csv (const mv_traj *tr, const char *dir)
   bprintf (&b, "# moeverify trajectory: method %s, status %s%s%s\n", tr->method,
            STATUS[tr->status], tr->message[0] ? ": " : "", tr->message);
   bprintf (&b, "t,loss,grad_norm2,energy");
-  gram_columns (tr, &b, NULL);
+  gram_columns (tr, &b, NO_ROW);
   bprintf (&b, "\n");
   for (size_t r = 0; r < tr->rows; r++)
     {
       bprintf (&b, "%.17g,%.17g,%.17g,%.17g", tr->t[r], tr->loss[r], tr->grad2[r],
                tr->energy[r]);
-      gram_columns (tr, &b, tr->G + r * tr->n * tr->n);
+      gram_columns (tr, &b, r);
       bprintf (&b, "\n");
     }
   return write_buf (dir, "trajectory.csv", &b);
@@ -146,17 +149,16 @@ num (double x)
 }
 
 static json_t *
-align_matrix (const mv_traj *tr, const double *G, int expert)
+align_matrix (const mv_traj *tr, size_t row, int kind)
 {
-  size_t m = tr->m, ms = tr->mstar, n = tr->n;
+  size_t m = tr->m, ms = tr->mstar;
   json_t *a = json_array ();
   for (size_t i = 0; i < m; i++)
     {
-      json_t *row = json_array ();
+      json_t *jr = json_array ();
       for (size_t j = 0; j < ms; j++)
-        json_array_append_new (row, num (expert ? G[(m + i) * n + 2 * m + ms + j]
-                                         : G[i * n + 2 * m + j]));
-      json_array_append_new (a, row);
+        json_array_append_new (jr, num (mv_traj_align (tr, row, kind, i, j)));
+      json_array_append_new (a, jr);
     }
   return a;
 }
@@ -191,13 +193,13 @@ write_run (const mv_traj *tr, const char *dir, const char *spec_json)
   if (tr->rows)
     {
       size_t r = tr->rows - 1;
-      const double *G = tr->G + r * tr->n * tr->n;
+      const double *G = mv_traj_gram (tr, r);
       json_t *fin = json_object ();
       json_object_set_new (fin, "t", num (tr->t[r]));
       json_object_set_new (fin, "loss", num (tr->loss[r]));
       json_object_set_new (fin, "grad_norm2", num (tr->grad2[r]));
-      json_object_set_new (fin, "router_alignment", align_matrix (tr, G, 0));
-      json_object_set_new (fin, "expert_alignment", align_matrix (tr, G, 1));
+      json_object_set_new (fin, "router_alignment", align_matrix (tr, r, MV_ALIGN_ROUTER));
+      json_object_set_new (fin, "expert_alignment", align_matrix (tr, r, MV_ALIGN_EXPERT));
       json_t *gm = json_array ();
       for (size_t k = 0; k < tr->n * tr->n; k++)
         json_array_append_new (gm, num (G[k]));
@@ -230,7 +232,7 @@ write_events (const mv_traj *tr, const char *dir)
       for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < ms; j++)
           {
-            double c = tr->cross[((k * MV_TRAJ_NTHR + h) * m + i) * ms + j];
+            double c = mv_traj_crossing (tr, k, (size_t) h, i, j);
             if (isnan (c))
               continue;
             json_t *e = json_object ();
