@@ -100,9 +100,8 @@ run (mv_traj *tr, const mv_problem *pb, const mv_sgd_params *p)
 static double
 align (const mv_traj *tr, size_t r, int kind, size_t i, size_t j)
 {
-  size_t n = tr->n, m = tr->m, ms = tr->mstar;
-  const double *G = tr->G + r * n * n;
-  return kind == 0 ? G[i * n + 2 * m + j] : G[(m + i) * n + 2 * m + ms + j];
+  return mv_traj_align (tr, r, kind == 0 ? MV_ALIGN_ROUTER : MV_ALIGN_EXPERT,
+                        i, j);
 }
 
 static double

@@ -154,6 +154,25 @@ mv_linalg_unit_gram (double *G, double *inv, const double *U, size_t n,
   return 0;
 }
 
+size_t
+mv_linalg_normalise_gram (double *G, double *nrm, double *U, size_t n,
+                          size_t d)
+{
+  for (size_t k = 0; k < n; k++)
+    {
+      double *u = U + k * d, r = sqrt (mv_dot (u, u, d));
+      nrm[k] = r;
+      if (!(r > 0) || !isfinite (r))
+        return k + 1;
+      for (size_t i = 0; i < d; i++)
+        u[i] /= r;
+    }
+  mv_linalg_gram (G, U, n, d, d);
+  for (size_t k = 0; k < n; k++)
+    G[k * n + k] = 1.0;
+  return 0;
+}
+
 /* ------------------------------------------------------------ gradient sums */
 
 /* Samples per block of mv_linalg_accum: their coefficients (4 rows x 32)

@@ -105,6 +105,15 @@ void mv_linalg_combine (double *out, size_t ldo, const double *C, size_t ldc,
 size_t mv_linalg_unit_gram (double *G, double *inv, const double *U, size_t n,
                             size_t d, size_t ld);
 
+/* The same, in place (the form whose bits the loss, the problem's Gram
+ * and hence the reduced flow's G(0) have always had): rows of U (length d,
+ * stride d) divided by their norms nrm[k] = sqrt (U_k . U_k), then
+ * G = mv_linalg_gram of the unit rows with a unit diagonal.  Returns 0, or
+ * 1 + the first row whose norm is zero or not finite (rows before it are
+ * already divided; G is not written). */
+size_t mv_linalg_normalise_gram (double *G, double *nrm, double *U, size_t n,
+                                 size_t d);
+
 /* inv[k] = 1 / sqrt (U_k . U_k), k < n; 0 or 1 + the first bad row as
  * mv_linalg_unit_gram. */
 size_t mv_linalg_inv_norms (double *inv, const double *U, size_t n, size_t d,

@@ -89,20 +89,10 @@ mv_loss_unit_gram_d (const mv_problem *pb, mv_loss_ws *ws)
 static int
 normalise_gram_d (mv_loss_ws *ws, size_t d)
 {
-  size_t n = ws->n;
-  double *U = ws->Ud, *G = ws->Gd;
-  for (size_t k = 0; k < n; k++)
-    {
-      double *u = U + k * d, nr = sqrt (mv_dot (u, u, d));
-      if (!(nr > 0) || !isfinite (nr))
-        return mv_error_set (MV_EDOM, "loss: vector %zu has norm %g", k, nr);
-      ws->normd[k] = nr;
-      for (size_t i = 0; i < d; i++)
-        u[i] /= nr;
-    }
-  mv_linalg_gram (G, U, n, d, d);
-  for (size_t k = 0; k < n; k++)
-    G[k * n + k] = 1.0;
+  size_t bad = mv_linalg_normalise_gram (ws->Gd, ws->normd, ws->Ud, ws->n, d);
+  if (bad)
+    return mv_error_set (MV_EDOM, "loss: vector %zu has norm %g", bad - 1,
+                         ws->normd[bad - 1]);
   return MV_OK;
 }
 

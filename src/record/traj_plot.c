@@ -10,9 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const char *COLORS[10] = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-                                  "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f" };
-
 static int
 alignment_plot (const mv_traj *tr, const char *dir, int expert)
 {
@@ -45,7 +42,7 @@ alignment_plot (const mv_traj *tr, const char *dir, int expert)
           else
             snprintf (label, sizeof label, "teacher %zu: not recovered", j);
           s = mv_plot_add_series (p, bold ? label : (i == 0 && best < 0 ? label : NULL),
-                                  tr->t, y, R, COLORS[j % 10], bold ? 2.5 : 0.8, 0);
+                                  tr->t, y, R, mv_plot_color (j), bold ? 2.5 : 0.8, 0);
         }
     }
   if (!s)
@@ -78,9 +75,9 @@ loss_plot (const mv_traj *tr, const char *dir)
     return mv_error_set (MV_ENOMEM, "plot: out of memory");
   mv_plot_set_log (p, 0, 1);
   mv_plot_set_legend (p, MV_PLOT_LEGEND_INSIDE);
-  int s = mv_plot_add_series (p, "loss L", tr->t, tr->loss, tr->rows, COLORS[0], 2.0, 0);
+  int s = mv_plot_add_series (p, "loss L", tr->t, tr->loss, tr->rows, mv_plot_color (0), 2.0, 0);
   if (!s)
-    s = mv_plot_add_series (p, "|grad L|^2", tr->t, tr->grad2, tr->rows, COLORS[1], 1.2, 1);
+    s = mv_plot_add_series (p, "|grad L|^2", tr->t, tr->grad2, tr->rows, mv_plot_color (1), 1.2, 1);
   snprintf (path, sizeof path, "%s/loss.svg", dir);
   if (!s)
     s = mv_plot_write (p, path);

@@ -1,6 +1,7 @@
 /* Trajectory outputs: trajectory.csv, run.json, events.json and SVG plots,
  * each written atomically (temporary file + rename). */
 #include "record/traj_priv.h"
+#include "base/textbuf.h"
 #include <moeverify/traj.h>
 #include <moeverify/error.h>
 #include <moeverify/io.h>
@@ -17,52 +18,12 @@
 
 static const char *STATUS[] = { "running", "complete", "interrupted", "failed" };
 
-/* growable text buffer */
-typedef struct {
-  char *s;
-  size_t len, cap;
-  int bad;
-} buf;
-
-static void
-bprintf (buf *b, const char *fmt, ...)
-{
-  va_list ap;
-  for (;;)
-    {
-      if (b->bad)
-        return;
-      size_t room = b->cap - b->len;
-      va_start (ap, fmt);
-      int k = vsnprintf (b->s ? b->s + b->len : NULL, room, fmt, ap);
-      va_end (ap);
-      if (k < 0)
-        {
-          b->bad = 1;
-          return;
-        }
-      if ((size_t) k < room)
-        {
-          b->len += (size_t) k;
-          return;
-        }
-      size_t cap = (b->cap + (size_t) k + 1) * 2;
-      char *p = realloc (b->s, cap);
-      if (!p)
-        {
-          b->bad = 1;
-          return;
-        }
-      b->s = p, b->cap = cap;
-    }
-}
-
 static int
-write_buf (const char *dir, const char *name, buf *b)
+write_buf (const char *dir, const char *name, mv_textbuf *b)
 {
   char path[4096];
   snprintf (path, sizeof path, "%s/%s", dir, name);
-  if (b->bad)
+  if (b->oom)
     {
       free (b->s);
       return mv_error_set (MV_ENOMEM, "%s: out of memory", path);
@@ -75,13 +36,13 @@ write_buf (const char *dir, const char *name, buf *b)
 static int
 write_json (const char *dir, const char *name, json_t *doc)
 {
-  buf b = { 0 };
+  mv_textbuf b = { 0 };
   char *txt = json_dumps (doc, JSON_INDENT (2) | JSON_REAL_PRECISION (17));
   json_decref (doc);
   if (!txt)
-    b.bad = 1;
+    b.oom = 1;
   else
-    bprintf (&b, "%s\n", txt);
+    mv_textbuf_printf (&b, "%s\n", txt);
   free (txt);
   return write_buf (dir, name, &b);
 }
@@ -89,7 +50,7 @@ write_json (const char *dir, const char *name, json_t *doc)
 /* the Gram columns of the CSV: names (row = NO_ROW), or the values at row */
 #define NO_ROW ((size_t) -1)
 static void
-gram_columns (const mv_traj *tr, buf *b, size_t row)
+gram_columns (const mv_traj *tr, mv_textbuf *b, size_t row)
 {
   size_t m = tr->m, ms = tr->mstar, n = tr->n;
   const double *G = row == NO_ROW ? NULL : mv_traj_gram (tr, row);
@@ -97,12 +58,12 @@ gram_columns (const mv_traj *tr, buf *b, size_t row)
    * that involves a student */
   for (size_t i = 0; i < m; i++)
     for (size_t j = 0; j < ms; j++)
-      G ? bprintf (b, ",%.17g", mv_traj_align (tr, row, MV_ALIGN_ROUTER, i, j))
-        : bprintf (b, ",router_%zu_%zu", i, j);
+      G ? mv_textbuf_printf (b, ",%.17g", mv_traj_align (tr, row, MV_ALIGN_ROUTER, i, j))
+        : mv_textbuf_printf (b, ",router_%zu_%zu", i, j);
   for (size_t i = 0; i < m; i++)
     for (size_t j = 0; j < ms; j++)
-      G ? bprintf (b, ",%.17g", mv_traj_align (tr, row, MV_ALIGN_EXPERT, i, j))
-        : bprintf (b, ",expert_%zu_%zu", i, j);
+      G ? mv_textbuf_printf (b, ",%.17g", mv_traj_align (tr, row, MV_ALIGN_EXPERT, i, j))
+        : mv_textbuf_printf (b, ",expert_%zu_%zu", i, j);
   for (size_t k = 0; k < 2 * m; k++)
     for (size_t l = k + 1; l < n; l++)
       {
@@ -111,33 +72,33 @@ gram_columns (const mv_traj *tr, buf *b, size_t row)
           continue;            /* already written as alignments */
         if (G)
           {
-            bprintf (b, ",%.17g", G[k * n + l]);
+            mv_textbuf_printf (b, ",%.17g", G[k * n + l]);
             continue;
           }
         const char *a = k < m ? "v" : "w";
         size_t ka = k % m;
         if (l < 2 * m)
-          bprintf (b, ",%s%zu.%s%zu", a, ka, l < m ? "v" : "w", l % m);
+          mv_textbuf_printf (b, ",%s%zu.%s%zu", a, ka, l < m ? "v" : "w", l % m);
         else
-          bprintf (b, ",%s%zu.%s*%zu", a, ka, tv ? "v" : "w", tv ? l - 2 * m : l - 2 * m - ms);
+          mv_textbuf_printf (b, ",%s%zu.%s*%zu", a, ka, tv ? "v" : "w", tv ? l - 2 * m : l - 2 * m - ms);
       }
 }
 
 static int
 write_csv (const mv_traj *tr, const char *dir)
 {
-  buf b = { 0 };
-  bprintf (&b, "# moeverify trajectory: method %s, status %s%s%s\n", tr->method,
+  mv_textbuf b = { 0 };
+  mv_textbuf_printf (&b, "# moeverify trajectory: method %s, status %s%s%s\n", tr->method,
            STATUS[tr->status], tr->message[0] ? ": " : "", tr->message);
-  bprintf (&b, "t,loss,grad_norm2,energy");
+  mv_textbuf_printf (&b, "t,loss,grad_norm2,energy");
   gram_columns (tr, &b, NO_ROW);
-  bprintf (&b, "\n");
+  mv_textbuf_printf (&b, "\n");
   for (size_t r = 0; r < tr->rows; r++)
     {
-      bprintf (&b, "%.17g,%.17g,%.17g,%.17g", tr->t[r], tr->loss[r], tr->grad2[r],
+      mv_textbuf_printf (&b, "%.17g,%.17g,%.17g,%.17g", tr->t[r], tr->loss[r], tr->grad2[r],
                tr->energy[r]);
       gram_columns (tr, &b, r);
-      bprintf (&b, "\n");
+      mv_textbuf_printf (&b, "\n");
     }
   return write_buf (dir, "trajectory.csv", &b);
 }

@@ -62,22 +62,27 @@ static int
 unit_gram (double *G, double *norms, double *X, size_t n, size_t len,
            size_t ns, const char *name)
 {
+  double *nrm = malloc (n * sizeof *nrm);
+  if (!nrm)
+    return mv_error_set (MV_ENOMEM, "%s: out of memory", name);
+  /* same kernel as the loss (loss_raw.c): the Gram the full loss sees */
+  size_t bad = mv_linalg_normalise_gram (G, nrm, X, n, len);
+  if (bad)
+    {
+      double nr = nrm[bad - 1];
+      free (nrm);
+      return mv_error_set (MV_EDOM, "%s: vector %zu has norm %g", name,
+                           bad - 1, nr);
+    }
   for (size_t k = 0; k < n; k++)
     {
-      double *x = X + k * len, nr = sqrt (mv_dot (x, x, len));
-      if (!(nr > 0) || !isfinite (nr))
-        return mv_error_set (MV_EDOM, "%s: vector %zu has norm %g", name, k,
-                             nr);
       if (norms)
-        norms[k] = k < ns ? nr : 1.0;
-      for (size_t i = 0; i < len; i++)
-        x[i] /= nr;
+        norms[k] = k < ns ? nrm[k] : 1.0;
+      for (size_t l = 0; l < n; l++)
+        if (l != k)
+          G[k * n + l] = clamp1 (G[k * n + l]);
     }
-  /* same kernel as the loss (loss_raw.c): the Gram the full loss sees */
-  mv_linalg_gram (G, X, n, len, len);
-  for (size_t k = 0; k < n; k++)
-    for (size_t l = 0; l < n; l++)
-      G[k * n + l] = k == l ? 1.0 : clamp1 (G[k * n + l]);
+  free (nrm);
   return MV_OK;
 }
 
