@@ -219,6 +219,39 @@ fourier_window (unsigned *lo, unsigned *hi, unsigned nodd, unsigned J,
       hi[i] = hi[i - 1];
 }
 
+/* Relative error of the Fourier sum c (for c_k, before the final
+ * rounding): discretisation, truncation at X and the roundings. */
+static void
+fourier_relerr (mv_mag *rel, unsigned k, const mpfr_t c,
+                const strip_grid *grid, double h, double X, unsigned J,
+                mpfr_prec_t wp)
+{
+  double a = FOURIER_STRIP;
+  double lnq = -2 * M_PI * a / h - log1p (-exp (-2 * M_PI * a / h));
+  double lnc = log (fabs (mpfr_get_d (c, MPFR_RNDN)));
+  if (!isfinite (lnc))
+    {
+      long e;
+      double mant = mpfr_get_d_2exp (&e, c, MPFR_RNDN);
+      lnc = log (fabs (mant)) + e * M_LN2;
+    }
+  /* discretisation (half of the full-line bound: c_k is half the line) */
+  double ldisc = log_strip_mass (k, grid) - log (2.0) + lnq - lnc;
+  /* truncation of integral and sum past X - h (f_k decreasing there) */
+  double xt = X - h, gam = xt + M_PI - k / xt;
+  double ltrunc = gam > 0
+    ? log (4.02) + k * log (xt) - 0.5 * xt * xt - M_PI * xt - log (gam) - lnc
+    : INFINITY;
+  /* kept as magnitudes: at 2048 bits these are far below 2^-1074 */
+  mv_mag t;
+  mv_mag_set_exp (rel, ldisc);
+  mv_mag_set_exp (&t, ltrunc);
+  mv_mag_add (rel, rel, &t);
+  /* roundings, plus 2^-(wp+4) for the summands outside the window */
+  mv_mag_set_d_2exp (&t, (k / 2.0 + J + 10.5) * 2.0, -(long) wp);
+  mv_mag_add (rel, rel, &t);
+}
+
 static int
 fourier_pass (mpfr_t *c, mv_mag *relerr, unsigned kmax, double h, double X,
               double target_lnrel)
@@ -284,8 +317,6 @@ fourier_pass (mpfr_t *c, mv_mag *relerr, unsigned kmax, double h, double X,
           mpfr_mul (base, base, w2, MPFR_RNDN);     /* k -> k + 2 */
         }
     }
-  double a = FOURIER_STRIP;
-  double lnq = -2 * M_PI * a / h - log1p (-exp (-2 * M_PI * a / h));
   int status = MV_OK;
   for (unsigned i = 0; i < nodd; i++)
     {
@@ -294,28 +325,8 @@ fourier_pass (mpfr_t *c, mv_mag *relerr, unsigned kmax, double h, double X,
       if (i % 2 == 1)
         mpfr_neg (sum[i], sum[i], MPFR_RNDN);
       mpfr_set (c[k], sum[i], MPFR_RNDN);
-      double lnc = log (fabs (mpfr_get_d (sum[i], MPFR_RNDN)));
-      if (!isfinite (lnc))
-        {
-          long e;
-          double mant = mpfr_get_d_2exp (&e, sum[i], MPFR_RNDN);
-          lnc = log (fabs (mant)) + e * M_LN2;
-        }
-      /* discretisation (half of the full-line bound: c_k is half the line) */
-      double ldisc = log_strip_mass (k, &grid) - log (2.0) + lnq - lnc;
-      /* truncation of integral and sum past X - h (f_k decreasing there) */
-      double xt = X - h, gam = xt + M_PI - k / xt;
-      double ltrunc = gam > 0
-        ? log (4.02) + k * log (xt) - 0.5 * xt * xt - M_PI * xt - log (gam) - lnc
-        : INFINITY;
-      /* kept as magnitudes: at 2048 bits these are far below 2^-1074 */
       mv_mag rel, t;
-      mv_mag_set_exp (&rel, ldisc);
-      mv_mag_set_exp (&t, ltrunc);
-      mv_mag_add (&rel, &rel, &t);
-      /* roundings, plus 2^-(wp+4) for the summands outside the window */
-      mv_mag_set_d_2exp (&t, (k / 2.0 + J + 10.5) * 2.0, -(long) wp);
-      mv_mag_add (&rel, &rel, &t);
+      fourier_relerr (&rel, k, sum[i], &grid, h, X, J, wp);
       if (mv_mag_log2 (&rel) * M_LN2 > target_lnrel)
         status = MV_ENOCONV;
       if (relerr)

@@ -7,6 +7,7 @@
 #include <moeverify/io.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,23 +216,10 @@ mv_plot_add_vline (mv_plot *p, double x, const char *label)
 
 /* ------------------------------------------------------------ document */
 
-static void
-render (sbuf *b, const mv_plot *p, double *px, double *py, int *status)
+/* Legend mode and geometry; a compact legend takes its width off box[2]. */
+static int
+legend_layout (legend_geom *g, const mv_plot *p, double box[4])
 {
-  axis ax[2];
-  double box[4];                /* x0, y0 (top), x1, y1 (bottom) */
-  box[1] = p->title ? 42 : 16;
-  box[3] = H - (p->label[0] ? 58 : 36);
-  /* y ticks first: their label widths set the left margin */
-  int maxy = (int) fmax (3, floor ((box[3] - box[1]) / 60));
-  if ((*status = mv_plot_axis_setup (p, 1, maxy, &ax[1])) != MV_OK)
-    return;
-  double yw = 0;
-  for (size_t i = 0; i < ax[1].nt; i++)
-    yw = fmax (yw, mv_plot_tick_label_width (&ax[1], i, 12));
-  box[0] = fmax (48, ceil (yw + 16 + (p->label[1] ? 24 : 0)));
-  box[2] = W - 24;
-
   size_t labelled = 0;
   for (size_t i = 0; i < p->ns; i++)
     labelled += p->s[i].label != NULL;
@@ -241,32 +229,99 @@ render (sbuf *b, const mv_plot *p, double *px, double *py, int *status)
       ? MV_PLOT_LEGEND_INSIDE : MV_PLOT_LEGEND_NONE;
   if (labelled == 0)
     mode = MV_PLOT_LEGEND_NONE;
-  legend_geom g = { 0 };
   if (mode == MV_PLOT_LEGEND_COMPACT)
     {
-      g = (legend_geom) { .fs = 10, .row = 13, .sample = 16, .pad = 2,
-                          .maxc = 28 };
-      mv_plot_legend_fit (&g, p, box[3] - box[1], 1);
-      if (g.shown < g.total)    /* several narrower columns */
+      *g = (legend_geom) { .fs = 10, .row = 13, .sample = 16, .pad = 2,
+                           .maxc = 28 };
+      mv_plot_legend_fit (g, p, box[3] - box[1], 1);
+      if (g->shown < g->total)  /* several narrower columns */
         {
-          g.maxc = 16;
-          mv_plot_legend_fit (&g, p, box[3] - box[1], 4);
+          g->maxc = 16;
+          mv_plot_legend_fit (g, p, box[3] - box[1], 4);
         }
-      box[2] = W - 12 - g.w - 12;
+      box[2] = W - 12 - g->w - 12;
     }
   else if (mode == MV_PLOT_LEGEND_INSIDE)
     {
-      g = (legend_geom) { .fs = 12, .row = 17, .sample = 24, .pad = 6,
-                          .maxc = 40 };
-      mv_plot_legend_fit (&g, p, box[3] - box[1] - 16, 1);
+      *g = (legend_geom) { .fs = 12, .row = 17, .sample = 24, .pad = 6,
+                           .maxc = 40 };
+      mv_plot_legend_fit (g, p, box[3] - box[1] - 16, 1);
     }
+  return mode;
+}
 
+/* Axes, plot box (x0, y0 top, x1, y1 bottom) and legend layout. */
+static int
+layout (axis ax[2], double box[4], legend_geom *g, int *mode,
+        const mv_plot *p)
+{
+  box[1] = p->title ? 42 : 16;
+  box[3] = H - (p->label[0] ? 58 : 36);
+  /* y ticks first: their label widths set the left margin */
+  int maxy = (int) fmax (3, floor ((box[3] - box[1]) / 60));
+  int status = mv_plot_axis_setup (p, 1, maxy, &ax[1]);
+  if (status != MV_OK)
+    return status;
+  double yw = 0;
+  for (size_t i = 0; i < ax[1].nt; i++)
+    yw = fmax (yw, mv_plot_tick_label_width (&ax[1], i, 12));
+  box[0] = fmax (48, ceil (yw + 16 + (p->label[1] ? 24 : 0)));
+  box[2] = W - 24;
+  *mode = legend_layout (g, p, box);
   ax[1].p0 = box[3], ax[1].p1 = box[1];
   int maxx = (int) fmax (3, floor ((box[2] - box[0]) / 80));
-  if ((*status = mv_plot_axis_setup (p, 0, maxx, &ax[0])) != MV_OK)
-    return;
+  if ((status = mv_plot_axis_setup (p, 0, maxx, &ax[0])) != MV_OK)
+    return status;
   ax[0].p0 = box[0], ax[0].p1 = box[2];
+  return MV_OK;
+}
 
+/* <text class=cls ...attrs>text</text> */
+static void
+text_element (sbuf *b, const char *open, const char *text)
+{
+  mv_textbuf_puts (b, open);
+  mv_plot_sb_text (b, text, SIZE_MAX);
+  mv_textbuf_puts (b, "</text>\n");
+}
+
+static void
+render_labels (sbuf *b, const mv_plot *p, const double box[4])
+{
+  char open[256];
+  if (p->label[0])
+    {
+      snprintf (open, sizeof open, "<text class=\"xlabel\" x=\"%.1f\" "
+                "y=\"%.1f\" font-size=\"13\" text-anchor=\"middle\">",
+                0.5 * (box[0] + box[2]), H - 14);
+      text_element (b, open, p->label[0]);
+    }
+  if (p->label[1])
+    {
+      double cy = 0.5 * (box[1] + box[3]);
+      snprintf (open, sizeof open, "<text class=\"ylabel\" x=\"18\" "
+                "y=\"%.1f\" font-size=\"13\" text-anchor=\"middle\" "
+                "transform=\"rotate(-90 18 %.1f)\">", cy, cy);
+      text_element (b, open, p->label[1]);
+    }
+  if (p->title)
+    {
+      snprintf (open, sizeof open, "<text class=\"title\" x=\"%.1f\" "
+                "y=\"26\" font-size=\"15\" text-anchor=\"middle\">",
+                0.5 * (box[0] + box[2]));
+      text_element (b, open, p->title);
+    }
+}
+
+static void
+render (sbuf *b, const mv_plot *p, double *px, double *py, int *status)
+{
+  axis ax[2];
+  double box[4];
+  legend_geom g = { 0 };
+  int mode;
+  if ((*status = layout (ax, box, &g, &mode, p)) != MV_OK)
+    return;
   mv_textbuf_printf (b, "<svg xmlns=\"http://www.w3.org/2000/svg\" "
                      "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                      "font-family=\"DejaVu Sans, Helvetica, Arial, "
@@ -309,32 +364,7 @@ render (sbuf *b, const mv_plot *p, double *px, double *py, int *status)
                      "stroke=\"#222\" "
                      "shape-rendering=\"crispEdges\"/>\n",
                      box[0], box[1], box[2] - box[0], box[3] - box[1]);
-
-  if (p->label[0])
-    {
-      mv_textbuf_printf (b, "<text class=\"xlabel\" x=\"%.1f\" y=\"%.1f\" "
-                         "font-size=\"13\" text-anchor=\"middle\">",
-                         0.5 * (box[0] + box[2]), H - 14);
-      mv_plot_sb_text (b, p->label[0], SIZE_MAX);
-      mv_textbuf_puts (b, "</text>\n");
-    }
-  if (p->label[1])
-    {
-      double cy = 0.5 * (box[1] + box[3]);
-      mv_textbuf_printf (b, "<text class=\"ylabel\" x=\"18\" y=\"%.1f\" "
-                         "font-size=\"13\" text-anchor=\"middle\" "
-                         "transform=\"rotate(-90 18 %.1f)\">", cy, cy);
-      mv_plot_sb_text (b, p->label[1], SIZE_MAX);
-      mv_textbuf_puts (b, "</text>\n");
-    }
-  if (p->title)
-    {
-      mv_textbuf_printf (b, "<text class=\"title\" x=\"%.1f\" y=\"26\" "
-                         "font-size=\"15\" text-anchor=\"middle\">",
-                         0.5 * (box[0] + box[2]));
-      mv_plot_sb_text (b, p->title, SIZE_MAX);
-      mv_textbuf_puts (b, "</text>\n");
-    }
+  render_labels (b, p, box);
   if (mode == MV_PLOT_LEGEND_COMPACT)
     mv_plot_draw_legend (b, p, &g, box[2] + 12, box[1], 0);
   else if (mode == MV_PLOT_LEGEND_INSIDE)
