@@ -8,6 +8,7 @@
  *             check values, the precision ladder and symmetries. */
 #include "testutil.h"
 #include "oracle_quad.h"
+#include "series/expect_priv.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -965,6 +966,46 @@ END_TEST
 
 /* ================================================================ main */
 
+/* The compiled double-path tables (expect_table53.c) are exactly what the
+ * MPFR code builds at MV_PREC_DOUBLE: weights, self constants, coefficient
+ * error and everything derived from them.  A stale file fails here; run
+ * `make expect-table53` after changing the series. */
+START_TEST (t_builtin_tables)
+{
+  mv_expect_ws *a = mv_expect_alloc_tables (MV_PREC_DOUBLE, 1);
+  mv_expect_ws *b = mv_expect_alloc_tables (MV_PREC_DOUBLE, 0);
+  ck_assert_ptr_nonnull (a);
+  ck_assert_ptr_nonnull (b);
+  ck_assert_msg (a->coef == NULL, "double workspace built MPFR coefficients");
+  ck_assert_ptr_nonnull (b->coef);
+  ck_assert_uint_eq (a->nmax, b->nmax);
+  ck_assert_uint_eq (mv_expect_builtin53.nmax, b->nmax);
+  for (int i = 0; i < MV_NF; i++)
+    {
+      for (unsigned n = 0; n < a->nmax; n++)
+        if (memcmp (&a->wd[i][n], &b->wd[i][n], sizeof (double)))
+          ck_abort_msg ("wd[%d][%u]: compiled %a, built %a", i, n,
+                        a->wd[i][n], b->wd[i][n]);
+      if (memcmp (&a->F1d[i], &b->F1d[i], sizeof (double)))
+        ck_abort_msg ("F1d[%d]: compiled %a, built %a", i, a->F1d[i], b->F1d[i]);
+      ck_assert_msg (a->wabs_i[i] == b->wabs_i[i], "wabs_i[%d]: %a vs %a", i,
+                     a->wabs_i[i], b->wabs_i[i]);
+    }
+  ck_assert_msg (a->coef_relerr.man == b->coef_relerr.man
+                 && a->coef_relerr.exp == b->coef_relerr.exp,
+                 "coefficient error: compiled %a * 2^%ld, built %a * 2^%ld",
+                 a->coef_relerr.man, a->coef_relerr.exp, b->coef_relerr.man,
+                 b->coef_relerr.exp);
+  ck_assert_msg (a->F1d_err == b->F1d_err && a->wabs == b->wabs
+                 && a->der_scale == b->der_scale,
+                 "derived bounds differ: F1d_err %a/%a wabs %a/%a der %a/%a",
+                 a->F1d_err, b->F1d_err, a->wabs, b->wabs, a->der_scale,
+                 b->der_scale);
+  mv_expect_free (a);
+  mv_expect_free (b);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -985,6 +1026,7 @@ main (void)
 
   TCase *tc = tcase_create ("closed");
   tcase_set_timeout (tc, 300);
+  tcase_add_test (tc, t_builtin_tables);
   tcase_add_test (tc, t_pair_vs_oracle);
   tcase_add_test (tc, t_self_vs_oracle);
   tcase_add_test (tc, t_check_values);

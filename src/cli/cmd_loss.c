@@ -81,6 +81,9 @@ static void
 grad_text (mv_textbuf *b, const grad_buf *gV, const grad_buf *gW, size_t m,
            size_t d, const mv_mag *err, int *dmin)
 {
+  /* one allocation for the whole text: no copies while it grows */
+  size_t per = (gV->mp ? (size_t) mpfr_get_prec (gV->gm[0]) / 3 : 24) + 16;
+  (void) mv_textbuf_reserve (b, 2 * m * d * per + 64 * m + 64);
   mv_textbuf_puts (b, "{\n    \"V\": ");
   grad_rows (b, gV, m, d, err, dmin);
   mv_textbuf_puts (b, ",\n    \"W\": ");

@@ -63,6 +63,22 @@ struct mv_expect_ws {
   mpfr_t F[MV_NF], pw, t, u, pows[5][4], rhoc[MV_NRHO];
 };
 
+/* The double path's tables (MV_PREC_DOUBLE), computed once by the MPFR code
+ * below and compiled in (expect_table53.c, written by tests/gen_table53),
+ * so double-only workspaces do no MPFR work; test_expect compares them with
+ * a fresh MPFR build bit for bit. */
+typedef struct {
+  unsigned nmax;
+  const double *wd;        /* MV_NF x nmax, row-major */
+  double F1d[MV_NF];
+  double relerr_man;       /* coef_relerr as an mv_mag */
+  long relerr_exp;
+} mv_expect_table53;
+extern const mv_expect_table53 mv_expect_builtin53;
+/* mv_expect_alloc, with the compiled tables when prec is MV_PREC_DOUBLE and
+ * use_builtin is set, else built from the MPFR coefficients. */
+mv_expect_ws *mv_expect_alloc_tables (mpfr_prec_t prec, int use_builtin);
+
 /* Targets and tails of the series are natural logarithms (-INFINITY as a
  * target: use every tabulated term).  F_{p,q}(r) for the first nf
  * (<= MV_NF_GRAD) series by the truncated series; returns the terms used

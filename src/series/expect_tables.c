@@ -217,7 +217,7 @@ alloc_scratch (mv_expect_ws *ws)
  * the MPFR path.  Without them (double-only tables) F_{p,q}(1) is summed
  * here, term by term in the order mv_expect_series would (same bits). */
 static void
-build_weights (mv_expect_ws *ws, double *wsum)
+build_weights (mv_expect_ws *ws)
 {
   mpfr_t fct;
   mpfr_init2 (fct, ws->wp);
@@ -233,12 +233,22 @@ build_weights (mv_expect_ws *ws, double *wsum)
           mpfr_mul (w, ws->coef->c[n + FP[i]], ws->coef->c[n + FQ[i]], MPFR_RNDN);
           mpfr_div (w, w, fct, MPFR_RNDN);
           ws->wd[i][n] = mpfr_get_d (w, MPFR_RNDN);
-          wsum[i] += fabs (ws->wd[i][n]);
           if (!keep && !mpfr_zero_p (w))
             mpfr_add (ws->F1[i], ws->F1[i], w, MPFR_RNDN);
         }
     }
   mpfr_clear (fct);
+}
+
+/* Packed weights and the absolute sums behind the bounds (from wd alone,
+ * so the compiled and the MPFR-built tables give the same bits). */
+static void
+finish_weights (mv_expect_ws *ws)
+{
+  double wsum[MV_NF] = { 0 };
+  for (unsigned n = 0; n < ws->nmax; n++)
+    for (int i = 0; i < MV_NF; i++)
+      wsum[i] += fabs (ws->wd[i][n]);
   /* term n feeds only the series with n + p odd: pack those weights */
   for (unsigned n = 0; n < ws->nmax; n++)
     {
@@ -286,13 +296,32 @@ self_constants (mv_expect_ws *ws)
   mv_mag_add (&ws->F1_err, &ws->F1_err, &t);
   mv_mag_mul_d (&t, &ws->coef_relerr, 2 * ws->wabs);
   mv_mag_add (&ws->F1_err, &ws->F1_err, &t);
-  for (int i = 0; i < MV_NF; i++)
-    ws->F1d[i] = mpfr_get_d (ws->F1[i], MPFR_RNDN);
+  if (ws->coef)      /* else the compiled F1d are in place */
+    for (int i = 0; i < MV_NF; i++)
+      ws->F1d[i] = mpfr_get_d (ws->F1[i], MPFR_RNDN);
   ws->F1d_err = mv_mag_get_d (&ws->F1_err) + ldexp (ws->wabs, -MV_PREC_DOUBLE);
+}
+
+/* The compiled double tables into ws (nmax already chosen). */
+static void
+copy_builtin (mv_expect_ws *ws)
+{
+  const mv_expect_table53 *b = &mv_expect_builtin53;
+  for (int i = 0; i < MV_NF; i++)
+    {
+      memcpy (ws->wd[i], b->wd + (size_t) i * b->nmax, b->nmax * sizeof (double));
+      ws->F1d[i] = b->F1d[i];
+    }
 }
 
 mv_expect_ws *
 mv_expect_alloc (mpfr_prec_t prec)
+{
+  return mv_expect_alloc_tables (prec, 1);
+}
+
+mv_expect_ws *
+mv_expect_alloc_tables (mpfr_prec_t prec, int use_builtin)
 {
   mv_init ();
   if (prec < MV_PREC_MIN || prec > MV_PREC_MAX)
@@ -313,14 +342,27 @@ mv_expect_alloc (mpfr_prec_t prec)
   memcpy (ws->fp, FP, sizeof FP);
   memcpy (ws->fq, FQ, sizeof FQ);
   build_tuples (ws);
-  if (choose_nmax (ws) || !(ws->coef = mv_hermite_table_alloc (ws->nmax + 8, ws->wp)))
+  if (choose_nmax (ws))
+    {
+      mv_expect_free (ws);
+      return NULL;
+    }
+  int builtin = use_builtin && prec == MV_PREC_DOUBLE
+    && mv_expect_builtin53.nmax == ws->nmax;
+  if (!builtin && !(ws->coef = mv_hermite_table_alloc (ws->nmax + 8, ws->wp)))
     {
       mv_expect_free (ws);
       return NULL;
     }
   mv_mag_zero (&ws->coef_relerr);
-  for (unsigned k = 0; k <= ws->nmax + 8; k++)
-    mv_mag_max (&ws->coef_relerr, &ws->coef_relerr, &ws->coef->relerr[k]);
+  if (builtin)
+    {
+      ws->coef_relerr.man = mv_expect_builtin53.relerr_man;
+      ws->coef_relerr.exp = mv_expect_builtin53.relerr_exp;
+    }
+  else
+    for (unsigned k = 0; k <= ws->nmax + 8; k++)
+      mv_mag_max (&ws->coef_relerr, &ws->coef_relerr, &ws->coef->relerr[k]);
   ws->coef_relerr_d = mv_mag_get_d (&ws->coef_relerr);
   if (alloc_scratch (ws))
     {
@@ -328,8 +370,11 @@ mv_expect_alloc (mpfr_prec_t prec)
       mv_error_set (MV_ENOMEM, "expect: out of memory");
       return NULL;
     }
-  double wsum[MV_NF] = { 0 };
-  build_weights (ws, wsum);
+  if (builtin)
+    copy_builtin (ws);
+  else
+    build_weights (ws);
+  finish_weights (ws);
   self_constants (ws);
   return ws;
 }
