@@ -142,12 +142,13 @@ seed_shift (void)
 }
 
 static void
-run_mc (mv_mc_result *res, const mv_problem *pb, size_t N, size_t B,
-        unsigned long seed, int want_grad)
+run_mc_obj (mv_mc_result *res, const mv_problem *pb, size_t N, size_t B,
+            unsigned long seed, int want_grad, mv_loss_ws *obj)
 {
   seed += 7919 * seed_shift ();
   mv_mc_params par;
   mv_mc_params_default (&par);
+  par.objective = obj;
   par.samples = N;
   par.batches = B;
   par.seed = seed;
@@ -156,6 +157,13 @@ run_mc (mv_mc_result *res, const mv_problem *pb, size_t N, size_t B,
   int st = mv_mc_estimate (res, pb, &par);
   ck_assert_msg (st == MV_OK, "mv_mc_estimate: %s", mv_error_message ());
   ck_assert (isfinite (res->loss) && res->loss_se >= 0);
+}
+
+static void
+run_mc (mv_mc_result *res, const mv_problem *pb, size_t N, size_t B,
+        unsigned long seed, int want_grad)
+{
+  run_mc_obj (res, pb, N, B, seed, want_grad, NULL);
 }
 
 /* max |z| of the gradient against expected gV, gW (NULL = zero); also the
@@ -616,18 +624,23 @@ END_TEST
 
 /* ------------------------------------------------------------ closed form */
 
+extern const mv_loss_term_type *mv_test_term_overlap, *mv_test_term_gram_only;
+
+/* Monte Carlo against the closed form of the objective lw (NULL: the
+ * default loss; else lw is used by both and freed). */
 static void
-closed_case (mv_problem *pb, size_t N, unsigned long seed)
+closed_case_obj (mv_problem *pb, size_t N, unsigned long seed,
+                 mv_loss_ws *obj)
 {
   const size_t nc = pb->m * pb->d;
-  mv_loss_ws *lw = mv_loss_alloc (pb->m, pb->mstar, 53);
+  mv_loss_ws *lw = obj ? obj : mv_loss_alloc (pb->m, pb->mstar, 53);
   ck_assert_msg (lw != NULL, "mv_loss_alloc: %s", mv_error_message ());
   double L, *gV = malloc (nc * sizeof *gV), *gW = malloc (nc * sizeof *gW);
   mv_loss_info info;
   int st = mv_loss_eval_d (&L, gV, gW, &info, pb, lw);
   ck_assert_msg (st == MV_OK, "mv_loss_eval_d: %s", mv_error_message ());
   mv_mc_result res;
-  run_mc (&res, pb, N, 64, seed, 1);
+  run_mc_obj (&res, pb, N, 64, seed, 1, obj);
   double z = (res.loss - L) / res.loss_se;
   ck_assert_msg (fabs (z) < ZMAX_LOSS, "loss: mc %.7g +- %.2g, closed "
                  "%.10g, z = "
@@ -643,6 +656,12 @@ closed_case (mv_problem *pb, size_t N, unsigned long seed)
   free (gW);
   mv_mc_result_clear (&res);
   mv_loss_free (lw);
+}
+
+static void
+closed_case (mv_problem *pb, size_t N, unsigned long seed)
+{
+  closed_case_obj (pb, N, seed, NULL);
 }
 
 /* explicit vectors: one student, one teacher, generic overlaps */
@@ -662,6 +681,48 @@ START_TEST (t_closed_generated)
   mv_problem pb;
   random_problem (&pb, 6, 3, 2, 0.0, 72, 1);   /* 36 gradient components */
   closed_case (&pb, 1000000, 72);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+/* An objective with an added term (tests/term_overlap.c, weight 2.5):
+ * Monte Carlo samples its per-sample form and agrees with the closed form
+ * of the whole objective, loss and every gradient component. */
+START_TEST (t_closed_objective)
+{
+  mv_problem pb;
+  random_problem (&pb, 6, 3, 2, 0.1, 74, 1);
+  mv_loss_ws *lw = mv_loss_alloc (pb.m, pb.mstar, 53);
+  ck_assert_int_eq (mv_loss_add_term (lw, mv_test_term_overlap, 2.5), MV_OK);
+  closed_case_obj (&pb, 1000000, 74, lw);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+/* Objectives Monte Carlo cannot sample are refused with a message. */
+START_TEST (t_objective_errors)
+{
+  mv_problem pb;
+  random_problem (&pb, 6, 3, 2, 0.0, 75, 1);
+  mv_mc_result res;
+  ck_assert_int_eq (mv_mc_result_init (&res, pb.m, pb.d, 1), MV_OK);
+  mv_mc_params par;
+  mv_mc_params_default (&par);
+  par.samples = 1000;
+  mv_loss_ws *lw = mv_loss_alloc (pb.m, pb.mstar, 53);
+  ck_assert_int_eq (mv_loss_add_term (lw, mv_test_term_gram_only, 1.0), MV_OK);
+  par.objective = lw;
+  ck_assert_int_eq (mv_mc_estimate (&res, &pb, &par), MV_EINVAL);
+  ck_assert_msg (strstr (mv_error_message (), "test-gram-only") != NULL,
+                 "message: %s", mv_error_message ());
+  mv_loss_free (lw);
+  lw = mv_loss_alloc (pb.m + 1, pb.mstar, 53);
+  par.objective = lw;
+  ck_assert_int_eq (mv_mc_estimate (&res, &pb, &par), MV_EINVAL);
+  ck_assert_msg (strstr (mv_error_message (), "objective sized") != NULL,
+                 "message: %s", mv_error_message ());
+  mv_loss_free (lw);
+  mv_mc_result_clear (&res);
   mv_problem_clear (&pb);
 }
 END_TEST
@@ -833,6 +894,8 @@ main (void)
   tcase_set_timeout (tc, 120);
   tcase_add_test (tc, t_closed_explicit);
   tcase_add_test (tc, t_closed_generated);
+  tcase_add_test (tc, t_closed_objective);
+  tcase_add_test (tc, t_objective_errors);
   tcase_add_test (tc, t_closed_full_span_noise);
   tcase_add_test (tc, t_closed_large_d);
   tcase_add_test (tc, t_closed_spec_init);

@@ -712,7 +712,13 @@ END_TEST
  * z over 24 components of 64 batch means: a bound of 5 has a false-alarm
  * rate far below 1e-3 even with the heavy tails of degree-7 integrands. */
 #define ZMAX 5.0
-START_TEST (t_mean_gradient)
+extern const mv_loss_term_type *mv_test_term_overlap, *mv_test_term_gram_only;
+
+/* The mean of one-step SGD gradients over R seeds against the closed-form
+ * gradient of the objective obj (NULL: the default loss; else used by both
+ * and freed). */
+static void
+mean_gradient_case (mv_loss_ws *obj)
 {
   const size_t d = 4, m = 3, ms = 1, R = 64, nd = m * d;
   const double lr = ldexp (1.0, -20);
@@ -722,10 +728,10 @@ START_TEST (t_mean_gradient)
   random_problem (&pb, d, m, ms, 0.2, 15);
   double th[24], L, gex[24], sum[24] = { 0 }, sum2[24] = { 0 };
   mv_problem_vectors_d (th, th + nd, NULL, NULL, &pb);
-  mv_loss_ws *ws = mv_loss_alloc (m, ms, 53);
+  mv_loss_ws *ws = obj ? obj : mv_loss_alloc (m, ms, 53);
   ck_assert_int_eq (mv_loss_eval_d (&L, gex, gex + nd, NULL, &pb, ws), MV_OK);
-  mv_loss_free (ws);
   mv_sgd_params_default (&p);
+  p.objective = obj;
   p.lr = lr;
   p.steps = 1;
   p.batch = 2048;
@@ -756,6 +762,50 @@ START_TEST (t_mean_gradient)
                       "%.6g, se %.3g, z = %.3g", c, mean, gex[c], se, z);
     }
   ck_assert (scale > 0.01);   /* a non-trivial gradient was compared */
+  mv_loss_free (ws);
+  mv_problem_clear (&pb);
+}
+
+START_TEST (t_mean_gradient)
+{
+  mean_gradient_case (NULL);
+}
+END_TEST
+
+/* An objective with an added term (tests/term_overlap.c): SGD trains on
+ * its per-sample form and records its closed form. */
+START_TEST (t_mean_gradient_objective)
+{
+  mv_loss_ws *ws = mv_loss_alloc (3, 1, 53);
+  ck_assert_int_eq (mv_loss_add_term (ws, mv_test_term_overlap, -1.5), MV_OK);
+  mean_gradient_case (ws);
+}
+END_TEST
+
+/* Objectives SGD cannot sample, or sized for another problem, are refused. */
+START_TEST (t_objective_errors)
+{
+  mv_problem pb;
+  mv_traj tr;
+  mv_sgd_params p;
+  random_problem (&pb, 4, 3, 1, 0.0, 16);
+  mv_sgd_params_default (&p);
+  p.steps = 2;
+  mv_loss_ws *ws = mv_loss_alloc (3, 1, 53);
+  ck_assert_int_eq (mv_loss_add_term (ws, mv_test_term_gram_only, 1.0), MV_OK);
+  p.objective = ws;
+  ck_assert_int_eq (run (&tr, &pb, &p), MV_EINVAL);
+  ck_assert_msg (strstr (mv_error_message (), "test-gram-only") != NULL,
+                 "message: %s", mv_error_message ());
+  mv_traj_clear (&tr);
+  mv_loss_free (ws);
+  ws = mv_loss_alloc (2, 1, 53);
+  p.objective = ws;
+  ck_assert_int_eq (run (&tr, &pb, &p), MV_EINVAL);
+  ck_assert_msg (strstr (mv_error_message (), "objective sized") != NULL,
+                 "message: %s", mv_error_message ());
+  mv_traj_clear (&tr);
+  mv_loss_free (ws);
   mv_problem_clear (&pb);
 }
 END_TEST
@@ -895,6 +945,7 @@ main (void)
   tcase_set_timeout (tc, 60);
   tcase_add_test (tc, t_defaults);
   tcase_add_test (tc, t_errors);
+  tcase_add_test (tc, t_objective_errors);
   tcase_add_test (tc, t_grid);
   tcase_add_test (tc, t_interrupt);
   tcase_add_test (tc, t_failure);
@@ -913,6 +964,7 @@ main (void)
   tc = tcase_create ("stats");
   tcase_set_timeout (tc, 120);
   tcase_add_test (tc, t_mean_gradient);
+  tcase_add_test (tc, t_mean_gradient_objective);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("dynamics");

@@ -43,6 +43,8 @@ typedef struct mv_loss_ws mv_loss_ws;
 mv_loss_ws *mv_loss_alloc (size_t m, size_t mstar, mpfr_prec_t prec);
 void mv_loss_free (mv_loss_ws *ws);
 mv_expect_ws *mv_loss_expect (mv_loss_ws *ws);
+/* The m and m* the workspace was allocated for (either may be NULL). */
+void mv_loss_shape (const mv_loss_ws *ws, size_t *m, size_t *mstar);
 
 /* The objective.  A new workspace holds [noise 1, datafit 1]: the noise
  * constant first, so the pair sum starts from it as it always has (the

@@ -1,11 +1,13 @@
-/* Monte-Carlo estimates of the loss and its gradient, independent of the
- * closed form: samples the projections of x on the span of all parameter
- * vectors exactly (orthonormal basis of the span), evaluates f directly and
- * differentiates per sample.  Standard errors by batch means. */
+/* Monte-Carlo estimates of the loss (or of any objective whose terms have
+ * per-sample forms) and its gradient, independent of the closed form:
+ * samples the projections of x on the span of all parameter vectors
+ * exactly (orthonormal basis of the span), evaluates the per-sample loss
+ * directly and differentiates it per sample.  Standard errors by batch means. */
 #ifndef MOEVERIFY_MC_H
 #define MOEVERIFY_MC_H
 
 #include <stddef.h>
+#include <moeverify/loss.h>
 #include <moeverify/problem.h>
 
 #ifdef __cplusplus
@@ -17,6 +19,10 @@ typedef struct {
   size_t batches;        /* batches for the standard errors (default 64) */
   unsigned long seed;    /* GSL mt19937 seed; same seed => same result */
   int want_grad;
+  mv_loss_ws *objective; /* the terms whose per-sample forms are sampled;
+                            NULL: the loss of loss.h (data fit + label
+                            noise).  Sized for the problem's m, m*; used,
+                            not freed (not shared between threads) */
   /* progress callback (may be NULL), called with the fraction done */
   void (*progress) (void *ctx, double fraction);
   void *progress_ctx;

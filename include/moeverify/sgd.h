@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <moeverify/loss.h>
 #include <moeverify/problem.h>
 #include <moeverify/traj.h>
 
@@ -28,6 +29,10 @@ typedef struct {
                                    nonzero return stops the run (status
                                    MV_TRAJ_FAILED, that status returned) */
   size_t n_observers;
+  mv_loss_ws *objective; /* the terms to train on (their per-sample forms)
+                            and to record (closed form); NULL: data fit +
+                            label noise.  Sized for the problem's m, m*;
+                            used, not freed (not shared between threads) */
   void (*progress) (void *ctx, double t, double t_end);
   void *progress_ctx;
 } mv_sgd_params;

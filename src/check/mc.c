@@ -18,9 +18,12 @@
  *     integrand depends on xi only, and the gradient integrand is
  *     r(xi) * g(xi) * (I - u u^T) x / |u|; its x_perp part has zero mean
  *     given xi, so  E[...] = Q E[r g (xi - (c_u.xi) c_u)] / |u|.
- *     Only xi is sampled: the cost per sample is independent of d.  f, f*
- *     and the partials come from the model kernel shared with SGD
- *     (base/model.h) on the projections gathered in model order.
+ *     Only xi is sampled: the cost per sample is independent of d.  The
+ *     per-sample loss and its partials come from the objective's terms
+ *     (mv_loss_sample_d: the data fit through the model kernel shared with
+ *     SGD, plus any term added to the objective) on the projections
+ *     gathered in model order, so every term with a per-sample form gets
+ *     an independent check of its closed form.
  *
  *  3. Per batch, the gradient estimate of every student slot is kept in
  *     k-space; batch means are combined by Welford's update into the mean
@@ -36,6 +39,8 @@
 #include "base/linalg.h"
 #include "base/model.h"
 #include <moeverify/error.h>
+#include <moeverify/hermite.h>
+#include <moeverify/loss.h>
 
 #include <math.h>
 #include <stdint.h>
@@ -305,7 +310,7 @@ typedef struct
   double *eps;             /* block: label-noise variates */
   double *proj;            /* block x nu */
   double *Pg;              /* block x n: proj in model order (v, w, v*, w*) */
-  double *f, *fs, *res;    /* block: f, f*, residual f - f* - eps */
+  double *val;             /* block: per-sample objective */
   double *Cf;              /* block x 2m: per-sample gradient coefficients */
   double *S;               /* 2m x kp: sum of c * xi within the batch */
   double *T;               /* 2m: sum of c * (u.x) within the batch */
@@ -319,6 +324,8 @@ typedef struct
   double *ybar;            /* kp: mean gradient of one slot in k-space */
   /* sampling state */
   gsl_rng *rng;
+  mv_loss_ws *obj;         /* the objective (the caller's or data fit + noise) */
+  int own_obj;
   int want_grad, noisy;
   double s_noise;
   double lsum;             /* loss sum of the current batch */
@@ -330,7 +337,9 @@ ws_free (mc_ws *w)
   free (w->X), free (w->norms), free (w->uid), free (w->urow), free (w->R);
   free (w->ulen), free (w->qrow), free (w->coef), free (w->Rp);
   free (w->ulen4), free (w->xi), free (w->eps), free (w->proj), free (w->Pg);
-  free (w->f), free (w->fs), free (w->res), free (w->Cf), free (w->S);
+  free (w->val), free (w->Cf), free (w->S);
+  if (w->own_obj)
+    mv_loss_free (w->obj);
   free (w->T), free (w->Y), free (w->M), free (w->C), free (w->G);
   free (w->delta), free (w->QT), free (w->F), free (w->ybar);
   gsl_rng_free (w->rng);
@@ -450,13 +459,35 @@ check_args (const mv_mc_result *r, const mv_problem *pb,
   return MV_OK;
 }
 
+/* The objective whose per-sample forms are sampled: the caller's, or the
+ * loss of loss.h (data fit + label noise).  Every term must have one. */
+static int
+setup_objective (mc_ws *w, const mv_mc_params *par)
+{
+  if (par->objective)
+    {
+      size_t om, oms;
+      mv_loss_shape (par->objective, &om, &oms);
+      if (om != w->m || oms != w->ms)
+        return mv_error_set (MV_EINVAL, "mc: objective sized for m = %zu, "
+                             "m* = %zu but the problem has m = %zu, m* = %zu",
+                             om, oms, w->m, w->ms);
+      w->obj = par->objective;
+    }
+  else if (!(w->obj = mv_loss_alloc (w->m, w->ms, MV_PREC_DOUBLE)))
+    return MV_ENOMEM;
+  else
+    w->own_obj = 1;
+  double v;
+  return mv_loss_sample_d (&v, NULL, 0, NULL, w->n, NULL, 0, w->obj);
+}
+
 /* The problem's vectors and their basis (steps 1 of the method). */
 static int
 setup_basis (mc_ws *w, const mv_problem *pb)
 {
   const size_t d = w->d, m = w->m, ms = w->ms, n = w->n;
   int st = MV_OK;
-  /* (n == 0 is allowed: f = f* = 0 and only label noise is sampled) */
   size_t nd, nn, mnn, bx, tmp;
   if (!mv_mul_ok (n, d, &nd) || !mv_mul_ok (n, n, &nn)
       || !mv_mul_ok (2 * m, nn, &mnn) || !mv_mul_ok (mnn, sizeof (double), &tmp)
@@ -502,9 +533,7 @@ setup_sampling (mc_ws *w, unsigned long seed)
   MV_ALLOC (w->eps, BS, "mc", st, out);
   MV_ALLOC (w->proj, BS * nu, "mc", st, out);
   MV_ALLOC (w->Pg, BS * n, "mc", st, out);
-  MV_ALLOC (w->f, BS, "mc", st, out);
-  MV_ALLOC (w->fs, BS, "mc", st, out);
-  MV_ALLOC (w->res, BS, "mc", st, out);
+  MV_ALLOC (w->val, BS, "mc", st, out);
   if (w->want_grad)
     {
       MV_ALLOC (w->Cf, 2 * m * BS, "mc", st, out);
@@ -540,9 +569,9 @@ out:
 /* -------------------------------------------------------------- sampling */
 
 /* One block of bs samples: draw xi (k variates per sample, then the label
- * noise), project, evaluate the model (teacher: the same kernel on the
- * v*, w* columns) and add to the batch's loss and gradient sums. */
-static void
+ * noise), project, evaluate the objective per sample and add to the
+ * batch's loss and gradient sums. */
+static int
 sample_block (mc_ws *w, size_t bs)
 {
   const size_t k = w->k, kp = w->kp, nu = w->nu, n = w->n, m = w->m;
@@ -560,25 +589,20 @@ sample_block (mc_ws *w, size_t bs)
   for (size_t s = 0; s < bs; s++)
     for (size_t a = 0; a < n; a++)
       Pg[s * n + a] = w->proj[s * nu + w->uid[a]];
-  if (w->want_grad)   /* pi(a_i), He3(b_i) wait in Cf for the residual */
-    mv_model_factors (w->f, w->Cf, 2 * m, Pg, n, NULL, bs, m);
-  else
-    mv_model_eval (w->f, NULL, 0, Pg, n, NULL, bs, m);
-  mv_model_eval (w->fs, NULL, 0, Pg + 2 * m, n, NULL, bs, w->ms);
+  int st = mv_loss_sample_d (w->val, w->want_grad ? w->Cf : NULL, 2 * m, Pg,
+                             n, w->noisy ? w->eps : NULL, bs, w->obj);
+  if (st)
+    return st;
   for (size_t s = 0; s < bs; s++)
-    {
-      double res = w->f[s] - w->fs[s] - (w->noisy ? w->eps[s] : 0.0);
-      w->res[s] = res;
-      w->lsum += 0.5 * res * res;
-    }
+    w->lsum += w->val[s];
   if (!w->want_grad)
-    return;
-  /* coefficients r df/da_i, r df/db_i; T_j += c_j (u_j.x) */
-  mv_model_weigh (w->Cf, 2 * m, Pg, n, NULL, w->res, bs, m);
+    return MV_OK;
+  /* coefficients dl/da_i, dl/db_i; T_j += c_j (u_j.x) */
   for (size_t s = 0; s < bs; s++)
     for (size_t j = 0; j < 2 * m; j++)
       w->T[j] += w->Cf[s * 2 * m + j] * Pg[s * n + j];
   mv_linalg_accum (w->S, w->Cf, 2 * m, xi, bs, 2 * m, kp, 1);
+  return MV_OK;
 }
 
 /* Welford update of the gradient batch means with batch b (nb samples). */
@@ -614,7 +638,7 @@ grad_batch_stats (mc_ws *w, size_t b, size_t nb)
 #define TICK_AT(N, t) ((size_t) ((double) (N) * (double) (t) / 100.0))
 
 /* The B batches; loss mean and standard error into r. */
-static void
+static int
 sample_all (mc_ws *w, mv_mc_result *r, const mv_mc_params *par)
 {
   const size_t N = par->samples, B = par->batches, BS = MV_MC_BLOCK;
@@ -633,7 +657,9 @@ sample_all (mc_ws *w, mv_mc_result *r, const mv_mc_params *par)
       for (size_t s0 = 0; s0 < nb; s0 += BS)
         {
           const size_t bs = nb - s0 < BS ? nb - s0 : BS;
-          sample_block (w, bs);
+          int st = sample_block (w, bs);
+          if (st)
+            return st;
           done_s += bs;
           if (par->progress && done_s >= next_tick)
             {
@@ -657,6 +683,7 @@ sample_all (mc_ws *w, mv_mc_result *r, const mv_mc_params *par)
   r->rank = w->k;
   r->loss = lsum_all / (double) N;
   r->loss_se = sqrt (lscat / ((double) B * (double) (B - 1)));
+  return MV_OK;
 }
 
 /* ------------------------------------------------------------- results */
@@ -751,12 +778,13 @@ mv_mc_estimate (mv_mc_result *r, const mv_problem *pb,
   w.want_grad = par->want_grad != 0 && w.m > 0;
   w.noisy = pb->noise_var > 0;
   w.s_noise = sqrt (pb->noise_var);
-  if ((status = setup_basis (&w, pb))
+  if ((status = setup_objective (&w, par)) || (status = setup_basis (&w, pb))
       || (status = setup_sampling (&w, par->seed)))
     goto done;
   if (par->progress)
     par->progress (par->progress_ctx, 0.0);
-  sample_all (&w, r, par);
+  if ((status = sample_all (&w, r, par)))
+    goto done;
   if (!w.want_grad)
     {
       if (r->gV)

@@ -22,9 +22,11 @@
  * allocation inside the step loop except at output times (closed-form
  * evaluation, trajectory rows).
  *
- * f, its partials and the teacher's f* come from the model kernel
- * (base/model.h, shared with Monte Carlo): mv_model_factors and, once the
- * residuals are known, mv_model_weigh; mv_model_eval for f*.
+ * The per-sample loss and its partials with respect to the unit
+ * projections come from the objective's terms (mv_loss_sample_d: the data
+ * fit through the model kernel shared with Monte Carlo, and any term added
+ * to the objective), so SGD trains on the objective the closed form
+ * records.
  *
  * Outputs go to the observers, the trajectory recorder first: MV_OBS_ROW
  * at t = 0 and at the requested times rounded to whole steps, each with the
@@ -174,7 +176,8 @@ typedef struct
   double *X;             /* bp x dp samples (padding stays 0) */
   double *eps;           /* b label-noise variates */
   double *P;             /* bp x n raw projections */
-  double *f, *y, *r;     /* b: f, f* and the residual / B of each sample */
+  double *Pu;            /* bp x n unit projections (P scaled by inv) */
+  double *val;           /* b: per-sample objective (not used by the step) */
   double *Ct;            /* bp x jp per-sample gradient coefficients / B */
   double *T;             /* 2m: sum_s c_s (unit projection) */
   double *S;             /* jp x dp gradient sums */
@@ -191,7 +194,8 @@ typedef struct
   mv_observer *obs;      /* the recorder, then the caller's observers */
   size_t nobs;
   gsl_rng *rng;
-  mv_loss_ws *lws;
+  mv_loss_ws *lws;       /* the objective (the caller's, or data fit + noise) */
+  int own_lws;
   mv_problem q;          /* private problem: teacher explicit */
   int have_q, noisy;
   double lr, invB, s_noise;
@@ -202,12 +206,12 @@ static void
 ws_free (sgd_ws *w)
 {
   free (w->Ua), free (w->Ub), free (w->X), free (w->eps), free (w->P);
-  free (w->f), free (w->y), free (w->r), free (w->Ct), free (w->T);
+  free (w->Pu), free (w->val), free (w->Ct), free (w->T);
   free (w->S), free (w->inv), free (w->invn), free (w->Gobs), free (w->G);
   free (w->th), free (w->gV), free (w->gW), free (w->V0), free (w->out);
   free (w->obs);
   gsl_rng_free (w->rng);
-  if (w->lws)
+  if (w->own_lws)
     mv_loss_free (w->lws);
   if (w->have_q)
     mv_problem_clear (&w->q);
@@ -285,9 +289,8 @@ ws_alloc (sgd_ws *w, const mv_problem *pb, const mv_sgd_params *p,
   MV_ALLOC (w->X, bdp, "sgd", s, out);
   MV_ALLOC (w->eps, B, "sgd", s, out);
   MV_ALLOC (w->P, w->bp * n, "sgd", s, out);
-  MV_ALLOC (w->f, B, "sgd", s, out);
-  MV_ALLOC (w->y, B, "sgd", s, out);
-  MV_ALLOC (w->r, B, "sgd", s, out);
+  MV_ALLOC (w->Pu, w->bp * n, "sgd", s, out);
+  MV_ALLOC (w->val, B, "sgd", s, out);
   MV_ALLOC (w->Ct, w->bp * w->jp, "sgd", s, out);
   MV_ALLOC (w->T, 2 * m, "sgd", s, out);
   MV_ALLOC (w->S, jdp, "sgd", s, out);
@@ -361,8 +364,15 @@ init_run (sgd_ws *w, mv_traj *tr, const mv_problem *pb,
   if (s)
     return s;
   w->have_q = 1;
-  if (!(w->lws = mv_loss_alloc (m, ms, MV_PREC_DOUBLE)))
+  if (p->objective)
+    w->lws = p->objective;
+  else if (!(w->lws = mv_loss_alloc (m, ms, MV_PREC_DOUBLE)))
     return MV_ENOMEM;
+  else
+    w->own_lws = 1;
+  /* every term needs a per-sample form (checked once, on no samples) */
+  if ((s = mv_loss_sample_d (w->val, NULL, 0, w->Pu, w->n, NULL, 0, w->lws)))
+    return s;
   if (!(w->rng = gsl_rng_alloc (gsl_rng_mt19937)))
     return mv_error_set (MV_ENOMEM, "sgd: cannot allocate the random number "
                          "generator");
@@ -413,39 +423,45 @@ draw_batch (sgd_ws *w)
     }
 }
 
-/* Residuals and per-sample coefficients (1/B folded in) from the model
- * kernel; T_j = sum_s c_sj (unit projection j of sample s). */
-static void
+/* Per-sample coefficients dl/du (1/B folded in) from the objective's
+ * terms on the unit projections; T_j = sum_s c_sj (unit projection j). */
+static int
 batch_coeffs (sgd_ws *w)
 {
-  const size_t m = w->m, m2 = 2 * m, n = w->n, B = w->b, jp = w->jp;
+  const size_t m2 = 2 * w->m, n = w->n, B = w->b, jp = w->jp;
   const double *inv = w->inv;
-  mv_model_factors (w->f, w->Ct, jp, w->P, n, inv, B, m);
-  mv_model_eval (w->y, NULL, 0, w->P + m2, n, inv + m2, B, w->ms);
   for (size_t b = 0; b < B; b++)
-    w->r[b] = (w->f[b] - w->y[b] - (w->noisy ? w->eps[b] : 0.0)) * w->invB;
-  mv_model_weigh (w->Ct, jp, w->P, n, inv, w->r, B, m);
+    for (size_t k = 0; k < n; k++)
+      w->Pu[b * n + k] = w->P[b * n + k] * inv[k];
+  int s = mv_loss_sample_d (w->val, w->Ct, jp, w->Pu, n,
+                            w->noisy ? w->eps : NULL, B, w->lws);
+  if (s)
+    return s;
   memset (w->T, 0, m2 * sizeof *w->T);
   for (size_t b = 0; b < B; b++)
     {
-      const double *pr = w->P + b * n, *c = w->Ct + b * jp;
-      for (size_t i = 0; i < m; i++)
+      const double *pu = w->Pu + b * n;
+      double *c = w->Ct + b * jp;
+      for (size_t j = 0; j < m2; j++)
         {
-          w->T[i] += c[i] * (pr[i] * inv[i]);
-          w->T[m + i] += c[m + i] * (pr[m + i] * inv[m + i]);
+          c[j] *= w->invB;
+          w->T[j] += c[j] * pu[j];
         }
     }
+  return MV_OK;
 }
 
 /* One SGD step into Un; 0, or 1 + the first student vector that became
- * zero or non-finite (U stays the last good state). */
+ * zero or non-finite (U stays the last good state); *status: a term's
+ * failure. */
 static size_t
-sgd_step (sgd_ws *w)
+sgd_step (sgd_ws *w, int *status)
 {
   const size_t m2 = 2 * w->m, dp = w->dp;
   draw_batch (w);
   kern_proj (w->P, w->X, w->U, w->bp, w->n, dp);
-  batch_coeffs (w);
+  if ((*status = batch_coeffs (w)))
+    return 0;
   mv_linalg_accum (w->S, w->Ct, w->jp, w->X, w->b, w->jp, dp, 0);
   /* u <- u - lr (S - T ubar) / |u|, into the other buffer */
   for (size_t k = 0; k < m2; k++)
@@ -589,6 +605,15 @@ check_args (const mv_traj *tr, const mv_problem *pb, const mv_sgd_params *p)
                                "within (0, lr * steps = %g] (time %zu is %g)",
                                t_end, i + 1, p->times[i]);
     }
+  if (p->objective)
+    {
+      size_t om, oms;
+      mv_loss_shape (p->objective, &om, &oms);
+      if (om != pb->m || oms != pb->mstar)
+        return mv_error_set (MV_EINVAL, "sgd: objective sized for m = %zu, "
+                             "m* = %zu but the problem has m = %zu, m* = %zu",
+                             om, oms, pb->m, pb->mstar);
+    }
   return MV_OK;
 }
 
@@ -619,7 +644,9 @@ run_loop (mv_traj *tr, sgd_ws *w, const mv_sgd_params *p)
                     lr * (double) step);
           break;
         }
-      size_t bad = sgd_step (w);
+      size_t bad = sgd_step (w, &s);
+      if (s)
+        return row_failed (tr, s, 0, step);
       if (bad)
         {
           size_t idx;

@@ -92,6 +92,15 @@ mv_loss_expect (mv_loss_ws *ws)
   return ws->ex;
 }
 
+void
+mv_loss_shape (const mv_loss_ws *ws, size_t *m, size_t *mstar)
+{
+  if (m)
+    *m = ws->m;
+  if (mstar)
+    *mstar = ws->mstar;
+}
+
 static void
 finish_info (mv_loss_info *info, double L, const mv_mag *err, double abs_terms,
              unsigned max_terms, const mv_loss_ws *ws)
