@@ -341,6 +341,11 @@ START_TEST (t_full_hessian)
   ck_assert (L == L0);
   for (int a = 0; a < N; a++)
     ck_assert_msg (g[a] == g0[a], "gradient %d: %.17g vs %.17g", a, g[a], g0[a]);
+  /* the vector form (the full flow's Jacobian) is the same computation */
+  ck_assert_int_eq (mv_loss_hess_raw_vec_d (F, NULL, NULL, NULL, V, W, Vt, Wt,
+                                            D, 0.0, ws), MV_OK);
+  ck_assert_msg (memcmp (F, H, N * N * sizeof *H) == 0,
+                 "mv_loss_hess_raw_vec_d differs from mv_loss_hess_raw_d");
 
   /* (a) central differences of the gradient, step 1e-6 */
   memcpy (th, V, sizeof V), memcpy (th + MD, W, sizeof W);

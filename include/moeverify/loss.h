@@ -126,6 +126,12 @@ int mv_loss_eval_vec (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info,
  * nvar > MV_LOSS_HESS_RAW_MAXVAR.  Scratch is allocated per call. */
 int mv_loss_hess_raw_d (double *H, double *L, double *gV, double *gW,
                         const mv_problem *pb, mv_loss_ws *ws);
+/* The same from raw vectors (as mv_loss_eval_vec_d): the Jacobian of the
+ * full flow's implicit steppers, without a problem object. */
+int mv_loss_hess_raw_vec_d (double *H, double *L, double *gV, double *gW,
+                            const double *V, const double *W, const double *Vt,
+                            const double *Wt, size_t d, double noise_var,
+                            mv_loss_ws *ws);
 
 #ifdef __cplusplus
 }

@@ -2,8 +2,8 @@
  *   d(v_i, w_i)/dt = -grad L,   plus dE/dt = |grad L|^2 (energy check).
  * The right-hand side is the closed-form gradient from the vectors (double
  * path, or MPFR rounded to double when prec > MV_PREC_DOUBLE; no problem
- * object on that path).  For the implicit steppers the
- * Jacobian is -d2L/dtheta2 from mv_loss_hess_raw_d (double path at every
+ * object on either path).  For the implicit steppers the
+ * Jacobian is -d2L/dtheta2 from mv_loss_hess_raw_vec_d (double path at every
  * precision: it only drives the Newton iterations), for 2md up to
  * MV_LOSS_HESS_RAW_MAX. */
 #include "dynamics/flow_priv.h"
@@ -17,7 +17,6 @@
 #include <string.h>
 
 typedef struct {
-  mv_problem pb;           /* Jacobian only: teacher fixed, student = state */
   mv_loss_ws *ws;
   size_t m, ms, d, n;
   mpfr_prec_t prec;
@@ -86,9 +85,8 @@ full_jac (double t, const double y[], double *dfdy, double dfdt[], void *params)
   full_ctx *c = params;
   size_t md = c->m * c->d, N = 2 * md, dim = N + 1;
   c->jac++;
-  if ((c->err = mv_problem_set_student_d (&c->pb, y, y + md)))
-    return GSL_EBADFUNC;
-  if ((c->err = mv_loss_hess_raw_d (c->H, NULL, NULL, NULL, &c->pb, c->ws)))
+  if ((c->err = mv_loss_hess_raw_vec_d (c->H, NULL, NULL, NULL, y, y + md,
+                                        c->Vt, c->Wt, c->d, c->noise, c->ws)))
     return GSL_EBADFUNC;
   int ok = 1;
   for (size_t a = 0; a < N; a++)
@@ -177,7 +175,6 @@ static void
 full_free (full_ctx *c)
 {
   size_t md = c->m * c->d, sd = c->ms * c->d;
-  mv_problem_clear (&c->pb);
   mv_loss_free (c->ws);
   free (c->gV), free (c->gW), free (c->Ut), free (c->Vt), free (c->Wt), free (c->H);
   if (c->mp)
@@ -225,13 +222,9 @@ full_setup (full_ctx *c, double *y, const mv_problem *pb, int implicit)
   int want_jac = implicit && 2 * md <= MV_LOSS_HESS_RAW_MAX
                  && mv_loss_nvar (c->ws) <= MV_LOSS_HESS_RAW_MAXVAR;
   if (want_jac)
-    {
-      if (!(c->H = malloc (4 * md * md * sizeof *c->H)))
-        return mv_error_set (MV_ENOMEM, "flow: out of memory for the %zu x %zu Jacobian",
-                             2 * md, 2 * md);
-      if ((s = mv_problem_set_d (&c->pb, d, m, ms, y, y + md, c->Vt, c->Wt, c->noise)))
-        return s;
-    }
+    if (!(c->H = malloc (4 * md * md * sizeof *c->H)))
+      return mv_error_set (MV_ENOMEM, "flow: out of memory for the %zu x %zu Jacobian",
+                           2 * md, 2 * md);
   if (c->prec > MV_PREC_DOUBLE && (s = full_setup_mp (c)))
     return s;
   /* unit teacher vectors */

@@ -54,13 +54,9 @@ scratch_alloc (hess_scratch *h, const mv_loss_ws *ws, size_t d)
 
 /* Size limits and arguments (loss.h: MV_LOSS_HESS_RAW_MAX*). */
 static int
-hess_raw_check (const double *H, const mv_problem *pb, const mv_loss_ws *ws)
+hess_raw_check (const double *H, size_t d, const mv_loss_ws *ws)
 {
-  int s = mv_loss_check_shape (pb, ws);
-  if (s)
-    return s;
-  size_t m = ws->m, d = pb->d, N = 2 * m * d, nv = mv_loss_nvar (ws);
-  if (N > MV_LOSS_HESS_RAW_MAX)
+  size_t m = ws->m, N = 2 * m * d, nv = mv_loss_nvar (ws);  if (N > MV_LOSS_HESS_RAW_MAX)
     return mv_error_set (MV_EINVAL, "loss: the raw Hessian is a dense (2md)^2 matrix built "
                          "in O((md)^2 n) work, limited to 2md <= %d; this problem has "
                          "2md = %zu (m = %zu, d = %zu): use the reduced flow",
@@ -210,25 +206,24 @@ block_store (double *H, const hess_scratch *h, size_t k, size_t q)
       }
 }
 
-int
-mv_loss_hess_raw_d (double *H, double *L, double *gV, double *gW,
-                    const mv_problem *pb, mv_loss_ws *ws)
+/* The Hessian from the unit vectors and Gram matrix already in ws. */
+static int
+hess_raw (double *H, double *L, double *gV, double *gW, size_t d,
+          double noise_var, mv_loss_ws *ws)
 {
-  int s = hess_raw_check (H, pb, ws);
-  if (s || (s = mv_loss_unit_gram_d (pb, ws)))
-    return s;
   hess_scratch h;
-  if ((s = scratch_alloc (&h, ws, pb->d)))
+  int s = scratch_alloc (&h, ws, d);
+  if (s)
     return s;
   double Lv;
   mv_loss_info li;
-  s = mv_loss_gram_hess_d (&Lv, ws->gd, h.HG, &li, ws->Gd, pb->noise_var, ws);
+  s = mv_loss_gram_hess_d (&Lv, ws->gd, h.HG, &li, ws->Gd, noise_var, ws);
   if (s)
     goto done;
   if (L)
     *L = Lv;
   if (gV || gW)
-    mv_loss_raw_grad_d (gV, gW, &li, pb->d, ws);
+    mv_loss_raw_grad_d (gV, gW, &li, d, ws);
   project_rows (&h, ws);
   for (size_t k = 0; k < h.ns; k++)
     for (size_t q = k; q < h.ns; q++)
@@ -244,4 +239,27 @@ mv_loss_hess_raw_d (double *H, double *L, double *gV, double *gW,
 done:
   scratch_free (&h);
   return s;
+}
+
+int
+mv_loss_hess_raw_d (double *H, double *L, double *gV, double *gW,
+                    const mv_problem *pb, mv_loss_ws *ws)
+{
+  int s = mv_loss_check_shape (pb, ws);
+  if (s || (s = hess_raw_check (H, pb->d, ws))
+      || (s = mv_loss_unit_gram_d (pb, ws)))
+    return s;
+  return hess_raw (H, L, gV, gW, pb->d, pb->noise_var, ws);
+}
+
+int
+mv_loss_hess_raw_vec_d (double *H, double *L, double *gV, double *gW,
+                        const double *V, const double *W, const double *Vt,
+                        const double *Wt, size_t d, double noise_var,
+                        mv_loss_ws *ws)
+{
+  int s = hess_raw_check (H, d, ws);
+  if (s || (s = mv_loss_unit_gram_vec_d (V, W, Vt, Wt, d, ws)))
+    return s;
+  return hess_raw (H, L, gV, gW, d, noise_var, ws);
 }

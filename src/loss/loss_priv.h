@@ -46,6 +46,8 @@ void mv_loss_fix_free (struct mv_loss_fix *f);
  * raw-level info out). */
 int mv_loss_check_shape (const mv_problem *pb, const mv_loss_ws *ws);
 int mv_loss_unit_gram_d (const mv_problem *pb, mv_loss_ws *ws);
+int mv_loss_unit_gram_vec_d (const double *V, const double *W, const double *Vt,
+                             const double *Wt, size_t d, mv_loss_ws *ws);
 void mv_loss_raw_grad_d (double *gV, double *gW, mv_loss_info *li, size_t d,
                          mv_loss_ws *ws);
 

@@ -156,10 +156,10 @@ mv_loss_eval_d (double *L, double *gV, double *gW, mv_loss_info *info,
   return MV_OK;
 }
 
+/* Unit vectors, norms and Gram matrix (double path) from raw vectors. */
 int
-mv_loss_eval_vec_d (double *L, double *gV, double *gW, mv_loss_info *info,
-                    const double *V, const double *W, const double *Vt,
-                    const double *Wt, size_t d, double noise_var, mv_loss_ws *ws)
+mv_loss_unit_gram_vec_d (const double *V, const double *W, const double *Vt,
+                         const double *Wt, size_t d, mv_loss_ws *ws)
 {
   int s = d ? ensure_d (ws, d, 0) : mv_error_set (MV_EINVAL, "loss: dimension d = 0");
   if (s)
@@ -168,7 +168,16 @@ mv_loss_eval_vec_d (double *L, double *gV, double *gW, mv_loss_info *info,
   double *U = ws->Ud;
   memcpy (U, V, md * sizeof *U), memcpy (U + md, W, md * sizeof *U);
   memcpy (U + 2 * md, Vt, sd * sizeof *U), memcpy (U + 2 * md + sd, Wt, sd * sizeof *U);
-  if ((s = normalise_gram_d (ws, d)))
+  return normalise_gram_d (ws, d);
+}
+
+int
+mv_loss_eval_vec_d (double *L, double *gV, double *gW, mv_loss_info *info,
+                    const double *V, const double *W, const double *Vt,
+                    const double *Wt, size_t d, double noise_var, mv_loss_ws *ws)
+{
+  int s = mv_loss_unit_gram_vec_d (V, W, Vt, Wt, d, ws);
+  if (s)
     return s;
   mv_loss_info li = { 0 };
   /* no info requested (flows): skip the error-bound bookkeeping */
@@ -180,8 +189,6 @@ mv_loss_eval_vec_d (double *L, double *gV, double *gW, mv_loss_info *info,
   return MV_OK;
 }
 
-/* Normalise the rows of ws->U (working precision) in place, keep the
- * norms, form the Gram matrix ws->G. */
 /* Fixed-point dot products for the MPFR path.  The unit vectors (|u_i| <= 1)
  * are held as integers Z = round(u 2^F), F = wp + MV_FIX_GUARD, and the
  * dL/dG row of the chain rule scaled the same way relative to its largest
@@ -246,6 +253,8 @@ fix_set (mpz_t z, const mpfr_t x, long e, mpfr_t tmp)
   mpfr_get_z (z, tmp, MPFR_RNDN);
 }
 
+/* Normalise the rows of ws->U (working precision) in place, keep the
+ * norms, form the Gram matrix ws->G. */
 static int
 normalise_gram (mv_loss_ws *ws, size_t d)
 {
