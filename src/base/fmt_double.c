@@ -18,14 +18,12 @@
 
 #define FMT_MAXK 27
 
-static long double
-pow10l_exact (int k)
-{
-  long double p = 1;
-  for (int i = 0; i < k; i++)
-    p *= 10;
-  return p;
-}
+/* 10^k, k <= FMT_MAXK: exact in a 64-bit mantissa (5^27 < 2^64) */
+static const long double POW10[FMT_MAXK + 1] = {
+  1e0L, 1e1L, 1e2L, 1e3L, 1e4L, 1e5L, 1e6L, 1e7L, 1e8L, 1e9L, 1e10L, 1e11L,
+  1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L, 1e21L,
+  1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L
+};
 
 /* floor(x 10^k) and the fraction, or 0 if k is out of the exact range */
 static int
@@ -33,11 +31,23 @@ scale (uint64_t *q, long double *frac, double ax, int k)
 {
   if (k > FMT_MAXK || k < -FMT_MAXK)
     return 0;
-  long double y = k >= 0 ? (long double) ax * pow10l_exact (k)
-    : (long double) ax / pow10l_exact (-k);
-  long double f = floorl (y);
-  *q = (uint64_t) f;
-  *frac = y - f;
+  long double y = k >= 0 ? (long double) ax * POW10[k]
+    : (long double) ax / POW10[-k];
+  if (!(y < 0x1p62L))
+    return 0;
+  /* floor through double (x87 integer stores switch the rounding mode,
+   * which costs more than the rest of the formatting); y - qf is exact,
+   * both being within a few units of each other, and the correction is
+   * done on the integer (qf may be above 2^53) */
+  double qf = floor ((double) y);
+  long double r = y - (long double) qf;
+  uint64_t qi = (uint64_t) qf;  /* exact: qf is an integer below 2^62 */
+  while (r < 0)
+    r += 1, qi--;
+  while (r >= 1)
+    r -= 1, qi++;
+  *q = qi;
+  *frac = r;
   return 1;
 }
 
