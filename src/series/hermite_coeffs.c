@@ -9,6 +9,7 @@
 #include <moeverify/hermite.h>
 #include <moeverify/error.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -278,7 +279,7 @@ fourier_pass (mpfr_t *c, mv_mag *relerr, unsigned kmax, double h, double X,
    * in twice that: held at that precision, the J x nodd products
    * base * w^2 below multiply by a few limbs instead of wp bits (same
    * values, so the same bits, several times faster at high precision) */
-  mpfr_prec_t p2 = 2 * (53 + (mpfr_prec_t) clog2 (J + 1.0));
+  mpfr_prec_t p2 = 2 * (DBL_MANT_DIG + (mpfr_prec_t) clog2 (J + 1.0));
   mpfr_init2 (w2, p2 < wp ? p2 : wp);
   mpfr_set_d (hh, h, MPFR_RNDN);
   for (unsigned i = 0; i < nodd; i++)
