@@ -126,4 +126,8 @@ int mv_cli_traj_finish (mv_traj *tr, const mv_problem *pb, int status,
                         void (*summary) (const mv_traj *, const void *),
                         const void *ctx);
 
+/* moeverify sweep --plot DIR (sweep_plot.c): SVG summaries of
+ * DIR/results.csv in DIR/plots; returns an exit code. */
+int mv_cli_sweep_plot (const char *dir);
+
 #endif
