@@ -400,6 +400,7 @@ START_TEST (test_formats)
   ck_assert_msg (strstr (js, "\"loss\":null"), "%s", js);
   ck_assert_uint_eq (mv_sweep_line_task (sw, js), 3);
   /* a row without teachers (its spec failed) leaves their columns empty */
+  mv_sweep_row_clear (&row);
   ck_assert_int_eq (mv_sweep_row_init (&row, 0), MV_OK);
   row.task = 1;
   free (csv);
@@ -439,6 +440,16 @@ START_TEST (test_mstar_axis)
   char *js = mv_sweep_row_json (sw, &row);
   ck_assert_uint_eq (mv_sweep_line_task (sw, js), 1);
   free (js), free (csv), free (h);
+  const char *names[] = { "trajectory.csv", "run.json", "events.json",
+                          "expert_alignment.svg", "router_alignment.svg",
+                          "loss.svg" };
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+    {
+      snprintf (file, sizeof file, "%s/%s", sub, names[k]);
+      remove (file);
+    }
+  remove (sub);
+  remove (dir);
   mv_sweep_row_clear (&row);
   mv_sweep_free (sw);
 }
