@@ -95,6 +95,16 @@ char *mv_sweep_row_json (const mv_sweep *sw, const mv_sweep_row *row);
 /* The task index of a results.jsonl line, or (size_t) -1 when the line is
  * not a complete row of this sweep (a torn last line after a kill). */
 size_t mv_sweep_line_task (const mv_sweep *sw, const char *line);
+/* The row of such a line (row initialised; resized to the line's m*), so
+ * results.csv can be rebuilt from results.jsonl alone: the CSV of the
+ * parsed row equals the CSV of the row that was written.  MV_EPARSE when
+ * mv_sweep_line_task would reject the line. */
+int mv_sweep_row_parse (mv_sweep_row *row, const mv_sweep *sw,
+                        const char *line);
+
+/* Poll *flag (may be NULL) in every task run afterwards: nonzero stops
+ * the task, its row is MV_TRAJ_INTERRUPTED (a row not to record as done). */
+void mv_sweep_set_interrupt (mv_sweep *sw, volatile sig_atomic_t *flag);
 
 #ifdef __cplusplus
 }
