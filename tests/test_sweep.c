@@ -140,6 +140,8 @@ START_TEST (test_unknown_keys)
   parse_fails ("{" BASE ", \"grid\": {}, \"jobs\": 2, " RUN "}",
                "jobs: unknown key", NULL);
   parse_fails ("{" BASE ", " RUN "}", "grid: missing key", NULL);
+  parse_fails ("{" BASE ", \"grid\": {\"d\": [20], \"d\": [30]}, " RUN "}",
+               "duplicate object key", "'\"d\"'");
   parse_fails ("{" BASE ", \"grid\": {}, " RUN, "malformed JSON", NULL);
 }
 END_TEST
