@@ -209,6 +209,252 @@ START_TEST (test_expand)
 }
 END_TEST
 
+/* The row of task t against the flow run as cmd_flow runs it (parse the
+ * task spec, G(0) sampled, the same parameters built independently). */
+static void
+check_reduced_row (const mv_sweep *sw, size_t t, const mv_sweep_row *row)
+{
+  char *spec = mv_sweep_task_spec (sw, t);
+  mv_problem pb;
+  ck_assert_int_eq (mv_problem_parse (&pb, spec, "TASK.json"), MV_OK);
+  free (spec);
+  mv_flow_params p;
+  mv_flow_params_default (&p);
+  p.t_end = 2;
+  p.n_out = 7;
+  mv_traj tr;
+  ck_assert_int_eq (mv_traj_init (&tr, pb.m, pb.mstar), MV_OK);
+  size_t n = 2 * (pb.m + pb.mstar);
+  double *G = malloc (n * n * sizeof *G), *nr = malloc (n * sizeof *nr);
+  ck_assert_int_eq (mv_flow_gram0 (G, nr, tr.init, sizeof tr.init, &pb,
+                                   MV_GRAM0_SAMPLE), MV_OK);
+  ck_assert_int_eq (mv_flow_reduced (&tr, G, nr, pb.m, pb.mstar,
+                                     pb.noise_var, &p), MV_OK);
+  size_t r = tr.rows - 1;
+  ck_assert_int_eq (row->status, MV_TRAJ_DONE);
+  ck_assert_str_eq (row->message, "");
+  ck_assert_uint_eq (row->task, t);
+  ck_assert_msg (row->loss == tr.loss[r] && row->grad2 == tr.grad2[r]
+                 && row->t_final == tr.t[r] && row->t_final == 2,
+                 "task %zu: loss %.17g vs %.17g", t, row->loss, tr.loss[r]);
+  ck_assert_uint_eq (row->steps, tr.steps);
+  ck_assert_uint_eq (row->rejected, tr.rejected);
+  ck_assert_uint_eq (row->mstar, pb.mstar);
+  for (size_t j = 0; j < pb.mstar; j++)
+    {
+      long st;
+      double rt = mv_traj_recovery (&tr, j, &st);
+      ck_assert_int_eq (row->recovery_student[j], st);
+      ck_assert (isnan (rt) ? isnan (row->recovery_time[j])
+                 : rt == row->recovery_time[j]);
+      double c = mv_traj_crossing (&tr, MV_ALIGN_EXPERT, MV_TRAJ_THR_50, 0, j);
+      for (size_t i = 1; i < pb.m; i++)
+        {
+          double x = mv_traj_crossing (&tr, MV_ALIGN_EXPERT, MV_TRAJ_THR_50,
+                                       i, j);
+          if (isnan (c) || x < c)
+            c = x;
+        }
+      ck_assert (isnan (c) ? isnan (row->cross50[j]) : c == row->cross50[j]);
+    }
+  free (G), free (nr);
+  mv_traj_clear (&tr);
+  mv_problem_clear (&pb);
+}
+
+#define RUN_SWEEP \
+  "{" BASE ", \"grid\": {\"d\": {\"from\": 20, \"to\": 40, \"step\": 20}, " \
+  "\"student.init.seed\": [4, 5]}, \"run\": {\"method\": \"reduced\", " \
+  "\"t_end\": 2, \"n_out\": 7}}"
+
+START_TEST (test_run_reduced)
+{
+  mv_sweep *sw = parse_ok (RUN_SWEEP);
+  ck_assert_uint_eq (mv_sweep_ntasks (sw), 4);
+  mv_sweep_row row;
+  ck_assert_int_eq (mv_sweep_row_init (&row, 0), MV_OK);
+  for (size_t t = 0; t < 4; t++)
+    {
+      ck_assert_int_eq (mv_sweep_run_task (&row, sw, t, NULL), MV_OK);
+      check_reduced_row (sw, t, &row);
+    }
+  ck_assert_int_eq (mv_sweep_run_task (&row, sw, 4, NULL), MV_EINVAL);
+  mv_sweep_row_clear (&row);
+  mv_sweep_free (sw);
+}
+END_TEST
+
+/* full flow and SGD rows equal the library runs of cmd_flow / cmd_sgd */
+START_TEST (test_run_full_sgd)
+{
+  mv_sweep *sw = parse_ok ("{" BASE ", \"grid\": {}, \"run\": {\"method\": "
+                           "\"full\", \"t_end\": 1, \"n_out\": 3}}");
+  mv_sweep_row row;
+  ck_assert_int_eq (mv_sweep_row_init (&row, 1), MV_OK);
+  ck_assert_int_eq (mv_sweep_run_task (&row, sw, 0, NULL), MV_OK);
+  mv_problem pb;
+  char *spec = mv_sweep_task_spec (sw, 0);
+  ck_assert_int_eq (mv_problem_parse (&pb, spec, "TASK.json"), MV_OK);
+  mv_flow_params p;
+  mv_flow_params_default (&p);
+  p.t_end = 1, p.n_out = 3;
+  mv_traj tr;
+  ck_assert_int_eq (mv_traj_init (&tr, pb.m, pb.mstar), MV_OK);
+  ck_assert_int_eq (mv_flow_full (&tr, &pb, &p), MV_OK);
+  ck_assert (row.status == MV_TRAJ_DONE && row.loss == tr.loss[tr.rows - 1]);
+  mv_traj_clear (&tr);
+  mv_sweep_free (sw);
+
+  sw = parse_ok ("{" BASE ", \"grid\": {}, \"run\": {\"method\": \"sgd\", "
+                 "\"lr\": 0.05, \"batch\": 8, \"steps\": 40, \"seed\": 9, "
+                 "\"n_out\": 4}}");
+  ck_assert_int_eq (mv_sweep_run_task (&row, sw, 0, NULL), MV_OK);
+  mv_sgd_params q;
+  mv_sgd_params_default (&q);
+  q.lr = 0.05, q.batch = 8, q.steps = 40, q.seed = 9, q.n_out = 4;
+  ck_assert_int_eq (mv_traj_init (&tr, pb.m, pb.mstar), MV_OK);
+  ck_assert_int_eq (mv_sgd_run (&tr, &pb, &q), MV_OK);
+  ck_assert_msg (row.status == MV_TRAJ_DONE && row.loss == tr.loss[tr.rows - 1]
+                 && row.t_final == tr.t[tr.rows - 1] && row.steps == 40,
+                 "sgd %.17g vs %.17g", row.loss, tr.loss[tr.rows - 1]);
+  mv_traj_clear (&tr);
+  mv_problem_clear (&pb);
+  free (spec);
+  mv_sweep_row_clear (&row);
+  mv_sweep_free (sw);
+}
+END_TEST
+
+START_TEST (test_run_failed)
+{
+  mv_sweep *sw = parse_ok ("{" BASE ", \"grid\": {\"d\": [20, 30]}, \"run\": "
+                           "{\"method\": \"reduced\", \"t_end\": 50, "
+                           "\"max_steps\": 3}}");
+  mv_sweep_row row;
+  ck_assert_int_eq (mv_sweep_row_init (&row, 1), MV_OK);
+  ck_assert_int_eq (mv_sweep_run_task (&row, sw, 1, NULL), MV_OK);
+  ck_assert_int_eq (row.status, MV_TRAJ_FAILED);
+  ck_assert_msg (strstr (row.message, "task 1") && strstr (row.message,
+                                                           "step limit"),
+                 "%s", row.message);
+  ck_assert (row.t_final < 50);
+  char *csv = mv_sweep_row_csv (sw, &row);
+  ck_assert_msg (!strncmp (csv, "1,30,failed,", 12), "%s", csv);
+  ck_assert_msg (strstr (csv, ",\"task 1: "), "%s", csv);
+  free (csv);
+  mv_sweep_row_clear (&row);
+  mv_sweep_free (sw);
+}
+END_TEST
+
+START_TEST (test_formats)
+{
+  mv_sweep *sw = parse_ok (RUN_SWEEP);
+  char *h = mv_sweep_csv_header (sw);
+  ck_assert_str_eq (h, "task,d,student.init.seed,status,t_final,loss,grad2,"
+                    "recovered,recovery_time_0,recovery_student_0,cross50_0,"
+                    "steps,rejected,wall_seconds,message\n");
+  mv_sweep_row row;
+  ck_assert_int_eq (mv_sweep_row_init (&row, 0), MV_OK);
+  ck_assert_int_eq (mv_sweep_run_task (&row, sw, 3, NULL), MV_OK);
+  char *csv = mv_sweep_row_csv (sw, &row);
+  ck_assert_msg (!strncmp (csv, "3,40,5,complete,2,", 18), "%s", csv);
+  /* as many fields as the header (no commas inside these fields) */
+  size_t nh = 0, nc = 0;
+  for (char *c = h; *c; c++)
+    nh += *c == ',';
+  for (char *c = csv; *c; c++)
+    nc += *c == ',';
+  ck_assert_uint_eq (nh, nc);
+  ck_assert (csv[strlen (csv) - 1] == '\n');
+  char want[64];
+  snprintf (want, sizeof want, ",%.17g,", row.loss);
+  ck_assert_msg (strstr (csv, want), "%s not in %s", want, csv);
+  char *js = mv_sweep_row_json (sw, &row);
+  ck_assert_msg (!strncmp (js, "{\"task\":3,\"values\":{\"d\":40,"
+                           "\"student.init.seed\":5},\"status\":\"complete\"",
+                           60), "%s", js);
+  ck_assert (js[strlen (js) - 1] == '\n' && !strchr (js, '\n')[1]);
+  ck_assert_uint_eq (mv_sweep_line_task (sw, js), 3);
+  /* torn lines, another task's values, garbage */
+  for (size_t k = 1; k < strlen (js) - 1; k += 7)
+    {
+      char *cut = strndup (js, k);
+      ck_assert_uint_eq (mv_sweep_line_task (sw, cut), (size_t) -1);
+      free (cut);
+    }
+  char *other = strdup (js);
+  memcpy (strstr (other, "\"d\":40"), "\"d\":20", 6);
+  ck_assert_uint_eq (mv_sweep_line_task (sw, other), (size_t) -1);
+  ck_assert_uint_eq (mv_sweep_line_task (sw, "{\"task\": 3}"), (size_t) -1);
+  ck_assert_uint_eq (mv_sweep_line_task (sw, ""), (size_t) -1);
+  /* undefined numbers: nan in CSV, null in JSON; quotes doubled */
+  row.loss = NAN;
+  row.status = MV_TRAJ_FAILED;
+  snprintf (row.message, sizeof row.message, "bad \"x\", y");
+  free (csv), free (js);
+  csv = mv_sweep_row_csv (sw, &row);
+  js = mv_sweep_row_json (sw, &row);
+  ck_assert_msg (strstr (csv, ",failed,2,nan,"), "%s", csv);
+  ck_assert_msg (strstr (csv, ",\"bad \"\"x\"\", y\"\n"), "%s", csv);
+  ck_assert_msg (strstr (js, "\"loss\":null"), "%s", js);
+  ck_assert_uint_eq (mv_sweep_line_task (sw, js), 3);
+  /* a row without teachers (its spec failed) leaves their columns empty */
+  mv_sweep_row_clear (&row);
+  ck_assert_int_eq (mv_sweep_row_init (&row, 0), MV_OK);
+  row.task = 1;
+  free (csv);
+  csv = mv_sweep_row_csv (sw, &row);
+  ck_assert_msg (strstr (csv, ",0,,,,0,0,"), "%s", csv);
+  free (csv), free (js), free (h), free (other);
+  mv_sweep_row_clear (&row);
+  mv_sweep_free (sw);
+}
+END_TEST
+
+/* teacher.m on the grid: the header has the largest m*; keep writes the
+ * trajectory directory */
+START_TEST (test_mstar_axis)
+{
+  mv_sweep *sw = parse_ok ("{" BASE ", \"grid\": {\"teacher.m\": [1, 3]}, "
+                           "\"run\": {\"method\": \"reduced\", \"t_end\": 0.5, "
+                           "\"n_out\": 2, \"keep\": \"trajectories\"}}");
+  char *h = mv_sweep_csv_header (sw);
+  ck_assert_msg (strstr (h, ",cross50_2,steps,"), "%s", h);
+  mv_sweep_row row;
+  ck_assert_int_eq (mv_sweep_row_init (&row, 0), MV_OK);
+  char dir[] = "/tmp/test_sweep_XXXXXX";
+  ck_assert_ptr_nonnull (mkdtemp (dir));
+  char sub[64], file[96];
+  snprintf (sub, sizeof sub, "%s/task0", dir);
+  ck_assert_int_eq (mv_sweep_run_task (&row, sw, 0, sub), MV_OK);
+  ck_assert_uint_eq (row.mstar, 1);
+  char *csv = mv_sweep_row_csv (sw, &row);
+  ck_assert_msg (strstr (csv, ",,,,,,,"), "%s", csv);
+  snprintf (file, sizeof file, "%s/run.json", sub);
+  FILE *f = fopen (file, "r");
+  ck_assert_ptr_nonnull (f);
+  fclose (f);
+  ck_assert_int_eq (mv_sweep_run_task (&row, sw, 1, NULL), MV_OK);
+  ck_assert_uint_eq (row.mstar, 3);
+  char *js = mv_sweep_row_json (sw, &row);
+  ck_assert_uint_eq (mv_sweep_line_task (sw, js), 1);
+  free (js), free (csv), free (h);
+  const char *names[] = { "trajectory.csv", "run.json", "events.json",
+                          "expert_alignment.svg", "router_alignment.svg",
+                          "loss.svg" };
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+    {
+      snprintf (file, sizeof file, "%s/%s", sub, names[k]);
+      remove (file);
+    }
+  remove (sub);
+  remove (dir);
+  mv_sweep_row_clear (&row);
+  mv_sweep_free (sw);
+}
+END_TEST
+
 static Suite *
 sweep_suite (void)
 {
@@ -222,6 +468,14 @@ sweep_suite (void)
   tcase_add_test (tc, test_unknown_keys);
   tcase_add_test (tc, test_bad_range);
   tcase_add_test (tc, test_expand);
+  suite_add_tcase (s, tc);
+  tc = tcase_create ("run");
+  tcase_set_timeout (tc, 60);
+  tcase_add_test (tc, test_run_reduced);
+  tcase_add_test (tc, test_run_full_sgd);
+  tcase_add_test (tc, test_run_failed);
+  tcase_add_test (tc, test_formats);
+  tcase_add_test (tc, test_mstar_axis);
   suite_add_tcase (s, tc);
   return s;
 }

@@ -1,0 +1,210 @@
+/* Running one sweep task into a result row, the same way `moeverify flow`
+ * and `moeverify sgd` run a spec (src/cli/cmd_flow.c, cmd_sgd.c): same
+ * parameters, same G(0), so a row's final time, loss and |grad L|^2 are
+ * those of the trajectory `moeverify flow TASK.json ...` writes.  A task
+ * that fails (its spec, the flow) is a failed row, not an error. */
+#include "sweep/sweep_priv.h"
+
+#include <moeverify/error.h>
+#include <moeverify/problem.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The row's per-teacher arrays sized for mstar (contents reset). */
+static int
+row_size (mv_sweep_row *row, size_t mstar)
+{
+  if (mstar != row->mstar)
+    {
+      double *rt = NULL, *c50 = NULL;
+      long *rs = NULL;
+      if (mstar && (!(rt = malloc (mstar * sizeof *rt))
+                    || !(rs = malloc (mstar * sizeof *rs))
+                    || !(c50 = malloc (mstar * sizeof *c50))))
+        {
+          free (rt), free (rs), free (c50);
+          return mv_error_set (MV_ENOMEM, "sweep: out of memory");
+        }
+      free (row->recovery_time), free (row->recovery_student);
+      free (row->cross50);
+      row->recovery_time = rt, row->recovery_student = rs;
+      row->cross50 = c50;
+      row->mstar = mstar;
+    }
+  for (size_t j = 0; j < mstar; j++)
+    {
+      row->recovery_time[j] = NAN;
+      row->recovery_student[j] = -1;
+      row->cross50[j] = NAN;
+    }
+  return MV_OK;
+}
+
+/* Everything but the per-teacher arrays as "nothing ran". */
+static void
+row_reset (mv_sweep_row *row, size_t task)
+{
+  row->task = task;
+  row->status = MV_TRAJ_RUNNING;
+  row->message[0] = '\0';
+  row->t_final = row->loss = row->grad2 = NAN;
+  row->steps = row->rejected = 0;
+  row->wall_seconds = 0;
+  row->recovered = 0;
+}
+
+int
+mv_sweep_row_init (mv_sweep_row *row, size_t mstar)
+{
+  memset (row, 0, sizeof *row);
+  row_reset (row, 0);
+  return row_size (row, mstar);
+}
+
+void
+mv_sweep_row_clear (mv_sweep_row *row)
+{
+  free (row->recovery_time);
+  free (row->recovery_student);
+  free (row->cross50);
+  memset (row, 0, sizeof *row);
+}
+
+/* The row's metrics from a finished record. */
+static void
+row_fill (mv_sweep_row *row, const mv_traj *tr)
+{
+  if (tr->rows)
+    {
+      size_t r = tr->rows - 1;
+      row->t_final = tr->t[r];
+      row->loss = tr->loss[r];
+      row->grad2 = tr->grad2[r];
+    }
+  row->steps = tr->steps;
+  row->rejected = tr->rejected;
+  row->wall_seconds = tr->wall_seconds;
+  row->status = tr->status;
+  snprintf (row->message, sizeof row->message, "%s", tr->message);
+  row->recovered = 0;
+  for (size_t j = 0; j < tr->mstar; j++)
+    {
+      row->recovery_time[j] = mv_traj_recovery (tr, j,
+                                                &row->recovery_student[j]);
+      row->recovered += row->recovery_student[j] >= 0;
+      /* the teacher's best expert alignment crosses 0.5 when the first
+       * student's does */
+      double c = NAN;
+      for (size_t i = 0; i < tr->m; i++)
+        {
+          double x = mv_traj_crossing (tr, MV_ALIGN_EXPERT, MV_TRAJ_THR_50,
+                                       i, j);
+          if (!isnan (x) && !(x >= c))
+            c = x;
+        }
+      row->cross50[j] = c;
+    }
+}
+
+/* The reduced flow from the sweep's G(0), as cmd_flow runs it. */
+static int
+run_reduced (mv_traj *tr, const mv_problem *pb, const mv_sweep *sw)
+{
+  size_t n = 2 * (pb->m + pb->mstar);
+  double *G = malloc (n * n * sizeof *G), *nr = malloc (n * sizeof *nr);
+  int s;
+  if (!G || !nr)
+    s = mv_error_set (MV_ENOMEM, "out of memory");
+  else
+    s = mv_flow_gram0 (G, nr, tr->init, sizeof tr->init, pb, sw->gram0);
+  if (!s)
+    s = mv_flow_reduced (tr, G, nr, pb->m, pb->mstar, pb->noise_var,
+                         &sw->flow);
+  free (G), free (nr);
+  return s;
+}
+
+/* Run the parsed task; the record is complete (or failed) after it. */
+static int
+run_method (mv_traj *tr, const mv_problem *pb, const mv_sweep *sw)
+{
+  switch (sw->method)
+    {
+    case MV_SWEEP_REDUCED:
+      return run_reduced (tr, pb, sw);
+    case MV_SWEEP_FULL:
+      return mv_flow_full (tr, pb, &sw->flow);
+    default:
+      snprintf (tr->init, sizeof tr->init, "spec vectors");
+      return mv_sgd_run (tr, pb, &sw->sgd);
+    }
+}
+
+/* A failed row with the current error message. */
+static void
+row_failed (mv_sweep_row *row)
+{
+  row->status = MV_TRAJ_FAILED;
+  snprintf (row->message, sizeof row->message, "%s", mv_error_message ());
+}
+
+int
+mv_sweep_run_task (mv_sweep_row *row, const mv_sweep *sw, size_t t,
+                   const char *traj_dir)
+{
+  row_reset (row, t);
+  if (t >= sw->ntasks)
+    return mv_error_set (MV_EINVAL, "%s: task %zu: out of range (%zu tasks)",
+                         sw->name, t, sw->ntasks);
+  char *text = mv_sweep_task_spec (sw, t);
+  if (!text)
+    {
+      int st = row_size (row, 0);
+      row_failed (row);
+      return st;
+    }
+  char name[32];
+  snprintf (name, sizeof name, "task %zu", t);
+  mv_problem pb;
+  int s = mv_problem_parse (&pb, text, name);
+  free (text);
+  if (s)
+    {
+      /* combined values that are invalid together (single-axis checks
+       * passed at parse time) */
+      int st = row_size (row, 0);
+      row_failed (row);
+      return s == MV_ENOMEM ? s : st;
+    }
+  mv_traj tr;
+  int st;
+  if ((st = row_size (row, pb.mstar)) || (st = mv_traj_init (&tr, pb.m,
+                                                              pb.mstar)))
+    {
+      mv_problem_clear (&pb);
+      return st;
+    }
+  s = run_method (&tr, &pb, sw);
+  row_fill (row, &tr);
+  if (s)
+    {
+      /* the message names the task, as the CLI prefixes the spec file */
+      if (!strstr (mv_error_message (), name))
+        mv_error_prefix (name);
+      row_failed (row);
+    }
+  else if (traj_dir)
+    {
+      /* the directory `moeverify flow` would write (canonical spec) */
+      char *spec = mv_problem_to_json (&pb);
+      st = spec ? mv_traj_write (&tr, traj_dir, spec)
+        : mv_error_set (MV_ENOMEM, "%s: out of memory", name);
+      free (spec);
+    }
+  mv_traj_clear (&tr);
+  mv_problem_clear (&pb);
+  return st;
+}
