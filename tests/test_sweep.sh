@@ -103,7 +103,7 @@ if [ "$st" -eq 0 ] && [ "$n" = 9 ] && [ "$(wc -l <"$tmp/j1/results.jsonl")" -eq 
    && cmp -s "$small" "$tmp/j1/sweep.json" && [ ! -s "$tmp/stderr" ]; then
   ok "sweep --jobs 1: 8 rows, header, sweep.json"
 else nok "sweep --jobs 1: status $st, $n csv lines, stderr: $(cat "$tmp/stderr")"; fi
-if grep -q '"done"' "$tmp/j1/results.jsonl" && ! grep -q '"failed"' "$tmp/j1/results.jsonl"
+if grep -q '"complete"' "$tmp/j1/results.jsonl" && ! grep -q '"failed"' "$tmp/j1/results.jsonl"
 then ok "every task done"; else nok "some tasks not done: $(head -c 600 "$tmp/j1/results.jsonl")"; fi
 "$exe" sweep "$small" --jobs 2 --out "$tmp/j2" >/dev/null 2>"$tmp/stderr"
 st=$?

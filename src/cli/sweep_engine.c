@@ -36,8 +36,9 @@ mv_sweep_task_lines (const mv_sweep *sw, size_t t, const char *dir,
       traj_dir = tdir;
     }
   mv_sweep_row row;
-  memset (&row, 0, sizeof row);
-  int s = mv_sweep_run_task (&row, sw, t, traj_dir);
+  int s = mv_sweep_row_init (&row, 0);
+  if (!s)
+    s = mv_sweep_run_task (&row, sw, t, traj_dir);
   if (!s)
     {
       *json = mv_sweep_row_json (sw, &row);

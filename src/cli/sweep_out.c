@@ -88,13 +88,13 @@ dup_n (const char *s, size_t n)
 }
 
 /* Whether a JSON row is not a completed task (its "status" is not
- * "done"). */
+ * "complete"). */
 static int
 line_failed (const char *line)
 {
   json_t *row = json_loads (line, JSON_DECODE_ANY, NULL);
   const char *st = json_string_value (json_object_get (row, "status"));
-  int failed = !st || strcmp (st, "done") != 0;
+  int failed = !st || strcmp (st, "complete") != 0;
   json_decref (row);
   return failed;
 }
