@@ -60,6 +60,9 @@ int mv_sweep_out_close (mv_sweep_out *o, int engine_status);
  * memory): a failed row is made by the caller then. */
 int mv_sweep_task_lines (const mv_sweep *sw, size_t t, const char *dir,
                          char **json, char **csv);
+/* In a worker process or MPI rank: one OpenMP thread per task unless
+ * OMP_NUM_THREADS says otherwise. */
+void mv_sweep_worker_threads (void);
 /* The SIGINT counter (a handler that counts instead of killing). */
 volatile sig_atomic_t *mv_sweep_catch_sigint (void);
 

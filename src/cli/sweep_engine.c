@@ -19,6 +19,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* ------------------------------------------------------------ one task */
 
@@ -55,10 +58,22 @@ mv_sweep_task_lines (const mv_sweep *sw, size_t t, const char *dir,
   return s;
 }
 
+void
+mv_sweep_worker_threads (void)
+{
+#ifdef _OPENMP
+  /* the parallelism is across tasks: threads inside each task would only
+   * compete for the same cores (the bits do not depend on the count) */
+  if (!getenv ("OMP_NUM_THREADS"))
+    omp_set_num_threads (1);
+#endif
+}
+
 /* ------------------------------------------------------------ Ctrl-C */
 
 static volatile sig_atomic_t sigint_count;
 static volatile sig_atomic_t sigint_fatal;   /* second Ctrl-C kills */
+static int sigint_bar;                        /* a progress bar may be drawn */
 
 static void
 on_sigint (int sig)
@@ -69,7 +84,8 @@ on_sigint (int sig)
   sigint_count++;
   if (sigint_count == 1)
     {
-      ssize_t w = write (2, first, sizeof first - 1);
+      /* end the progress line first, if there is one */
+      ssize_t w = write (2, first + !sigint_bar, sizeof first - 1 - !sigint_bar);
       (void) w;
     }
   else if (sigint_fatal)
@@ -84,6 +100,7 @@ volatile sig_atomic_t *
 mv_sweep_catch_sigint (void)
 {
   struct sigaction sa;
+  sigint_bar = mv_io_progress_enabled ();
   memset (&sa, 0, sizeof sa);
   sa.sa_handler = on_sigint;
   sigemptyset (&sa.sa_mask);
@@ -199,6 +216,7 @@ spawn (worker *w, worker *all, unsigned n, const mv_sweep_out *o)
       close (down[1]), close (up[0]);
       signal (SIGINT, SIG_IGN);     /* the parent decides */
       signal (SIGPIPE, SIG_DFL);    /* die with the parent */
+      mv_sweep_worker_threads ();
       worker_main (o->sw, o->dir, down[0], up[1]);
     }
   close (down[0]), close (up[1]);

@@ -175,6 +175,7 @@ int
 mv_sweep_mpi_worker (const mv_sweep *sw, const char *dir)
 {
   int ok = sw != NULL;
+  mv_sweep_worker_threads ();
   MPI_Send (&ok, sizeof ok, MPI_BYTE, 0, TAG_READY, MPI_COMM_WORLD);
   for (;;)
     {
