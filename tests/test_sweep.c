@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <moeverify/moeverify.h>
@@ -83,6 +84,11 @@ START_TEST (test_bad_value)
                "[[1" ",0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]], \"W\": "
                "[[0,1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]]}]}, " RUN "}",
                "grid.student: value", "run.gram0");
+  parse_fails ("{\"base\": {\"d\": 2, \"teacher\": {\"m\": 1, \"V\": [[1, 0]], "
+               "\"W\": [[0, 1]]}, \"student\": {\"m\": 1, \"V\": [[1, 1]], "
+               "\"W\": [[1, -1]]}}, \"grid\": {}, \"run\": {\"method\": "
+               "\"reduced\", \"t_end\": 1, \"gram0\": \"sample\"}}",
+               "run.gram0: \"sample\" needs", NULL);
 }
 END_TEST
 
@@ -134,6 +140,8 @@ START_TEST (test_unknown_keys)
   parse_fails ("{" BASE ", \"grid\": {}, \"jobs\": 2, " RUN "}",
                "jobs: unknown key", NULL);
   parse_fails ("{" BASE ", " RUN "}", "grid: missing key", NULL);
+  parse_fails ("{" BASE ", \"grid\": {\"d\": [20], \"d\": [30]}, " RUN "}",
+               "duplicate object key", "'\"d\"'");
   parse_fails ("{" BASE ", \"grid\": {}, " RUN, "malformed JSON", NULL);
 }
 END_TEST
@@ -202,6 +210,19 @@ START_TEST (test_expand)
   ck_assert_uint_eq (mv_sweep_ntasks (sw), 1);
   ck_assert_int_eq (mv_sweep_method (sw), MV_SWEEP_SGD);
   ck_assert_int_eq (mv_sweep_keep_trajectories (sw), 1);
+  ck_assert_int_eq (mv_sweep_gram0 (sw), MV_GRAM0_SAMPLE);
+  mv_sweep *sv = parse_ok ("{\"base\": {\"d\": 2, \"teacher\": {\"m\": 1, "
+                           "\"V\": [[1, 0]], \"W\": [[0, 1]]}, \"student\": "
+                           "{\"m\": 1, \"V\": [[1, 1]], \"W\": [[1, -1]]}}, "
+                           "\"grid\": {\"noise_var\": [0, 1]}, \"run\": "
+                           "{\"method\": \"reduced\", \"t_end\": 1}}");
+  ck_assert_int_eq (mv_sweep_gram0 (sv), MV_GRAM0_VECTORS);
+  mv_sweep_row row;
+  ck_assert_int_eq (mv_sweep_row_init (&row, 0), MV_OK);
+  ck_assert_int_eq (mv_sweep_run_task (&row, sv, 1, NULL), MV_OK);
+  ck_assert_msg (row.status == MV_TRAJ_DONE, "%s", row.message);
+  mv_sweep_row_clear (&row);
+  mv_sweep_free (sv);
   const mv_sgd_params *q = mv_sweep_sgd_params (sw);
   ck_assert (q->lr == 0.5 && q->batch == 16 && q->steps == 10 && q->seed == 1
              && q->n_out == 200);
@@ -347,6 +368,26 @@ START_TEST (test_run_failed)
 }
 END_TEST
 
+/* A JSON line parses back to a row with the same CSV and JSON; a torn
+ * line does not parse. */
+static void
+check_row_parse (const mv_sweep *sw, const mv_sweep_row *row,
+                 const char *js, const char *csv)
+{
+  mv_sweep_row back;
+  ck_assert_int_eq (mv_sweep_row_init (&back, 5), MV_OK);
+  ck_assert_int_eq (mv_sweep_row_parse (&back, sw, js), MV_OK);
+  ck_assert_uint_eq (back.task, row->task);
+  ck_assert_uint_eq (back.mstar, row->mstar);
+  char *c2 = mv_sweep_row_csv (sw, &back), *j2 = mv_sweep_row_json (sw, &back);
+  ck_assert_str_eq (c2, csv);
+  ck_assert_str_eq (j2, js);
+  char *cut = strndup (js, strlen (js) - 3);
+  ck_assert_int_eq (mv_sweep_row_parse (&back, sw, cut), MV_EPARSE);
+  free (cut), free (c2), free (j2);
+  mv_sweep_row_clear (&back);
+}
+
 START_TEST (test_formats)
 {
   mv_sweep *sw = parse_ok (RUN_SWEEP);
@@ -376,6 +417,7 @@ START_TEST (test_formats)
                            60), "%s", js);
   ck_assert (js[strlen (js) - 1] == '\n' && !strchr (js, '\n')[1]);
   ck_assert_uint_eq (mv_sweep_line_task (sw, js), 3);
+  check_row_parse (sw, &row, js, csv);
   /* torn lines, another task's values, garbage */
   for (size_t k = 1; k < strlen (js) - 1; k += 7)
     {
@@ -399,6 +441,7 @@ START_TEST (test_formats)
   ck_assert_msg (strstr (csv, ",\"bad \"\"x\"\", y\"\n"), "%s", csv);
   ck_assert_msg (strstr (js, "\"loss\":null"), "%s", js);
   ck_assert_uint_eq (mv_sweep_line_task (sw, js), 3);
+  check_row_parse (sw, &row, js, csv);
   /* a row without teachers (its spec failed) leaves their columns empty */
   mv_sweep_row_clear (&row);
   ck_assert_int_eq (mv_sweep_row_init (&row, 0), MV_OK);
@@ -406,6 +449,9 @@ START_TEST (test_formats)
   free (csv);
   csv = mv_sweep_row_csv (sw, &row);
   ck_assert_msg (strstr (csv, ",0,,,,0,0,"), "%s", csv);
+  free (js);
+  js = mv_sweep_row_json (sw, &row);
+  check_row_parse (sw, &row, js, csv);
   free (csv), free (js), free (h), free (other);
   mv_sweep_row_clear (&row);
   mv_sweep_free (sw);
@@ -455,6 +501,28 @@ START_TEST (test_mstar_axis)
 }
 END_TEST
 
+/* an interrupted task is an interrupted row */
+START_TEST (test_interrupt)
+{
+  mv_sweep *sw = parse_ok (RUN_SWEEP);
+  volatile sig_atomic_t stop = 1;
+  mv_sweep_set_interrupt (sw, &stop);
+  mv_sweep_row row;
+  ck_assert_int_eq (mv_sweep_row_init (&row, 0), MV_OK);
+  ck_assert_int_eq (mv_sweep_run_task (&row, sw, 0, NULL), MV_OK);
+  ck_assert_int_eq (row.status, MV_TRAJ_INTERRUPTED);
+  ck_assert (row.t_final < 2);
+  char *csv = mv_sweep_row_csv (sw, &row);
+  ck_assert_msg (strstr (csv, ",interrupted,"), "%s", csv);
+  free (csv);
+  mv_sweep_set_interrupt (sw, NULL);
+  ck_assert_int_eq (mv_sweep_run_task (&row, sw, 0, NULL), MV_OK);
+  ck_assert_int_eq (row.status, MV_TRAJ_DONE);
+  mv_sweep_row_clear (&row);
+  mv_sweep_free (sw);
+}
+END_TEST
+
 static Suite *
 sweep_suite (void)
 {
@@ -476,6 +544,7 @@ sweep_suite (void)
   tcase_add_test (tc, test_run_failed);
   tcase_add_test (tc, test_formats);
   tcase_add_test (tc, test_mstar_axis);
+  tcase_add_test (tc, test_interrupt);
   suite_add_tcase (s, tc);
   return s;
 }

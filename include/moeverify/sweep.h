@@ -32,9 +32,20 @@ typedef struct mv_sweep mv_sweep;
  *            "stepper", "n_out", "times", "max_steps", "prec", "gram0",
  *            "lr", "batch", "steps", "seed", "keep": "trajectories"},
  *    "max_tasks": N}
+ * A PATH walks objects of the base ("d", "noise_var", "teacher.m",
+ * "student.init.seed", "teacher.init.cross", "student" ...): every key
+ * before the last must be an object of the base, the last a key the spec
+ * format allows there; arrays are not entered.  Axes keep the file's key
+ * order.  "run" keys must belong to the method (t_end, rtol, atol, stepper,
+ * max_steps: flows; prec: full; gram0: reduced; lr, batch, steps, seed:
+ * sgd; n_out or times, keep: all); defaults are those of `moeverify flow`
+ * and `moeverify sgd`.
  * Every problem (unknown path, empty axis, a value that makes the spec
  * invalid, too many tasks, bad run keys) is an error naming the file and
- * the key, before any task runs; *sw is NULL then. */
+ * the key, before any task runs; *sw is NULL then.  Validation parses the
+ * base and every axis value applied alone to the base, not every
+ * combination (that would cost the whole sweep): a combination that is
+ * invalid only together fails at run time as a failed row. */
 int mv_sweep_parse (mv_sweep **sw, const char *text, const char *name);
 void mv_sweep_free (mv_sweep *sw);
 
@@ -76,6 +87,7 @@ typedef struct {
                              never */
 } mv_sweep_row;
 
+/* mstar may be 0: mv_sweep_run_task resizes the row to its task's m*. */
 int mv_sweep_row_init (mv_sweep_row *row, size_t mstar);
 void mv_sweep_row_clear (mv_sweep_row *row);
 
@@ -88,13 +100,31 @@ int mv_sweep_run_task (mv_sweep_row *row, const mv_sweep *sw, size_t t,
 
 /* Output formats, one line each ending in '\n', malloc'd: the CSV header
  * and a row (grid values first, then the metrics; numbers as %.17g), and
- * the same row as one JSON object. */
+ * the same row as one JSON object.  CSV columns:
+ *   task,<axis paths>,status,t_final,loss,grad2,recovered,
+ *   recovery_time_<j>,recovery_student_<j>,cross50_<j> (j < m*),
+ *   steps,rejected,wall_seconds,message
+ * status is "complete", "interrupted" or "failed" (run.json's words);
+ * undefined numbers are "nan" in CSV, null in JSON; grid values are their
+ * compact JSON text; the message is always quoted.  With "teacher.m" on
+ * the grid the header has the largest m* of the single-axis specs and
+ * rows with fewer teachers leave the rest empty. */
 char *mv_sweep_csv_header (const mv_sweep *sw);
 char *mv_sweep_row_csv (const mv_sweep *sw, const mv_sweep_row *row);
 char *mv_sweep_row_json (const mv_sweep *sw, const mv_sweep_row *row);
 /* The task index of a results.jsonl line, or (size_t) -1 when the line is
  * not a complete row of this sweep (a torn last line after a kill). */
 size_t mv_sweep_line_task (const mv_sweep *sw, const char *line);
+/* The row of such a line (row initialised; resized to the line's m*), so
+ * results.csv can be rebuilt from results.jsonl alone: the CSV of the
+ * parsed row equals the CSV of the row that was written.  MV_EPARSE when
+ * mv_sweep_line_task would reject the line. */
+int mv_sweep_row_parse (mv_sweep_row *row, const mv_sweep *sw,
+                        const char *line);
+
+/* Poll *flag (may be NULL) in every task run afterwards: nonzero stops
+ * the task, its row is MV_TRAJ_INTERRUPTED (a row not to record as done). */
+void mv_sweep_set_interrupt (mv_sweep *sw, volatile sig_atomic_t *flag);
 
 #ifdef __cplusplus
 }

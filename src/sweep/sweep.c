@@ -389,10 +389,13 @@ parse_doc (mv_sweep *sw, json_t *root)
     return st;
   /* run.gram0 absent (-1): sample when the base has no explicit vectors,
    * and then every value must keep it so */
-  int sample = sw->gram0 < 0 && both_init (sw->base);
   if (sw->gram0 < 0)
-    sw->gram0 = sample ? MV_GRAM0_SAMPLE : MV_GRAM0_VECTORS;
-  sample = sample && sw->method == MV_SWEEP_REDUCED;
+    sw->gram0 = both_init (sw->base) ? MV_GRAM0_SAMPLE : MV_GRAM0_VECTORS;
+  int sample = sw->method == MV_SWEEP_REDUCED
+    && sw->gram0 == MV_GRAM0_SAMPLE;
+  if (sample && !both_init (sw->base))
+    return mv_sweep_err (sw, MV_EINVAL, "run.gram0", "\"sample\" needs init "
+                         "blocks for teacher and student in the base");
   for (size_t a = 0; a < sw->naxes; a++)
     if ((st = axis_validate (sw, a, sample)))
       return st;
@@ -537,6 +540,13 @@ int
 mv_sweep_gram0 (const mv_sweep *sw)
 {
   return sw->gram0;
+}
+
+void
+mv_sweep_set_interrupt (mv_sweep *sw, volatile sig_atomic_t *flag)
+{
+  sw->flow.interrupt = flag;
+  sw->sgd.interrupt = flag;
 }
 
 int

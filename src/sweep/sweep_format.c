@@ -225,28 +225,101 @@ values_match (const mv_sweep *sw, json_t *values, size_t t)
   return 1;
 }
 
-size_t
-mv_sweep_line_task (const mv_sweep *sw, const char *line)
+/* The line as a JSON document when it is a complete row of this sweep
+ * (task in range, every key, the task's values); *t its task. */
+static json_t *
+line_doc (const mv_sweep *sw, const char *line, size_t *t)
 {
   static const char *const KEYS[] = { "status", "t_final", "loss", "grad2",
                                       "recovered", "recovery", "steps",
                                       "rejected", "wall_seconds", "message",
                                       NULL };
+  *t = (size_t) -1;
   if (!line)
-    return (size_t) -1;
+    return NULL;
   json_error_t err;
   json_t *doc = json_loads (line, 0, &err);
-  size_t t = (size_t) -1;
   json_t *task = json_object_get (doc, "task");
-  if (json_is_integer (task) && json_integer_value (task) >= 0
-      && (size_t) json_integer_value (task) < sw->ntasks)
-    t = (size_t) json_integer_value (task);
-  for (const char *const *k = KEYS; t != (size_t) -1 && *k; k++)
-    if (!json_object_get (doc, *k))
-      t = (size_t) -1;
-  if (t != (size_t) -1 && !values_match (sw, json_object_get (doc, "values"),
-                                         t))
-    t = (size_t) -1;
-  json_decref (doc);
+  int ok = json_is_integer (task) && json_integer_value (task) >= 0
+    && (size_t) json_integer_value (task) < sw->ntasks;
+  for (const char *const *k = KEYS; ok && *k; k++)
+    ok = json_object_get (doc, *k) != NULL;
+  ok = ok && json_is_array (json_object_get (doc, "recovery"))
+    && json_is_string (json_object_get (doc, "message"))
+    && values_match (sw, json_object_get (doc, "values"),
+                     (size_t) json_integer_value (task));
+  if (!ok)
+    {
+      json_decref (doc);
+      return NULL;
+    }
+  *t = (size_t) json_integer_value (task);
+  return doc;
+}
+
+size_t
+mv_sweep_line_task (const mv_sweep *sw, const char *line)
+{
+  size_t t;
+  json_decref (line_doc (sw, line, &t));
   return t;
+}
+
+/* A number of a row (null: NAN). */
+static double
+num (json_t *obj, const char *key)
+{
+  json_t *v = json_object_get (obj, key);
+  return json_is_number (v) ? json_number_value (v) : NAN;
+}
+
+static unsigned long
+uint_of (json_t *obj, const char *key)
+{
+  json_t *v = json_object_get (obj, key);
+  return json_is_integer (v) && json_integer_value (v) > 0
+    ? (unsigned long) json_integer_value (v) : 0;
+}
+
+int
+mv_sweep_row_parse (mv_sweep_row *row, const mv_sweep *sw, const char *line)
+{
+  size_t t;
+  json_t *doc = line_doc (sw, line, &t);
+  if (!doc)
+    return mv_error_set (MV_EPARSE, "%s: not a complete result row of this "
+                         "sweep", sw->name);
+  json_t *rec = json_object_get (doc, "recovery");
+  int st = mv_sweep_row_resize (row, json_array_size (rec));
+  if (st)
+    {
+      json_decref (doc);
+      return st;
+    }
+  row->task = t;
+  const char *status = json_string_value (json_object_get (doc, "status"));
+  row->status = MV_TRAJ_FAILED;
+  for (int k = 0; status && k < 4; k++)
+    if (!strcmp (status, STATUS[k]))
+      row->status = k;
+  snprintf (row->message, sizeof row->message, "%s",
+            json_string_value (json_object_get (doc, "message")));
+  row->t_final = num (doc, "t_final");
+  row->loss = num (doc, "loss");
+  row->grad2 = num (doc, "grad2");
+  row->wall_seconds = num (doc, "wall_seconds");
+  row->steps = uint_of (doc, "steps");
+  row->rejected = uint_of (doc, "rejected");
+  row->recovered = uint_of (doc, "recovered");
+  for (size_t j = 0; j < row->mstar; j++)
+    {
+      json_t *e = json_array_get (rec, j);
+      json_t *s = json_object_get (e, "student");
+      row->recovery_time[j] = num (e, "time");
+      row->recovery_student[j] = json_is_integer (s)
+        ? (long) json_integer_value (s) : -1;
+      row->cross50[j] = num (e, "cross50");
+    }
+  json_decref (doc);
+  return MV_OK;
 }

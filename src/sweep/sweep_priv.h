@@ -42,6 +42,9 @@ json_t *mv_sweep_task_doc (const mv_sweep *sw, size_t t);
  * keep); sweep_run.c. */
 int mv_sweep_parse_run (mv_sweep *sw, json_t *run);
 
+/* The row's per-teacher arrays sized for mstar, reset to "never". */
+int mv_sweep_row_resize (mv_sweep_row *row, size_t mstar);
+
 /* "NAME: key: message" as mv_error_set does (returns status). */
 int mv_sweep_err (const mv_sweep *sw, int status, const char *key,
                   const char *fmt, ...)

@@ -13,9 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The row's per-teacher arrays sized for mstar (contents reset). */
-static int
-row_size (mv_sweep_row *row, size_t mstar)
+int
+mv_sweep_row_resize (mv_sweep_row *row, size_t mstar)
 {
   if (mstar != row->mstar)
     {
@@ -61,7 +60,7 @@ mv_sweep_row_init (mv_sweep_row *row, size_t mstar)
 {
   memset (row, 0, sizeof *row);
   row_reset (row, 0);
-  return row_size (row, mstar);
+  return mv_sweep_row_resize (row, mstar);
 }
 
 void
@@ -162,7 +161,7 @@ mv_sweep_run_task (mv_sweep_row *row, const mv_sweep *sw, size_t t,
   char *text = mv_sweep_task_spec (sw, t);
   if (!text)
     {
-      int st = row_size (row, 0);
+      int st = mv_sweep_row_resize (row, 0);
       row_failed (row);
       return st;
     }
@@ -175,13 +174,13 @@ mv_sweep_run_task (mv_sweep_row *row, const mv_sweep *sw, size_t t,
     {
       /* combined values that are invalid together (single-axis checks
        * passed at parse time) */
-      int st = row_size (row, 0);
+      int st = mv_sweep_row_resize (row, 0);
       row_failed (row);
       return s == MV_ENOMEM ? s : st;
     }
   mv_traj tr;
   int st;
-  if ((st = row_size (row, pb.mstar)) || (st = mv_traj_init (&tr, pb.m,
+  if ((st = mv_sweep_row_resize (row, pb.mstar)) || (st = mv_traj_init (&tr, pb.m,
                                                               pb.mstar)))
     {
       mv_problem_clear (&pb);
