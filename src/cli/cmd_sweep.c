@@ -245,6 +245,13 @@ mv_cmd_sweep (int argc, char **argv)
     return rc < 0 ? MV_EXIT_OK : rc;
   /* MPI only for a real run, and only when mpirun started us */
   int rank = 0, size = o.have_spec ? 0 : mv_sweep_mpi_init (&rank);
+  if (size > 1 && !mv_sweep_mpi_available ())
+    {
+      if (rank == 0)
+        mv_cli_error ("sweep: started by mpirun with %d processes, but this "
+                      "moeverify was built without MPI (configure --with-mpi)", size);
+      return MV_EXIT_USAGE;
+    }
   mv_sweep *sw;
   char *text;
   size_t len;

@@ -19,7 +19,16 @@
 #ifndef MV_HAVE_MPI
 
 int mv_sweep_mpi_available (void) { return 0; }
-int mv_sweep_mpi_init (int *rank) { *rank = 0; return 0; }
+/* mpirun of a binary without MPI: the size and rank it was given, so the
+ * command refuses to run N copies of the same sweep into one DIR */
+int
+mv_sweep_mpi_init (int *rank)
+{
+  const char *size = getenv ("OMPI_COMM_WORLD_SIZE");
+  const char *r = getenv ("OMPI_COMM_WORLD_RANK");
+  *rank = r ? atoi (r) : 0;
+  return size ? atoi (size) : 0;
+}
 void mv_sweep_mpi_finalize (void) {}
 int mv_sweep_mpi_master (mv_sweep_out *o, int size) { (void) size; return mv_sweep_run_inprocess (o); }
 int mv_sweep_mpi_worker (const mv_sweep *sw, const char *dir) { (void) sw, (void) dir; return 0; }
