@@ -130,6 +130,14 @@ st=$?
 if [ "$st" -eq 2 ] && grep -qF "sweep.json" "$tmp/stderr" && [ "$(wc -l <"$tmp/stderr")" -eq 1 ]
 then ok "--resume with another sweep file refused"; else nok "--resume other file: status $st"; fi
 
+# Failed tasks: every row still written, with its message; exit status 3.
+sed 's/"t_end": 5}/"t_end": 5, "max_steps": 30}/' "$small" >"$tmp/fail.json"
+"$exe" sweep "$tmp/fail.json" --jobs 2 --out "$tmp/fail" >/dev/null 2>"$tmp/stderr"
+st=$?
+if [ "$st" -eq 3 ] && [ "$(grep -c '"failed"' "$tmp/fail/results.jsonl")" -eq 8 ] \
+   && grep -q "step limit" "$tmp/fail/results.csv"; then ok "failed tasks: rows with messages, exit 3"
+else nok "failed tasks: status $st, $(head -c 300 "$tmp/fail/results.jsonl")"; fi
+
 # ---------------------------------------------------------------- MPI
 if "$exe" sweep --help | grep -q "MPI: yes" && command -v mpirun >/dev/null 2>&1; then
   root=""
