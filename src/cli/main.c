@@ -19,6 +19,7 @@ static const char usage[] =
   "  flow     gradient-flow trajectory (full or dimension-free)\n"
   "  mc       Monte-Carlo estimate of the loss and gradient of a spec\n"
   "  sgd      online mini-batch SGD trajectory (the paper's method)\n"
+  "  sweep    parameter sweep: many flows on every core or MPI ranks\n"
   "  coeffs   Hermite coefficients of the sigmoid\n"
   "  help [COMMAND]   this text, or a command's options\n"
   "\n"
@@ -41,6 +42,7 @@ static const struct {
   { "mc", mv_cmd_mc },
   { "run", mv_cmd_run },
   { "sgd", mv_cmd_sgd },
+  { "sweep", mv_cmd_sweep },
 };
 
 static mv_cmd_fn
