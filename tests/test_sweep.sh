@@ -113,6 +113,21 @@ if cmp -s "$tmp/j1/results.csv" "$tmp/j2/results.csv"; then
   nok "wall_seconds identical in two runs (is the column there?)"
 else ok "only wall_seconds differs"; fi
 
+# --plot: SVG summaries against the numeric non-seed axis (d), none
+# against the seed axis; a directory without results is one error line
+"$exe" sweep --plot "$tmp/j1" >"$tmp/stdout" 2>"$tmp/stderr"
+st=$?
+if [ "$st" -eq 0 ] && grep -q '<svg' "$tmp/j1/plots/loss_vs_d.svg" 2>/dev/null \
+   && grep -q 'median' "$tmp/j1/plots/recovered_vs_d.svg" 2>/dev/null \
+   && ! ls "$tmp/j1/plots" | grep -q seed && [ ! -s "$tmp/stderr" ]; then
+  ok "--plot: summaries against d"
+else nok "--plot: status $st, $(ls "$tmp/j1/plots" 2>&1 | tr '\n' ' ') $(cat "$tmp/stderr")"; fi
+"$exe" sweep --plot "$tmp/nowhere" >"$tmp/stdout" 2>"$tmp/stderr"
+st=$?
+if [ "$st" -ne 0 ] && [ "$(wc -l <"$tmp/stderr" | tr -d ' ')" -eq 1 ] \
+   && grep -qF "nowhere/results.csv" "$tmp/stderr"; then ok "--plot without results: one error line"
+else nok "--plot without results: status $st, $(cat "$tmp/stderr")"; fi
+
 # A second run into the same directory is refused; --resume of a finished
 # sweep runs nothing and keeps the files.
 "$exe" sweep "$small" --jobs 1 --out "$tmp/j1" >/dev/null 2>"$tmp/stderr"

@@ -1,4 +1,5 @@
 /* moeverify sweep SWEEP.json [--out DIR] [--jobs N] [--resume] [--spec K]
+ *        moeverify sweep --plot DIR
  *
  * Run every task of a parameter sweep (sweep.h) on worker processes or MPI
  * ranks and collect one row per task in DIR/results.csv and .jsonl. */
@@ -18,6 +19,7 @@
 static const char usage_fmt[] =
   "usage: moeverify sweep SWEEP.json [--out DIR] [--jobs N] [--resume]\n"
   "       moeverify sweep SWEEP.json --spec K\n"
+  "       moeverify sweep --plot DIR\n"
   "       mpirun -n K moeverify sweep SWEEP.json [--out DIR] [--resume]\n"
   "  Run every task of a sweep: {\"base\": SPEC, \"grid\": {PATH: [v, ...] |\n"
   "  {\"from\": a, \"to\": b[, \"step\": s]}, ...}, \"run\": {\"method\": \"reduced\"\n"
@@ -34,6 +36,11 @@ static const char usage_fmt[] =
   "  --resume        continue a killed or interrupted sweep in DIR: keep\n"
   "                  its complete rows (a torn last line is dropped), run\n"
   "                  the rest; DIR/sweep.json must equal SWEEP.json\n"
+  "  --plot DIR      SVG summaries of DIR/results.csv in DIR/plots: median\n"
+  "                  and quartiles of each metric (loss, grad2, recovered,\n"
+  "                  first_recovery, first_cross50, t_final, steps,\n"
+  "                  wall_seconds) against each numeric non-seed axis; log\n"
+  "                  scales where values span two decades\n"
   "  --spec K        print task K's spec (JSON) and exit: `moeverify flow`\n"
   "                  on it reproduces the task's row\n"
   "  Ctrl-C stops handing out tasks and waits for the running ones (again:\n"
@@ -56,7 +63,7 @@ usage_text (void)
 }
 
 typedef struct {
-  const char *file, *out;
+  const char *file, *out, *plot;
   unsigned long jobs, spec;
   int resume, have_spec;
 } sweep_opts;
@@ -96,6 +103,11 @@ parse (sweep_opts *o, int argc, char **argv)
             return MV_EXIT_USAGE;
           o->have_spec = 1;
         }
+      else if (mv_cli_is (&a, "--plot"))
+        {
+          if (!(o->plot = mv_cli_value (&a)))
+            return MV_EXIT_USAGE;
+        }
       else if (mv_cli_is (&a, "--resume"))
         {
           if (mv_cli_flag (&a))
@@ -105,7 +117,12 @@ parse (sweep_opts *o, int argc, char **argv)
       else
         return mv_cli_unknown (&a);
     }
-  if (!o->file)
+  if (o->plot && o->file)
+    {
+      mv_cli_error ("sweep: --plot DIR takes no sweep file");
+      return MV_EXIT_USAGE;
+    }
+  if (!o->file && !o->plot)
     {
       mv_cli_error ("sweep: missing SWEEP.json (see moeverify sweep --help)");
       return MV_EXIT_USAGE;
@@ -243,6 +260,8 @@ mv_cmd_sweep (int argc, char **argv)
   int rc = parse (&o, argc, argv);
   if (rc)
     return rc < 0 ? MV_EXIT_OK : rc;
+  if (o.plot)
+    return mv_cli_sweep_plot (o.plot);
   /* MPI only for a real run, and only when mpirun started us */
   int rank = 0, size = o.have_spec ? 0 : mv_sweep_mpi_init (&rank);
   if (size > 1 && !mv_sweep_mpi_available ())
