@@ -289,23 +289,14 @@ receive (worker *w)
   return w->len >= sizeof h + h.jlen + h.clen;
 }
 
-static char *
-dup_n (const char *s, size_t n)
-{
-  char *p = malloc (n + 1);
-  if (p)
-    memcpy (p, s, n), p[n] = '\0';
-  return p;
-}
-
 /* Record w's complete message and make w idle. */
 static int
 deliver (worker *w, mv_sweep_out *o)
 {
   msg_head h;
   memcpy (&h, w->buf, sizeof h);
-  char *json = dup_n (w->buf + sizeof h, h.jlen);
-  char *csv = dup_n (w->buf + sizeof h + h.jlen, h.clen);
+  char *json = strndup (w->buf + sizeof h, h.jlen);
+  char *csv = strndup (w->buf + sizeof h + h.jlen, h.clen);
   size_t t = w->task;
   w->task = NONE, w->len = 0;
   if (!json || !csv || h.task != t)

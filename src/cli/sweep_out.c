@@ -78,15 +78,6 @@ next_line (char **cursor, char **line)
   return (size_t) (nl + 1 - s);
 }
 
-static char *
-dup_n (const char *s, size_t n)
-{
-  char *p = malloc (n + 1);
-  if (p)
-    memcpy (p, s, n), p[n] = '\0';
-  return p;
-}
-
 /* Whether a JSON row is not a completed task (its "status" is not
  * "complete"). */
 static int
@@ -126,7 +117,7 @@ load_rows (mv_sweep_out *o, char *jtext, char *ctext)
         break;
       if (o->json[t])
         continue;
-      if (!(o->json[t] = dup_n (jl, jn)) || !(o->csv[t] = dup_n (cl, cn)))
+      if (!(o->json[t] = strndup (jl, jn)) || !(o->csv[t] = strndup (cl, cn)))
         return mv_cli_error ("out of memory"), MV_EXIT_FAIL;
       o->ndone++;
       o->nfailed += line_failed (o->json[t]);
