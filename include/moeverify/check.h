@@ -1,0 +1,104 @@
+/* Claim checks (MATH.md §3-4): every claim the tool checks is a check type,
+ * a table entry in the style of GSL's step types.  Running one fills a
+ * result (what was measured, against which bound, with which margin, and
+ * a verdict); `moeverify check` writes report.md and report.json from the
+ * results.  Each claim has its file in proofs/ (statement, provenance,
+ * derivation where we have one, what is measured, the pass criterion and
+ * the ranges tried). */
+#ifndef MOEVERIFY_CHECK_H
+#define MOEVERIFY_CHECK_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Verdicts.  An exact identity either HOLDS or FAILS; a paper claim may
+ * hold only in a RANGE (said plainly in the verdict text).  ERROR: the
+ * check itself could not run (its message says why). */
+enum { MV_CHECK_HOLDS = 0, MV_CHECK_RANGE, MV_CHECK_FAILS, MV_CHECK_ERROR };
+/* Effort: QUICK (all claims together < 2 min on two cores, in make check),
+ * DEFAULT, FULL (< 30 min on two cores). */
+enum { MV_CHECK_QUICK = 0, MV_CHECK_DEFAULT, MV_CHECK_FULL };
+
+typedef struct {
+  int level;             /* MV_CHECK_QUICK, _DEFAULT or _FULL */
+  unsigned seeds;        /* student seeds per setting; 0: the level's default */
+  const char *dir;       /* report directory (exists): plots go there */
+  void (*progress) (void *ctx, const char *what, double fraction);
+  void *progress_ctx;
+} mv_check_opts;
+
+/* One measured quantity: value against bound; margin is how far inside
+ * (> 0) or outside (< 0) the bound the value is, in the units the note
+ * states (e.g. "bound - |error|", "digits to spare"). */
+typedef struct {
+  char *name;
+  double value, bound, margin;   /* NAN where not applicable */
+  char *note;
+} mv_check_measure;
+
+struct mv_check_type;
+
+typedef struct {
+  const struct mv_check_type *type;
+  int verdict;                   /* MV_CHECK_* */
+  char *verdict_text;            /* why, in a sentence or two */
+  char *method;                  /* how it was measured (settings, counts) */
+  mv_check_measure *m;
+  size_t nm, cm;
+  char **plots;                  /* file names relative to opts->dir */
+  size_t np, cp;
+  char *details;                 /* optional markdown (tables) */
+  double wall_seconds;
+} mv_check_result;
+
+typedef struct mv_check_type {
+  const char *name;              /* CLI name: "identities", "escape", ... */
+  const char *title;
+  const char *statement;         /* the claim, one paragraph */
+  const char *provenance;        /* paper claim / derived here, constants */
+  const char *proof;             /* its proofs/ file */
+  int exact;                     /* an exact identity: a failure makes
+                                    `moeverify check` exit non-zero */
+  int (*run) (mv_check_result *r, const mv_check_opts *o);
+} mv_check_type;
+
+/* The table of claims, in report order: entry i, NULL past the end. */
+const mv_check_type *mv_check_type_get (size_t i);
+const mv_check_type *mv_check_find (const char *name);
+
+void mv_check_result_init (mv_check_result *r, const mv_check_type *t);
+void mv_check_result_clear (mv_check_result *r);
+int mv_check_measure_add (mv_check_result *r, const char *name, double value,
+                          double bound, double margin, const char *note_fmt, ...)
+#if defined(__GNUC__)
+  __attribute__ ((format (printf, 6, 7)))
+#endif
+  ;
+int mv_check_plot_add (mv_check_result *r, const char *file);
+int mv_check_set_verdict (mv_check_result *r, int verdict, const char *fmt, ...)
+#if defined(__GNUC__)
+  __attribute__ ((format (printf, 3, 4)))
+#endif
+  ;
+int mv_check_set_method (mv_check_result *r, const char *fmt, ...)
+#if defined(__GNUC__)
+  __attribute__ ((format (printf, 2, 3)))
+#endif
+  ;
+int mv_check_set_details (mv_check_result *r, const char *markdown);
+
+/* Run claim t with options o into r (timed; a run that returns an error
+ * becomes verdict MV_CHECK_ERROR with its message). */
+int mv_check_run (mv_check_result *r, const mv_check_type *t,
+                  const mv_check_opts *o);
+/* report.md and report.json for n results in dir (atomically). */
+int mv_check_report_write (const mv_check_result *r, size_t n,
+                           const mv_check_opts *o);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
