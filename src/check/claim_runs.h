@@ -1,0 +1,65 @@
+/* The flows shared by the trajectory claims (guided, sequential, terminal):
+ * the paper shape (m* = 5, m = 25), teacher orthonormal seed 1, student
+ * gaussian seeds 2, 3, ..., reduced flow from a sampled G(0).  Each setting
+ * (d, seed, t_end) is integrated once per process and cached, so the three
+ * claims of one `moeverify check` read the same runs. */
+#ifndef MV_CHECK_CLAIM_RUNS_H
+#define MV_CHECK_CLAIM_RUNS_H
+
+#include <stddef.h>
+#include <moeverify/check.h>
+#include <moeverify/traj.h>
+
+typedef struct {
+  size_t d;
+  unsigned seed;            /* student seed */
+  double t_end;
+  mv_traj tr;
+  double *G0, *norms;       /* initial Gram matrix (n x n) and raw norms */
+  /* per (i, j), i * mstar + j: expert alignment at the first step where the
+   * router alignment reaches 0.5 (linear interpolation), and that time;
+   * NAN if the router never does */
+  double *guide_e, *guide_t;
+} mv_claim_run;
+
+/* The runs of level o->level (quick: d = 1000, 2 seeds, t_end 150;
+ * default: 6 seeds, t_end 300; full: 20 seeds, d = 1000 (t_end 300) and
+ * d = 10^4 (t_end 1000)); o->seeds overrides the seed count.  *runs points
+ * into the cache (valid until the process ends). */
+int mv_claim_runs_get (const mv_claim_run ***runs, size_t *n,
+                       const mv_check_opts *o);
+/* A one-line description of the settings, for the result's method. */
+int mv_claim_runs_describe (char *buf, size_t len, const mv_check_opts *o);
+
+/* Gram-matrix indices, order [v, w, v*, w*]. */
+#define MV_CR_W(m, i) ((m) + (i))
+#define MV_CR_WT(m, ms, j) (2 * (m) + (ms) + (j))
+
+/* Initial expert overlap of student i with teacher j and the leading-order
+ * escape time 2|w_i|^2 / (9 beta0) (INFINITY if beta0 <= 0). */
+double mv_claim_beta0 (const mv_claim_run *r, size_t i, size_t j);
+double mv_claim_escape_pred (const mv_claim_run *r, size_t j, size_t *best);
+
+/* Terminal states of a teacher at an output row (claim 6). */
+enum {
+  MV_TERM_RECOVERED = 0,     /* one student >= 0.9 (both), no other |e| >= 0.3 */
+  MV_TERM_REDUNDANT,         /* recovered, other students |e| >= 0.3 remain */
+  MV_TERM_SHARED,            /* >= 2 students |e| >= 0.3, none recovered */
+  MV_TERM_NOT_ESCAPED,       /* max |e| < 0.5 */
+  MV_TERM_OTHER,             /* escaping: one student, not yet recovered */
+  MV_TERM_N
+};
+extern const char *const mv_term_names[MV_TERM_N];
+int mv_claim_terminal (const mv_claim_run *r, size_t row, size_t j);
+
+/* Plots of claim 6 into o->dir (none if o->dir is NULL): terminal-state
+ * fractions against t, and the alignment curves of a recovered and a
+ * shared teacher with the phases marked. */
+int mv_claim_terminal_plots (mv_check_result *res, const mv_claim_run **runs,
+                             size_t nr, const mv_check_opts *o);
+
+/* Statistics helpers: sorts x in place. */
+void mv_claim_quantiles (double *x, size_t n, double *mn, double *med,
+                         double *mx);
+
+#endif
