@@ -86,35 +86,35 @@ decay_fit (term_stats *g, const mv_claim_run *r, const char *pattern)
   free (x);
 }
 
-/* Expert alignments of the students on teacher j (|e| >= 0.3), largest
- * first, as text. */
+/* Expert (and router) alignments of the students on teacher j with
+ * |expert| >= 0.3, largest expert first, as text "e/a, ...". */
 static void
 pattern (char *buf, size_t len, const mv_claim_run *r, size_t row, size_t j)
 {
-  double e[32];
+  double e[32], a[32];
   size_t n = 0, q = 0;
   for (size_t i = 0; i < r->tr.m && n < 32; i++)
     {
-      double a = mv_traj_align (&r->tr, row, MV_ALIGN_EXPERT, i, j);
-      if (fabs (a) >= 0.3)
-        e[n++] = a;
+      e[n] = mv_traj_align (&r->tr, row, MV_ALIGN_EXPERT, i, j);
+      a[n] = mv_traj_align (&r->tr, row, MV_ALIGN_ROUTER, i, j);
+      n += fabs (e[n]) >= 0.3;
     }
-  for (size_t a = 1; a < n; a++)
-    for (size_t b = a; b > 0 && e[b] > e[b - 1]; b--)
+  for (size_t k = 1; k < n; k++)
+    for (size_t b = k; b > 0 && e[b] > e[b - 1]; b--)
       {
-        double x = e[b];
-        e[b] = e[b - 1], e[b - 1] = x;
+        double x = e[b], y = a[b];
+        e[b] = e[b - 1], a[b] = a[b - 1], e[b - 1] = x, a[b - 1] = y;
       }
   buf[0] = 0;
-  for (size_t a = 0; a < n && q < len; a++)
-    q += snprintf (buf + q, len - q, "%s%.3f", a ? ", " : "", e[a]);
+  for (size_t k = 0; k < n && q < len; k++)
+    q += snprintf (buf + q, len - q, "%s%.3f/%.2f", k ? ", " : "", e[k], a[k]);
 }
 
 static void
 classify (term_stats *g, const mv_claim_run *r)
 {
   size_t last = r->tr.rows - 1;
-  char pat[160] = "";
+  char pat[400] = "";
   int shared = 0;
   for (size_t j = 0; j < r->tr.mstar; j++)
     {
@@ -143,11 +143,11 @@ terminal_run (mv_check_result *res, const mv_check_opts *o)
     return s;
   term_stats g;
   memset (&g, 0, sizeof g);
-  g.tablen = 512 * (nr + 4);
+  g.tablen = 1024 * (nr + 4);
   char desc[512];
   if (!(g.tab = malloc (g.tablen)))
     return mv_error_set (MV_ENOMEM, "terminal: out of memory");
-  snprintf (g.tab, g.tablen, "| d | seed | shared (expert alignments) | late window | "
+  snprintf (g.tab, g.tablen, "| d | seed | shared (expert/router alignments) | late window | "
             "log L vs t | log L vs log t | better fit |\n|---|---|---|---|---|---|---|\n");
   for (size_t k = 0; k < nr; k++)
     classify (&g, runs[k]);
