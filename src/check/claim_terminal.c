@@ -110,11 +110,37 @@ pattern (char *buf, size_t len, const mv_claim_run *r, size_t row, size_t j)
     q += snprintf (buf + q, len - q, "%s%.3f/%.2f", k ? ", " : "", e[k], a[k]);
 }
 
+/* E[(sum_k He3(w_k.x) - He3(w*_j.x))^2] over the students with |expert|
+ * >= 0.3 (Mehler: E[He3(a)He3(b)] = 6 rho^3): zero iff they represent the
+ * teacher's expert exactly once their routers agree (claim-terminal.md). */
+static double
+he3_residual (const mv_claim_run *r, size_t row, size_t j)
+{
+  const mv_traj *tr = &r->tr;
+  const double *G = mv_traj_gram (tr, row);
+  size_t m = tr->m, ms = tr->mstar, n = tr->n, jt = MV_CR_WT (m, ms, j);
+  double s = 1;
+  for (size_t k = 0; k < m; k++)
+    {
+      double ek = G[MV_CR_W (m, k) * n + jt];
+      if (fabs (ek) < 0.3)
+        continue;
+      s -= 2 * ek * ek * ek;
+      for (size_t l = 0; l < m; l++)
+        {
+          double el = G[MV_CR_W (m, l) * n + jt], c = G[MV_CR_W (m, k) * n + MV_CR_W (m, l)];
+          if (fabs (el) >= 0.3)
+            s += c * c * c;
+        }
+    }
+  return 6 * s;
+}
+
 static void
 classify (term_stats *g, const mv_claim_run *r)
 {
   size_t last = r->tr.rows - 1;
-  char pat[400] = "";
+  char pat[600] = "";
   int shared = 0;
   for (size_t j = 0; j < r->tr.mstar; j++)
     {
@@ -126,6 +152,8 @@ classify (term_stats *g, const mv_claim_run *r)
           snprintf (pat + q, sizeof pat - q, "%st%zu: ", shared ? "; " : "", j);
           q = strlen (pat);
           pattern (pat + q, sizeof pat - q, r, last, j);
+          q = strlen (pat);
+          snprintf (pat + q, sizeof pat - q, " (He3 residual %.2g)", he3_residual (r, last, j));
           shared = 1;
         }
     }
@@ -147,7 +175,7 @@ terminal_run (mv_check_result *res, const mv_check_opts *o)
   char desc[512];
   if (!(g.tab = malloc (g.tablen)))
     return mv_error_set (MV_ENOMEM, "terminal: out of memory");
-  snprintf (g.tab, g.tablen, "| d | seed | shared (expert/router alignments) | late window | "
+  snprintf (g.tab, g.tablen, "| d | seed | shared (expert/router alignments; E[(sum He3(w_k.x) - He3(w*.x))^2]) | late window | "
             "log L vs t | log L vs log t | better fit |\n|---|---|---|---|---|---|---|\n");
   for (size_t k = 0; k < nr; k++)
     classify (&g, runs[k]);
