@@ -135,8 +135,7 @@ guided_run (mv_check_result *res, const mv_check_opts *o)
   else if (!s && frec >= GUIDE_FRACTION)
     s = mv_check_set_verdict (res, MV_CHECK_RANGE, "Holds for recovered teachers (%.1f %% of "
                               "%zu pairs expert >= 0.9) but not for all matched pairs (%.1f %% "
-                              "of %zu; min %.3f): shared teachers' routers align before any one "
-                              "expert does.", 100 * frec, g.nrec, 100 * frac, g.nall, mn);
+                              "of %zu; min %.3f): not for the unrecovered teachers.", 100 * frec, g.nrec, 100 * frac, g.nall, mn);
   else if (!s)
     s = mv_check_set_verdict (res, MV_CHECK_FAILS, "Only %.1f %% of %zu matched pairs have "
                               "expert >= 0.9 when their router reaches 0.5 (min %.3f, median "

@@ -113,10 +113,10 @@ verdict (mv_check_result *res, const seq_stats *g)
                                  "of seeds, in the predicted order in %.0f %% (mean Kendall "
                                  "tau %.2f).", 100 * f1, 100 * fo, g->tau_sum / g->runs);
   return mv_check_set_verdict (res, MV_CHECK_RANGE, "Partly: recovery times are >= %.0f %% "
-                               "apart in %.0f %% of seeds, but the phases overlap (the next "
-                               "teacher escapes before the previous one is recovered in all but "
-                               "%.0f %% of seeds) and the order predicted from initial overlaps "
-                               "holds in %.0f %% (mean Kendall tau %.2f).", 100 * SEQ_RES,
+                               "apart in %.0f %% of seeds, but the phases overlap (each "
+                               "teacher's escape waits for the previous recovery in only %.0f %% "
+                               "of seeds) and the order predicted from initial overlaps holds "
+                               "in %.0f %% (mean Kendall tau %.2f).", 100 * SEQ_RES,
                                100 * f1, 100 * fd, 100 * fo, g->tau_sum / g->runs);
 }
 
