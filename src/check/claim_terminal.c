@@ -54,35 +54,81 @@ late_window (const mv_claim_run *r)
   return row;
 }
 
-/* Fit log L against t and against log t over the late window of a run
- * with a shared teacher. */
-static void
-decay_fit (term_stats *g, const mv_claim_run *r, const char *pattern)
+/* E[(sum_k He3(w_k.x) - He3(w*_j.x))^2] over the students with |expert|
+ * >= 0.3 (Mehler: E[He3(a)He3(b)] = 6 rho^3): zero iff they represent the
+ * teacher's expert exactly once their routers agree (claim-terminal.md). */
+static double
+he3_residual (const mv_claim_run *r, size_t row, size_t j)
 {
   const mv_traj *tr = &r->tr;
-  size_t r0 = late_window (r), n = tr->rows - r0, len = strlen (g->tab);
-  if (n < 8 || tr->t[tr->rows - 1] - tr->t[r0] < 0.2 * r->t_end)
+  const double *G = mv_traj_gram (tr, row);
+  size_t m = tr->m, ms = tr->mstar, n = tr->n, jt = MV_CR_WT (m, ms, j);
+  double s = 1;
+  for (size_t k = 0; k < m; k++)
     {
-      g->nnowin++;
-      snprintf (g->tab + len, g->tablen - len, "| %zu | %u | %s | no window after the last "
-                "event | | | | |\n", r->d, r->seed, pattern);
-      return;
+      double ek = G[MV_CR_W (m, k) * n + jt];
+      if (fabs (ek) < 0.3)
+        continue;
+      s -= 2 * ek * ek * ek;
+      for (size_t l = 0; l < m; l++)
+        {
+          double el = G[MV_CR_W (m, l) * n + jt], c = G[MV_CR_W (m, k) * n + MV_CR_W (m, l)];
+          if (fabs (el) >= 0.3)
+            s += c * c * c;
+        }
     }
-  double *x = malloc (3 * n * sizeof *x), *lx = x + n, *y = x + 2 * n;
-  if (!x)
-    return;
-  for (size_t k = 0; k < n; k++)
-    x[k] = tr->t[r0 + k], lx[k] = log (x[k]), y[k] = log (tr->loss[r0 + k]);
+  return 6 * s;
+}
+
+/* Fit log y against t and against log t; one table row. */
+static void
+fit_row (term_stats *g, const mv_claim_run *r, const char *what, const double *x,
+         const double *lx, const double *y, size_t n)
+{
   double be, re, ba, ra;
+  size_t len = strlen (g->tab);
   fit (x, y, n, &be, &re);
   fit (lx, y, n, &ba, &ra);
   g->nfit++;
   g->nexp += re < ra, g->nalg += ra <= re;
   g->exp_rms_max = fmax (g->exp_rms_max, re), g->alg_rms_max = fmax (g->alg_rms_max, ra);
-  snprintf (g->tab + len, g->tablen - len, "| %zu | %u | %s | t = %.0f..%.0f, L = %.3g..%.3g "
-            "| rate %.4g, rms %.3g | exponent %.4g, rms %.3g | %s |\n", r->d, r->seed, pattern,
+  snprintf (g->tab + len, g->tablen - len, "| %zu | %u | %s: t = %.0f..%.0f, %.3g..%.3g "
+            "| rate %.4g, rms %.3g | exponent %.4g, rms %.3g | %s |\n", r->d, r->seed, what,
             x[0], x[n - 1], exp (y[0]), exp (y[n - 1]), -be, re, -ba, ra,
             re < ra ? "exponential" : "algebraic");
+}
+
+/* Loss decay of a run with shared teachers (bit j of mask): L, and the
+ * shared teachers' He3 residual (their own approach to the exact
+ * representation, without the other teachers' terms), over the late window. */
+static void
+decay_fit (term_stats *g, const mv_claim_run *r, const char *pattern, unsigned mask)
+{
+  const mv_traj *tr = &r->tr;
+  size_t r0 = late_window (r), n = tr->rows - r0, len = strlen (g->tab);
+  snprintf (g->tab + len, g->tablen - len, "| %zu | %u | %s | | | |\n", r->d, r->seed, pattern);
+  if (n < 8 || tr->t[tr->rows - 1] - tr->t[r0] < 0.2 * r->t_end)
+    {
+      g->nnowin++;
+      len = strlen (g->tab);
+      snprintf (g->tab + len, g->tablen - len, "| %zu | %u | no window after the last event "
+                "| | | |\n", r->d, r->seed);
+      return;
+    }
+  double *x = malloc (4 * n * sizeof *x), *lx = x + n, *y = x + 2 * n, *y2 = x + 3 * n;
+  if (!x)
+    return;
+  for (size_t k = 0; k < n; k++)
+    {
+      x[k] = tr->t[r0 + k], lx[k] = log (x[k]), y[k] = log (tr->loss[r0 + k]);
+      y2[k] = 0;
+      for (size_t j = 0; j < tr->mstar; j++)
+        if (mask >> j & 1)
+          y2[k] += he3_residual (r, r0 + k, j);
+      y2[k] = log (y2[k]);
+    }
+  fit_row (g, r, "L", x, lx, y, n);
+  fit_row (g, r, "He3 residual", x, lx, y2, n);
   free (x);
 }
 
@@ -110,38 +156,13 @@ pattern (char *buf, size_t len, const mv_claim_run *r, size_t row, size_t j)
     q += snprintf (buf + q, len - q, "%s%.3f/%.2f", k ? ", " : "", e[k], a[k]);
 }
 
-/* E[(sum_k He3(w_k.x) - He3(w*_j.x))^2] over the students with |expert|
- * >= 0.3 (Mehler: E[He3(a)He3(b)] = 6 rho^3): zero iff they represent the
- * teacher's expert exactly once their routers agree (claim-terminal.md). */
-static double
-he3_residual (const mv_claim_run *r, size_t row, size_t j)
-{
-  const mv_traj *tr = &r->tr;
-  const double *G = mv_traj_gram (tr, row);
-  size_t m = tr->m, ms = tr->mstar, n = tr->n, jt = MV_CR_WT (m, ms, j);
-  double s = 1;
-  for (size_t k = 0; k < m; k++)
-    {
-      double ek = G[MV_CR_W (m, k) * n + jt];
-      if (fabs (ek) < 0.3)
-        continue;
-      s -= 2 * ek * ek * ek;
-      for (size_t l = 0; l < m; l++)
-        {
-          double el = G[MV_CR_W (m, l) * n + jt], c = G[MV_CR_W (m, k) * n + MV_CR_W (m, l)];
-          if (fabs (el) >= 0.3)
-            s += c * c * c;
-        }
-    }
-  return 6 * s;
-}
-
 static void
 classify (term_stats *g, const mv_claim_run *r)
 {
   size_t last = r->tr.rows - 1;
   char pat[600] = "";
   int shared = 0;
+  unsigned mask = 0;
   for (size_t j = 0; j < r->tr.mstar; j++)
     {
       int c = mv_claim_terminal (r, last, j);
@@ -154,11 +175,11 @@ classify (term_stats *g, const mv_claim_run *r)
           pattern (pat + q, sizeof pat - q, r, last, j);
           q = strlen (pat);
           snprintf (pat + q, sizeof pat - q, " (He3 residual %.2g)", he3_residual (r, last, j));
-          shared = 1;
+          shared = 1, mask |= 1u << j;
         }
     }
   if (shared)
-    decay_fit (g, r, pat);
+    decay_fit (g, r, pat, mask);
 }
 
 static int
@@ -175,8 +196,9 @@ terminal_run (mv_check_result *res, const mv_check_opts *o)
   char desc[512];
   if (!(g.tab = malloc (g.tablen)))
     return mv_error_set (MV_ENOMEM, "terminal: out of memory");
-  snprintf (g.tab, g.tablen, "| d | seed | shared (expert/router alignments; E[(sum He3(w_k.x) - He3(w*.x))^2]) | late window | "
-            "log L vs t | log L vs log t | better fit |\n|---|---|---|---|---|---|---|\n");
+  snprintf (g.tab, g.tablen, "| d | seed | shared teachers (expert/router alignments; He3 residual "
+            "E[(sum He3(w_k.x) - He3(w*.x))^2]), then fits over the late window | log y vs t | "
+            "log y vs log t | better fit |\n|---|---|---|---|---|---|\n");
   for (size_t k = 0; k < nr; k++)
     classify (&g, runs[k]);
   double T = (double) g.teachers;
@@ -195,7 +217,8 @@ terminal_run (mv_check_result *res, const mv_check_opts *o)
   if (!s)
     s = mv_check_measure_add (res, "shared-state decay fits preferring algebraic",
                               g.nfit ? (double) g.nalg / g.nfit : NAN, NAN, NAN,
-                              "%zu of %zu fits (%zu runs without a clean window); worst rms "
+                              "%zu of %zu fits (L and He3 residual per run; %zu runs without a "
+                              "clean window); worst rms "
                               "exponential %.3g, algebraic %.3g", g.nalg, g.nfit, g.nnowin,
                               g.exp_rms_max, g.alg_rms_max);
   if (!s)
