@@ -9,6 +9,7 @@
 #include <moeverify/hermite.h>
 #include <moeverify/loss.h>
 #include <moeverify/mc.h>
+#include <moeverify/plot.h>
 #include <moeverify/problem.h>
 #include <moeverify/traj.h>
 #include "base/textbuf.h"
@@ -66,6 +67,7 @@ typedef struct {
   double zmax, z2sum, zL_max;
   size_t nz, worst;   /* worst: the point with the largest |z| */
   char where[96];
+  double zg[16], zl[16];   /* per point: max |z| of the gradient, |z| of L */
 } zstats;
 
 static void
@@ -153,6 +155,7 @@ compare_all (zstats *z, zstats *z2, mv_textbuf *tb, mv_problem *pb, const path *
       mv_textbuf_printf (tb, "| %.4g | %.10g | %.6g ± %.2g | %+.2f | %.2f |\n", p->t[i],
                          p->loss[i], mc.loss, mc.loss_se, (mc.loss - p->loss[i]) / mc.loss_se,
                          zi.zmax);
+      z->zg[i] = zi.zmax, z->zl[i] = zi.zL_max;
       if (zi.zmax > z->zmax)
         memcpy (z->where, zi.where, sizeof z->where), z->zmax = zi.zmax, z->worst = i;
       z->z2sum += zi.z2sum, z->nz += zi.nz, z->zL_max = fmax (z->zL_max, zi.zL_max);
@@ -168,6 +171,36 @@ compare_all (zstats *z, zstats *z2, mv_textbuf *tb, mv_problem *pb, const path *
     }
   mv_mc_result_clear (&mc);
   mv_loss_free (wsd), free (gV), free (gW);
+  return s;
+}
+
+/* mc-path.svg: |z| per point against the threshold. */
+static int
+plot (mv_check_result *r, const zstats *z, const path *p, double thr, const char *dir)
+{
+  mv_plot *pl = mv_plot_alloc ("Monte Carlo against the closed form along the flow",
+                               "point (t = 0, then log-spaced t from 0.25 to 40)", "|z|");
+  if (!pl)
+    return mv_error_set (MV_ENOMEM, "mc-path: out of memory");
+  int s = mv_plot_add_series (pl, "max |z|, 240 gradient components", NULL, z->zg, p->k,
+                              NULL, 0, 0);
+  if (!s)
+    s = mv_plot_add_series (pl, "|z| of L", NULL, z->zl, p->k, NULL, 0, 0);
+  if (!s)
+    s = mv_plot_add_hline (pl, thr, "Bonferroni threshold");
+  size_t n = strlen (dir) + 16;
+  char *path = malloc (n);
+  if (!s && !path)
+    s = mv_error_set (MV_ENOMEM, "mc-path: out of memory");
+  if (!s)
+    {
+      snprintf (path, n, "%s/mc-path.svg", dir);
+      s = mv_plot_write (pl, path);
+    }
+  if (!s)
+    s = mv_check_plot_add (r, "mc-path.svg");
+  free (path);
+  mv_plot_free (pl);
   return s;
 }
 
@@ -255,6 +288,8 @@ run (mv_check_result *r, const mv_check_opts *o)
                              "seed.", t_end, p.k, N, mp.batches);
   if (!s)
     s = report (r, &z, &z2, p.k, N, mp.batches);
+  if (!s && o->dir)
+    s = plot (r, &z, &p, z_threshold (z.nz, mp.batches), o->dir);
   if (!s)
     s = mv_textbuf_ok (&tb) ? mv_check_set_details (r, tb.s)
         : mv_error_set (MV_ENOMEM, "mc-path: out of memory");
