@@ -38,11 +38,12 @@ worst_add (worst *w, double value, double bound, const char *where)
     }
 }
 
-/* Margin in digits to spare: log10(bound / value), capped at value 1e-300. */
+/* Margin in digits to spare: log10(bound / value); infinite when the
+ * value is exactly 0 (the report prints "inf", JSON null). */
 static double
 digits (double value, double bound)
 {
-  return log10 (bound / fmax (value, 1e-300));
+  return value == 0 && bound > 0 ? INFINITY : log10 (bound / value);
 }
 
 static int
@@ -134,12 +135,13 @@ mp_loss (point *p, mpfr_t *V, mpfr_t *W, mpfr_t *Vt, mpfr_t *Wt, int grad,
                            (mpfr_t const *) Vt, (mpfr_t const *) Wt, p->d, 0.0, ws);
 }
 
-/* |x - y| as a double (the difference taken at full precision). */
+/* |x - y| as a double (the difference exact for exponents within
+ * PREC bits of each other: no rounding enters the measured value). */
 static double
 mp_diff (const mpfr_t x, const mpfr_t y)
 {
   mpfr_t t;
-  mpfr_init2 (t, mpfr_get_prec (x) + 8);
+  mpfr_init2 (t, mpfr_get_prec (x) + mpfr_get_prec (y) + 8);
   mpfr_sub (t, x, y, MPFR_RNDN);
   double v = fabs (mpfr_get_d (t, MPFR_RNDN));
   mpfr_clear (t);
@@ -351,7 +353,9 @@ check_odd (acc *a, point *p, mv_loss_ws *ws, mv_loss_ws *ws11, const char *where
   if (p->m < 2)
     return MV_OK;
   mpfr_t D, t, LB, LC;
-  mpfr_inits2 (PREC + 8, D, t, LB, LC, (mpfr_ptr) 0);
+  /* D and t at 2 PREC + 16 bits: their sums of PREC-bit values are exact */
+  mpfr_inits2 (2 * PREC + 16, D, t, (mpfr_ptr) 0);
+  mpfr_inits2 (PREC, LB, LC, (mpfr_ptr) 0);
   double err = 0;
   int s = MV_OK;
   static const int sign[4] = { 1, -1, -1, 1 };
