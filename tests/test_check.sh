@@ -78,6 +78,16 @@ else
   sed 's/^/    /' "$tmp/stdout" "$tmp/stderr"
 fi
 
+# --strict: a paper claim that holds keeps exit 0; report.json says so
+"$exe" check mc-path --quick --strict --report "$tmp/strict" >"$tmp/stdout" 2>"$tmp/stderr"
+st=$?
+if grep -q '^mc-path  *HOLDS' "$tmp/stdout"; then
+  [ "$st" -eq 0 ] && grep -q '"all_claims_hold": true' "$tmp/strict/report.json" \
+    && ok "--strict with every claim holding exits 0" || nok "--strict: status $st"
+else
+  [ "$st" -eq 1 ] && ok "--strict with a claim not holding exits 1" || nok "--strict: status $st"
+fi
+
 # bad option values
 "$exe" check --seeds 0 --report "$tmp/bad" >"$tmp/stdout" 2>"$tmp/stderr"
 st=$?
