@@ -38,11 +38,12 @@ worst_add (worst *w, double value, double bound, const char *where)
     }
 }
 
-/* Margin in digits to spare: log10(bound / value), capped at value 1e-300. */
+/* Margin in digits to spare: log10(bound / value); infinite when the
+ * value is exactly 0 (the report prints "inf", JSON null). */
 static double
 digits (double value, double bound)
 {
-  return log10 (bound / fmax (value, 1e-300));
+  return value == 0 && bound > 0 ? INFINITY : log10 (bound / value);
 }
 
 static int
@@ -134,12 +135,13 @@ mp_loss (point *p, mpfr_t *V, mpfr_t *W, mpfr_t *Vt, mpfr_t *Wt, int grad,
                            (mpfr_t const *) Vt, (mpfr_t const *) Wt, p->d, 0.0, ws);
 }
 
-/* |x - y| as a double (the difference taken at full precision). */
+/* |x - y| as a double (the difference exact for exponents within
+ * PREC bits of each other: no rounding enters the measured value). */
 static double
 mp_diff (const mpfr_t x, const mpfr_t y)
 {
   mpfr_t t;
-  mpfr_init2 (t, mpfr_get_prec (x) + 8);
+  mpfr_init2 (t, mpfr_get_prec (x) + mpfr_get_prec (y) + 8);
   mpfr_sub (t, x, y, MPFR_RNDN);
   double v = fabs (mpfr_get_d (t, MPFR_RNDN));
   mpfr_clear (t);
@@ -147,7 +149,7 @@ mp_diff (const mpfr_t x, const mpfr_t y)
 }
 
 typedef struct {
-  worst orth, perm, rot, flip, odd, zero_L, zero_g, zero_Ld;
+  worst orth, perm, rot, flip, odd, zero_L, zero_g, zero_Ld, flip_pair;
   worst norm, energy_full, energy_red;
   size_t perm_bitequal, perm_n;
 } acc;
@@ -351,7 +353,9 @@ check_odd (acc *a, point *p, mv_loss_ws *ws, mv_loss_ws *ws11, const char *where
   if (p->m < 2)
     return MV_OK;
   mpfr_t D, t, LB, LC;
-  mpfr_inits2 (PREC + 8, D, t, LB, LC, (mpfr_ptr) 0);
+  /* D and t at 2 PREC + 16 bits: their sums of PREC-bit values are exact */
+  mpfr_inits2 (2 * PREC + 16, D, t, (mpfr_ptr) 0);
+  mpfr_inits2 (PREC, LB, LC, (mpfr_ptr) 0);
   double err = 0;
   int s = MV_OK;
   static const int sign[4] = { 1, -1, -1, 1 };
@@ -454,6 +458,14 @@ check_teacher (acc *a, size_t m, size_t d, unsigned long seed, mv_loss_ws *ws,
       worst_add (&a->zero_L, fabs (mpfr_get_d (p.L, MPFR_RNDN)), mv_mag_get_d (&info.err), where);
       worst_add (&a->zero_g, g, mv_mag_get_d (&info.grad_err), where);
       worst_add (&a->zero_Ld, fabs (Ld), mv_mag_get_d (&id.err), where);
+      /* negate w of student 0 and of its teacher (1 mod m): still f = f* */
+      size_t j = (1 % m) * d;
+      for (size_t c = 0; c < d; c++)
+        mpfr_neg (p.mW[c], p.mW[c], MPFR_RNDN), mpfr_neg (p.mWt[j + c], p.mWt[j + c], MPFR_RNDN);
+      s = mp_loss (&p, p.mV, p.mW, p.mVt, p.mWt, 0, &info, ws);
+      if (!s)
+        worst_add (&a->flip_pair, fabs (mpfr_get_d (p.L, MPFR_RNDN)),
+                   mv_mag_get_d (&info.err), where);
     }
   point_free (&p);
   return s;
@@ -618,13 +630,14 @@ static int
 report (mv_check_result *r, const acc *a)
 {
   const worst *w[] = { &a->norm, &a->energy_full, &a->energy_red, &a->zero_L, &a->zero_g,
-                       &a->zero_Ld, &a->perm, &a->rot, &a->flip, &a->odd, &a->orth };
+                       &a->zero_Ld, &a->perm, &a->rot, &a->flip, &a->flip_pair, &a->odd,
+                       &a->orth };
   static const char *const names[] = {
     "norm conservation (full flow)", "energy identity (full flow)",
     "energy identity (reduced flow)", "L = 0 at student = teacher",
     "grad L = 0 at student = teacher", "L = 0 at student = teacher (double)",
     "permutation invariance (double)", "rotation invariance", "global sign flip",
-    "sign flip of one expert", "gradient orthogonality" };
+    "sign flip of a matched pair", "sign flip of one expert", "gradient orthogonality" };
   static const char *const what[] = {
     "max_t max_k | |u_k(t)|/|u_k(0)| - 1 |; bound: accepted steps x 1.1 (atol + rtol) + 4 d eps",
     "max_t |L(0) - L(t) - E(t)|; bound: accepted steps x local tolerance x |grad L| + L errors",
@@ -635,6 +648,7 @@ report (mv_check_result *r, const acc *a)
     "|L(perm) - L| (cyclic shift of students); bound: sum of both double bounds",
     "|L(Qx) - L| at 256 bits, Q a product of random reflections; bound: both radii + input rounding",
     "|L(-w, -w*) - L| at 256 bits; bound: both radii",
+    "|L| at student = teacher with w of student 0 and of its teacher negated, 256 bits; bound: its radius",
     "|L(++) - L(-+) - L(+-) + L(--) - 4 E[h_0 h_1]| at 256 bits; bound: sum of radii",
     "max |grad_u L . u| / (|grad_u L| |u|) at 256 bits; bound: sqrt(d) x gradient radius / |grad|" };
   size_t nw = sizeof w / sizeof w[0], nfail = 0;
