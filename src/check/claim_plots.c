@@ -111,6 +111,11 @@ phases_plot (mv_check_result *res, const mv_claim_run **runs, size_t nr,
   double *buf = malloc (tr->rows * sizeof *buf);
   int s = p && buf ? MV_OK : mv_error_set (MV_ENOMEM, "terminal plot: out of memory");
   size_t color = 0;
+  /* escapes at t ~ 1-10, late recoveries near t_end: log time; many curves */
+  if (!s)
+    s = mv_plot_set_log (p, 1, 0);
+  if (!s)
+    s = mv_plot_set_legend (p, MV_PLOT_LEGEND_COMPACT);
   if (!s && jr >= 0)
     {
       long i;
