@@ -20,6 +20,7 @@ static const char usage[] =
   "  mc       Monte-Carlo estimate of the loss and gradient of a spec\n"
   "  sgd      online mini-batch SGD trajectory (the paper's method)\n"
   "  sweep    parameter sweep: many flows on every core or MPI ranks\n"
+  "  check    claim checks of the paper and the exact identities\n"
   "  coeffs   Hermite coefficients of the sigmoid\n"
   "  help [COMMAND]   this text, or a command's options\n"
   "\n"
@@ -36,6 +37,7 @@ static const struct {
   const char *name;
   mv_cmd_fn fn;
 } commands[] = {
+  { "check", mv_cmd_check },
   { "coeffs", mv_cmd_coeffs },
   { "flow", mv_cmd_flow },
   { "loss", mv_cmd_loss },

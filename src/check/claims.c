@@ -1,0 +1,30 @@
+/* The table of claims (check.h), in report order.  A new claim is one file
+ * (src/check/claim_NAME.c, its proofs/claim-NAME.md) plus one line in the
+ * extern list and one in the table. */
+#include <moeverify/check.h>
+
+#include <string.h>
+
+extern const mv_check_type mv_check_identities, mv_check_mc_path;
+
+static const mv_check_type *const claims[] = {
+  &mv_check_identities,
+  &mv_check_mc_path,
+};
+
+const mv_check_type *
+mv_check_type_get (size_t i)
+{
+  return i < sizeof claims / sizeof claims[0] ? claims[i] : NULL;
+}
+
+const mv_check_type *
+mv_check_find (const char *name)
+{
+  if (!name)
+    return NULL;
+  for (size_t i = 0; i < sizeof claims / sizeof claims[0]; i++)
+    if (!strcmp (claims[i]->name, name))
+      return claims[i];
+  return NULL;
+}

@@ -1,0 +1,187 @@
+/* moeverify check [CLAIM...] [--quick|--full] [--seeds N] [--report DIR]
+ *                 [--strict]
+ *
+ * Runs the claim checks of the table (check.h) in table order, one line per
+ * claim on stdout, and writes DIR/report.md and DIR/report.json.  The exit
+ * status says whether the exact identities hold; paper claims get a
+ * verdict without changing it unless --strict. */
+#include "cli.h"
+
+#include <moeverify/moeverify.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+  "usage: moeverify check [CLAIM...] [--quick|--full] [--seeds N]\n"
+  "                       [--report DIR] [--strict]\n"
+  "  Checks the claims (all by default, in report order) and writes\n"
+  "  DIR/report.md and DIR/report.json (DIR default check-report): per claim\n"
+  "  statement, provenance, method, measurements with bounds and margins,\n"
+  "  verdict and plots.\n"
+  "  --quick        all claims in under 2 minutes on two cores\n"
+  "  --full         the full scans (under 30 minutes on two cores)\n"
+  "                 (default: between the two)\n"
+  "  --seeds N      student seeds per setting (default: the level's)\n"
+  "  --report DIR   report directory (created if missing)\n"
+  "  --strict       every claim must hold, not only the exact identities\n"
+  "  exit status: 0 every exact identity holds (with --strict: every claim\n"
+  "  holds); 1 an exact identity fails (with --strict: a claim does not\n"
+  "  hold), a check could not run, or the report could not be written;\n"
+  "  2 usage error (e.g. an unknown claim).\n";
+
+static const char *const verdict_words[] = { "HOLDS", "RANGE", "FAILS", "ERROR" };
+
+static void
+progress_cb (void *ctx, const char *what, double fraction)
+{
+  char label[96];
+  snprintf (label, sizeof label, "%s: %s", (const char *) ctx, what ? what : "");
+  mv_io_progress (label, fraction);
+}
+
+/* "identities, mc-path, ..." from the table, for the unknown-claim error. */
+static void
+claim_names (char *buf, size_t size)
+{
+  size_t len = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; mv_check_type_get (i) && len < size; i++)
+    len += (size_t) snprintf (buf + len, size - len, "%s%s", i ? ", " : "",
+                              mv_check_type_get (i)->name);
+}
+
+/* Parse the options; selected[i] marks table entry i.  0, -1 (usage
+ * printed) or an exit status. */
+static int
+parse (int argc, char **argv, mv_check_opts *o, int *strict, char *selected,
+       size_t ntypes)
+{
+  mv_cli_args a;
+  mv_cli_args_init (&a, argc, argv);
+  const char *v;
+  while (mv_cli_next (&a))
+    {
+      if (!a.opt)
+        {
+          const mv_check_type *t = mv_check_find (a.arg);
+          if (!t)
+            {
+              char names[512];
+              claim_names (names, sizeof names);
+              mv_cli_error ("check: unknown claim '%s' (claims: %s)", a.arg, names);
+              return MV_EXIT_USAGE;
+            }
+          for (size_t i = 0; i < ntypes; i++)
+            if (mv_check_type_get (i) == t)
+              selected[i] = 1;
+        }
+      else if (mv_cli_is (&a, "-h") || mv_cli_is (&a, "--help"))
+        {
+          fputs (usage, stdout);
+          return -1;
+        }
+      else if (mv_cli_is (&a, "--quick") || mv_cli_is (&a, "--full"))
+        {
+          if (mv_cli_flag (&a))
+            return MV_EXIT_USAGE;
+          o->level = mv_cli_is (&a, "--quick") ? MV_CHECK_QUICK : MV_CHECK_FULL;
+        }
+      else if (mv_cli_is (&a, "--strict"))
+        {
+          if (mv_cli_flag (&a))
+            return MV_EXIT_USAGE;
+          *strict = 1;
+        }
+      else if (mv_cli_is (&a, "--seeds"))
+        {
+          unsigned long n;
+          if (!(v = mv_cli_value (&a)) || mv_cli_parse_ulong ("--seeds", v, 1, 100000, &n))
+            return MV_EXIT_USAGE;
+          o->seeds = (unsigned) n;
+        }
+      else if (mv_cli_is (&a, "--report"))
+        {
+          if (!(v = mv_cli_value (&a)))
+            return MV_EXIT_USAGE;
+          o->dir = v;
+        }
+      else
+        return mv_cli_unknown (&a);
+    }
+  return 0;
+}
+
+/* The claim's line on stdout: verdict, key measurement, wall time. */
+static void
+print_line (const mv_check_result *r)
+{
+  printf ("%-12s %-5s", r->type->name, verdict_words[r->verdict]);
+  if (r->nm)
+    printf ("  %s = %.4g (bound %.3g, margin %.3g)", r->m[0].name,
+            r->m[0].value, r->m[0].bound, r->m[0].margin);
+  printf ("  [%.1f s]\n", r->wall_seconds);
+  if (r->verdict == MV_CHECK_ERROR && r->verdict_text)
+    printf ("  %s\n", r->verdict_text);
+  fflush (stdout);
+}
+
+int
+mv_cmd_check (int argc, char **argv)
+{
+  size_t ntypes = 0;
+  while (mv_check_type_get (ntypes))
+    ntypes++;
+  char *selected = calloc (ntypes + 1, 1);
+  mv_check_result *res = calloc (ntypes + 1, sizeof *res);
+  if (!selected || !res)
+    {
+      free (selected), free (res);
+      mv_cli_error ("check: out of memory");
+      return MV_EXIT_FAIL;
+    }
+  mv_check_opts o = { .level = MV_CHECK_DEFAULT, .seeds = 0, .dir = "check-report" };
+  int strict = 0, st = parse (argc, argv, &o, &strict, selected, ntypes);
+  if (!st)
+    st = mv_cli_prepare_dir (o.dir);
+  if (st)
+    {
+      free (selected), free (res);
+      return st < 0 ? MV_EXIT_OK : st;
+    }
+  int any = 0;
+  for (size_t i = 0; i < ntypes; i++)
+    any |= selected[i];
+  size_t n = 0;
+  int exact_ok = 1, all_ok = 1, errors = 0;
+  for (size_t i = 0; i < ntypes; i++)
+    {
+      if (any && !selected[i])
+        continue;
+      const mv_check_type *t = mv_check_type_get (i);
+      if (mv_io_progress_enabled ())
+        o.progress = progress_cb, o.progress_ctx = (void *) t->name;
+      mv_check_run (&res[n], t, &o);
+      mv_io_progress_done ();
+      print_line (&res[n]);
+      if (res[n].verdict != MV_CHECK_HOLDS)
+        {
+          all_ok = 0;
+          exact_ok &= !t->exact;
+          errors += res[n].verdict == MV_CHECK_ERROR;
+        }
+      n++;
+    }
+  int ws = mv_check_report_write (res, n, &o);
+  if (ws)
+    mv_cli_lib_error ();
+  else
+    printf ("report: %s/report.md, %s/report.json\n", o.dir, o.dir);
+  for (size_t i = 0; i < n; i++)
+    mv_check_result_clear (&res[i]);
+  free (selected), free (res);
+  int ok = !ws && !errors && exact_ok && (!strict || all_ok);
+  return ok ? MV_EXIT_OK : MV_EXIT_FAIL;
+}
