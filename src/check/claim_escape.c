@@ -434,7 +434,7 @@ static int
 part_exponent (mv_check_result *r, const mv_check_opts *o, const many_data *md, size_t nd,
                char *txt, size_t len)
 {
-  double c0, c1, h, p0, p1, ph;
+  double c0 = 0, c1 = 0, h = 0, p0 = 0, p1 = 0, ph = 0;
   int s = fit_exponent (md->logd, md->logT, md->nrun, &c1, &h, &c0);
   if (!s)
     s = fit_exponent (md->logd, md->logP, md->nrun, &p1, &ph, &p0);
@@ -457,7 +457,7 @@ part_exponent (mv_check_result *r, const mv_check_opts *o, const many_data *md, 
     }
   for (size_t k = 1; k + 1 < nd; k++)
     {
-      double a0, a1, ah;
+      double a0 = 0, a1 = 0, ah = 0;
       size_t off = 0;
       while (off < md->nrun && md->logd[off] < 2 + k - 0.5)
         off++;

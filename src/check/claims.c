@@ -6,9 +6,11 @@
 #include <string.h>
 
 extern const mv_check_type mv_check_identities, mv_check_mc_path;
+extern const mv_check_type mv_check_escape;
 
 static const mv_check_type *const claims[] = {
   &mv_check_identities,
+  &mv_check_escape,
   &mv_check_mc_path,
 };
 
