@@ -36,6 +36,8 @@ put_num (mv_textbuf *b, double x)
 {
   if (isnan (x))
     mv_textbuf_puts (b, "-");
+  else if (isinf (x))
+    mv_textbuf_puts (b, x > 0 ? "inf" : "-inf");
   else
     mv_textbuf_printf (b, "%.4g", x);
 }
@@ -146,7 +148,7 @@ md_report (const mv_check_result *r, size_t n, const mv_check_opts *o,
   return b.s;
 }
 
-/* A JSON number, null where it is not finite (JSON has no NaN). */
+/* A JSON number, null where it is not finite (JSON has no NaN or inf). */
 static json_t *
 jnum (double x)
 {

@@ -1,0 +1,163 @@
+/* The claim-check framework (check.h): result helpers, mv_check_run with
+ * its timing and error verdicts, the claim table, and report writing
+ * (report.md sections, report.json with null for NAN). */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <jansson.h>
+#include <moeverify/moeverify.h>
+
+static int
+run_fails (mv_check_result *r, const mv_check_opts *o)
+{
+  (void) o;
+  mv_check_measure_add (r, "partial", 1.0, 2.0, 1.0, NULL);
+  return mv_error_set (MV_EDOM, "fake: went wrong at t = %g", 3.5);
+}
+
+static int
+run_holds (mv_check_result *r, const mv_check_opts *o)
+{
+  (void) o;
+  int s = mv_check_measure_add (r, "x | y", 0.25, 1.0, 0.75, "bound - value");
+  if (!s)
+    s = mv_check_measure_add (r, "not applicable", NAN, NAN, NAN, NULL);
+  if (!s)
+    s = mv_check_plot_add (r, "fake.svg");
+  if (!s)
+    s = mv_check_set_method (r, "%d points", 3);
+  if (!s)
+    s = mv_check_set_details (r, "| a | b |\n|---|---|\n| 1 | 2 |");
+  if (!s)
+    s = mv_check_set_verdict (r, MV_CHECK_HOLDS, "fine at %d digits", 12);
+  return s;
+}
+
+static const mv_check_type fake_fails = { "fake-fails", "Fails", "S", "P", "proofs/x.md", 1,
+                                          run_fails };
+static const mv_check_type fake_holds = { "fake-holds", "A fake claim", "It holds.",
+                                          "Made up.", "proofs/fake.md", 0, run_holds };
+
+START_TEST (t_result_helpers)
+{
+  mv_check_result r;
+  mv_check_result_init (&r, &fake_holds);
+  ck_assert_int_eq (r.verdict, MV_CHECK_ERROR);   /* unfilled is not a pass */
+  ck_assert_uint_eq (r.nm, 0);
+  for (int i = 0; i < 20; i++)
+    ck_assert_int_eq (mv_check_measure_add (&r, "m", i, 2 * i, i, "note %d", i), MV_OK);
+  ck_assert_uint_eq (r.nm, 20);
+  ck_assert_str_eq (r.m[19].note, "note 19");
+  MV_CHECK_CLOSE_D (r.m[7].bound, 14.0, 0, 0, "bound kept");
+  ck_assert_int_eq (mv_check_measure_add (&r, NULL, 1, 1, 1, NULL), MV_EINVAL);
+  ck_assert_int_eq (mv_check_set_verdict (&r, 17, "x"), MV_EINVAL);
+  ck_assert_int_eq (mv_check_set_verdict (&r, MV_CHECK_RANGE, "d < %d", 1000), MV_OK);
+  ck_assert_str_eq (r.verdict_text, "d < 1000");
+  ck_assert_int_eq (mv_check_plot_add (&r, "a.svg"), MV_OK);
+  ck_assert_str_eq (r.plots[0], "a.svg");
+  mv_check_result_clear (&r);
+  ck_assert_uint_eq (r.nm, 0);
+  ck_assert_ptr_null (r.verdict_text);
+  ck_assert_ptr_eq (r.type, &fake_holds);
+}
+END_TEST
+
+START_TEST (t_run)
+{
+  mv_check_opts o = { MV_CHECK_QUICK, 0, ".", NULL, NULL };
+  mv_check_result r;
+  ck_assert_int_eq (mv_check_run (&r, &fake_fails, &o), MV_EDOM);
+  ck_assert_int_eq (r.verdict, MV_CHECK_ERROR);
+  ck_assert_msg (strstr (r.verdict_text, "went wrong at t = 3.5"), "%s", r.verdict_text);
+  ck_assert_str_eq (mv_error_message (), "fake: went wrong at t = 3.5");
+  ck_assert_uint_eq (r.nm, 1);                    /* what was measured is kept */
+  ck_assert_msg (r.wall_seconds >= 0 && r.wall_seconds < 10, "wall %g", r.wall_seconds);
+  mv_check_result_clear (&r);
+  ck_assert_int_eq (mv_check_run (&r, &fake_holds, &o), MV_OK);
+  ck_assert_int_eq (r.verdict, MV_CHECK_HOLDS);
+  mv_check_result_clear (&r);
+}
+END_TEST
+
+START_TEST (t_table)
+{
+  size_t n = 0;
+  while (mv_check_type_get (n))
+    {
+      const mv_check_type *t = mv_check_type_get (n);
+      ck_assert_msg (t->name && t->title && t->statement && t->provenance && t->proof && t->run,
+                     "claim %zu incomplete", n);
+      ck_assert_ptr_eq (mv_check_find (t->name), t);
+      for (size_t j = 0; j < n; j++)
+        ck_assert_str_ne (mv_check_type_get (j)->name, t->name);
+      n++;
+    }
+  ck_assert_uint_ge (n, 2);
+  ck_assert_ptr_nonnull (mv_check_find ("identities"));
+  ck_assert_int_eq (mv_check_find ("identities")->exact, 1);
+  ck_assert_int_eq (mv_check_find ("mc-path")->exact, 0);
+  ck_assert_ptr_null (mv_check_find ("no-such-claim"));
+  ck_assert_ptr_null (mv_check_find (NULL));
+  ck_assert_ptr_null (mv_check_type_get (n + 5));
+}
+END_TEST
+
+START_TEST (t_report)
+{
+  char dir[] = "/tmp/mv_test_check.XXXXXX";
+  ck_assert_ptr_nonnull (mkdtemp (dir));
+  mv_check_opts o = { MV_CHECK_DEFAULT, 4, dir, NULL, NULL };
+  mv_check_result r[2];
+  mv_check_run (&r[0], &fake_holds, &o);
+  mv_check_run (&r[1], &fake_fails, &o);
+  ck_assert_int_eq (mv_check_report_write (r, 2, &o), MV_OK);
+  char path[256];
+  snprintf (path, sizeof path, "%s/report.json", dir);
+  json_error_t e;
+  json_t *doc = json_load_file (path, 0, &e);
+  ck_assert_msg (doc != NULL, "report.json: %s", e.text);
+  ck_assert_str_eq (json_string_value (json_object_get (doc, "level")), "default");
+  ck_assert_int_eq (json_integer_value (json_object_get (doc, "seeds")), 4);
+  ck_assert (json_is_false (json_object_get (doc, "exact_claims_hold")));
+  json_t *c0 = json_array_get (json_object_get (doc, "claims"), 0);
+  ck_assert_str_eq (json_string_value (json_object_get (c0, "verdict")), "holds");
+  json_t *ms = json_object_get (c0, "measurements");
+  MV_CHECK_CLOSE_D (json_real_value (json_object_get (json_array_get (ms, 0), "value")), 0.25,
+                    0, 0, "value in JSON");
+  json_t *na = json_array_get (ms, 1);
+  ck_assert (json_is_null (json_object_get (na, "value")));
+  ck_assert (json_is_null (json_object_get (na, "bound")));
+  ck_assert (json_is_null (json_object_get (na, "note")));
+  json_t *c1 = json_array_get (json_object_get (doc, "claims"), 1);
+  ck_assert_str_eq (json_string_value (json_object_get (c1, "verdict")), "error");
+  json_decref (doc);
+  snprintf (path, sizeof path, "%s/report.md", dir);
+  char *md = mv_io_read_file (path, NULL);
+  ck_assert_ptr_nonnull (md);
+  ck_assert_msg (strstr (md, "## A fake claim (`fake-holds`)"), "section missing");
+  ck_assert_msg (strstr (md, "## Fails (`fake-fails`)"), "section missing");
+  ck_assert_msg (strstr (md, "| x \\| y | 0.25 | 1 | 0.75 | bound - value |"), "row missing");
+  ck_assert_msg (strstr (md, "![fake.svg](fake.svg)"), "plot missing");
+  ck_assert_msg (strstr (md, "| 1 | 2 |"), "details missing");
+  free (md);
+  mv_check_result_clear (&r[0]), mv_check_result_clear (&r[1]);
+  snprintf (path, sizeof path, "rm -rf '%s'", dir);
+  ck_assert_int_eq (system (path), 0);
+}
+END_TEST
+
+int
+main (void)
+{
+  Suite *s = suite_create ("check");
+  TCase *tc = tcase_create ("framework");
+  tcase_add_test (tc, t_result_helpers);
+  tcase_add_test (tc, t_run);
+  tcase_add_test (tc, t_table);
+  tcase_add_test (tc, t_report);
+  suite_add_tcase (s, tc);
+  return mv_test_run (s);
+}

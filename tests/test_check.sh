@@ -1,0 +1,98 @@
+#!/bin/sh
+# moeverify check: --quick runs every claim of the table, exits 0 (every
+# exact identity holds), writes report.md with one section per claim and a
+# report.json that parses; an unknown claim is one line on stderr and exit 2;
+# naming a claim runs only that claim.  Prints "N passed, M failed"; exit 1
+# on any failure.
+set -u
+
+top=${MV_TOP_SRCDIR:-.}
+build=${MV_BUILDDIR:-.}
+exe="$build/src/moeverify"
+
+if [ ! -x "$exe" ]; then
+  echo "test_check.sh: $exe not built"
+  exit 99
+fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mv_check.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+pass=0
+fail=0
+ok () { pass=$((pass + 1)); echo "ok - $1"; }
+nok () { fail=$((fail + 1)); echo "FAIL - $1"; }
+
+# The claim names, in table order, from the unknown-claim message.
+"$exe" check no-such-claim --report "$tmp/none" >"$tmp/stdout" 2>"$tmp/stderr"
+st=$?
+n=$(wc -l <"$tmp/stderr" | tr -d ' ')
+if [ "$st" -eq 2 ] && [ "$n" -eq 1 ] && grep -q "^moeverify: check: unknown claim 'no-such-claim' (claims: " "$tmp/stderr" \
+   && [ ! -s "$tmp/stdout" ]; then
+  ok "unknown claim: one line, exit 2"
+else
+  nok "unknown claim: status $st (want 2), $n lines on stderr (want 1)"
+  sed 's/^/    stderr: /' "$tmp/stderr"
+fi
+claims=$(sed -n 's/.*(claims: \(.*\))$/\1/p' "$tmp/stderr" | tr -d ',')
+[ -n "$claims" ] || nok "no claim names in the message"
+
+# --quick, every claim
+t0=$(date +%s)
+"$exe" check --quick --report "$tmp/rep" >"$tmp/stdout" 2>"$tmp/stderr"
+st=$?
+t1=$(date +%s)
+if [ "$st" -eq 0 ]; then ok "check --quick exits 0 ($((t1 - t0)) s)"; else
+  nok "check --quick exits $st"
+  sed 's/^/    /' "$tmp/stdout" "$tmp/stderr"
+fi
+[ $((t1 - t0)) -lt 120 ] && ok "check --quick under 2 minutes" \
+  || nok "check --quick took $((t1 - t0)) s (limit 120)"
+for f in report.md report.json; do
+  [ -s "$tmp/rep/$f" ] && ok "$f written" || nok "$f missing"
+done
+if command -v python3 >/dev/null 2>&1; then
+  python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$tmp/rep/report.json" \
+    && ok "report.json parses" || nok "report.json does not parse"
+else
+  grep -q '"claims"' "$tmp/rep/report.json" && ok "report.json has claims" \
+    || nok "report.json has no claims"
+fi
+for c in $claims; do
+  grep -q "^## .*(\`$c\`)\$" "$tmp/rep/report.md" && ok "section for $c" \
+    || nok "report.md has no section for $c"
+  grep -q "^$c " "$tmp/stdout" && ok "stdout line for $c" || nok "no stdout line for $c"
+  grep -q "\"name\": \"$c\"" "$tmp/rep/report.json" && ok "report.json has $c" \
+    || nok "report.json lacks $c"
+done
+
+# one named claim runs alone
+"$exe" check identities --quick --report "$tmp/one" >"$tmp/stdout" 2>"$tmp/stderr"
+st=$?
+lines=$(grep -c -v '^report: \|^  ' "$tmp/stdout")
+if [ "$st" -eq 0 ] && [ "$lines" -eq 1 ] && grep -q '^identities  *HOLDS' "$tmp/stdout" \
+   && [ "$(grep -c '^## ' "$tmp/one/report.md")" -eq 1 ]; then
+  ok "check identities runs only that claim"
+else
+  nok "check identities: status $st, $lines claim lines"
+  sed 's/^/    /' "$tmp/stdout" "$tmp/stderr"
+fi
+
+# --strict: a paper claim that holds keeps exit 0; report.json says so
+"$exe" check mc-path --quick --strict --report "$tmp/strict" >"$tmp/stdout" 2>"$tmp/stderr"
+st=$?
+if grep -q '^mc-path  *HOLDS' "$tmp/stdout"; then
+  [ "$st" -eq 0 ] && grep -q '"all_claims_hold": true' "$tmp/strict/report.json" \
+    && ok "--strict with every claim holding exits 0" || nok "--strict: status $st"
+else
+  [ "$st" -eq 1 ] && ok "--strict with a claim not holding exits 1" || nok "--strict: status $st"
+fi
+
+# bad option values
+"$exe" check --seeds 0 --report "$tmp/bad" >"$tmp/stdout" 2>"$tmp/stderr"
+st=$?
+[ "$st" -eq 2 ] && [ "$(wc -l <"$tmp/stderr" | tr -d ' ')" -eq 1 ] && ok "--seeds 0 rejected" \
+  || nok "--seeds 0: status $st"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
