@@ -317,11 +317,13 @@ headline (mv_check_result *r, const many_data *md)
   return s;
 }
 
-/* Median measured/predicted per d (all gaps), with its flow time. */
+/* Median measured/predicted per d (all gaps), with its flow time; the d
+ * whose median is closest to 1 into *best, *bmed. */
 static void
-law_per_d (mv_check_result *r, const many_data *md, size_t nd)
+law_per_d (mv_check_result *r, const many_data *md, size_t nd, size_t *best, double *bmed)
 {
   double v[MAXPTS];
+  *best = 0, *bmed = NAN;
   for (size_t a = 0; a < nd; a++)
     {
       size_t k = 0, in = 0;
@@ -336,6 +338,8 @@ law_per_d (mv_check_result *r, const many_data *md, size_t nd)
       mv_check_measure_add (r, "median T/T_pred at d", med, 1 + LAW_TOL,
                             LAW_TOL - fabs (med - 1), "d = 10^%zu, all gaps: %zu teachers, "
                             "%zu within 10 %%; flow time %.1f s", 2 + a, k, in, md->wall_d[a]);
+      if (k && !(fabs (*bmed - 1) <= fabs (med - 1)))
+        *best = a, *bmed = med;
     }
 }
 
@@ -549,8 +553,10 @@ part_many (mv_check_result *r, const mv_check_opts *o, int *vb, int *vc, char *t
         s = many_run (md, (size_t) pow (10, 2 + a), (unsigned) (1000 * a + k + 1), wall);
       }
   double med[NBIN];
+  size_t bd = 0;
+  double bmed = NAN;
   if (!s)
-    law_per_d (r, md, nd);
+    law_per_d (r, md, nd, &bd, &bmed);
   if (!s)
     s = headline (r, md);
   /* the verdict pools every d; the largest d alone shows the trend */
@@ -579,7 +585,8 @@ part_many (mv_check_result *r, const mv_check_opts *o, int *vb, int *vc, char *t
                   med[k0 - 1], gap_edges[k0 - 1], gap_edges[k0]);
       else
         snprintf (tb, len, "(b) 25 students: no gap bin (>= 3 teachers) has its median "
-                  "measured/predicted within 10 %% -- FAILS.");
+                  "measured/predicted within 10 %% -- FAILS; closest over d: median %.3f at "
+                  "d = 10^%zu.", bmed, 2 + bd);
       int v = part_exponent (r, o, md, nd, tc, len);
       if (v < 0)
         s = -v;
