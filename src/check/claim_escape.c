@@ -191,6 +191,7 @@ typedef struct {
   double gap, ratio;   /* relative gap (b1 - b2)/b1; measured/predicted
                           (INFINITY: not reached by t_end) */
   double logd;
+  double lower;        /* censored: horizon/predicted, a lower bound */
 } law_pt;
 
 typedef struct {
@@ -276,7 +277,8 @@ many_run (many_data *md, size_t d, unsigned seed, double *wall)
       if (!isfinite (pred[j]))
         continue;
       md->ncens += !isfinite (T);
-      md->pt[md->npt++] = (law_pt) { gap[j], T / pred[j], log10 ((double) d) };
+      md->pt[md->npt++] = (law_pt) { gap[j], T / pred[j], log10 ((double) d),
+                                     t_end / pred[j] };
     }
   mv_traj_clear (&tr);
   if (!isfinite (Tf))   /* censored: left out of the fit, counted */
@@ -444,7 +446,8 @@ plot_d (mv_check_result *r, const mv_check_opts *o, const many_data *md, double 
   return s;
 }
 
-/* measured/predicted against the relative gap; censored teachers at 2. */
+/* measured/predicted against the relative gap; a censored teacher at its
+ * lower bound horizon/predicted. */
 static int
 plot_gap (mv_check_result *r, const mv_check_opts *o, const many_data *md)
 {
@@ -457,7 +460,7 @@ plot_gap (mv_check_result *r, const mv_check_opts *o, const many_data *md)
       int fin = isfinite (md->pt[k].ratio);
       x[2 * k] = md->pt[k].gap, x[2 * k + 1] = NAN;
       y[2 * k] = fin ? md->pt[k].ratio : NAN, y[2 * k + 1] = NAN;
-      c[2 * k] = fin ? NAN : 2.0, c[2 * k + 1] = NAN;
+      c[2 * k] = fin ? NAN : md->pt[k].lower, c[2 * k + 1] = NAN;
     }
   char path[4096];
   mv_plot *pl = mv_plot_alloc ("Escape law with 25 students: measured / isolated-pair "
@@ -467,7 +470,7 @@ plot_gap (mv_check_result *r, const mv_check_opts *o, const many_data *md)
   if (!s)
     s = mv_plot_add_series (pl, "teachers", x, y, 2 * n, NULL, 0, 0);
   if (!s && md->ncens)
-    s = mv_plot_add_series (pl, "not reached by t_end (drawn at 2)", x, c, 2 * n, "red", 0, 0);
+    s = mv_plot_add_series (pl, "not reached (at horizon/predicted, a lower bound)", x, c, 2 * n, "red", 0, 0);
   if (!s)
     s = mv_plot_add_hline (pl, 1 + LAW_TOL, "+10 %");
   if (!s)
