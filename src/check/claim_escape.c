@@ -91,12 +91,13 @@ flow_until_escaped (mv_traj *tr, const double *G0, const double *norms,
 
 /* Scan sizes per level: d = 10^2 .. 10^(nd+1) and seeds per d.  The
  * reduced flow's cost at m = 25 grows with d (its O(1) student-student
- * rates bound the step over an O(sqrt d) plateau; measured about 70 s per
- * run at 10^6 on a loaded 2-core machine), so full stops at 10^7. */
+ * rates bound the step over an O(sqrt d) plateau): about 3 s per run at
+ * 10^6 and 10 s at 10^7 on a quiet machine, several times that on a
+ * loaded one. */
 static size_t
 level_nd (const mv_check_opts *o)
 {
-  return o->level == MV_CHECK_QUICK ? 2 : o->level == MV_CHECK_DEFAULT ? 5 : 6;
+  return o->level == MV_CHECK_QUICK ? 2 : o->level == MV_CHECK_DEFAULT ? 5 : 7;
 }
 
 static size_t
