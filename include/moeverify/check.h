@@ -94,6 +94,11 @@ int mv_check_set_details (mv_check_result *r, const char *markdown);
  * becomes verdict MV_CHECK_ERROR with its message). */
 int mv_check_run (mv_check_result *r, const mv_check_type *t,
                   const mv_check_opts *o);
+/* Free the flows the trajectory claims share (computed once per process
+ * and kept between claims); the next claim recomputes them.  Not
+ * thread-safe: call when no claim runs. */
+void mv_check_release (void);
+
 /* report.md and report.json for n results in dir (atomically). */
 int mv_check_report_write (const mv_check_result *r, size_t n,
                            const mv_check_opts *o);

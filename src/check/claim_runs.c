@@ -151,6 +151,15 @@ run_get (mv_claim_run **out, size_t d, unsigned seed, double t_end,
   return MV_OK;
 }
 
+void
+mv_check_release (void)
+{
+  for (size_t k = 0; k < ncache; k++)
+    run_free (cache[k]);
+  free (cache);
+  cache = NULL, ncache = ccache = 0;
+}
+
 /* Settings of a level: dimensions, their horizons, seed count. */
 static size_t
 settings (const mv_check_opts *o, size_t *d, double *t_end, unsigned *seeds)

@@ -175,6 +175,7 @@ mv_cmd_check (int argc, char **argv)
       n++;
     }
   int ws = mv_check_report_write (res, n, &o);
+  mv_check_release ();
   if (ws)
     mv_cli_lib_error ();
   else
