@@ -70,7 +70,7 @@ volatile sig_atomic_t *mv_sweep_catch_sigint (void);
 int mv_sweep_run_inprocess (mv_sweep_out *o);
 int mv_sweep_run_local (mv_sweep_out *o, unsigned jobs);
 
-/* MPI (only in a binary configured with MPI; stubs otherwise).
+/* MPI (in a binary configured without MPI they report "no MPI").
  * mv_sweep_mpi_init: when launched by mpirun (environment), MPI_Init and
  * return the world size (rank in *rank); 0 otherwise (not under MPI). */
 int mv_sweep_mpi_available (void);

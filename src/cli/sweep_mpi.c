@@ -3,7 +3,9 @@
  * exactly as the local engine does), ranks 1.. run tasks.  MPI_Init is
  * called only by the sweep command and only when mpirun launched us, so
  * the other commands never need mpirun.  Without MPI (configure
- * --without-mpi, or none found) these are stubs. */
+ * --without-mpi, or none found) the same functions report "no MPI":
+ * size 0 from mv_sweep_mpi_init, 0 from mv_sweep_mpi_available, and the
+ * command refuses to run under mpirun. */
 #include <config.h>
 #include "cli.h"
 #include "cli/sweep_cli.h"
