@@ -437,8 +437,8 @@ END_TEST
 
 typedef struct {
   const mv_traj *tr;       /* the run's record (rows as the recorder adds them) */
-  size_t steps, rows, calls, finishes, fail_at;
-  double t_last;
+  size_t steps, rows, calls, finishes, fail_at, stop_at;
+  double t_last, t_stop;
   int ordered, theta, row_matches;
 } counter;
 
@@ -448,6 +448,8 @@ count_observe (void *ctx, const mv_obs_point *pt)
   counter *c = ctx;
   if (++c->calls == c->fail_at)
     return mv_error_set (MV_EDOM, "test observer stops at call %zu", c->calls);
+  if (c->calls == c->stop_at)
+    c->t_stop = pt->t;
   c->ordered &= pt->t >= c->t_last;
   c->t_last = pt->t;
   c->theta &= (pt->theta != NULL) == (pt->d > 0);
@@ -463,7 +465,7 @@ count_observe (void *ctx, const mv_obs_point *pt)
                            == mv_obs_align (pt, MV_ALIGN_BOTH, 0, 0);
       c->rows++;
     }
-  return MV_OK;
+  return c->stop_at && c->calls >= c->stop_at ? MV_OBS_STOP : MV_OK;
 }
 
 static void
@@ -477,7 +479,7 @@ count_finish (void *ctx, const mv_traj *tr)
 
 /* One flow of SMALL (full or reduced) with a counting observer. */
 static int
-observed_run (mv_traj *tr, counter *c, int full, size_t fail_at)
+observed_run (mv_traj *tr, counter *c, int full, size_t fail_at, size_t stop_at)
 {
   mv_problem pb;
   parse (&pb, SMALL);
@@ -485,7 +487,7 @@ observed_run (mv_traj *tr, counter *c, int full, size_t fail_at)
   mv_flow_params_default (&p);
   p.t_end = 5, p.n_out = 20;
   memset (c, 0, sizeof *c);
-  c->tr = tr, c->fail_at = fail_at, c->ordered = c->theta = c->row_matches = 1;
+  c->tr = tr, c->fail_at = fail_at, c->stop_at = stop_at, c->ordered = c->theta = c->row_matches = 1;
   mv_observer obs = { "counter", count_observe, count_finish, c };
   p.observers = &obs, p.n_observers = 1;
   ck_assert_int_eq (mv_traj_init (tr, pb.m, pb.mstar), MV_OK);
@@ -511,7 +513,7 @@ START_TEST (t_observers)
     {
       mv_traj tr;
       counter c;
-      int s = observed_run (&tr, &c, full, 0);
+      int s = observed_run (&tr, &c, full, 0, 0);
       const char *what = full ? "full" : "reduced";
       ck_assert_msg (s == MV_OK, "%s: %s", what, mv_error_message ());
       ck_assert_int_eq (tr.status, MV_TRAJ_DONE);
@@ -536,7 +538,7 @@ START_TEST (t_observer_error)
     {
       mv_traj tr;
       counter c;
-      int s = observed_run (&tr, &c, full, 5);
+      int s = observed_run (&tr, &c, full, 5, 0);
       ck_assert_msg (s == MV_EDOM, "status %d, expected MV_EDOM (%d)", s, MV_EDOM);
       ck_assert_int_eq (tr.status, MV_TRAJ_FAILED);
       ck_assert_msg (strstr (tr.message, "test observer stops at call 5"),
@@ -545,6 +547,30 @@ START_TEST (t_observer_error)
       ck_assert_msg (c.finishes == 1, "finish called %zu times", c.finishes);
       mv_traj_clear (&tr);
     }
+}
+END_TEST
+
+/* MV_OBS_STOP at a STEP (call 7) or a ROW (call 2, t = 0) ends the run
+ * cleanly: complete, a last row where it stopped, the rule named. */
+START_TEST (t_observer_stop)
+{
+  static const size_t at[] = { 7, 2 };
+  for (int full = 0; full < 2; full++)
+    for (size_t k = 0; k < 2; k++)
+      {
+        mv_traj tr;
+        counter c;
+        int s = observed_run (&tr, &c, full, 0, at[k]);
+        ck_assert_msg (s == MV_OK, "%s", mv_error_message ());
+        ck_assert_int_eq (tr.status, MV_TRAJ_DONE);
+        ck_assert_msg (strstr (tr.message, "stopped by counter at t ="), "message: '%s'",
+                       tr.message);
+        ck_assert_msg (tr.t[tr.rows - 1] == c.t_stop && c.t_stop < 5,
+                       "last row t = %.17g, stopped at %.17g", tr.t[tr.rows - 1], c.t_stop);
+        ck_assert_msg (c.rows == tr.rows && c.row_matches, "rows %zu vs %zu", c.rows, tr.rows);
+        ck_assert_msg (c.finishes == 1, "finish called %zu times", c.finishes);
+        mv_traj_clear (&tr);
+      }
 }
 END_TEST
 
@@ -638,6 +664,7 @@ main (void)
   tcase_add_test (tc, t_full_hessian);
   tcase_add_test (tc, t_observers);
   tcase_add_test (tc, t_observer_error);
+  tcase_add_test (tc, t_observer_stop);
   tcase_add_test (tc, t_stepper_table);
   tcase_add_test (tc, t_gram0);
   suite_add_tcase (s, tc);

@@ -394,7 +394,7 @@ START_TEST (test_formats)
   char *h = mv_sweep_csv_header (sw);
   ck_assert_str_eq (h, "task,d,student.init.seed,status,t_final,loss,grad2,"
                     "recovered,recovery_time_0,recovery_student_0,cross50_0,"
-                    "steps,rejected,wall_seconds,message\n");
+                    "state_0,steps,rejected,wall_seconds,message\n");
   mv_sweep_row row;
   ck_assert_int_eq (mv_sweep_row_init (&row, 0), MV_OK);
   ck_assert_int_eq (mv_sweep_run_task (&row, sw, 3, NULL), MV_OK);
@@ -448,7 +448,7 @@ START_TEST (test_formats)
   row.task = 1;
   free (csv);
   csv = mv_sweep_row_csv (sw, &row);
-  ck_assert_msg (strstr (csv, ",0,,,,0,0,"), "%s", csv);
+  ck_assert_msg (strstr (csv, ",0,,,,,0,0,"), "%s", csv);
   free (js);
   js = mv_sweep_row_json (sw, &row);
   check_row_parse (sw, &row, js, csv);
@@ -466,7 +466,7 @@ START_TEST (test_mstar_axis)
                            "\"run\": {\"method\": \"reduced\", \"t_end\": 0.5, "
                            "\"n_out\": 2, \"keep\": \"trajectories\"}}");
   char *h = mv_sweep_csv_header (sw);
-  ck_assert_msg (strstr (h, ",cross50_2,steps,"), "%s", h);
+  ck_assert_msg (strstr (h, ",cross50_2,state_2,steps,"), "%s", h);
   mv_sweep_row row;
   ck_assert_int_eq (mv_sweep_row_init (&row, 0), MV_OK);
   char dir[] = "/tmp/test_sweep_XXXXXX";
@@ -476,7 +476,7 @@ START_TEST (test_mstar_axis)
   ck_assert_int_eq (mv_sweep_run_task (&row, sw, 0, sub), MV_OK);
   ck_assert_uint_eq (row.mstar, 1);
   char *csv = mv_sweep_row_csv (sw, &row);
-  ck_assert_msg (strstr (csv, ",,,,,,,"), "%s", csv);
+  ck_assert_msg (strstr (csv, ",,,,,,,,,"), "%s", csv);
   snprintf (file, sizeof file, "%s/run.json", sub);
   FILE *f = fopen (file, "r");
   ck_assert_ptr_nonnull (f);
@@ -502,6 +502,34 @@ START_TEST (test_mstar_axis)
 END_TEST
 
 /* an interrupted task is an interrupted row */
+/* "stop": the run ends complete once the rule holds, before t_end; the
+ * row's states are those of the record's last row; bad names rejected */
+START_TEST (test_stop_rule)
+{
+  mv_sweep *sw = parse_ok ("{" BASE ", \"grid\": {\"student.init.seed\": [4, 5]}, "
+                           "\"run\": {\"method\": \"reduced\", \"t_end\": 400, "
+                           "\"stop\": \"escaped\"}}");
+  mv_sweep_row row;
+  ck_assert_int_eq (mv_sweep_row_init (&row, 0), MV_OK);
+  for (size_t t = 0; t < 2; t++)
+    {
+      ck_assert_int_eq (mv_sweep_run_task (&row, sw, t, NULL), MV_OK);
+      ck_assert_msg (row.status == MV_TRAJ_DONE && strstr (row.message, "stopped by escaped"),
+                     "status %d: %s", row.status, row.message);
+      /* stopped at the first step past the crossing */
+      ck_assert_msg (row.cross50[0] <= row.t_final && row.t_final < 400,
+                     "cross50 %.17g, t_final %.17g", row.cross50[0], row.t_final);
+      ck_assert_msg (row.state[0] >= 0 && row.state[0] < MV_TRAJ_NSTATE, "state %d",
+                     row.state[0]);
+    }
+  mv_sweep_row_clear (&row);
+  mv_sweep_free (sw);
+  parse_fails ("{" BASE ", \"grid\": {\"d\": [20]}, \"run\": {\"method\": "
+               "\"reduced\", \"t_end\": 2, \"stop\": \"never\"}}", "run.stop",
+               "escaped, recovered");
+}
+END_TEST
+
 START_TEST (test_interrupt)
 {
   mv_sweep *sw = parse_ok (RUN_SWEEP);
@@ -545,6 +573,7 @@ sweep_suite (void)
   tcase_add_test (tc, test_formats);
   tcase_add_test (tc, test_mstar_axis);
   tcase_add_test (tc, test_interrupt);
+  tcase_add_test (tc, test_stop_rule);
   suite_add_tcase (s, tc);
   return s;
 }

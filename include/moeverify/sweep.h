@@ -30,7 +30,8 @@ typedef struct mv_sweep mv_sweep;
  *   {"base": SPEC, "grid": {PATH: [v, ...] | {"from": a, "to": b[, "step": s]}, ...},
  *    "run": {"method": "reduced"|"full"|"sgd", "t_end": T, "rtol", "atol",
  *            "stepper", "n_out", "times", "max_steps", "prec", "gram0",
- *            "lr", "batch", "steps", "seed", "keep": "trajectories"},
+ *            "lr", "batch", "steps", "seed", "keep": "trajectories",
+ *            "stop": RULE},
  *    "max_tasks": N}
  * A PATH walks objects of the base ("d", "noise_var", "teacher.m",
  * "student.init.seed", "teacher.init.cross", "student" ...): every key
@@ -38,8 +39,9 @@ typedef struct mv_sweep mv_sweep;
  * format allows there; arrays are not entered.  Axes keep the file's key
  * order.  "run" keys must belong to the method (t_end, rtol, atol, stepper,
  * max_steps: flows; prec: full; gram0: reduced; lr, batch, steps, seed:
- * sgd; n_out or times, keep: all); defaults are those of `moeverify flow`
- * and `moeverify sgd`.
+ * sgd; n_out or times, keep, stop: all); defaults are those of
+ * `moeverify flow` and `moeverify sgd`.  "stop" names a stopping rule of
+ * traj.h (mv_stop_find): the run ends early, complete, once it holds.
  * Every problem (unknown path, empty axis, a value that makes the spec
  * invalid, too many tasks, bad run keys) is an error naming the file and
  * the key, before any task runs; *sw is NULL then.  Validation parses the
@@ -85,6 +87,8 @@ typedef struct {
   double *cross50;        /* mstar: first time the teacher's best expert
                              alignment (over students) reaches 0.5, NAN if
                              never */
+  int *state;             /* mstar: MV_TRAJ_STATE_* at the last row, -1 if
+                             there is none */
 } mv_sweep_row;
 
 /* mstar may be 0: mv_sweep_run_task resizes the row to its task's m*. */
@@ -102,10 +106,11 @@ int mv_sweep_run_task (mv_sweep_row *row, const mv_sweep *sw, size_t t,
  * and a row (grid values first, then the metrics; numbers as %.17g), and
  * the same row as one JSON object.  CSV columns:
  *   task,<axis paths>,status,t_final,loss,grad2,recovered,
- *   recovery_time_<j>,recovery_student_<j>,cross50_<j> (j < m*),
+ *   recovery_time_<j>,recovery_student_<j>,cross50_<j>,state_<j> (j < m*),
  *   steps,rejected,wall_seconds,message
  * status is "complete", "interrupted" or "failed" (run.json's words);
- * undefined numbers are "nan" in CSV, null in JSON; grid values are their
+ * state_<j> is the teacher's state at the last row (mv_traj_state_name,
+ * empty / null if none); undefined numbers are "nan" in CSV, null in JSON; grid values are their
  * compact JSON text; the message is always quoted.  With "teacher.m" on
  * the grid the header has the largest m* of the single-axis specs and
  * rows with fewer teachers leave the rest empty. */

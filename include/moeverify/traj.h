@@ -71,6 +71,22 @@ double mv_traj_crossing (const mv_traj *tr, int kind, size_t h, size_t i, size_t
  * time (NAN if never). */
 double mv_traj_recovery (const mv_traj *tr, size_t j, long *student);
 
+/* The state of teacher j at an output row (thresholds in
+ * proofs/claim-terminal.md): RECOVERED, one student with router and
+ * expert alignment >= 0.9 and no other |expert alignment| >= 0.3;
+ * REDUNDANT, recovered with such others left; SHARED, >= 2 students with
+ * |expert alignment| >= 0.3 and none recovered; NOT_ESCAPED, every
+ * |expert alignment| < 0.5; ESCAPING, anything else (one student on its
+ * way). */
+enum {
+  MV_TRAJ_STATE_RECOVERED = 0, MV_TRAJ_STATE_REDUNDANT, MV_TRAJ_STATE_SHARED,
+  MV_TRAJ_STATE_NOT_ESCAPED, MV_TRAJ_STATE_ESCAPING, MV_TRAJ_NSTATE
+};
+int mv_traj_state (const mv_traj *tr, size_t row, size_t j);
+/* One-word name of a state ("recovered", "redundant", "shared",
+ * "not_escaped", "escaping"); NULL out of range. */
+const char *mv_traj_state_name (int state);
+
 /* Write trajectory.csv, run.json, events.json and the SVG plots into dir
  * (created if missing), each file atomically.  spec_json: canonical spec
  * (may be NULL). */
@@ -114,8 +130,34 @@ double mv_obs_align (const mv_obs_point *pt, int kind, size_t i, size_t j);
  * ROW -> mv_traj_push.  Every dynamics run has it first in its list. */
 void mv_traj_observer (mv_observer *obs, mv_traj *tr);
 
+/* Returned by an observer's observe to end the run early and cleanly (a
+ * stopping rule, not a failure): the dynamics record a last ROW where
+ * they stand, unless that point is one already, and end with status
+ * MV_TRAJ_DONE and a message saying which observer stopped the run and
+ * when.  The observers still see that ROW; their answer to it is ignored. */
+#define MV_OBS_STOP (-1)
+
+/* Stopping rules: observers whose ctx is the run's own mv_traj (the
+ * recorder, which sees each point first) and which return MV_OBS_STOP
+ * once the rule holds.  A table in the style of GSL's step types:
+ *   "escaped"    every teacher has had some student's expert alignment
+ *                reach 0.5 (its first crossing recorded);
+ *   "recovered"  every teacher has been recovered (some student with
+ *                router and expert alignment >= 0.9). */
+typedef struct {
+  const char *name;
+  const char *doc;       /* one line for usage texts */
+  int (*observe) (void *tr, const mv_obs_point *pt);
+} mv_stop_type;
+
+const mv_stop_type *mv_stop_type_get (size_t i);   /* NULL past the end */
+/* The rule called name; NULL (with an error message listing the names)
+ * if there is none. */
+const mv_stop_type *mv_stop_find (const char *name);
+
 /* Call observe of each of the n observers in order; the first nonzero
- * status stops the calls and is returned. */
+ * status stops the calls and is returned (MV_OBS_STOP: the error message
+ * is "stopped by <name>"). */
 int mv_observers_notify (const mv_observer *list, size_t n,
                          const mv_obs_point *pt);
 void mv_observers_finish (const mv_observer *list, size_t n,

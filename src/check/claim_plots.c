@@ -27,7 +27,7 @@ fractions_plot (mv_check_result *res, const mv_claim_run **runs, size_t nr,
 {
   const mv_traj *t0 = &runs[0]->tr;
   size_t rows = t0->rows, used = 0;
-  double *f = calloc (MV_TERM_N * rows, sizeof *f);
+  double *f = calloc (MV_TRAJ_NSTATE * rows, sizeof *f);
   if (!f)
     return mv_error_set (MV_ENOMEM, "terminal plot: out of memory");
   for (size_t k = 0; k < nr; k++)
@@ -38,13 +38,13 @@ fractions_plot (mv_check_result *res, const mv_claim_run **runs, size_t nr,
       used++;
       for (size_t row = 0; row < rows; row++)
         for (size_t j = 0; j < tr->mstar; j++)
-          f[mv_claim_terminal (runs[k], row, j) * rows + row] += 1.0 / tr->mstar;
+          f[mv_traj_state (&runs[k]->tr, row, j) * rows + row] += 1.0 / tr->mstar;
     }
   char title[128];
   snprintf (title, sizeof title, "Teacher states over %zu runs (d = %zu)", used, runs[0]->d);
   mv_plot *p = mv_plot_alloc (title, "t", "fraction of teachers");
   int s = p ? MV_OK : mv_error_set (MV_ENOMEM, "terminal plot: out of memory");
-  for (int c = 0; !s && c < MV_TERM_N; c++)
+  for (int c = 0; !s && c < MV_TRAJ_NSTATE; c++)
     {
       for (size_t row = 0; row < rows; row++)
         f[c * rows + row] /= used;
@@ -96,10 +96,10 @@ phases_plot (mv_check_result *res, const mv_claim_run **runs, size_t nr,
       r = runs[k];
       for (size_t j = 0; j < r->tr.mstar; j++)
         {
-          int c = mv_claim_terminal (r, r->tr.rows - 1, j);
-          if (c == MV_TERM_RECOVERED && jr < 0)
+          int c = mv_traj_state (&r->tr, r->tr.rows - 1, j);
+          if (c == MV_TRAJ_STATE_RECOVERED && jr < 0)
             jr = (long) j;
-          if (c == MV_TERM_SHARED && js < 0)
+          if (c == MV_TRAJ_STATE_SHARED && js < 0)
             js = (long) j;
         }
     }

@@ -136,7 +136,7 @@ one_run (pr_stats *g, const mv_claim_run *r, char *tab, size_t tablen)
           if (a > best)
             best = a, sel[j] = i;
         }
-      shared |= mv_claim_terminal (r, last, j) == MV_TERM_SHARED;
+      shared |= mv_claim_terminal (r, last, j) == MV_TRAJ_STATE_SHARED;
     }
   g->runs++, g->shared += shared;
   double *Gp = malloc (q * q * sizeof *Gp), *np_ = malloc (q * sizeof *np_);

@@ -13,7 +13,7 @@
 
 enum { MSTAR = 5, M = 25, TEACHER_SEED = 1, FIRST_SEED = 2 };
 
-const char *const mv_term_names[MV_TERM_N] = {
+const char *const mv_term_names[MV_TRAJ_NSTATE] = {
   "recovered", "recovered, redundant students", "shared", "not escaped",
   "escaping"
 };
@@ -247,29 +247,6 @@ mv_claim_escape_pred (const mv_claim_run *r, size_t j, size_t *best)
   if (best)
     *best = bi;
   return bt;
-}
-
-int
-mv_claim_terminal (const mv_claim_run *r, size_t row, size_t j)
-{
-  const mv_traj *tr = &r->tr;
-  size_t nrec = 0, n03 = 0;
-  double emax = 0;
-  for (size_t i = 0; i < tr->m; i++)
-    {
-      double a = mv_traj_align (tr, row, MV_ALIGN_ROUTER, i, j);
-      double e = mv_traj_align (tr, row, MV_ALIGN_EXPERT, i, j);
-      nrec += a >= 0.9 && e >= 0.9;
-      n03 += fabs (e) >= 0.3;
-      emax = fmax (emax, fabs (e));
-    }
-  if (nrec >= 1)
-    return n03 <= 1 ? MV_TERM_RECOVERED : MV_TERM_REDUNDANT;
-  if (n03 >= 2)
-    return MV_TERM_SHARED;
-  if (emax < 0.5)
-    return MV_TERM_NOT_ESCAPED;
-  return MV_TERM_OTHER;
 }
 
 static int

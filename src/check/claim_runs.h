@@ -40,17 +40,9 @@ int mv_claim_runs_describe (char *buf, size_t len, const mv_check_opts *o);
 double mv_claim_beta0 (const mv_claim_run *r, size_t i, size_t j);
 double mv_claim_escape_pred (const mv_claim_run *r, size_t j, size_t *best);
 
-/* Terminal states of a teacher at an output row (claim 6). */
-enum {
-  MV_TERM_RECOVERED = 0,     /* one student >= 0.9 (both), no other |e| >= 0.3 */
-  MV_TERM_REDUNDANT,         /* recovered, other students |e| >= 0.3 remain */
-  MV_TERM_SHARED,            /* >= 2 students |e| >= 0.3, none recovered */
-  MV_TERM_NOT_ESCAPED,       /* max |e| < 0.5 */
-  MV_TERM_OTHER,             /* escaping: one student, not yet recovered */
-  MV_TERM_N
-};
-extern const char *const mv_term_names[MV_TERM_N];
-int mv_claim_terminal (const mv_claim_run *r, size_t row, size_t j);
+/* Report labels of the teacher states (traj.h, MV_TRAJ_STATE_*). */
+extern const char *const mv_term_names[MV_TRAJ_NSTATE];
+#define mv_claim_terminal(r, row, j) mv_traj_state (&(r)->tr, (row), (j))
 
 /* Plots of claim 6 into o->dir (none if o->dir is NULL): terminal-state
  * fractions against t, and the alignment curves of a recovered and a

@@ -13,7 +13,7 @@
 #include <string.h>
 
 typedef struct {
-  size_t count[MV_TERM_N], teachers;
+  size_t count[MV_TRAJ_NSTATE], teachers;
   size_t nfit, nexp, nalg, nnowin;
   double exp_rms_max, alg_rms_max;
   char *tab;
@@ -165,9 +165,9 @@ classify (term_stats *g, const mv_claim_run *r)
   unsigned mask = 0;
   for (size_t j = 0; j < r->tr.mstar; j++)
     {
-      int c = mv_claim_terminal (r, last, j);
+      int c = mv_traj_state (&r->tr, last, j);
       g->count[c]++, g->teachers++;
-      if (c == MV_TERM_SHARED)
+      if (c == MV_TRAJ_STATE_SHARED)
         {
           size_t q = strlen (pat);
           snprintf (pat + q, sizeof pat - q, "%st%zu: ", shared ? "; " : "", j);
@@ -211,7 +211,7 @@ terminal_run (mv_check_result *res, const mv_check_opts *o)
                            "shared teacher: least-squares fits of log L against t and log t "
                            "over the late window (after the last expert-0.5 crossing and the "
                            "last recovery + 0.1 t_end, at least the second half).", desc);
-  for (int c = 0; !s && c < MV_TERM_N; c++)
+  for (int c = 0; !s && c < MV_TRAJ_NSTATE; c++)
     s = mv_check_measure_add (res, mv_term_names[c], g.count[c] / T, NAN, NAN,
                               "fraction of %zu teachers at t_end (%zu)", g.teachers, g.count[c]);
   if (!s)
@@ -227,17 +227,17 @@ terminal_run (mv_check_result *res, const mv_check_opts *o)
     s = mv_claim_terminal_plots (res, runs, nr, o);
   if (!s)
     {
-      double fr = g.count[MV_TERM_RECOVERED] / T;
+      double fr = g.count[MV_TRAJ_STATE_RECOVERED] / T;
       int v = fr == 1 ? MV_CHECK_HOLDS : fr >= 0.5 ? MV_CHECK_RANGE : MV_CHECK_FAILS;
       s = mv_check_set_verdict (res, v, "Full recovery is %s: at t_end %.0f %% of teachers are "
                                 "recovered by one student, %.0f %% recovered with redundant "
                                 "students, %.0f %% shared, %.0f %% not escaped, %.0f %% "
                                 "escaping. Shared-state loss decay: %zu of %zu fits prefer "
                                 "algebraic.", fr == 1 ? "reached" : "not reached", 100 * fr,
-                                100 * g.count[MV_TERM_REDUNDANT] / T,
-                                100 * g.count[MV_TERM_SHARED] / T,
-                                100 * g.count[MV_TERM_NOT_ESCAPED] / T,
-                                100 * g.count[MV_TERM_OTHER] / T, g.nalg, g.nfit);
+                                100 * g.count[MV_TRAJ_STATE_REDUNDANT] / T,
+                                100 * g.count[MV_TRAJ_STATE_SHARED] / T,
+                                100 * g.count[MV_TRAJ_STATE_NOT_ESCAPED] / T,
+                                100 * g.count[MV_TRAJ_STATE_ESCAPING] / T, g.nalg, g.nfit);
     }
   free (g.tab);
   return s;

@@ -175,6 +175,16 @@ notify (flow_run *r, int kind, double t)
     pt.energy = r->y[fp->sys.dimension - 1];
   if (!s)
     s = mv_observers_notify (r->obs, r->n_obs, &pt);
+  if (s == MV_OBS_STOP)
+    {
+      /* a stopping rule ends the run here; after it stopped, ignored */
+      if (tr->status == MV_TRAJ_RUNNING)
+        {
+          tr->status = MV_TRAJ_DONE;
+          snprintf (tr->message, sizeof tr->message, "%s at t = %.6g", mv_error_message (), t);
+        }
+      return MV_OK;
+    }
   if (s)
     {
       tr->status = MV_TRAJ_FAILED;
@@ -213,7 +223,7 @@ advance (flow_run *r, gsl_odeiv2_driver *drv, double *t, double *h, double t1)
           return MV_OK;
         }
       int s = notify (r, MV_OBS_STEP, *t);
-      if (s)
+      if (s || tr->status != MV_TRAJ_RUNNING)
         return s;
       if (p->progress)
         p->progress (p->progress_ctx, *t, p->t_end);
@@ -222,7 +232,8 @@ advance (flow_run *r, gsl_odeiv2_driver *drv, double *t, double *h, double t1)
 }
 
 /* STEP and ROW at t = 0, then for each output time the steps up to it and
- * its ROW (or a ROW where the run stopped early). */
+ * its ROW (or a ROW where the run stopped early: interrupted, failed, or
+ * stopped by an observer at a STEP). */
 static int
 run_grid (flow_run *r, gsl_odeiv2_driver *drv, const double *times, size_t nt, double h)
 {

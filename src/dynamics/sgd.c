@@ -200,6 +200,7 @@ typedef struct
   int have_q, noisy;
   double lr, invB, s_noise;
   unsigned long k_obs;   /* steps between event observations */
+  mv_traj *tr;           /* the run record (an observer may stop the run) */
 } sgd_ws;
 
 static void
@@ -268,6 +269,7 @@ ws_alloc (sgd_ws *w, const mv_problem *pb, const mv_sgd_params *p,
           mv_traj *tr)
 {
   const size_t d = pb->d, m = pb->m, ms = pb->mstar, n = 2 * m + 2 * ms;
+  w->tr = tr;
   const size_t B = p->batch;
   int s = MV_OK;
   w->d = d, w->m = m, w->ms = ms, w->n = n, w->b = B;
@@ -502,7 +504,18 @@ notify (sgd_ws *w, int kind, double t, const double *G, double L, double g2,
     .kind = kind, .t = t, .G = G, .loss = L, .grad2 = g2, .energy = NAN,
     .theta = theta, .m = w->m, .mstar = w->ms, .n = w->n, .d = w->d
   };
-  return mv_observers_notify (w->obs, w->nobs, &pt);
+  int s = mv_observers_notify (w->obs, w->nobs, &pt);
+  if (s == MV_OBS_STOP)
+    {
+      /* a stopping rule: the loop ends after this step (once stopped, ignored) */
+      if (w->tr->status == MV_TRAJ_RUNNING)
+        {
+          w->tr->status = MV_TRAJ_DONE;
+          snprintf (w->tr->message, sizeof w->tr->message, "%s at t = %.6g", mv_error_message (), t);
+        }
+      s = MV_OK;
+    }
+  return s;
 }
 
 /* Population loss and |grad L|^2 (closed form, double path) of the state
@@ -634,7 +647,7 @@ run_loop (mv_traj *tr, sgd_ws *w, const mv_sgd_params *p)
     return row_failed (tr, s, cf, step);
   if (p->progress)
     p->progress (p->progress_ctx, 0.0, t_end);
-  while (step < p->steps)
+  while (step < p->steps && tr->status == MV_TRAJ_RUNNING)
     {
       if (p->interrupt && *p->interrupt)
         {
@@ -674,6 +687,8 @@ run_loop (mv_traj *tr, sgd_ws *w, const mv_sgd_params *p)
           if ((s = notify (w, MV_OBS_STEP, t, w->Gobs, NAN, NAN, NULL)))
             return row_failed (tr, s, 0, step);
         }
+      if (tr->status != MV_TRAJ_RUNNING)
+        break;
       if (p->progress && (step % prog_every == 0 || step == p->steps))
         p->progress (p->progress_ctx, t, t_end);
     }

@@ -161,3 +161,32 @@ mv_traj_recovery (const mv_traj *tr, size_t j, long *student)
     *student = who;
   return best;
 }
+
+int
+mv_traj_state (const mv_traj *tr, size_t row, size_t j)
+{
+  size_t nrec = 0, n03 = 0;
+  double emax = 0;
+  for (size_t i = 0; i < tr->m; i++)
+    {
+      double a = mv_traj_align (tr, row, MV_ALIGN_ROUTER, i, j);
+      double e = mv_traj_align (tr, row, MV_ALIGN_EXPERT, i, j);
+      nrec += a >= 0.9 && e >= 0.9;
+      n03 += fabs (e) >= 0.3;
+      emax = fmax (emax, fabs (e));
+    }
+  if (nrec >= 1)
+    return n03 <= 1 ? MV_TRAJ_STATE_RECOVERED : MV_TRAJ_STATE_REDUNDANT;
+  if (n03 >= 2)
+    return MV_TRAJ_STATE_SHARED;
+  return emax < 0.5 ? MV_TRAJ_STATE_NOT_ESCAPED : MV_TRAJ_STATE_ESCAPING;
+}
+
+const char *
+mv_traj_state_name (int state)
+{
+  static const char *const names[MV_TRAJ_NSTATE] = {
+    "recovered", "redundant", "shared", "not_escaped", "escaping"
+  };
+  return state >= 0 && state < MV_TRAJ_NSTATE ? names[state] : NULL;
+}

@@ -2,7 +2,7 @@
  *
  * CSV: task, the grid values (compact JSON text), status, t_final, loss,
  * grad2, recovered, per teacher j recovery_time_j, recovery_student_j,
- * cross50_j, then steps, rejected, wall_seconds, message.  Numbers are
+ * cross50_j, state_j, then steps, rejected, wall_seconds, message.  Numbers are
  * %.17g (exact), "nan" when undefined, as in trajectory.csv.  When m*
  * differs between tasks ("teacher.m" on the grid) the header has the
  * columns of the largest m* of the base and the single-axis specs; a row
@@ -83,7 +83,7 @@ mv_sweep_csv_header (const mv_sweep *sw)
   mv_textbuf_puts (&b, ",status,t_final,loss,grad2,recovered");
   for (size_t j = 0; j < sw->mstar_max; j++)
     mv_textbuf_printf (&b, ",recovery_time_%zu,recovery_student_%zu,"
-                       "cross50_%zu", j, j, j);
+                       "cross50_%zu,state_%zu", j, j, j, j);
   mv_textbuf_puts (&b, ",steps,rejected,wall_seconds,message\n");
   return take (&b);
 }
@@ -113,9 +113,11 @@ mv_sweep_row_csv (const mv_sweep *sw, const mv_sweep_row *row)
         csv_num (&b, row->recovery_time[j]);
         mv_textbuf_printf (&b, ",%ld", row->recovery_student[j]);
         csv_num (&b, row->cross50[j]);
+        const char *st = mv_traj_state_name (row->state[j]);
+        mv_textbuf_printf (&b, ",%s", st ? st : "");
       }
     else
-      mv_textbuf_puts (&b, ",,,");
+      mv_textbuf_puts (&b, ",,,,");
   mv_textbuf_printf (&b, ",%lu,%lu", row->steps, row->rejected);
   csv_num (&b, row->wall_seconds);
   mv_textbuf_put (&b, ",", 1);
@@ -131,18 +133,27 @@ jnum (double x)
   return isfinite (x) ? json_real (x) : json_null ();
 }
 
+/* A teacher state as JSON: its name, or null. */
+static json_t *
+state_json (int state)
+{
+  const char *s = mv_traj_state_name (state);
+  return s ? json_string (s) : json_null ();
+}
+
 /* The "recovery" array of a row. */
 static json_t *
 recovery_json (const mv_sweep_row *row)
 {
   json_t *arr = json_array ();
   for (size_t j = 0; arr && j < row->mstar; j++)
-    if (json_array_append_new (arr, json_pack ("{s:o, s:I, s:o}", "time",
+    if (json_array_append_new (arr, json_pack ("{s:o, s:I, s:o, s:o}", "time",
                                                jnum (row->recovery_time[j]),
                                                "student", (json_int_t)
                                                row->recovery_student[j],
                                                "cross50",
-                                               jnum (row->cross50[j]))))
+                                               jnum (row->cross50[j]), "state",
+                                               state_json (row->state[j]))))
       {
         json_decref (arr);
         return NULL;
@@ -319,6 +330,11 @@ mv_sweep_row_parse (mv_sweep_row *row, const mv_sweep *sw, const char *line)
       row->recovery_student[j] = json_is_integer (s)
         ? (long) json_integer_value (s) : -1;
       row->cross50[j] = num (e, "cross50");
+      const char *st = json_string_value (json_object_get (e, "state"));
+      row->state[j] = -1;
+      for (int k = 0; st && k < MV_TRAJ_NSTATE; k++)
+        if (!strcmp (st, mv_traj_state_name (k)))
+          row->state[j] = k;
     }
   json_decref (doc);
   return MV_OK;

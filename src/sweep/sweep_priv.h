@@ -28,6 +28,7 @@ struct mv_sweep {
   mv_flow_params flow;
   mv_sgd_params sgd;
   double *times;       /* run.times (flow.times / sgd.times point here) */
+  const mv_stop_type *stop;  /* run.stop, NULL if none */
 };
 
 /* Set the value at the axis' path in root (a copy of the base): every

@@ -16,7 +16,7 @@ enum { K_FLOW = 1, K_FULL = 2, K_REDUCED = 4, K_SGD = 8, K_ALL = 15 };
 /* Which methods each run key belongs to. */
 static const struct { const char *key; int used; } RUN_KEYS[] = {
   { "method", K_ALL }, { "n_out", K_ALL }, { "times", K_ALL },
-  { "keep", K_ALL }, { "t_end", K_FLOW }, { "rtol", K_FLOW },
+  { "keep", K_ALL }, { "stop", K_ALL }, { "t_end", K_FLOW }, { "rtol", K_FLOW },
   { "atol", K_FLOW }, { "stepper", K_FLOW }, { "max_steps", K_FLOW },
   { "prec", K_FULL }, { "gram0", K_REDUCED }, { "lr", K_SGD },
   { "batch", K_SGD }, { "steps", K_SGD }, { "seed", K_SGD },
@@ -248,6 +248,10 @@ mv_sweep_parse_run (mv_sweep *sw, json_t *run)
     return mv_sweep_err (sw, MV_EINVAL, "run.keep", "expected "
                          "\"trajectories\"");
   sw->keep = keep != NULL;
+  json_t *stop = json_object_get (run, "stop");
+  sw->stop = NULL;
+  if (stop && !(sw->stop = mv_stop_find (json_string_value (stop))))
+    return mv_sweep_err (sw, MV_EINVAL, "run.stop", "%s", mv_error_message ());
   return sw->method == MV_SWEEP_SGD ? run_sgd (sw, run, n_times)
     : run_flow (sw, run, n_times);
 }

@@ -20,17 +20,19 @@ mv_sweep_row_resize (mv_sweep_row *row, size_t mstar)
     {
       double *rt = NULL, *c50 = NULL;
       long *rs = NULL;
+      int *st = NULL;
       if (mstar && (!(rt = malloc (mstar * sizeof *rt))
                     || !(rs = malloc (mstar * sizeof *rs))
-                    || !(c50 = malloc (mstar * sizeof *c50))))
+                    || !(c50 = malloc (mstar * sizeof *c50))
+                    || !(st = malloc (mstar * sizeof *st))))
         {
-          free (rt), free (rs), free (c50);
+          free (rt), free (rs), free (c50), free (st);
           return mv_error_set (MV_ENOMEM, "sweep: out of memory");
         }
       free (row->recovery_time), free (row->recovery_student);
-      free (row->cross50);
+      free (row->cross50), free (row->state);
       row->recovery_time = rt, row->recovery_student = rs;
-      row->cross50 = c50;
+      row->cross50 = c50, row->state = st;
       row->mstar = mstar;
     }
   for (size_t j = 0; j < mstar; j++)
@@ -38,6 +40,7 @@ mv_sweep_row_resize (mv_sweep_row *row, size_t mstar)
       row->recovery_time[j] = NAN;
       row->recovery_student[j] = -1;
       row->cross50[j] = NAN;
+      row->state[j] = -1;
     }
   return MV_OK;
 }
@@ -69,6 +72,7 @@ mv_sweep_row_clear (mv_sweep_row *row)
   free (row->recovery_time);
   free (row->recovery_student);
   free (row->cross50);
+  free (row->state);
   memset (row, 0, sizeof *row);
 }
 
@@ -105,7 +109,20 @@ row_fill (mv_sweep_row *row, const mv_traj *tr)
             c = x;
         }
       row->cross50[j] = c;
+      row->state[j] = tr->rows ? mv_traj_state (tr, tr->rows - 1, j) : -1;
     }
+}
+
+/* The sweep's stopping rule (if any) as the only observer, reading the
+ * run's record. */
+static void
+stop_observer (const mv_observer **list, size_t *n, mv_observer *obs, mv_traj *tr,
+               const mv_sweep *sw)
+{
+  if (!sw->stop)
+    return;
+  *obs = (mv_observer) { sw->stop->name, sw->stop->observe, NULL, tr };
+  *list = obs, *n = 1;
 }
 
 /* The reduced flow from the sweep's G(0), as cmd_flow runs it. */
@@ -119,9 +136,11 @@ run_reduced (mv_traj *tr, const mv_problem *pb, const mv_sweep *sw)
     s = mv_error_set (MV_ENOMEM, "out of memory");
   else
     s = mv_flow_gram0 (G, nr, tr->init, sizeof tr->init, pb, sw->gram0);
+  mv_observer stop;
+  mv_flow_params p = sw->flow;
+  stop_observer (&p.observers, &p.n_observers, &stop, tr, sw);
   if (!s)
-    s = mv_flow_reduced (tr, G, nr, pb->m, pb->mstar, pb->noise_var,
-                         &sw->flow);
+    s = mv_flow_reduced (tr, G, nr, pb->m, pb->mstar, pb->noise_var, &p);
   free (G), free (nr);
   return s;
 }
@@ -135,10 +154,20 @@ run_method (mv_traj *tr, const mv_problem *pb, const mv_sweep *sw)
     case MV_SWEEP_REDUCED:
       return run_reduced (tr, pb, sw);
     case MV_SWEEP_FULL:
-      return mv_flow_full (tr, pb, &sw->flow);
+      {
+        mv_observer stop;
+        mv_flow_params p = sw->flow;
+        stop_observer (&p.observers, &p.n_observers, &stop, tr, sw);
+        return mv_flow_full (tr, pb, &p);
+      }
     default:
-      snprintf (tr->init, sizeof tr->init, "spec vectors");
-      return mv_sgd_run (tr, pb, &sw->sgd);
+      {
+        mv_observer stop;
+        mv_sgd_params p = sw->sgd;
+        stop_observer (&p.observers, &p.n_observers, &stop, tr, sw);
+        snprintf (tr->init, sizeof tr->init, "spec vectors");
+        return mv_sgd_run (tr, pb, &p);
+      }
     }
 }
 
