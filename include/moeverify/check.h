@@ -9,6 +9,7 @@
 #define MOEVERIFY_CHECK_H
 
 #include <stddef.h>
+#include <moeverify/sweep.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,6 +29,16 @@ typedef struct {
   const char *dir;       /* report directory (exists): plots go there */
   void (*progress) (void *ctx, const char *what, double fraction);
   void *progress_ctx;
+  /* How a claim's parameter scan runs.  A scan is a sweep (sweep.h): text
+   * is its sweep file, name a file-name stem unique within one check
+   * ("escape-d10000"), sw the parsed sweep.  scan fills rows[t] (each
+   * initialised, mv_sweep_row_init) for every task t and returns MV_OK, or
+   * an error with its message.  NULL: mv_check_scan runs the tasks in this
+   * process, one after another.  The CLI runs them through `moeverify
+   * sweep` (worker processes, or files for mpirun; src/cli/check_scan.c). */
+  int (*scan) (void *ctx, mv_sweep_row *rows, const mv_sweep *sw,
+               const char *text, const char *name);
+  void *scan_ctx;
 } mv_check_opts;
 
 /* One measured quantity: value against bound; margin is how far inside
@@ -98,6 +109,14 @@ int mv_check_run (mv_check_result *r, const mv_check_type *t,
  * and kept between claims); the next claim recomputes them.  Not
  * thread-safe: call when no claim runs. */
 void mv_check_release (void);
+
+/* A claim's scan (above): parse text, run it through o->scan (or here),
+ * *rows (*n of them, task order) to free with mv_check_scan_free.  Rows of
+ * tasks that failed are returned as such (status MV_TRAJ_FAILED); the claim
+ * decides what they mean. */
+int mv_check_scan (mv_sweep_row **rows, size_t *n, const char *text,
+                   const char *name, const mv_check_opts *o);
+void mv_check_scan_free (mv_sweep_row *rows, size_t n);
 
 /* report.md and report.json for n results in dir (atomically). */
 int mv_check_report_write (const mv_check_result *r, size_t n,

@@ -12,6 +12,7 @@
  *     log-log, 95 % t-interval); the claim is O(sqrt d). */
 #include <moeverify/check.h>
 #include <moeverify/moeverify.h>
+#include "base/textbuf.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -37,45 +38,18 @@ escape_time (double wnorm2, double b0, double th)
   return 2 * wnorm2 / 9 * (1 / b0 - 1 / th + atanh (th) - atanh (b0));
 }
 
-/* Stops a run (through the interrupt flag, not an error) once every
- * teacher has some student with expert alignment >= 0.5: the recorder has
- * then logged every crossing this claim reads. */
-typedef struct {
-  volatile sig_atomic_t flag;
-  int seen[MS];
-} stop_ctx;
-
-static int
-stop_observe (void *ctx, const mv_obs_point *pt)
-{
-  stop_ctx *c = ctx;
-  size_t left = 0;
-  for (size_t j = 0; j < pt->mstar; j++)
-    {
-      for (size_t i = 0; i < pt->m && !c->seen[j]; i++)
-        if (mv_obs_align (pt, MV_ALIGN_EXPERT, i, j) >= 0.5)
-          c->seen[j] = 1;
-      left += !c->seen[j];
-    }
-  if (!left)
-    c->flag = 1;
-  return MV_OK;
-}
-
 /* Reduced flow from (G0, norms) to t_end or until every teacher has been
  * reached at 0.5; tr initialised here. */
 static int
 flow_until_escaped (mv_traj *tr, const double *G0, const double *norms,
                     size_t m, size_t ms, double t_end)
 {
-  stop_ctx c;
-  memset (&c, 0, sizeof c);
-  mv_observer obs = { "escape-stop", stop_observe, NULL, &c };
+  const mv_stop_type *stop = mv_stop_find ("escaped");
+  mv_observer obs = { stop->name, stop->observe, NULL, tr };
   mv_flow_params p;
   mv_flow_params_default (&p);
   p.t_end = t_end;
   p.n_out = 16;         /* only crossings are read: few rows */
-  p.interrupt = &c.flag;
   p.observers = &obs;
   p.n_observers = 1;
   int s = mv_traj_init (tr, m, ms);
@@ -237,15 +211,39 @@ paper_gram0 (double *G0, double *nr, size_t d, unsigned seed)
   return s;
 }
 
-/* One run at (d, seed): per teacher the measured first 0.5 crossing by any
- * student against the best-overlap prediction; the run's first escape. */
-static int
-many_run (many_data *md, size_t d, unsigned seed, double *wall)
+/* The scan of dimension d (a sweep): the paper shape, student seeds
+ * seed0 .. seed0 + ns - 1, reduced flow from the sampled G(0) to t_end or
+ * until every teacher has been reached at 0.5 (stop rule "escaped"). */
+static char *
+many_sweep (size_t d, unsigned seed0, size_t ns, double t_end)
 {
-  double G0[4 * (M + MS) * (M + MS)], nr[2 * (M + MS)], pred[MS], gap[MS], tmax = 0;
-  int s = paper_gram0 (G0, nr, d, seed);
-  if (s)
-    return s;
+  mv_textbuf b;
+  mv_textbuf_init (&b);
+  mv_textbuf_printf (&b, "{\"base\": {\"d\": %zu, \"teacher\": {\"m\": %d, \"init\": "
+                     "{\"kind\": \"orthonormal\", \"seed\": 1}}, \"student\": {\"m\": %d, "
+                     "\"init\": {\"kind\": \"gaussian\", \"seed\": %u}}},\n \"grid\": "
+                     "{\"student.init.seed\": {\"from\": %u, \"to\": %u}},\n \"run\": "
+                     "{\"method\": \"reduced\", \"gram0\": \"sample\", \"t_end\": %.17g, "
+                     "\"n_out\": 16, \"stop\": \"escaped\"}}\n", d, MS, M, seed0, seed0,
+                     seed0 + (unsigned) ns - 1, t_end);
+  if (!mv_textbuf_ok (&b))
+    {
+      free (b.s);
+      mv_error_set (MV_ENOMEM, "escape: out of memory");
+      return NULL;
+    }
+  return b.s;
+}
+
+/* Per teacher of run (d, seed): the isolated-pair prediction of the
+ * best-overlap student and the relative gap; the largest prediction is
+ * returned (0 if none is finite). */
+static double
+predict (double pred[MS], double gap[MS], size_t d, unsigned seed, int *s)
+{
+  double G0[4 * (M + MS) * (M + MS)], nr[2 * (M + MS)], tmax = 0;
+  if ((*s = paper_gram0 (G0, nr, d, seed)))
+    return 0;
   for (size_t j = 0; j < MS; j++)
     {
       double b1, b2;
@@ -256,24 +254,19 @@ many_run (many_data *md, size_t d, unsigned seed, double *wall)
       if (isfinite (pred[j]) && pred[j] > tmax)
         tmax = pred[j];
     }
-  mv_traj tr;
-  /* twice the slowest prediction: a teacher not reached by then is far
-   * outside any 10 % law, recorded as censored */
-  double t_end = 2 * tmax;
-  if ((s = flow_until_escaped (&tr, G0, nr, M, MS, t_end)))
-    return s;
-  *wall += tr.wall_seconds;
-  md->wall_d[(size_t) lround (log10 ((double) d)) - 2] += tr.wall_seconds;
+  return tmax;
+}
+
+/* One run's row: per teacher the measured first 0.5 crossing by any
+ * student against the prediction; the run's first escape. */
+static void
+many_row (many_data *md, const mv_sweep_row *row, size_t d, const double *pred,
+          const double *gap, double t_end)
+{
   double Tf = INFINITY, Pf = INFINITY;
   for (size_t j = 0; j < MS && md->npt < MAXPTS; j++)
     {
-      double T = INFINITY;
-      for (size_t i = 0; i < M; i++)
-        {
-          double c = mv_traj_crossing (&tr, MV_ALIGN_EXPERT, MV_TRAJ_THR_50, i, j);
-          if (!isnan (c) && c < T)
-            T = c;
-        }
+      double T = isnan (row->cross50[j]) ? INFINITY : row->cross50[j];
       Tf = fmin (Tf, T), Pf = fmin (Pf, pred[j]);
       if (!isfinite (pred[j]))
         continue;
@@ -281,16 +274,51 @@ many_run (many_data *md, size_t d, unsigned seed, double *wall)
       md->pt[md->npt++] = (law_pt) { gap[j], T / pred[j], log10 ((double) d),
                                      t_end / pred[j] };
     }
-  mv_traj_clear (&tr);
   if (!isfinite (Tf))   /* censored: left out of the fit, counted */
     {
       md->nlost++;
-      return MV_OK;
+      return;
     }
   md->logd[md->nrun] = log10 ((double) d);
   md->logT[md->nrun] = log10 (Tf);
   md->logP[md->nrun++] = log10 (Pf);
-  return MV_OK;
+}
+
+/* The runs at d = 10^(2 + a): predictions from G(0) (the draw the scan's
+ * tasks make), the horizon twice the slowest prediction over the runs (a
+ * teacher not reached by then is far outside any 10 % law: censored), the
+ * scan, its rows. */
+static int
+many_d (many_data *md, size_t a, size_t ns, const mv_check_opts *o, double *wall)
+{
+  size_t d = (size_t) pow (10, 2 + a);
+  unsigned seed0 = (unsigned) (1000 * a + 1);
+  double (*pg)[MS] = malloc (2 * ns * sizeof *pg), tmax = 0;
+  if (!pg)
+    return mv_error_set (MV_ENOMEM, "escape: out of memory");
+  int s = MV_OK;
+  for (size_t k = 0; k < ns && !s; k++)
+    tmax = fmax (tmax, predict (pg[k], pg[ns + k], d, seed0 + (unsigned) k, &s));
+  char *text = s ? NULL : many_sweep (d, seed0, ns, 2 * tmax), name[32];
+  mv_sweep_row *rows = NULL;
+  size_t n = 0;
+  snprintf (name, sizeof name, "escape-d%zu", d);
+  if (!s && !text)
+    s = MV_ENOMEM;
+  if (!s)
+    s = mv_check_scan (&rows, &n, text, name, o);
+  for (size_t k = 0; k < n && !s; k++)
+    {
+      if (rows[k].status == MV_TRAJ_FAILED)
+        s = mv_error_set (MV_ENOCONV, "escape: %s task %zu: %s", name, k, rows[k].message);
+      else
+        many_row (md, &rows[k], d, pg[k], pg[ns + k], 2 * tmax);
+      *wall += rows[k].wall_seconds;
+      md->wall_d[a] += rows[k].wall_seconds;
+    }
+  mv_check_scan_free (rows, n);
+  free (text), free (pg);
+  return s;
 }
 
 /* The headline (report.c shows a claim's first measurement): the median
@@ -547,15 +575,17 @@ part_many (mv_check_result *r, const mv_check_opts *o, int *vb, int *vc, char *t
   many_data *md = calloc (1, sizeof *md);
   if (!md)
     return mv_error_set (MV_ENOMEM, "escape: out of memory");
+  /* every scan is asked for before a failure counts (--plan writes them all) */
   int s = MV_OK;
-  for (size_t a = 0; a < nd && !s; a++)
-    for (size_t k = 0; k < ns && !s; k++)
-      {
-        if (o->progress)
-          o->progress (o->progress_ctx, "escape: 25 students", (double) (a * ns + k)
-                       / (double) (nd * ns));
-        s = many_run (md, (size_t) pow (10, 2 + a), (unsigned) (1000 * a + k + 1), wall);
-      }
+  char first[512] = "";
+  for (size_t a = 0; a < nd; a++)
+    {
+      int sa = many_d (md, a, ns, o, wall);
+      if (sa && !s)
+        s = sa, snprintf (first, sizeof first, "%s", mv_error_message ());
+    }
+  if (s)
+    mv_error_set (s, "%s", first);
   double med[NBIN];
   size_t bd = 0;
   double bmed = NAN;

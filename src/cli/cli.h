@@ -14,6 +14,7 @@
 #include <mpfr.h>
 #include <moeverify/flow.h>
 #include <moeverify/sgd.h>
+#include <moeverify/sweep.h>
 #include <moeverify/mag.h>
 
 /* Stringify a macro's value (for usage texts). */
@@ -131,5 +132,17 @@ int mv_cli_traj_finish (mv_traj *tr, const mv_problem *pb, int status,
 /* moeverify sweep --plot DIR (sweep_plot.c): SVG summaries of
  * DIR/results.csv in DIR/plots; returns an exit code. */
 int mv_cli_sweep_plot (const char *dir);
+
+/* The check command's scan hook (check_scan.c): scans run as `moeverify
+ * sweep` into DIR/scans/NAME with jobs workers; plan: only write the sweep
+ * files and print the mpirun commands (planned counts them). */
+typedef struct {
+  const char *dir;
+  unsigned jobs;
+  int plan;
+  size_t planned;
+} mv_check_scan_ctx;
+int mv_cli_check_scan (void *ctx, mv_sweep_row *rows, const mv_sweep *sw,
+                       const char *text, const char *name);
 
 #endif

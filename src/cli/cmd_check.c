@@ -1,5 +1,5 @@
 /* moeverify check [CLAIM...] [--quick|--full] [--seeds N] [--report DIR]
- *                 [--strict]
+ *                 [--jobs N] [--plan] [--strict]
  *
  * Runs the claim checks of the table (check.h) in table order, one line per
  * claim on stdout, and writes DIR/report.md and DIR/report.json.  The exit
@@ -13,10 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-static const char usage[] =
+static const char usage_fmt[] =
   "usage: moeverify check [CLAIM...] [--quick|--full] [--seeds N]\n"
-  "                       [--report DIR] [--strict]\n"
+  "                       [--report DIR] [--jobs N] [--plan] [--strict]\n"
   "  Checks the claims (all by default, in report order) and writes\n"
   "  DIR/report.md and DIR/report.json (DIR default check-report): per claim\n"
   "  statement, provenance, method, measurements with bounds and margins,\n"
@@ -26,6 +27,14 @@ static const char usage[] =
   "                 (default: between the two)\n"
   "  --seeds N      student seeds per setting (default: the level's)\n"
   "  --report DIR   report directory (created if missing)\n"
+  "  --jobs N       worker processes for the claims' parameter scans\n"
+  "                 (default: the online cores, here %ld).  Each scan is a\n"
+  "                 sweep run into DIR/scans/NAME/ as `moeverify sweep` runs\n"
+  "                 it; a scan directory with the same sweep.json is resumed\n"
+  "  --plan         write the scans' sweep files and print the commands that\n"
+  "                 run them (e.g. with mpirun on a cluster) instead of\n"
+  "                 running them; no report.  Run the same check again\n"
+  "                 without --plan afterwards: it reads the finished rows\n"
   "  --strict       every claim must hold, not only the exact identities\n"
   "  exit status: 0 every exact identity holds (with --strict: every claim\n"
   "  holds); 1 an exact identity fails (with --strict: a claim does not\n"
@@ -56,8 +65,8 @@ claim_names (char *buf, size_t size)
 /* Parse the options; selected[i] marks table entry i.  0, -1 (usage
  * printed) or an exit status. */
 static int
-parse (int argc, char **argv, mv_check_opts *o, int *strict, char *selected,
-       size_t ntypes)
+parse (int argc, char **argv, mv_check_opts *o, mv_check_scan_ctx *sc, int *strict,
+       char *selected, size_t ntypes)
 {
   mv_cli_args a;
   mv_cli_args_init (&a, argc, argv);
@@ -80,8 +89,21 @@ parse (int argc, char **argv, mv_check_opts *o, int *strict, char *selected,
         }
       else if (mv_cli_is (&a, "-h") || mv_cli_is (&a, "--help"))
         {
-          fputs (usage, stdout);
+          printf (usage_fmt, sysconf (_SC_NPROCESSORS_ONLN));
           return -1;
+        }
+      else if (mv_cli_is (&a, "--jobs") || mv_cli_is (&a, "-j"))
+        {
+          unsigned long n;
+          if (!(v = mv_cli_value (&a)) || mv_cli_parse_ulong ("--jobs", v, 1, 4096, &n))
+            return MV_EXIT_USAGE;
+          sc->jobs = (unsigned) n;
+        }
+      else if (mv_cli_is (&a, "--plan"))
+        {
+          if (mv_cli_flag (&a))
+            return MV_EXIT_USAGE;
+          sc->plan = 1;
         }
       else if (mv_cli_is (&a, "--quick") || mv_cli_is (&a, "--full"))
         {
@@ -143,7 +165,11 @@ mv_cmd_check (int argc, char **argv)
       return MV_EXIT_FAIL;
     }
   mv_check_opts o = { .level = MV_CHECK_DEFAULT, .seeds = 0, .dir = "check-report" };
-  int strict = 0, st = parse (argc, argv, &o, &strict, selected, ntypes);
+  long cores = sysconf (_SC_NPROCESSORS_ONLN);
+  mv_check_scan_ctx sc = { NULL, cores > 0 ? (unsigned) cores : 1, 0, 0 };
+  int strict = 0, st = parse (argc, argv, &o, &sc, &strict, selected, ntypes);
+  sc.dir = o.dir;
+  o.scan = mv_cli_check_scan, o.scan_ctx = &sc;
   if (!st)
     st = mv_cli_prepare_dir (o.dir);
   if (st)
@@ -165,7 +191,8 @@ mv_cmd_check (int argc, char **argv)
         o.progress = progress_cb, o.progress_ctx = (void *) t->name;
       mv_check_run (&res[n], t, &o);
       mv_io_progress_done ();
-      print_line (&res[n]);
+      if (!sc.plan)
+        print_line (&res[n]);
       if (res[n].verdict != MV_CHECK_HOLDS)
         {
           all_ok = 0;
@@ -174,15 +201,18 @@ mv_cmd_check (int argc, char **argv)
         }
       n++;
     }
-  int ws = mv_check_report_write (res, n, &o);
   mv_check_release ();
+  int ws = sc.plan ? 0 : mv_check_report_write (res, n, &o);
   if (ws)
     mv_cli_lib_error ();
+  else if (sc.plan)
+    printf ("plan: %zu scans written under %s/scans (the verdicts above are not results); "
+            "run them, then this command without --plan\n", sc.planned, o.dir);
   else
     printf ("report: %s/report.md, %s/report.json\n", o.dir, o.dir);
   for (size_t i = 0; i < n; i++)
     mv_check_result_clear (&res[i]);
   free (selected), free (res);
-  int ok = !ws && !errors && exact_ok && (!strict || all_ok);
+  int ok = sc.plan || (!ws && !errors && exact_ok && (!strict || all_ok));
   return ok ? MV_EXIT_OK : MV_EXIT_FAIL;
 }

@@ -254,6 +254,16 @@ run_master (const mv_sweep *sw, const sweep_opts *o, const char *text,
 }
 
 int
+mv_cli_sweep_run (const mv_sweep *sw, const char *file, const char *text, size_t len,
+                  const char *dir, unsigned jobs, int resume)
+{
+  sweep_opts o;
+  memset (&o, 0, sizeof o);
+  o.file = file, o.out = dir, o.jobs = jobs, o.resume = resume;
+  return run_master (sw, &o, text, len, 0);
+}
+
+int
 mv_cmd_sweep (int argc, char **argv)
 {
   sweep_opts o;

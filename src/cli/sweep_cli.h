@@ -70,6 +70,12 @@ volatile sig_atomic_t *mv_sweep_catch_sigint (void);
 int mv_sweep_run_inprocess (mv_sweep_out *o);
 int mv_sweep_run_local (mv_sweep_out *o, unsigned jobs);
 
+/* Run sweep sw (its file's text, len bytes; file names it in messages)
+ * into dir as `moeverify sweep FILE --out DIR --jobs N [--resume]` does;
+ * 0 or that command's exit status (messages printed). */
+int mv_cli_sweep_run (const mv_sweep *sw, const char *file, const char *text,
+                      size_t len, const char *dir, unsigned jobs, int resume);
+
 /* MPI (in a binary configured without MPI they report "no MPI").
  * mv_sweep_mpi_init: when launched by mpirun (environment), MPI_Init and
  * return the world size (rank in *rank); 0 otherwise (not under MPI). */
