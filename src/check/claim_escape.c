@@ -10,21 +10,18 @@
  *     relative gap between the best and second-best initial overlaps.
  * (c) The exponent of the first escape time in d (least squares on
  *     log-log, 95 % t-interval); the claim is O(sqrt d). */
-#include <moeverify/check.h>
+#include "check/claim_runs.h"
 #include <moeverify/moeverify.h>
-#include "base/textbuf.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <gsl/gsl_cdf.h>
-#include <gsl/gsl_fit.h>
 #include <gsl/gsl_sort.h>
 
 #define PAIR_TOL 1e-2     /* (a): relative error allowed at b0 <= 0.05 */
 #define LAW_TOL 0.10      /* (b): |median ratio - 1| allowed in a gap bin */
-#define MS 5              /* paper shape */
+#define MS 5              /* paper shape (claim_runs.h) */
 #define M 25
 #define NBIN 5
 #define MAXPTS 4096
@@ -211,30 +208,6 @@ paper_gram0 (double *G0, double *nr, size_t d, unsigned seed)
   return s;
 }
 
-/* The scan of dimension d (a sweep): the paper shape, student seeds
- * seed0 .. seed0 + ns - 1, reduced flow from the sampled G(0) to t_end or
- * until every teacher has been reached at 0.5 (stop rule "escaped"). */
-static char *
-many_sweep (size_t d, unsigned seed0, size_t ns, double t_end)
-{
-  mv_textbuf b;
-  mv_textbuf_init (&b);
-  mv_textbuf_printf (&b, "{\"base\": {\"d\": %zu, \"teacher\": {\"m\": %d, \"init\": "
-                     "{\"kind\": \"orthonormal\", \"seed\": 1}}, \"student\": {\"m\": %d, "
-                     "\"init\": {\"kind\": \"gaussian\", \"seed\": %u}}},\n \"grid\": "
-                     "{\"student.init.seed\": {\"from\": %u, \"to\": %u}},\n \"run\": "
-                     "{\"method\": \"reduced\", \"gram0\": \"sample\", \"t_end\": %.17g, "
-                     "\"n_out\": 16, \"stop\": \"escaped\"}}\n", d, MS, M, seed0, seed0,
-                     seed0 + (unsigned) ns - 1, t_end);
-  if (!mv_textbuf_ok (&b))
-    {
-      free (b.s);
-      mv_error_set (MV_ENOMEM, "escape: out of memory");
-      return NULL;
-    }
-  return b.s;
-}
-
 /* Per teacher of run (d, seed): the isolated-pair prediction of the
  * best-overlap student and the relative gap; the largest prediction is
  * returned (0 if none is finite). */
@@ -299,20 +272,18 @@ many_d (many_data *md, size_t a, size_t ns, const mv_check_opts *o, double *wall
   int s = MV_OK;
   for (size_t k = 0; k < ns && !s; k++)
     tmax = fmax (tmax, predict (pg[k], pg[ns + k], d, seed0 + (unsigned) k, &s));
-  char *text = s ? NULL : many_sweep (d, seed0, ns, 2 * tmax), name[32];
+  char *text = s ? NULL : mv_claim_scan_text (d, NULL, 0, seed0, ns, 2 * tmax, 16, "escaped");
+  char name[32];
   mv_sweep_row *rows = NULL;
   size_t n = 0;
   snprintf (name, sizeof name, "escape-d%zu", d);
   if (!s && !text)
     s = MV_ENOMEM;
   if (!s)
-    s = mv_check_scan (&rows, &n, text, name, o);
+    s = mv_claim_scan_run (&rows, &n, text, name, o);
   for (size_t k = 0; k < n && !s; k++)
     {
-      if (rows[k].status == MV_TRAJ_FAILED)
-        s = mv_error_set (MV_ENOCONV, "escape: %s task %zu: %s", name, k, rows[k].message);
-      else
-        many_row (md, &rows[k], d, pg[k], pg[ns + k], 2 * tmax);
+      many_row (md, &rows[k], d, pg[k], pg[ns + k], 2 * tmax);
       *wall += rows[k].wall_seconds;
       md->wall_d[a] += rows[k].wall_seconds;
     }
@@ -422,18 +393,6 @@ law_bins (mv_check_result *r, const many_data *md, size_t lmin, char *tab, size_
   return judged ? k0 : NBIN;
 }
 
-/* Least-squares exponent of y in x with its 95 % t-interval. */
-static int
-fit_exponent (const double *x, const double *y, size_t n, double *c1, double *half,
-              double *c0)
-{
-  double cov00, cov01, cov11, ss;
-  if (n < 3 || gsl_fit_linear (x, 1, y, 1, n, c0, c1, &cov00, &cov01, &cov11, &ss))
-    return mv_error_set (MV_EINVAL, "escape: cannot fit the d-exponent from %zu runs", n);
-  *half = gsl_cdf_tdist_Pinv (0.975, (double) (n - 2)) * sqrt (cov11);
-  return MV_OK;
-}
-
 /* Escape time against d (log-log): runs, their predictions, the fit and
  * a sqrt(d) reference through the fit at the smallest d. */
 static int
@@ -519,9 +478,9 @@ part_exponent (mv_check_result *r, const mv_check_opts *o, const many_data *md, 
                char *txt, size_t len)
 {
   double c0 = 0, c1 = 0, h = 0, p0 = 0, p1 = 0, ph = 0;
-  int s = fit_exponent (md->logd, md->logT, md->nrun, &c1, &h, &c0);
+  int s = mv_claim_fit_exponent (md->logd, md->logT, md->nrun, &c1, &h, &c0, "escape");
   if (!s)
-    s = fit_exponent (md->logd, md->logP, md->nrun, &p1, &ph, &p0);
+    s = mv_claim_fit_exponent (md->logd, md->logP, md->nrun, &p1, &ph, &p0, "escape");
   if (!s)
     s = plot_d (r, o, md, c0, c1);
   if (s)
@@ -545,7 +504,7 @@ part_exponent (mv_check_result *r, const mv_check_opts *o, const many_data *md, 
       size_t off = 0;
       while (off < md->nrun && md->logd[off] < 2 + k - 0.5)
         off++;
-      if (fit_exponent (md->logd + off, md->logT + off, md->nrun - off, &a1, &ah, &a0))
+      if (mv_claim_fit_exponent (md->logd + off, md->logT + off, md->nrun - off, &a1, &ah, &a0, "escape"))
         break;
       if (fabs (a1 - 0.5) <= ah)
         {

@@ -2,6 +2,7 @@
  * setting, cached for the process. */
 #include "check/claim_runs.h"
 
+#include "base/textbuf.h"
 #include <moeverify/error.h>
 #include <moeverify/flow.h>
 #include <moeverify/problem.h>
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_fit.h>
 
 enum { MSTAR = 5, M = 25, TEACHER_SEED = 1, FIRST_SEED = 2 };
 
@@ -267,4 +270,65 @@ mv_claim_quantiles (double *x, size_t n, double *mn, double *med, double *mx)
   qsort (x, n, sizeof *x, cmp_double);
   *mn = x[0], *mx = x[n - 1];
   *med = n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+/* ------------------------------------------------------------ scans */
+
+char *
+mv_claim_scan_text (size_t d, const unsigned *ms, size_t nm, unsigned seed0, size_t ns,
+                    double t_end, size_t n_out, const char *stop)
+{
+  mv_textbuf b;
+  mv_textbuf_init (&b);
+  mv_textbuf_printf (&b, "{\"base\": {\"d\": %zu, \"teacher\": {\"m\": %d, \"init\": "
+                     "{\"kind\": \"orthonormal\", \"seed\": %d}}, \"student\": {\"m\": %d, "
+                     "\"init\": {\"kind\": \"gaussian\", \"seed\": %u}}},\n \"grid\": {",
+                     d, MSTAR, TEACHER_SEED, M, seed0);
+  if (nm)
+    {
+      mv_textbuf_puts (&b, "\"student.m\": [");
+      for (size_t k = 0; k < nm; k++)
+        mv_textbuf_printf (&b, "%s%u", k ? ", " : "", ms[k]);
+      mv_textbuf_puts (&b, "], ");
+    }
+  mv_textbuf_printf (&b, "\"student.init.seed\": {\"from\": %u, \"to\": %u}},\n \"run\": "
+                     "{\"method\": \"reduced\", \"gram0\": \"sample\", \"t_end\": %.17g, "
+                     "\"n_out\": %zu", seed0, seed0 + (unsigned) ns - 1, t_end, n_out);
+  if (stop)
+    mv_textbuf_printf (&b, ", \"stop\": \"%s\"", stop);
+  mv_textbuf_puts (&b, "}}\n");
+  if (!mv_textbuf_ok (&b))
+    {
+      free (b.s);
+      mv_error_set (MV_ENOMEM, "claim scan: out of memory");
+      return NULL;
+    }
+  return b.s;
+}
+
+int
+mv_claim_scan_run (mv_sweep_row **rows, size_t *n, const char *text, const char *name,
+                   const mv_check_opts *o)
+{
+  int s = mv_check_scan (rows, n, text, name, o);
+  for (size_t k = 0; !s && k < *n; k++)
+    if ((*rows)[k].status == MV_TRAJ_FAILED)
+      s = mv_error_set (MV_ENOCONV, "%s task %zu: %s", name, k, (*rows)[k].message);
+  if (s)
+    {
+      mv_check_scan_free (*rows, *n);
+      *rows = NULL, *n = 0;
+    }
+  return s;
+}
+
+int
+mv_claim_fit_exponent (const double *x, const double *y, size_t n, double *c1, double *half,
+                       double *c0, const char *what)
+{
+  double cov00, cov01, cov11, ss;
+  if (n < 3 || gsl_fit_linear (x, 1, y, 1, n, c0, c1, &cov00, &cov01, &cov11, &ss))
+    return mv_error_set (MV_EINVAL, "%s: cannot fit the d-exponent from %zu runs", what, n);
+  *half = gsl_cdf_tdist_Pinv (0.975, (double) (n - 2)) * sqrt (cov11);
+  return MV_OK;
 }

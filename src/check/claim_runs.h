@@ -50,6 +50,24 @@ extern const char *const mv_term_names[MV_TRAJ_NSTATE];
 int mv_claim_terminal_plots (mv_check_result *res, const mv_claim_run **runs,
                              size_t nr, const mv_check_opts *o);
 
+/* A scan of the paper shape (teacher orthonormal seed 1, m* = 5, gaussian
+ * students) at dimension d as a sweep file's text: grid over student.m
+ * (the nm values of ms; nm = 0: m = 25) and student.init.seed from seed0
+ * to seed0 + ns - 1; reduced flow from a sampled G(0) to t_end with n_out
+ * output rows and stop rule stop (NULL: none).  malloc'd (NULL: out of
+ * memory, message set). */
+char *mv_claim_scan_text (size_t d, const unsigned *ms, size_t nm, unsigned seed0,
+                          size_t ns, double t_end, size_t n_out, const char *stop);
+/* Run scan text named name (mv_check_scan) and fail, naming the task, if
+ * any task failed. */
+int mv_claim_scan_run (mv_sweep_row **rows, size_t *n, const char *text, const char *name,
+                       const mv_check_opts *o);
+
+/* Least-squares slope of y in x (*c1, intercept *c0) with the half-width
+ * of its 95 % t-interval; MV_EINVAL (what names the fit) with < 3 points. */
+int mv_claim_fit_exponent (const double *x, const double *y, size_t n, double *c1,
+                           double *half, double *c0, const char *what);
+
 /* Statistics helpers: sorts x in place. */
 void mv_claim_quantiles (double *x, size_t n, double *mn, double *med,
                          double *mx);
