@@ -526,7 +526,7 @@ START_TEST (test_stop_rule)
   mv_sweep_free (sw);
   parse_fails ("{" BASE ", \"grid\": {\"d\": [20]}, \"run\": {\"method\": "
                "\"reduced\", \"t_end\": 2, \"stop\": \"never\"}}", "run.stop",
-               "escaped, recovered");
+               "escaped, recovered, first_recovery");
 }
 END_TEST
 

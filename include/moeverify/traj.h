@@ -143,7 +143,8 @@ void mv_traj_observer (mv_observer *obs, mv_traj *tr);
  *   "escaped"    every teacher has had some student's expert alignment
  *                reach 0.5 (its first crossing recorded);
  *   "recovered"  every teacher has been recovered (some student with
- *                router and expert alignment >= 0.9). */
+ *                router and expert alignment >= 0.9);
+ *   "first_recovery"  some teacher has been recovered. */
 typedef struct {
   const char *name;
   const char *doc;       /* one line for usage texts */

@@ -68,6 +68,12 @@ int mv_claim_scan_run (mv_sweep_row **rows, size_t *n, const char *text, const c
 int mv_claim_fit_exponent (const double *x, const double *y, size_t n, double *c1,
                            double *half, double *c0, const char *what);
 
+/* Claim 6 against d and m (claim_terminal_scan.c): the level's scans,
+ * measurements per (d, m), a markdown table appended to tab (len bytes in
+ * all).  Nothing at the quick level. */
+int mv_claim_terminal_scan (mv_check_result *res, const mv_check_opts *o, char *tab,
+                            size_t len);
+
 /* Statistics helpers: sorts x in place. */
 void mv_claim_quantiles (double *x, size_t n, double *mn, double *med,
                          double *mx);

@@ -192,7 +192,7 @@ terminal_run (mv_check_result *res, const mv_check_opts *o)
     return s;
   term_stats g;
   memset (&g, 0, sizeof g);
-  g.tablen = 1024 * (nr + 4);
+  g.tablen = 1024 * (nr + 4) + 4096;
   char desc[512];
   if (!(g.tab = malloc (g.tablen)))
     return mv_error_set (MV_ENOMEM, "terminal: out of memory");
@@ -221,6 +221,8 @@ terminal_run (mv_check_result *res, const mv_check_opts *o)
                               "clean window); worst rms "
                               "exponential %.3g, algebraic %.3g", g.nalg, g.nfit, g.nnowin,
                               g.exp_rms_max, g.alg_rms_max);
+  if (!s)
+    s = mv_claim_terminal_scan (res, o, g.tab, g.tablen);
   if (!s)
     s = mv_check_set_details (res, g.tab);
   if (!s)

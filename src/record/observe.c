@@ -50,20 +50,26 @@ mv_observers_finish (const mv_observer *list, size_t n, const mv_traj *tr)
 
 /* ------------------------------------------------------- stopping rules */
 
-/* Every teacher has a recorded first crossing of threshold h by alignment
- * kind (the recorder has seen this point already). */
-static int
-all_crossed (const mv_traj *tr, int kind, size_t h)
+/* How many teachers have a recorded first crossing of threshold h by
+ * alignment kind (the recorder has seen this point already). */
+static size_t
+n_crossed (const mv_traj *tr, int kind, size_t h)
 {
+  size_t n = 0;
   for (size_t j = 0; j < tr->mstar; j++)
     {
       size_t i = 0;
       while (i < tr->m && isnan (mv_traj_crossing (tr, kind, h, i, j)))
         i++;
-      if (i == tr->m)
-        return 0;
+      n += i < tr->m;
     }
-  return 1;
+  return n;
+}
+
+static int
+all_crossed (const mv_traj *tr, int kind, size_t h)
+{
+  return n_crossed (tr, kind, h) == tr->mstar;
 }
 
 static int
@@ -80,9 +86,17 @@ stop_recovered (void *tr, const mv_obs_point *pt)
   return all_crossed (tr, MV_ALIGN_BOTH, MV_TRAJ_THR_90) ? MV_OBS_STOP : MV_OK;
 }
 
+static int
+stop_first_recovery (void *tr, const mv_obs_point *pt)
+{
+  (void) pt;
+  return n_crossed (tr, MV_ALIGN_BOTH, MV_TRAJ_THR_90) ? MV_OBS_STOP : MV_OK;
+}
+
 static const mv_stop_type STOPS[] = {
   { "escaped", "every teacher reached expert alignment 0.5 by some student", stop_escaped },
   { "recovered", "every teacher recovered (router and expert alignment 0.9)", stop_recovered },
+  { "first_recovery", "some teacher recovered", stop_first_recovery },
 };
 
 const mv_stop_type *
