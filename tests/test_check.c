@@ -149,6 +149,83 @@ START_TEST (t_report)
 }
 END_TEST
 
+/* ------------------------------------------------------------ scans */
+
+#define SCAN \
+  "{\"base\": {\"d\": 50, \"teacher\": {\"m\": 1, \"init\": {\"kind\": " \
+  "\"orthonormal\", \"seed\": 1}}, \"student\": {\"m\": 2, \"init\": {\"kind\": " \
+  "\"gaussian\", \"seed\": 2}}}, \"grid\": {\"student.init.seed\": [2, 3, 4]}, " \
+  "\"run\": {\"method\": \"reduced\", \"t_end\": 3, \"n_out\": 4}}"
+
+typedef struct {
+  size_t calls;
+  const char *name;
+} hook_ctx;
+
+/* A scan hook that runs the tasks last to first, as another engine might. */
+static int
+reverse_hook (void *ctx, mv_sweep_row *rows, const mv_sweep *sw, const char *text,
+              const char *name)
+{
+  hook_ctx *h = ctx;
+  h->calls++, h->name = name;
+  ck_assert_msg (strstr (text, "student.init.seed"), "hook got: %s", text);
+  for (size_t t = mv_sweep_ntasks (sw); t-- > 0;)
+    {
+      int s = mv_sweep_run_task (&rows[t], sw, t, NULL);
+      if (s)
+        return s;
+    }
+  return MV_OK;
+}
+
+static int
+failing_hook (void *ctx, mv_sweep_row *rows, const mv_sweep *sw, const char *text,
+              const char *name)
+{
+  (void) ctx, (void) rows, (void) sw, (void) text;
+  return mv_error_set (MV_EIO, "%s: engine went away", name);
+}
+
+/* The rows of a scan do not depend on who runs it: the hook's rows equal
+ * the in-process ones field by field (wall time aside); a hook's error is
+ * the scan's. */
+START_TEST (t_scan)
+{
+  mv_check_opts o = { .level = MV_CHECK_QUICK };
+  mv_sweep_row *a, *b;
+  size_t na, nb;
+  ck_assert_int_eq (mv_check_scan (&a, &na, SCAN, "t-scan", &o), MV_OK);
+  hook_ctx h = { 0, NULL };
+  o.scan = reverse_hook, o.scan_ctx = &h;
+  ck_assert_int_eq (mv_check_scan (&b, &nb, SCAN, "t-scan", &o), MV_OK);
+  ck_assert_uint_eq (h.calls, 1);
+  ck_assert_str_eq (h.name, "t-scan");
+  ck_assert_uint_eq (na, 3);
+  ck_assert_uint_eq (nb, 3);
+  for (size_t t = 0; t < na; t++)
+    {
+      ck_assert_int_eq (a[t].status, MV_TRAJ_DONE);
+      ck_assert_msg (a[t].task == t && b[t].task == t, "task %zu: %zu, %zu", t, a[t].task,
+                     b[t].task);
+      ck_assert_msg (a[t].loss == b[t].loss && a[t].t_final == b[t].t_final
+                     && a[t].steps == b[t].steps && a[t].state[0] == b[t].state[0],
+                     "task %zu: loss %.17g vs %.17g, steps %lu vs %lu", t, a[t].loss,
+                     b[t].loss, a[t].steps, b[t].steps);
+    }
+  /* different seeds: different runs */
+  ck_assert_msg (a[0].loss != a[1].loss, "seeds 2 and 3 gave loss %.17g", a[0].loss);
+  mv_check_scan_free (a, na), mv_check_scan_free (b, nb);
+  o.scan = failing_hook;
+  ck_assert_int_eq (mv_check_scan (&a, &na, SCAN, "t-scan", &o), MV_EIO);
+  ck_assert_ptr_null (a);
+  ck_assert_str_eq (mv_error_message (), "t-scan: engine went away");
+  /* a bad scan text is an error naming the scan */
+  ck_assert_int_ne (mv_check_scan (&a, &na, "{\"base\": 1}", "t-bad", &o), MV_OK);
+  ck_assert_msg (strstr (mv_error_message (), "t-bad"), "%s", mv_error_message ());
+}
+END_TEST
+
 int
 main (void)
 {
@@ -158,6 +235,7 @@ main (void)
   tcase_add_test (tc, t_run);
   tcase_add_test (tc, t_table);
   tcase_add_test (tc, t_report);
+  tcase_add_test (tc, t_scan);
   suite_add_tcase (s, tc);
   return mv_test_run (s);
 }

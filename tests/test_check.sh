@@ -88,6 +88,48 @@ else
   [ "$st" -eq 1 ] && ok "--strict with a claim not holding exits 1" || nok "--strict: status $st"
 fi
 
+# scans: --jobs 1 and --jobs 2 give the same rows (wall time aside); the
+# same command again resumes (runs nothing); --plan writes the sweep files
+# only, `moeverify sweep` runs one, and the check then reads its rows
+rows () { sed 's/"wall_seconds":[^,]*,//' "$1"; }
+"$exe" check escape --quick --jobs 1 --report "$tmp/j1" >"$tmp/j1.out" 2>&1
+st1=$?
+"$exe" check escape --quick --jobs 2 --report "$tmp/j2" >"$tmp/j2.out" 2>&1
+st2=$?
+same=1
+for f in "$tmp"/j1/scans/*/results.jsonl; do
+  g="$tmp/j2/scans/$(basename "$(dirname "$f")")/results.jsonl"
+  [ -s "$f" ] && [ "$(rows "$f")" = "$(rows "$g")" ] || same=0
+done
+n=$(ls -d "$tmp"/j1/scans/escape-d* 2>/dev/null | wc -l | tr -d ' ')
+[ "$st1" -eq 0 ] && [ "$st2" -eq 0 ] && [ "$n" -eq 2 ] && [ "$same" -eq 1 ] \
+  && ok "scans: --jobs 1 and 2 give the same rows ($n scans)" \
+  || { nok "scans: status $st1/$st2, $n scans, same rows $same"; sed 's/^/    /' "$tmp/j1.out"; }
+"$exe" check escape --quick --report "$tmp/j1" >"$tmp/j3.out" 2>&1
+[ "$(grep -c '(0 run now' "$tmp/j3.out")" -eq 2 ] && ok "scans resume: nothing run again" \
+  || { nok "scans resume"; sed 's/^/    /' "$tmp/j3.out"; }
+"$exe" check escape --quick --plan --report "$tmp/plan" >"$tmp/plan.out" 2>&1
+st=$?
+p="$tmp/plan/scans/escape-d100"
+if [ "$st" -eq 0 ] && [ -s "$p/sweep.json" ] && [ ! -e "$p/results.jsonl" ] \
+   && [ ! -e "$tmp/plan/report.md" ] && grep -q "^plan: mpirun -n K moeverify sweep $p/sweep.json --out $p --resume" "$tmp/plan.out"; then
+  ok "--plan writes the sweep files and the commands, runs nothing"
+else
+  nok "--plan: status $st"; sed 's/^/    /' "$tmp/plan.out"
+fi
+"$exe" sweep "$p/sweep.json" --out "$p" --resume --jobs 1 >/dev/null 2>&1
+"$exe" check escape --quick --report "$tmp/plan" >"$tmp/plan2.out" 2>&1
+st=$?
+[ "$st" -eq 0 ] && grep -q "(0 run now.*escape-d100/" "$tmp/plan2.out" \
+  && grep -q "(2 run now.*escape-d1000/" "$tmp/plan2.out" && [ -s "$tmp/plan/report.md" ] \
+  && [ "$(rows "$p/results.jsonl")" = "$(rows "$tmp/j1/scans/escape-d100/results.jsonl")" ] \
+  && ok "after --plan: the check reads the sweep's rows and runs the rest" \
+  || { nok "after --plan: status $st"; sed 's/^/    /' "$tmp/plan2.out"; }
+"$exe" check escape --quick --jobs 0 --report "$tmp/bad" >"$tmp/stdout" 2>"$tmp/stderr"
+st=$?
+[ "$st" -eq 2 ] && [ "$(wc -l <"$tmp/stderr" | tr -d ' ')" -eq 1 ] && ok "--jobs 0 rejected" \
+  || nok "--jobs 0: status $st"
+
 # bad option values
 "$exe" check --seeds 0 --report "$tmp/bad" >"$tmp/stdout" 2>"$tmp/stderr"
 st=$?
