@@ -647,6 +647,109 @@ START_TEST (t_gram0)
 }
 END_TEST
 
+/* ------------------------------------------------- reading a record back */
+
+/* The expert alignment when the router alignment first reaches 0.5,
+ * interpolated linearly between accepted steps (computed here from the
+ * STEP points, independently of the recorder). */
+typedef struct {
+  double pr, pe, tp, e_at, t_at;
+  int started;
+} router_half;
+
+static int
+router_half_observe (void *ctx, const mv_obs_point *pt)
+{
+  router_half *g = ctx;
+  if (pt->kind != MV_OBS_STEP)
+    return MV_OK;
+  double r = mv_obs_align (pt, MV_ALIGN_ROUTER, 0, 0), e = mv_obs_align (pt, MV_ALIGN_EXPERT, 0, 0);
+  if (isnan (g->t_at) && r >= 0.5)
+    {
+      double f = g->started && r > g->pr ? (0.5 - g->pr) / (r - g->pr) : 1;
+      g->e_at = g->started ? g->pe + f * (e - g->pe) : e;
+      g->t_at = g->started ? g->tp + f * (pt->t - g->tp) : pt->t;
+    }
+  g->pr = r, g->pe = e, g->tp = pt->t, g->started = 1;
+  return MV_OK;
+}
+
+static int
+same_d (const double *a, const double *b, size_t n)
+{
+  for (size_t k = 0; k < n; k++)
+    if (!(a[k] == b[k] || (isnan (a[k]) && isnan (b[k]))))
+      return 0;
+  return 1;
+}
+
+/* A reduced and a full flow written and read back: rows, crossings (with
+ * the other alignment), record bit for bit; the other alignment at the
+ * router's 0.5 crossing against an independent interpolation; a damaged
+ * file is an error naming it. */
+START_TEST (t_traj_read)
+{
+  double s = sqrt (0.96);
+  double Vt[4] = { 1, 0, 0, 0 }, Wt[4] = { 0, 1, 0, 0 };
+  double V[4] = { 0, 0, 1, 0 }, W[4] = { 0, 0.2, 0, s };
+  mv_problem pb;
+  ck_assert_int_eq (mv_problem_set_d (&pb, 4, 1, 1, V, W, Vt, Wt, 0.0), MV_OK);
+  char dir[] = "/tmp/test_flow_XXXXXX";
+  ck_assert_ptr_nonnull (mkdtemp (dir));
+  for (int full = 0; full < 2; full++)
+    {
+      router_half g = { 0, 0, 0, NAN, NAN, 0 };
+      mv_observer obs = { "router-half", router_half_observe, NULL, &g };
+      mv_flow_params p;
+      mv_flow_params_default (&p);
+      p.t_end = 20, p.n_out = 50, p.observers = &obs, p.n_observers = 1;
+      mv_traj a, b;
+      ck_assert_int_eq (mv_traj_init (&a, 1, 1), MV_OK);
+      double G[64], nr[8];
+      int st = full ? mv_flow_full (&a, &pb, &p)
+               : (mv_flow_gram0 (G, nr, a.init, sizeof a.init, &pb, MV_GRAM0_VECTORS)
+                  || mv_flow_reduced (&a, G, nr, 1, 1, 0.0, &p));
+      ck_assert_msg (st == MV_OK, "%s", mv_error_message ());
+      ck_assert_int_eq (mv_traj_write (&a, dir, NULL), MV_OK);
+      ck_assert_msg (mv_traj_read (&b, dir) == MV_OK, "%s", mv_error_message ());
+      size_t nn = a.n * a.n, nc = MV_ALIGN_NKIND * MV_TRAJ_NTHR;
+      ck_assert_msg (b.rows == a.rows && b.m == 1 && b.mstar == 1, "rows %zu vs %zu", b.rows,
+                     a.rows);
+      ck_assert (same_d (a.t, b.t, a.rows) && same_d (a.loss, b.loss, a.rows));
+      ck_assert (same_d (a.grad2, b.grad2, a.rows) && same_d (a.energy, b.energy, a.rows));
+      ck_assert_msg (same_d (a.G, b.G, a.rows * nn), "Gram rows differ");
+      ck_assert (same_d (a.cross, b.cross, nc) && same_d (a.cross_other, b.cross_other, nc));
+      ck_assert (same_d (a.norms0, b.norms0, 2));
+      ck_assert (b.status == a.status && b.steps == a.steps && b.rtol == a.rtol);
+      ck_assert_str_eq (b.method, a.method);
+      double t5 = mv_traj_crossing (&b, MV_ALIGN_ROUTER, MV_TRAJ_THR_50, 0, 0);
+      double e5 = mv_traj_crossing_other (&b, MV_ALIGN_ROUTER, MV_TRAJ_THR_50, 0, 0);
+      ck_assert_msg (t5 > 0 && fabs (t5 - g.t_at) <= 1e-14 * t5 && fabs (e5 - g.e_at) <= 1e-14,
+                     "router 0.5 at t = %.17g (observer %.17g), expert %.17g (observer %.17g)",
+                     t5, g.t_at, e5, g.e_at);
+      ck_assert (isnan (mv_traj_crossing_other (&b, MV_ALIGN_BOTH, MV_TRAJ_THR_50, 0, 0)));
+      mv_traj_clear (&a), mv_traj_clear (&b);
+    }
+  char path[64];
+  snprintf (path, sizeof path, "%s/trajectory.csv", dir);
+  FILE *f = fopen (path, "a");
+  ck_assert_ptr_nonnull (f);
+  fputs ("1,2,3\n", f);
+  fclose (f);
+  mv_traj b;
+  ck_assert_int_eq (mv_traj_read (&b, dir), MV_EPARSE);
+  ck_assert_msg (strstr (mv_error_message (), "trajectory.csv: line") != NULL, "%s",
+                 mv_error_message ());
+  ck_assert_msg (mv_traj_read (&b, "/nonexistent-dir") != MV_OK
+                 && strstr (mv_error_message (), "/nonexistent-dir/run.json"), "%s",
+                 mv_error_message ());
+  mv_problem_clear (&pb);
+  char cmd[96];
+  snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+  ck_assert_int_eq (system (cmd), 0);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -667,6 +770,7 @@ main (void)
   tcase_add_test (tc, t_observer_stop);
   tcase_add_test (tc, t_stepper_table);
   tcase_add_test (tc, t_gram0);
+  tcase_add_test (tc, t_traj_read);
   suite_add_tcase (s, tc);
   return mv_test_run (s);
 }

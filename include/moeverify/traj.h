@@ -31,6 +31,9 @@ typedef struct {
    * NAN if never; BOTH = min(router, expert); read through
    * mv_traj_crossing */
   double *cross;
+  /* at each crossing, the alignment of the other kind (router <-> expert)
+   * interpolated to the same moment; NAN for BOTH and where cross is NAN */
+  double *cross_other;
   double *prev;             /* alignments at the previous step (scratch) */
   double t_prev;
   /* run record */
@@ -66,6 +69,11 @@ double mv_traj_align (const mv_traj *tr, size_t row, int kind, size_t i, size_t 
  * kind of student i with teacher j; NAN if never. */
 double mv_traj_crossing (const mv_traj *tr, int kind, size_t h, size_t i, size_t j);
 
+/* The alignment of the other kind (expert for MV_ALIGN_ROUTER, router for
+ * MV_ALIGN_EXPERT) at that crossing, interpolated within the step as the
+ * time is; NAN for BOTH or if there was no crossing. */
+double mv_traj_crossing_other (const mv_traj *tr, int kind, size_t h, size_t i, size_t j);
+
 /* Teacher j recovered: first time some student has min(router, expert)
  * alignment >= 0.9; student[j] receives that student (or -1). Returns the
  * time (NAN if never). */
@@ -86,6 +94,15 @@ int mv_traj_state (const mv_traj *tr, size_t row, size_t j);
 /* One-word name of a state ("recovered", "redundant", "shared",
  * "not_escaped", "escaping"); NULL out of range. */
 const char *mv_traj_state_name (int state);
+
+/* Read a directory written by mv_traj_write back into tr (initialised
+ * here for the m, m* it records): every row bit for bit (the files print
+ * 17 digits), the Gram block of the teachers from run.json's final
+ * matrix, the raw student norms at t = 0, the run record and the
+ * crossings.  The flow's stepper scratch and SGD's final raw state are not
+ * restored.  MV_EPARSE (or MV_EIO) with a message naming the file and what
+ * is wrong. */
+int mv_traj_read (mv_traj *tr, const char *dir);
 
 /* Write trajectory.csv, run.json, events.json and the SVG plots into dir
  * (created if missing), each file atomically.  spec_json: canonical spec

@@ -17,15 +17,16 @@ mv_traj_init (mv_traj *tr, size_t m, size_t mstar)
   tr->m = m, tr->mstar = mstar, tr->n = 2 * (m + mstar);
   size_t ncross = MV_ALIGN_NKIND * MV_TRAJ_NTHR * m * mstar;
   tr->cross = malloc (ncross * sizeof *tr->cross);
+  tr->cross_other = malloc (ncross * sizeof *tr->cross_other);
   tr->prev = malloc (MV_ALIGN_NKIND * m * mstar * sizeof *tr->prev);
   tr->norms0 = calloc (tr->n, sizeof *tr->norms0);
-  if (!tr->cross || !tr->prev || !tr->norms0)
+  if (!tr->cross || !tr->cross_other || !tr->prev || !tr->norms0)
     {
       mv_traj_clear (tr);
       return mv_error_set (MV_ENOMEM, "trajectory: out of memory");
     }
   for (size_t i = 0; i < ncross; i++)
-    tr->cross[i] = NAN;
+    tr->cross[i] = tr->cross_other[i] = NAN;
   tr->t_prev = NAN;
   tr->status = MV_TRAJ_RUNNING;
   return MV_OK;
@@ -35,7 +36,8 @@ void
 mv_traj_clear (mv_traj *tr)
 {
   free (tr->t), free (tr->loss), free (tr->grad2), free (tr->energy);
-  free (tr->G), free (tr->norms0), free (tr->cross), free (tr->prev);
+  free (tr->G), free (tr->norms0), free (tr->cross), free (tr->cross_other);
+  free (tr->prev);
   free (tr->final_state);
   memset (tr, 0, sizeof *tr);
 }
@@ -127,6 +129,9 @@ mv_traj_observe (mv_traj *tr, double t, const double *G)
         for (int k = 0; k < MV_ALIGN_NKIND; k++)
           {
             double prev = tr->prev[k * mm + i * ms + j];
+            /* the other kind (router <-> expert), none for BOTH */
+            int ko = k == MV_ALIGN_ROUTER ? MV_ALIGN_EXPERT : k == MV_ALIGN_EXPERT
+                     ? MV_ALIGN_ROUTER : -1;
             for (int h = 0; h < MV_TRAJ_NTHR; h++)
               {
                 double *c = cross_at (tr, k, h, i, j);
@@ -134,15 +139,27 @@ mv_traj_observe (mv_traj *tr, double t, const double *G)
                 if (!isnan (*c) || a[k] < th)
                   continue;
                 /* first crossing: interpolate within the last step */
-                if (isnan (tr->t_prev) || prev >= th || a[k] == prev)
-                  *c = t;
-                else
-                  *c = tr->t_prev + (t - tr->t_prev) * (th - prev) / (a[k] - prev);
+                int at = isnan (tr->t_prev) || prev >= th || a[k] == prev;
+                double f = at ? 1 : (th - prev) / (a[k] - prev);
+                *c = at ? t : tr->t_prev + (t - tr->t_prev) * (th - prev) / (a[k] - prev);
+                if (ko >= 0)
+                  {
+                    double po = tr->prev[ko * mm + i * ms + j];
+                    tr->cross_other[c - tr->cross] = at ? a[ko] : po + f * (a[ko] - po);
+                  }
               }
             tr->prev[k * mm + i * ms + j] = a[k];
           }
       }
   tr->t_prev = t;
+}
+
+double
+mv_traj_crossing_other (const mv_traj *tr, int kind, size_t h, size_t i, size_t j)
+{
+  if (isnan (mv_traj_crossing (tr, kind, h, i, j)))
+    return NAN;
+  return tr->cross_other[cross_at (tr, kind, h, i, j) - tr->cross];
 }
 
 double

@@ -47,59 +47,81 @@ write_json (const char *dir, const char *name, json_t *doc)
   return write_buf (dir, name, &b);
 }
 
-/* the Gram columns of the CSV: names (row = NO_ROW), or the values at row */
-#define NO_ROW ((size_t) -1)
-static void
-gram_columns (const mv_traj *tr, mv_textbuf *b, size_t row)
+size_t
+mv_traj_csv_pairs (size_t m, size_t ms, size_t *kl)
 {
-  size_t m = tr->m, ms = tr->mstar, n = tr->n;
-  const double *G = row == NO_ROW ? NULL : mv_traj_gram (tr, row);
-  /* router and expert alignments with the teachers, then everything else
-   * that involves a student */
-  for (size_t i = 0; i < m; i++)
-    for (size_t j = 0; j < ms; j++)
-      G ? mv_textbuf_printf (b, ",%.17g", mv_traj_align (tr, row, MV_ALIGN_ROUTER, i, j))
-        : mv_textbuf_printf (b, ",router_%zu_%zu", i, j);
-  for (size_t i = 0; i < m; i++)
-    for (size_t j = 0; j < ms; j++)
-      G ? mv_textbuf_printf (b, ",%.17g", mv_traj_align (tr, row, MV_ALIGN_EXPERT, i, j))
-        : mv_textbuf_printf (b, ",expert_%zu_%zu", i, j);
+  size_t n = 2 * (m + ms), c = 0;
+  for (size_t e = 0; e < 2; e++)
+    for (size_t i = 0; i < m; i++)
+      for (size_t j = 0; j < ms; j++, c++)
+        if (kl)
+          kl[2 * c] = e * m + i, kl[2 * c + 1] = 2 * m + e * ms + j;
   for (size_t k = 0; k < 2 * m; k++)
     for (size_t l = k + 1; l < n; l++)
       {
         int tv = l >= 2 * m && l < 2 * m + ms, tw = l >= 2 * m + ms;
         if ((k < m && tv) || (k >= m && tw))
-          continue;            /* already written as alignments */
-        if (G)
-          {
-            mv_textbuf_printf (b, ",%.17g", G[k * n + l]);
-            continue;
-          }
-        const char *a = k < m ? "v" : "w";
-        size_t ka = k % m;
-        if (l < 2 * m)
-          mv_textbuf_printf (b, ",%s%zu.%s%zu", a, ka, l < m ? "v" : "w", l % m);
-        else
-          mv_textbuf_printf (b, ",%s%zu.%s*%zu", a, ka, tv ? "v" : "w", tv ? l - 2 * m : l - 2 * m - ms);
+          continue;            /* an alignment column */
+        if (kl)
+          kl[2 * c] = k, kl[2 * c + 1] = l;
+        c++;
       }
+  return c;
+}
+
+/* The name of Gram entry (k, l) as a CSV column. */
+static void
+pair_name (mv_textbuf *b, size_t k, size_t l, size_t m, size_t ms)
+{
+  if (l >= 2 * m && k < m && l < 2 * m + ms)
+    mv_textbuf_printf (b, ",router_%zu_%zu", k, l - 2 * m);
+  else if (k >= m && l >= 2 * m + ms)
+    mv_textbuf_printf (b, ",expert_%zu_%zu", k - m, l - 2 * m - ms);
+  else if (l < 2 * m)
+    mv_textbuf_printf (b, ",%s%zu.%s%zu", k < m ? "v" : "w", k % m, l < m ? "v" : "w", l % m);
+  else
+    {
+      int tv = l < 2 * m + ms;
+      mv_textbuf_printf (b, ",%s%zu.%s*%zu", k < m ? "v" : "w", k % m, tv ? "v" : "w",
+                         tv ? l - 2 * m : l - 2 * m - ms);
+    }
+}
+
+/* the Gram columns of the CSV: names (row = NO_ROW), or the values at row */
+#define NO_ROW ((size_t) -1)
+static void
+gram_columns (const mv_traj *tr, mv_textbuf *b, size_t row, const size_t *kl, size_t nc)
+{
+  const double *G = row == NO_ROW ? NULL : mv_traj_gram (tr, row);
+  for (size_t c = 0; c < nc; c++)
+    if (G)
+      mv_textbuf_printf (b, ",%.17g", G[kl[2 * c] * tr->n + kl[2 * c + 1]]);
+    else
+      pair_name (b, kl[2 * c], kl[2 * c + 1], tr->m, tr->mstar);
 }
 
 static int
 write_csv (const mv_traj *tr, const char *dir)
 {
+  size_t nc = mv_traj_csv_pairs (tr->m, tr->mstar, NULL);
+  size_t *kl = malloc (2 * nc * sizeof *kl);
+  if (!kl)
+    return mv_error_set (MV_ENOMEM, "%s/trajectory.csv: out of memory", dir);
+  mv_traj_csv_pairs (tr->m, tr->mstar, kl);
   mv_textbuf b = { 0 };
   mv_textbuf_printf (&b, "# moeverify trajectory: method %s, status %s%s%s\n", tr->method,
            STATUS[tr->status], tr->message[0] ? ": " : "", tr->message);
   mv_textbuf_printf (&b, "t,loss,grad_norm2,energy");
-  gram_columns (tr, &b, NO_ROW);
+  gram_columns (tr, &b, NO_ROW, kl, nc);
   mv_textbuf_printf (&b, "\n");
   for (size_t r = 0; r < tr->rows; r++)
     {
       mv_textbuf_printf (&b, "%.17g,%.17g,%.17g,%.17g", tr->t[r], tr->loss[r], tr->grad2[r],
                tr->energy[r]);
-      gram_columns (tr, &b, r);
+      gram_columns (tr, &b, r, kl, nc);
       mv_textbuf_printf (&b, "\n");
     }
+  free (kl);
   return write_buf (dir, "trajectory.csv", &b);
 }
 
@@ -202,6 +224,9 @@ write_events (const mv_traj *tr, const char *dir)
             json_object_set_new (e, "student", json_integer ((json_int_t) i));
             json_object_set_new (e, "teacher", json_integer ((json_int_t) j));
             json_object_set_new (e, "time", json_real (c));
+            double o = mv_traj_crossing_other (tr, k, (size_t) h, i, j);
+            if (!isnan (o))   /* the other alignment at that moment */
+              json_object_set_new (e, "other", json_real (o));
             json_array_append_new (cr, e);
           }
   json_object_set_new (doc, "crossings", cr);
