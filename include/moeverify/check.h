@@ -117,6 +117,12 @@ void mv_check_release (void);
 int mv_check_scan (mv_sweep_row **rows, size_t *n, const char *text,
                    const char *name, const mv_check_opts *o);
 void mv_check_scan_free (mv_sweep_row *rows, size_t n);
+/* A scan that keeps trajectories ("keep": "trajectories") has task t's
+ * trajectory directory (traj.h, mv_traj_read) at DIR/scans/NAME/tasks/t,
+ * DIR = o->dir (required then): whatever runs the scan puts it there, as
+ * `moeverify sweep --out DIR/scans/NAME` does.  Its path into buf. */
+void mv_check_scan_task_dir (char *buf, size_t len, const mv_check_opts *o,
+                             const char *name, size_t t);
 
 /* report.md and report.json for n results in dir (atomically). */
 int mv_check_report_write (const mv_check_result *r, size_t n,

@@ -272,7 +272,8 @@ many_d (many_data *md, size_t a, size_t ns, const mv_check_opts *o, double *wall
   int s = MV_OK;
   for (size_t k = 0; k < ns && !s; k++)
     tmax = fmax (tmax, predict (pg[k], pg[ns + k], d, seed0 + (unsigned) k, &s));
-  char *text = s ? NULL : mv_claim_scan_text (d, NULL, 0, seed0, ns, 2 * tmax, 16, "escaped");
+  mv_claim_scan sc = { d, NULL, 0, seed0, ns, 2 * tmax, 16, "escaped", NULL, 0 };
+  char *text = s ? NULL : mv_claim_scan_text (&sc);
   char name[32];
   mv_sweep_row *rows = NULL;
   size_t n = 0;

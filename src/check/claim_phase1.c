@@ -125,8 +125,9 @@ static int
 t1_at_d (mv_check_result *res, t1_data *t, size_t a, size_t ns, const mv_check_opts *o)
 {
   size_t d = (size_t) pow (10, 2 + a), n = 0, k0 = t->n, cens = 0;
-  char name[32], *text = mv_claim_scan_text (d, NULL, 0, (unsigned) (1000 * a + 2), ns,
-                                             20 * sqrt ((double) d), 8, "first_recovery");
+  mv_claim_scan sc = { d, NULL, 0, (unsigned) (1000 * a + 2), ns, 20 * sqrt ((double) d), 8,
+                       "first_recovery", NULL, 0 };
+  char name[32], *text = mv_claim_scan_text (&sc);
   mv_sweep_row *rows = NULL;
   snprintf (name, sizeof name, "phase1-d%zu", d);
   int s = text ? mv_claim_scan_run (&rows, &n, text, name, o) : MV_ENOMEM;

@@ -1,11 +1,11 @@
-/* The flows shared by the trajectory claims (claim_runs.h): run once per
- * setting, cached for the process. */
+/* The flows shared by the trajectory claims (claim_runs.h): scans that
+ * keep their trajectories, read back once per process and cached. */
 #include "check/claim_runs.h"
 
 #include "base/textbuf.h"
 #include <moeverify/error.h>
 #include <moeverify/flow.h>
-#include <moeverify/problem.h>
+#include <moeverify/traj.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -25,42 +25,6 @@ const char *const mv_term_names[MV_TRAJ_NSTATE] = {
 static mv_claim_run **cache;
 static size_t ncache, ccache;
 
-/* ------------------------------------------------ the guided observer */
-
-typedef struct {
-  mv_claim_run *run;
-  double *pr, *pe, tp;     /* router, expert alignments at the last step */
-  int started;
-} guide_ctx;
-
-static int
-guide_observe (void *ctx, const mv_obs_point *pt)
-{
-  guide_ctx *g = ctx;
-  if (pt->kind != MV_OBS_STEP)
-    return MV_OK;
-  size_t m = pt->m, ms = pt->mstar;
-  for (size_t i = 0; i < m; i++)
-    for (size_t j = 0; j < ms; j++)
-      {
-        size_t k = i * ms + j;
-        double r = mv_obs_align (pt, MV_ALIGN_ROUTER, i, j);
-        double e = mv_obs_align (pt, MV_ALIGN_EXPERT, i, j);
-        if (isnan (g->run->guide_t[k]) && r >= 0.5)
-          {
-            /* first step at or past 0.5: interpolate linearly from the
-             * previous step (none at t = 0: take the point itself) */
-            double f = (g->started && r > g->pr[k]) ? (0.5 - g->pr[k]) / (r - g->pr[k]) : 1;
-            g->run->guide_e[k] = g->started ? g->pe[k] + f * (e - g->pe[k]) : e;
-            g->run->guide_t[k] = g->started ? g->tp + f * (pt->t - g->tp) : pt->t;
-          }
-        g->pr[k] = r, g->pe[k] = e;
-      }
-  g->tp = pt->t;
-  g->started = 1;
-  return MV_OK;
-}
-
 /* ------------------------------------------------------------ one run */
 
 static void
@@ -74,63 +38,50 @@ run_free (mv_claim_run *r)
   free (r);
 }
 
+/* A run from its trajectory directory: the record, G(0) (row 0, t = 0),
+ * the raw norms, and per pair the expert alignment when the router
+ * alignment first reaches 0.5 (interpolated within the step, traj.h). */
 static int
-run_flow (mv_claim_run *r, const mv_check_opts *o)
+run_load (mv_claim_run *r, const char *dir)
 {
-  char spec[512];
-  snprintf (spec, sizeof spec,
-            "{\"d\": %zu, \"teacher\": {\"m\": %d, \"init\": {\"kind\": \"orthonormal\", "
-            "\"seed\": %d}}, \"student\": {\"m\": %d, \"init\": {\"kind\": \"gaussian\", "
-            "\"seed\": %u}}}", r->d, MSTAR, TEACHER_SEED, M, r->seed);
-  mv_problem pb;
-  int s = mv_problem_parse (&pb, spec, "claim-run");
+  int s = mv_traj_read (&r->tr, dir);
   if (s)
     return s;
-  size_t n = 2 * (M + MSTAR), np = (size_t) M * MSTAR;
+  const mv_traj *tr = &r->tr;
+  size_t n = tr->n, m = tr->m, ms = tr->mstar;
+  if (!tr->rows || tr->t[0] != 0 || tr->status != MV_TRAJ_DONE)
+    return mv_error_set (MV_ENOCONV, "claim run d = %zu seed %u (%s): %s", r->d, r->seed, dir,
+                         tr->message[0] ? tr->message : "no complete run recorded");
   r->G0 = malloc (n * n * sizeof *r->G0);
   r->norms = malloc (n * sizeof *r->norms);
-  r->guide_e = malloc (np * sizeof *r->guide_e);
-  r->guide_t = malloc (np * sizeof *r->guide_t);
-  double *pr = malloc (2 * np * sizeof *pr);
-  if (!r->G0 || !r->norms || !r->guide_e || !r->guide_t || !pr)
-    s = mv_error_set (MV_ENOMEM, "claim runs: out of memory");
-  for (size_t k = 0; !s && k < np; k++)
-    r->guide_e[k] = r->guide_t[k] = NAN;
-  if (!s)
-    s = mv_traj_init (&r->tr, M, MSTAR);
-  /* seed 2 at d = 1000 is tests/data/example_paper.json: its vectors' Gram
-   * matrix, so the known results are reproduced; the others sampled */
-  int mode = r->d == 1000 && r->seed == FIRST_SEED ? MV_GRAM0_VECTORS : MV_GRAM0_SAMPLE;
-  if (!s)
-    s = mv_flow_gram0 (r->G0, r->norms, r->tr.init, sizeof r->tr.init, &pb, mode);
-  if (!s)
-    {
-      guide_ctx g = { r, pr, pr + np, 0, 0 };
-      mv_observer obs = { "guided", guide_observe, NULL, &g };
-      mv_flow_params p;
-      mv_flow_params_default (&p);
-      p.t_end = r->t_end;
-      p.observers = &obs;
-      p.n_observers = 1;
-      s = mv_flow_reduced (&r->tr, r->G0, r->norms, M, MSTAR, pb.noise_var, &p);
-      if (!s && r->tr.status != MV_TRAJ_DONE)
-        s = mv_error_set (MV_ENOCONV, "claim run d = %zu seed %u: flow stopped at t = %g: %s",
-                          r->d, r->seed, r->tr.t[r->tr.rows - 1], r->tr.message);
-    }
-  (void) o;
-  free (pr);
-  mv_problem_clear (&pb);
-  return s;
+  r->guide_e = malloc (m * ms * sizeof *r->guide_e);
+  r->guide_t = malloc (m * ms * sizeof *r->guide_t);
+  if (!r->G0 || !r->norms || !r->guide_e || !r->guide_t)
+    return mv_error_set (MV_ENOMEM, "claim runs: out of memory");
+  memcpy (r->G0, mv_traj_gram (tr, 0), n * n * sizeof *r->G0);
+  memcpy (r->norms, tr->norms0, n * sizeof *r->norms);
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < ms; j++)
+      {
+        r->guide_t[i * ms + j] = mv_traj_crossing (tr, MV_ALIGN_ROUTER, MV_TRAJ_THR_50, i, j);
+        r->guide_e[i * ms + j] = mv_traj_crossing_other (tr, MV_ALIGN_ROUTER, MV_TRAJ_THR_50,
+                                                         i, j);
+      }
+  return MV_OK;
 }
 
-/* The cached run of (d, seed, t_end), made if missing. */
-static int
-run_get (mv_claim_run **out, size_t d, unsigned seed, double t_end,
-         const mv_check_opts *o)
+static mv_claim_run *
+cache_find (size_t d, unsigned seed, double t_end)
 {
   for (size_t k = 0; k < ncache; k++)
     if (cache[k]->d == d && cache[k]->seed == seed && cache[k]->t_end == t_end)
-      return *out = cache[k], MV_OK;
+      return cache[k];
+  return NULL;
+}
+
+static int
+cache_add (mv_claim_run *r)
+{
   if (ncache == ccache)
     {
       size_t c = ccache ? 2 * ccache : 16;
@@ -139,19 +90,71 @@ run_get (mv_claim_run **out, size_t d, unsigned seed, double t_end,
         return mv_error_set (MV_ENOMEM, "claim runs: out of memory");
       cache = nc, ccache = c;
     }
-  mv_claim_run *r = calloc (1, sizeof *r);
-  if (!r)
-    return mv_error_set (MV_ENOMEM, "claim runs: out of memory");
-  r->d = d, r->seed = seed, r->t_end = t_end;
-  int s = run_flow (r, o);
-  if (s)
-    {
-      run_free (r);
-      return s;
-    }
   cache[ncache++] = r;
-  *out = r;
   return MV_OK;
+}
+
+/* One scan of runs (seeds seed0 .. seed0 + ns - 1 at d to t_end, G(0) as
+ * gram0 says) into the cache, unless every run is there. */
+static int
+scan_runs (size_t d, double t_end, unsigned seed0, size_t ns, const char *gram0,
+           const mv_check_opts *o)
+{
+  size_t k = 0;
+  while (k < ns && cache_find (d, seed0 + (unsigned) k, t_end))
+    k++;
+  if (k == ns)
+    return MV_OK;
+  mv_claim_scan sc = { d, NULL, 0, seed0, ns, t_end, 0, NULL, gram0, 1 };
+  char name[64], dir[4096], *text = mv_claim_scan_text (&sc);
+  snprintf (name, sizeof name, "runs-d%zu-t%g%s", d, t_end,
+            !strcmp (gram0, "vectors") ? "-vectors" : "");
+  mv_sweep_row *rows = NULL;
+  size_t n = 0;
+  int s = text ? mv_claim_scan_run (&rows, &n, text, name, o) : MV_ENOMEM;
+  for (size_t t = 0; !s && t < n; t++)
+    {
+      unsigned seed = seed0 + (unsigned) t;
+      if (cache_find (d, seed, t_end))
+        continue;
+      mv_claim_run *r = calloc (1, sizeof *r);
+      if (!r)
+        {
+          s = mv_error_set (MV_ENOMEM, "claim runs: out of memory");
+          break;
+        }
+      r->d = d, r->seed = seed, r->t_end = t_end;
+      mv_check_scan_task_dir (dir, sizeof dir, o, name, t);
+      if ((s = run_load (r, dir)) || (s = cache_add (r)))
+        run_free (r);
+    }
+  mv_check_scan_free (rows, n);
+  free (text);
+  return s;
+}
+
+/* The runs of (d, t_end): seed 2 at d = 1000 is tests/data/example_paper.json,
+ * so it starts from its vectors' Gram matrix (its own scan) and the known
+ * results are reproduced; the other seeds from a sampled G(0). */
+static int
+setting_runs (size_t d, double t_end, unsigned seeds, const mv_check_opts *o)
+{
+  unsigned first = FIRST_SEED;
+  int s = MV_OK;
+  if (d == 1000)
+    s = scan_runs (d, t_end, first++, 1, "vectors", o), seeds--;
+  if (seeds)
+    {
+      /* every scan asked for before a failure counts (--plan) */
+      char msg[512];
+      snprintf (msg, sizeof msg, "%s", mv_error_message ());
+      int s2 = scan_runs (d, t_end, first, seeds, "sample", o);
+      if (s)
+        mv_error_set (s, "%s", msg);
+      else
+        s = s2;
+    }
+  return s;
 }
 
 void
@@ -186,23 +189,23 @@ mv_claim_runs_get (const mv_claim_run ***runs, size_t *n, const mv_check_opts *o
   double te[2];
   unsigned seeds;
   size_t nd = settings (o, d, te, &seeds), total = nd * seeds, k = 0;
+  int s = MV_OK;
+  char first[512] = "";
+  for (size_t a = 0; a < nd; a++)   /* every scan asked for (--plan) */
+    {
+      int sa = setting_runs (d[a], te[a], seeds, o);
+      if (sa && !s)
+        s = sa, snprintf (first, sizeof first, "%s", mv_error_message ());
+    }
+  if (s)
+    return mv_error_set (s, "%s", first);
   const mv_claim_run **l = realloc (list, total * sizeof *l);
   if (!l)
     return mv_error_set (MV_ENOMEM, "claim runs: out of memory");
   list = l;
   for (size_t a = 0; a < nd; a++)
-    for (unsigned s = 0; s < seeds; s++, k++)
-      {
-        mv_claim_run *r = NULL;
-        if (o->progress)
-          o->progress (o->progress_ctx, "flows", (double) k / total);
-        int st = run_get (&r, d[a], FIRST_SEED + s, te[a], o);
-        if (st)
-          return st;
-        list[k] = r;
-      }
-  if (o->progress)
-    o->progress (o->progress_ctx, "flows", 1.0);
+    for (unsigned q = 0; q < seeds; q++)
+      list[k++] = cache_find (d[a], FIRST_SEED + q, te[a]);
   *runs = list, *n = total;
   return MV_OK;
 }
@@ -217,7 +220,8 @@ mv_claim_runs_describe (char *buf, size_t len, const mv_check_opts *o)
   int w = snprintf (buf, len, "paper shape m* = %d, m = %d; teacher orthonormal seed %d, "
                     "student gaussian seeds %d..%u; reduced flow (rk8pd, rtol 1e-9) from a "
                     "sampled G(0) (seed %d at d = 1000: the vectors' Gram matrix, "
-                    "tests/data/example_paper.json); d = %zu to t = %g", MSTAR, M, TEACHER_SEED, FIRST_SEED,
+                    "tests/data/example_paper.json), run as scans runs-d<d>-t<t> (report "
+                    "directory, scans/); d = %zu to t = %g", MSTAR, M, TEACHER_SEED, FIRST_SEED,
                     FIRST_SEED + seeds - 1, FIRST_SEED, d[0], te[0]);
   if (nd > 1 && w > 0 && (size_t) w < len)
     snprintf (buf + w, len - w, ", d = %zu to t = %g", d[1], te[1]);
@@ -275,27 +279,31 @@ mv_claim_quantiles (double *x, size_t n, double *mn, double *med, double *mx)
 /* ------------------------------------------------------------ scans */
 
 char *
-mv_claim_scan_text (size_t d, const unsigned *ms, size_t nm, unsigned seed0, size_t ns,
-                    double t_end, size_t n_out, const char *stop)
+mv_claim_scan_text (const mv_claim_scan *sc)
 {
   mv_textbuf b;
   mv_textbuf_init (&b);
   mv_textbuf_printf (&b, "{\"base\": {\"d\": %zu, \"teacher\": {\"m\": %d, \"init\": "
                      "{\"kind\": \"orthonormal\", \"seed\": %d}}, \"student\": {\"m\": %d, "
                      "\"init\": {\"kind\": \"gaussian\", \"seed\": %u}}},\n \"grid\": {",
-                     d, MSTAR, TEACHER_SEED, M, seed0);
-  if (nm)
+                     sc->d, MSTAR, TEACHER_SEED, M, sc->seed0);
+  if (sc->nm)
     {
       mv_textbuf_puts (&b, "\"student.m\": [");
-      for (size_t k = 0; k < nm; k++)
-        mv_textbuf_printf (&b, "%s%u", k ? ", " : "", ms[k]);
+      for (size_t k = 0; k < sc->nm; k++)
+        mv_textbuf_printf (&b, "%s%u", k ? ", " : "", sc->ms[k]);
       mv_textbuf_puts (&b, "], ");
     }
   mv_textbuf_printf (&b, "\"student.init.seed\": {\"from\": %u, \"to\": %u}},\n \"run\": "
-                     "{\"method\": \"reduced\", \"gram0\": \"sample\", \"t_end\": %.17g, "
-                     "\"n_out\": %zu", seed0, seed0 + (unsigned) ns - 1, t_end, n_out);
-  if (stop)
-    mv_textbuf_printf (&b, ", \"stop\": \"%s\"", stop);
+                     "{\"method\": \"reduced\", \"gram0\": \"%s\", \"t_end\": %.17g",
+                     sc->seed0, sc->seed0 + (unsigned) sc->ns - 1,
+                     sc->gram0 ? sc->gram0 : "sample", sc->t_end);
+  if (sc->n_out)
+    mv_textbuf_printf (&b, ", \"n_out\": %zu", sc->n_out);
+  if (sc->stop)
+    mv_textbuf_printf (&b, ", \"stop\": \"%s\"", sc->stop);
+  if (sc->keep)
+    mv_textbuf_puts (&b, ", \"keep\": \"trajectories\"");
   mv_textbuf_puts (&b, "}}\n");
   if (!mv_textbuf_ok (&b))
     {

@@ -1,8 +1,10 @@
-/* The flows shared by the trajectory claims (guided, sequential, terminal):
- * the paper shape (m* = 5, m = 25), teacher orthonormal seed 1, student
- * gaussian seeds 2, 3, ..., reduced flow from a sampled G(0).  Each setting
- * (d, seed, t_end) is integrated once per process and cached, so the three
- * claims of one `moeverify check` read the same runs. */
+/* The flows shared by the trajectory claims (guided, sequential, terminal,
+ * phase1, prune): the paper shape (m* = 5, m = 25), teacher orthonormal
+ * seed 1, student gaussian seeds 2, 3, ..., reduced flow.  They are scans
+ * (check.h) that keep their trajectories, runs-d<d>-t<t_end>[-vectors],
+ * read back (mv_traj_read) once per process and cached, so the claims of
+ * one `moeverify check` read the same runs and a --full check can run them
+ * on every core or a cluster. */
 #ifndef MV_CHECK_CLAIM_RUNS_H
 #define MV_CHECK_CLAIM_RUNS_H
 
@@ -25,7 +27,8 @@ typedef struct {
 /* The runs of level o->level (quick: d = 1000, 2 seeds, t_end 150;
  * default: 6 seeds, t_end 300; full: 20 seeds, d = 1000 (t_end 300) and
  * d = 10^4 (t_end 1000)); o->seeds overrides the seed count.  *runs points
- * into the cache (valid until the process ends). */
+ * into the cache (valid until mv_check_release).  Needs o->dir (the
+ * trajectories are kept under it). */
 int mv_claim_runs_get (const mv_claim_run ***runs, size_t *n,
                        const mv_check_opts *o);
 /* A one-line description of the settings, for the result's method. */
@@ -51,13 +54,26 @@ int mv_claim_terminal_plots (mv_check_result *res, const mv_claim_run **runs,
                              size_t nr, const mv_check_opts *o);
 
 /* A scan of the paper shape (teacher orthonormal seed 1, m* = 5, gaussian
- * students) at dimension d as a sweep file's text: grid over student.m
- * (the nm values of ms; nm = 0: m = 25) and student.init.seed from seed0
- * to seed0 + ns - 1; reduced flow from a sampled G(0) to t_end with n_out
- * output rows and stop rule stop (NULL: none).  malloc'd (NULL: out of
- * memory, message set). */
-char *mv_claim_scan_text (size_t d, const unsigned *ms, size_t nm, unsigned seed0,
-                          size_t ns, double t_end, size_t n_out, const char *stop);
+ * students) at dimension d: grid over student.m (the nm values of ms;
+ * nm = 0: m = 25) and student.init.seed from seed0 to seed0 + ns - 1;
+ * reduced flow from G(0) made as gram0 says (NULL: "sample") to t_end with
+ * n_out output rows (0: the flow's default), stop rule stop (NULL: none),
+ * trajectories kept if keep. */
+typedef struct {
+  size_t d;
+  const unsigned *ms;
+  size_t nm;
+  unsigned seed0;
+  size_t ns;
+  double t_end;
+  size_t n_out;
+  const char *stop, *gram0;
+  int keep;
+} mv_claim_scan;
+
+/* The scan as a sweep file's text, malloc'd (NULL: out of memory, message
+ * set). */
+char *mv_claim_scan_text (const mv_claim_scan *sc);
 /* Run scan text named name (mv_check_scan) and fail, naming the task, if
  * any task failed. */
 int mv_claim_scan_run (mv_sweep_row **rows, size_t *n, const char *text, const char *name,

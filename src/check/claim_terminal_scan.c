@@ -61,8 +61,8 @@ static int
 one_setting (mv_check_result *res, const term_setting *st, const mv_check_opts *o, char *tab,
              size_t len)
 {
-  char name[32], *text = mv_claim_scan_text (st->d, st->m, st->nm, 2, st->seeds, st->t_end,
-                                             8, NULL);
+  mv_claim_scan sc = { st->d, st->m, st->nm, 2, st->seeds, st->t_end, 8, NULL, NULL, 0 };
+  char name[32], *text = mv_claim_scan_text (&sc);
   mv_sweep_row *rows = NULL;
   size_t n = 0;
   snprintf (name, sizeof name, "terminal-d%zu", st->d);
