@@ -496,6 +496,42 @@ START_TEST (t_observer_stop)
 }
 END_TEST
 
+/* A stopping rule (MV_OBS_STOP) at an event step ends the run complete,
+ * with a last row at that step and the rule named; the states up to there
+ * are those of the run without it. */
+static int
+stop_at_t (void *ctx, const mv_obs_point *pt)
+{
+  return pt->t >= *(double *) ctx ? MV_OBS_STOP : MV_OK;
+}
+
+START_TEST (t_observer_stop_rule)
+{
+  mv_problem pb;
+  mv_traj tr, plain;
+  mv_sgd_params p;
+  random_problem (&pb, 6, 2, 1, 0.0, 23);
+  mv_sgd_params_default (&p);
+  p.lr = 1e-2, p.steps = 400, p.batch = 8, p.n_out = 15;
+  ck_assert_int_eq (run (&plain, &pb, &p), MV_OK);
+  double t_stop = 1.0;
+  mv_observer obs = { "at-one", stop_at_t, NULL, &t_stop };
+  p.observers = &obs, p.n_observers = 1;
+  ck_assert_int_eq (run (&tr, &pb, &p), MV_OK);
+  ck_assert_int_eq (tr.status, MV_TRAJ_DONE);
+  ck_assert_msg (strstr (tr.message, "stopped by at-one at t ="), "message: %s", tr.message);
+  double tl = tr.t[tr.rows - 1];
+  ck_assert_msg (tl >= t_stop && tl < 1.2 && tr.steps < p.steps, "last row t = %.17g, %lu steps",
+                 tl, tr.steps);
+  for (size_t r = 0; r + 1 < tr.rows; r++)
+    ck_assert_msg (tr.t[r] == plain.t[r] && tr.loss[r] == plain.loss[r],
+                   "row %zu: t %.17g vs %.17g, loss %.17g vs %.17g", r, tr.t[r], plain.t[r],
+                   tr.loss[r], plain.loss[r]);
+  mv_traj_clear (&tr), mv_traj_clear (&plain);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
 /* ------------------------------------------------------------ exact */
 
 START_TEST (t_determinism)
@@ -951,6 +987,7 @@ main (void)
   tcase_add_test (tc, t_failure);
   tcase_add_test (tc, t_observers);
   tcase_add_test (tc, t_observer_stop);
+  tcase_add_test (tc, t_observer_stop_rule);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("exact");
