@@ -394,47 +394,6 @@ law_bins (mv_check_result *r, const many_data *md, size_t lmin, char *tab, size_
   return judged ? k0 : NBIN;
 }
 
-/* Escape time against d (log-log): runs, their predictions, the fit and
- * a sqrt(d) reference through the fit at the smallest d. */
-static int
-plot_d (mv_check_result *r, const mv_check_opts *o, const many_data *md, double c0,
-        double c1)
-{
-  size_t n = md->nrun;
-  double *x = malloc (6 * n * sizeof *x), *y = x + 2 * n, *p = x + 4 * n;
-  if (!x)
-    return mv_error_set (MV_ENOMEM, "escape: out of memory");
-  for (size_t k = 0; k < n; k++)   /* NAN between points: isolated dots */
-    {
-      x[2 * k] = pow (10, md->logd[k]), x[2 * k + 1] = NAN;
-      y[2 * k] = pow (10, md->logT[k]), y[2 * k + 1] = NAN;
-      p[2 * k] = pow (10, md->logP[k]), p[2 * k + 1] = NAN;
-    }
-  double lo = md->logd[0], hi = md->logd[n - 1];
-  double fx[2] = { pow (10, lo), pow (10, hi) };
-  double fy[2] = { pow (10, c0 + c1 * lo), pow (10, c0 + c1 * hi) };
-  double ry[2] = { fy[0], fy[0] * pow (10, 0.5 * (hi - lo)) };
-  char lab[64], path[4096];
-  snprintf (lab, sizeof lab, "fit: T ~ d^%.3f", c1);
-  mv_plot *pl = mv_plot_alloc ("First escape (expert alignment 0.5), m* = 5, m = 25",
-                               "d", "first escape time T");
-  int s = !pl ? mv_error_set (MV_ENOMEM, "escape: out of memory") : mv_plot_set_log (pl, 1, 1);
-  if (!s)
-    s = mv_plot_add_series (pl, "measured (runs)", x, y, 2 * n, NULL, 0, 0);
-  if (!s)
-    s = mv_plot_add_series (pl, "isolated-pair prediction", x, p, 2 * n, NULL, 0, 0);
-  if (!s)
-    s = mv_plot_add_series (pl, lab, fx, fy, 2, NULL, 0, 0);
-  if (!s)
-    s = mv_plot_add_series (pl, "sqrt(d) reference", fx, ry, 2, "grey", 0, 1);
-  snprintf (path, sizeof path, "%s/escape_vs_d.svg", o->dir ? o->dir : ".");
-  if (!s && !(s = mv_plot_write (pl, path)))
-    s = mv_check_plot_add (r, "escape_vs_d.svg");
-  mv_plot_free (pl);
-  free (x);
-  return s;
-}
-
 /* measured/predicted against the relative gap; a censored teacher at its
  * lower bound horizon/predicted. */
 static int
@@ -483,7 +442,9 @@ part_exponent (mv_check_result *r, const mv_check_opts *o, const many_data *md, 
   if (!s)
     s = mv_claim_fit_exponent (md->logd, md->logP, md->nrun, &p1, &ph, &p0, "escape");
   if (!s)
-    s = plot_d (r, o, md, c0, c1);
+    s = mv_claim_plot_vs_d (r, o, "escape_vs_d.svg", "First escape (expert alignment 0.5), "
+                            "m* = 5, m = 25", "first escape time T", md->logd, md->logT,
+                            md->logP, "isolated-pair prediction", md->nrun, c0, c1);
   if (s)
     return -s;
   mv_check_measure_add (r, "d-exponent of first escape", c1, 0.5, h - fabs (c1 - 0.5),

@@ -184,6 +184,10 @@ t1_scaling (mv_check_result *res, const mv_check_opts *o, int *sv, char *st, siz
                                 "runs (%zu without recovery left out); 95 %% interval [%.3f, "
                                 "%.3f]; margin = 0.5 - lower end", 1 + scan_nd (o), t->n,
                                 t->cens, c1 - h, c1 + h);
+      if (!s)
+        s = mv_claim_plot_vs_d (res, o, "phase1_t1_vs_d.svg", "First recovery T_1 (router and "
+                                "expert alignment 0.9), m* = 5, m = 25", "T_1", t->x, t->y,
+                                NULL, NULL, t->n, c0, c1);
       *sv = c1 - h <= 0.5 ? MV_CHECK_HOLDS : MV_CHECK_FAILS;
       snprintf (st, len, "T_1 grows like d^%.3f (95 %% interval [%.3f, %.3f]): %s.", c1,
                 c1 - h, c1 + h, c1 - h > 0.5 ? "faster than sqrt(d) -- FAILS"

@@ -153,3 +153,46 @@ mv_claim_terminal_plots (mv_check_result *res, const mv_claim_run **runs, size_t
   int s = fractions_plot (res, runs, nr, o);
   return s ? s : phases_plot (res, runs, nr, o);
 }
+
+int
+mv_claim_plot_vs_d (mv_check_result *r, const mv_check_opts *o, const char *file,
+                    const char *title, const char *ylabel, const double *logd,
+                    const double *logy, const double *logp, const char *plabel, size_t n,
+                    double c0, double c1)
+{
+  if (!n)
+    return MV_OK;
+  double *x = malloc (6 * n * sizeof *x), *y = x + 2 * n, *p = x + 4 * n;
+  if (!x)
+    return mv_error_set (MV_ENOMEM, "%s: out of memory", file);
+  for (size_t k = 0; k < n; k++)   /* NAN between points: isolated dots */
+    {
+      x[2 * k] = pow (10, logd[k]), x[2 * k + 1] = NAN;
+      y[2 * k] = pow (10, logy[k]), y[2 * k + 1] = NAN;
+      p[2 * k] = logp ? pow (10, logp[k]) : NAN, p[2 * k + 1] = NAN;
+    }
+  double lo = logd[0], hi = logd[0];
+  for (size_t k = 1; k < n; k++)
+    lo = fmin (lo, logd[k]), hi = fmax (hi, logd[k]);
+  double fx[2] = { pow (10, lo), pow (10, hi) };
+  double fy[2] = { pow (10, c0 + c1 * lo), pow (10, c0 + c1 * hi) };
+  double ry[2] = { fy[0], fy[0] * pow (10, 0.5 * (hi - lo)) };
+  char lab[64], path[4096];
+  snprintf (lab, sizeof lab, "fit: ~ d^%.3f", c1);
+  mv_plot *pl = mv_plot_alloc (title, "d", ylabel);
+  int s = !pl ? mv_error_set (MV_ENOMEM, "%s: out of memory", file) : mv_plot_set_log (pl, 1, 1);
+  if (!s)
+    s = mv_plot_add_series (pl, "measured (runs)", x, y, 2 * n, NULL, 0, 0);
+  if (!s && logp)
+    s = mv_plot_add_series (pl, plabel, x, p, 2 * n, NULL, 0, 0);
+  if (!s)
+    s = mv_plot_add_series (pl, lab, fx, fy, 2, NULL, 0, 0);
+  if (!s)
+    s = mv_plot_add_series (pl, "sqrt(d) reference", fx, ry, 2, "grey", 0, 1);
+  snprintf (path, sizeof path, "%s/%s", o->dir ? o->dir : ".", file);
+  if (!s && !(s = mv_plot_write (pl, path)))
+    s = mv_check_plot_add (r, file);
+  mv_plot_free (pl);
+  free (x);
+  return s;
+}

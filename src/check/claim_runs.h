@@ -90,6 +90,14 @@ int mv_claim_fit_exponent (const double *x, const double *y, size_t n, double *c
 int mv_claim_terminal_scan (mv_check_result *res, const mv_check_opts *o, char *tab,
                             size_t len);
 
+/* A log-log plot against d into o->dir/file: the runs (log10 d, log10 y),
+ * optional predictions logp (NULL: none) labelled plabel, the fit
+ * 10^(c0 + c1 log10 d) and a sqrt(d) reference through the fit's left end. */
+int mv_claim_plot_vs_d (mv_check_result *r, const mv_check_opts *o, const char *file,
+                        const char *title, const char *ylabel, const double *logd,
+                        const double *logy, const double *logp, const char *plabel,
+                        size_t n, double c0, double c1);
+
 /* Statistics helpers: sorts x in place. */
 void mv_claim_quantiles (double *x, size_t n, double *mn, double *med,
                          double *mx);
