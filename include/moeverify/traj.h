@@ -95,6 +95,16 @@ int mv_traj_state (const mv_traj *tr, size_t row, size_t j);
  * "not_escaped", "escaping"); NULL out of range. */
 const char *mv_traj_state_name (int state);
 
+/* The Gram entries trajectory.csv has after t, loss, grad_norm2, energy,
+ * in column order: router alignments (v_i, v*_j), expert alignments
+ * (w_i, w*_j), then every other pair (k < l) with a student k.  Index
+ * pairs into kl (2 per column; may be NULL); returns their number. */
+size_t mv_traj_gram_columns (size_t m, size_t mstar, size_t *kl);
+/* The column name of Gram entry (k, l) ("router_0_1", "expert_2_0",
+ * "v0.w3", "w1.v*0", ...) into buf. */
+void mv_traj_gram_column_name (char *buf, size_t len, size_t k, size_t l, size_t m,
+                               size_t mstar);
+
 /* Read a directory written by mv_traj_write back into tr (initialised
  * here for the m, m* it records): every row bit for bit (the files print
  * 17 digits), the Gram block of the teachers from run.json's final

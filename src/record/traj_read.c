@@ -107,14 +107,14 @@ read_csv (mv_traj *tr, const double *G0, size_t rows, const char *dir)
 {
   char path[4096];
   snprintf (path, sizeof path, "%s/trajectory.csv", dir);
-  size_t len, n = tr->n, nc = mv_traj_csv_pairs (tr->m, tr->mstar, NULL), line_no = 0;
+  size_t len, n = tr->n, nc = mv_traj_gram_columns (tr->m, tr->mstar, NULL), line_no = 0;
   char *text = mv_io_read_file (path, &len);
   size_t *kl = malloc (2 * nc * sizeof *kl);
   double *v = malloc ((nc + 4) * sizeof *v), *G = malloc (n * n * sizeof *G);
   int s = !text ? MV_EIO : !kl || !v || !G ? mv_error_set (MV_ENOMEM, "%s: out of memory", path)
           : MV_OK;
   if (!s)
-    mv_traj_csv_pairs (tr->m, tr->mstar, kl), memcpy (G, G0, n * n * sizeof *G);
+    mv_traj_gram_columns (tr->m, tr->mstar, kl), memcpy (G, G0, n * n * sizeof *G);
   int header = 1;
   for (char *p = text, *e; !s && p && *p; p = e ? e + 1 : NULL)
     {

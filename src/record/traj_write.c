@@ -48,7 +48,7 @@ write_json (const char *dir, const char *name, json_t *doc)
 }
 
 size_t
-mv_traj_csv_pairs (size_t m, size_t ms, size_t *kl)
+mv_traj_gram_columns (size_t m, size_t ms, size_t *kl)
 {
   size_t n = 2 * (m + ms), c = 0;
   for (size_t e = 0; e < 2; e++)
@@ -69,21 +69,20 @@ mv_traj_csv_pairs (size_t m, size_t ms, size_t *kl)
   return c;
 }
 
-/* The name of Gram entry (k, l) as a CSV column. */
-static void
-pair_name (mv_textbuf *b, size_t k, size_t l, size_t m, size_t ms)
+void
+mv_traj_gram_column_name (char *buf, size_t len, size_t k, size_t l, size_t m, size_t ms)
 {
   if (l >= 2 * m && k < m && l < 2 * m + ms)
-    mv_textbuf_printf (b, ",router_%zu_%zu", k, l - 2 * m);
+    snprintf (buf, len, "router_%zu_%zu", k, l - 2 * m);
   else if (k >= m && l >= 2 * m + ms)
-    mv_textbuf_printf (b, ",expert_%zu_%zu", k - m, l - 2 * m - ms);
+    snprintf (buf, len, "expert_%zu_%zu", k - m, l - 2 * m - ms);
   else if (l < 2 * m)
-    mv_textbuf_printf (b, ",%s%zu.%s%zu", k < m ? "v" : "w", k % m, l < m ? "v" : "w", l % m);
+    snprintf (buf, len, "%s%zu.%s%zu", k < m ? "v" : "w", k % m, l < m ? "v" : "w", l % m);
   else
     {
       int tv = l < 2 * m + ms;
-      mv_textbuf_printf (b, ",%s%zu.%s*%zu", k < m ? "v" : "w", k % m, tv ? "v" : "w",
-                         tv ? l - 2 * m : l - 2 * m - ms);
+      snprintf (buf, len, "%s%zu.%s*%zu", k < m ? "v" : "w", k % m, tv ? "v" : "w",
+                tv ? l - 2 * m : l - 2 * m - ms);
     }
 }
 
@@ -97,17 +96,21 @@ gram_columns (const mv_traj *tr, mv_textbuf *b, size_t row, const size_t *kl, si
     if (G)
       mv_textbuf_printf (b, ",%.17g", G[kl[2 * c] * tr->n + kl[2 * c + 1]]);
     else
-      pair_name (b, kl[2 * c], kl[2 * c + 1], tr->m, tr->mstar);
+      {
+        char name[64];
+        mv_traj_gram_column_name (name, sizeof name, kl[2 * c], kl[2 * c + 1], tr->m, tr->mstar);
+        mv_textbuf_printf (b, ",%s", name);
+      }
 }
 
 static int
 write_csv (const mv_traj *tr, const char *dir)
 {
-  size_t nc = mv_traj_csv_pairs (tr->m, tr->mstar, NULL);
+  size_t nc = mv_traj_gram_columns (tr->m, tr->mstar, NULL);
   size_t *kl = malloc (2 * nc * sizeof *kl);
   if (!kl)
     return mv_error_set (MV_ENOMEM, "%s/trajectory.csv: out of memory", dir);
-  mv_traj_csv_pairs (tr->m, tr->mstar, kl);
+  mv_traj_gram_columns (tr->m, tr->mstar, kl);
   mv_textbuf b = { 0 };
   mv_textbuf_printf (&b, "# moeverify trajectory: method %s, status %s%s%s\n", tr->method,
            STATUS[tr->status], tr->message[0] ? ": " : "", tr->message);
