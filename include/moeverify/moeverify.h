@@ -17,6 +17,7 @@
 #include <moeverify/plot.h>
 #include <moeverify/sweep.h>
 #include <moeverify/check.h>
+#include <moeverify/regress.h>
 
 /* the only copy of the version: configure.ac reads it from here */
 #define MV_VERSION_STRING "0.1.0"

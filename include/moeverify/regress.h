@@ -1,0 +1,77 @@
+/* Reference trajectories and the regression check (`moeverify regress`).
+ *
+ * A reference file (JSON, format "moeverify-reference-1") holds a spec, how
+ * its reference trajectory was made (integrator, precision, tolerance, the
+ * confirming run), the fast path to check against it (stepper, rtol,
+ * atol), per-quantity tolerances, and at each recorded time the loss,
+ * |grad L|^2 and every Gram entry of trajectory.csv as decimal strings
+ * (every printed digit confirmed), with a checksum of the whole document.
+ * mv_ref_parse validates all of it; mv_ref_check recomputes the
+ * trajectory with the fast path and compares every value within its
+ * tolerance. */
+#ifndef MOEVERIFY_REGRESS_H
+#define MOEVERIFY_REGRESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <moeverify/traj.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MV_REF_FORMAT "moeverify-reference-1"
+
+/* Quantity groups, each with its tolerance |dev| <= abs + rel |ref|. */
+enum { MV_REF_LOSS = 0, MV_REF_GRAD2, MV_REF_GRAM, MV_REF_NGROUP };
+
+typedef struct {
+  double rel, abs;
+} mv_ref_tol;
+
+typedef struct mv_ref mv_ref;
+
+/* Parse and validate the text of a reference file (name: for messages).
+ * Every problem (not JSON, a missing or mistyped key, a value that is not
+ * a finite decimal, rows of the wrong length, times not ascending, a
+ * checksum that does not match) is an error "NAME: KEY: problem"; *ref is
+ * NULL then. */
+int mv_ref_parse (mv_ref **ref, const char *text, const char *name);
+void mv_ref_free (mv_ref *ref);
+
+/* The checksum of a reference document: FNV-1a (64 bits) of its compact,
+ * key-sorted JSON without the "checksum" key, as "fnv1a64:<16 hex>". */
+int mv_ref_checksum (char out[32], const char *text);
+
+size_t mv_ref_nrows (const mv_ref *ref);
+size_t mv_ref_ncols (const mv_ref *ref);   /* loss, grad_norm2, Gram entries */
+const char *mv_ref_column (const mv_ref *ref, size_t c);
+const char *mv_ref_name (const mv_ref *ref);
+
+/* One compared value. */
+typedef struct {
+  size_t row, col;
+  double t, ref, got, dev, tol;   /* tol = abs + rel |ref|; ratio dev/tol */
+} mv_ref_dev;
+
+typedef struct {
+  size_t nvalues, nviolations;
+  mv_ref_dev worst[8];   /* the largest dev/tol first (nworst of them) */
+  size_t nworst;
+  mv_ref_dev worst_group[MV_REF_NGROUP];   /* per group; col = (size_t) -1 if none */
+  double wall_seconds;
+} mv_ref_result;
+
+/* Recompute the reference's trajectory with its fast path (GSL reduced
+ * flow at the stored stepper, rtol and atol, output at the stored times)
+ * and compare every value.  A flow that fails is an error. */
+int mv_ref_check (mv_ref_result *res, const mv_ref *ref);
+
+/* The same comparison against a trajectory computed elsewhere (rows at
+ * exactly the reference's times, in order). */
+int mv_ref_compare (mv_ref_result *res, const mv_ref *ref, const mv_traj *tr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

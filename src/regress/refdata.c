@@ -1,0 +1,267 @@
+/* Reference files (regress.h): parsing with a one-line error per problem,
+ * and the checksum. */
+#include "regress/regress_priv.h"
+
+#include <moeverify/error.h>
+#include <moeverify/problem.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const GRAM0[] = { "auto", "vectors", "sample" };
+static const char *const GROUP[MV_REF_NGROUP] = { "loss", "grad_norm2", "gram" };
+
+/* "NAME: KEY: message" (returns status). */
+static int
+ref_err (const mv_ref *r, int status, const char *key, const char *msg)
+{
+  return mv_error_set (status, "%s: %s: %s", r->name, key, msg);
+}
+
+int
+mv_ref_checksum (char out[32], const char *text)
+{
+  json_error_t e;
+  json_t *doc = json_loads (text, 0, &e);
+  if (!json_is_object (doc))
+    {
+      json_decref (doc);
+      return mv_error_set (MV_EPARSE, "not a JSON object");
+    }
+  json_object_del (doc, "checksum");
+  char *c = json_dumps (doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION (17));
+  json_decref (doc);
+  if (!c)
+    return mv_error_set (MV_ENOMEM, "out of memory");
+  uint64_t h = 14695981039346656037ULL;   /* FNV-1a offset basis, prime 2^40 + 435 */
+  for (const unsigned char *p = (const unsigned char *) c; *p; p++)
+    h = (h ^ *p) * 1099511628211ULL;
+  free (c);
+  snprintf (out, 32, "fnv1a64:%016llx", (unsigned long long) h);
+  return MV_OK;
+}
+
+/* A finite decimal number written as a string (digits, sign, point,
+ * exponent only: no "nan", no hex). */
+static int
+decimal (const char *s, double *x)
+{
+  if (!s || !*s || strspn (s, "0123456789+-.eE") != strlen (s))
+    return 0;
+  char *end;
+  *x = strtod (s, &end);
+  return *end == '\0' && isfinite (*x);
+}
+
+static int
+get_number (const mv_ref *r, json_t *obj, const char *key, const char *where, double lo,
+            double *x)
+{
+  json_t *v = json_object_get (obj, key);
+  char k[96];
+  snprintf (k, sizeof k, "%s%s", where, key);
+  if (!json_is_number (v))
+    return ref_err (r, MV_EPARSE, k, v ? "expected a number" : "missing key");
+  *x = json_number_value (v);
+  if (!(*x >= lo) || !isfinite (*x))
+    return ref_err (r, MV_EINVAL, k, "out of range");
+  return MV_OK;
+}
+
+/* spec, gram0, fast path, tolerances. */
+static int
+parse_head (mv_ref *r, json_t *doc)
+{
+  const char *fmt = json_string_value (json_object_get (doc, "format"));
+  if (!fmt || strcmp (fmt, MV_REF_FORMAT))
+    return ref_err (r, MV_EPARSE, "format", "expected \"" MV_REF_FORMAT "\"");
+  json_t *spec = json_object_get (doc, "spec");
+  if (!json_is_object (spec))
+    return ref_err (r, MV_EPARSE, "spec", spec ? "expected an object" : "missing key");
+  if (!(r->spec_json = json_dumps (spec, JSON_COMPACT | JSON_REAL_PRECISION (17))))
+    return mv_error_set (MV_ENOMEM, "%s: out of memory", r->name);
+  mv_problem pb;
+  char sname[300];
+  snprintf (sname, sizeof sname, "%s: spec", r->name);
+  int s = mv_problem_parse (&pb, r->spec_json, sname);
+  if (s)
+    return s;
+  r->m = pb.m, r->mstar = pb.mstar;
+  mv_problem_clear (&pb);
+  const char *g0 = json_string_value (json_object_get (doc, "gram0"));
+  r->gram0 = -1;
+  for (int k = 0; g0 && k < 3; k++)
+    if (!strcmp (g0, GRAM0[k]))
+      r->gram0 = k;
+  if (r->gram0 < 0)
+    return ref_err (r, MV_EPARSE, "gram0", "expected \"auto\", \"vectors\" or \"sample\"");
+  json_t *fast = json_object_get (doc, "fast");
+  const char *st = json_string_value (json_object_get (fast, "stepper"));
+  if (!st || mv_flow_stepper_find (st, NULL))
+    return ref_err (r, MV_EPARSE, "fast.stepper", "expected a stepper name");
+  snprintf (r->stepper, sizeof r->stepper, "%s", st);
+  if ((s = get_number (r, fast, "rtol", "fast.", 1e-300, &r->rtol))
+      || (s = get_number (r, fast, "atol", "fast.", 1e-300, &r->atol)))
+    return s;
+  json_t *tol = json_object_get (doc, "tolerance");
+  for (int g = 0; g < MV_REF_NGROUP; g++)
+    {
+      char where[64];
+      snprintf (where, sizeof where, "tolerance.%s.", GROUP[g]);
+      json_t *tg = json_object_get (tol, GROUP[g]);
+      if ((s = get_number (r, tg, "rel", where, 0, &r->tol[g].rel))
+          || (s = get_number (r, tg, "abs", where, 0, &r->tol[g].abs)))
+        return s;
+    }
+  return MV_OK;
+}
+
+/* "columns": exactly loss, grad_norm2 and the spec's Gram columns. */
+static int
+parse_columns (mv_ref *r, json_t *doc)
+{
+  json_t *cols = json_object_get (doc, "columns");
+  size_t ng = mv_traj_gram_columns (r->m, r->mstar, NULL);
+  r->ncols = 2 + ng;
+  if (!json_is_array (cols) || json_array_size (cols) != r->ncols)
+    {
+      char msg[96];
+      snprintf (msg, sizeof msg, "expected %zu names (loss, grad_norm2, the Gram columns)",
+                r->ncols);
+      return ref_err (r, MV_EPARSE, "columns", msg);
+    }
+  size_t *kl = malloc (2 * ng * sizeof *kl);
+  if (!kl || !(r->cols = calloc (r->ncols, sizeof *r->cols)) || !(r->kl = kl))
+    {
+      free (kl);
+      return mv_error_set (MV_ENOMEM, "%s: out of memory", r->name);
+    }
+  mv_traj_gram_columns (r->m, r->mstar, kl);
+  for (size_t c = 0; c < r->ncols; c++)
+    {
+      char want[64];
+      if (c < 2)
+        snprintf (want, sizeof want, "%s", c ? "grad_norm2" : "loss");
+      else
+        mv_traj_gram_column_name (want, sizeof want, kl[2 * (c - 2)], kl[2 * (c - 2) + 1],
+                                  r->m, r->mstar);
+      const char *got = json_string_value (json_array_get (cols, c));
+      if (!got || strcmp (got, want))
+        {
+          char key[64], msg[128];
+          snprintf (key, sizeof key, "columns[%zu]", c);
+          snprintf (msg, sizeof msg, "expected \"%s\"", want);
+          return ref_err (r, MV_EPARSE, key, msg);
+        }
+      if (!(r->cols[c] = strdup (want)))
+        return mv_error_set (MV_ENOMEM, "%s: out of memory", r->name);
+    }
+  return MV_OK;
+}
+
+/* "rows": [{"t": "0", "values": [...]}, ...], t ascending from 0. */
+static int
+parse_rows (mv_ref *r, json_t *doc)
+{
+  json_t *rows = json_object_get (doc, "rows"), *row;
+  size_t n = json_array_size (rows), i;
+  if (!n)
+    return ref_err (r, MV_EPARSE, "rows", "expected a non-empty list");
+  r->t = malloc (n * sizeof *r->t);
+  r->val = malloc (n * r->ncols * sizeof *r->val);
+  if (!r->t || !r->val)
+    return mv_error_set (MV_ENOMEM, "%s: out of memory", r->name);
+  json_array_foreach (rows, i, row)
+    {
+      char key[96];
+      json_t *v = json_object_get (row, "values");
+      snprintf (key, sizeof key, "rows[%zu].t", i);
+      if (!decimal (json_string_value (json_object_get (row, "t")), &r->t[i])
+          || (i ? !(r->t[i] > r->t[i - 1]) : r->t[i] != 0))
+        return ref_err (r, MV_EPARSE, key, i ? "expected a decimal string above the "
+                        "previous time" : "expected \"0\" (the first row is t = 0)");
+      snprintf (key, sizeof key, "rows[%zu].values", i);
+      if (json_array_size (v) != r->ncols)
+        return ref_err (r, MV_EPARSE, key, "wrong number of values (one per column)");
+      for (size_t c = 0; c < r->ncols; c++)
+        if (!decimal (json_string_value (json_array_get (v, c)), &r->val[i * r->ncols + c]))
+          {
+            snprintf (key, sizeof key, "rows[%zu].values[%zu] (%s)", i, c, r->cols[c]);
+            return ref_err (r, MV_EPARSE, key, "expected a finite decimal string");
+          }
+    }
+  r->nrows = n;
+  return MV_OK;
+}
+
+static int
+parse_checksum (mv_ref *r, json_t *doc, const char *text)
+{
+  const char *stored = json_string_value (json_object_get (doc, "checksum"));
+  char sum[32];
+  int s = mv_ref_checksum (sum, text);
+  if (s)
+    return s;
+  if (!stored)
+    return ref_err (r, MV_EPARSE, "checksum", "missing key");
+  if (strcmp (stored, sum))
+    {
+      char msg[160];
+      snprintf (msg, sizeof msg, "does not match the contents (stored %.40s, computed %s): "
+                "the file was changed or cut", stored, sum);
+      return ref_err (r, MV_EPARSE, "checksum", msg);
+    }
+  return MV_OK;
+}
+
+int
+mv_ref_parse (mv_ref **ref, const char *text, const char *name)
+{
+  *ref = NULL;
+  mv_ref *r = calloc (1, sizeof *r);
+  if (!r)
+    return mv_error_set (MV_ENOMEM, "%s: out of memory", name);
+  snprintf (r->name, sizeof r->name, "%s", name);
+  json_error_t e;
+  json_t *doc = json_loads (text, 0, &e);
+  int s = !json_is_object (doc)
+    ? mv_error_set (MV_EPARSE, "%s: not a JSON object (%s, line %d; truncated?)", name,
+                    e.text, e.line) : MV_OK;
+  if (!s)
+    s = parse_checksum (r, doc, text);
+  if (!s)
+    s = parse_head (r, doc);
+  if (!s)
+    s = parse_columns (r, doc);
+  if (!s)
+    s = parse_rows (r, doc);
+  json_decref (doc);
+  if (s)
+    mv_ref_free (r);
+  else
+    *ref = r;
+  return s;
+}
+
+void
+mv_ref_free (mv_ref *r)
+{
+  if (!r)
+    return;
+  for (size_t c = 0; r->cols && c < r->ncols; c++)
+    free (r->cols[c]);
+  free (r->cols), free (r->kl), free (r->spec_json), free (r->t), free (r->val);
+  free (r);
+}
+
+size_t mv_ref_nrows (const mv_ref *r) { return r->nrows; }
+size_t mv_ref_ncols (const mv_ref *r) { return r->ncols; }
+const char *mv_ref_name (const mv_ref *r) { return r->name; }
+
+const char *
+mv_ref_column (const mv_ref *r, size_t c)
+{
+  return c < r->ncols ? r->cols[c] : NULL;
+}

@@ -1,0 +1,23 @@
+/* A parsed reference file (refdata.c), read by the comparison (regress.c). */
+#ifndef MV_REGRESS_PRIV_H
+#define MV_REGRESS_PRIV_H
+
+#include <jansson.h>
+#include <moeverify/regress.h>
+#include <moeverify/flow.h>
+
+struct mv_ref {
+  char name[256];
+  char *spec_json;          /* the spec, compact */
+  size_t m, mstar;
+  int gram0;                /* MV_GRAM0_* */
+  char stepper[16];         /* fast path */
+  double rtol, atol;
+  mv_ref_tol tol[MV_REF_NGROUP];
+  size_t nrows, ncols;      /* ncols = 2 + Gram columns */
+  char **cols;
+  size_t *kl;               /* Gram index pairs of columns 2.. */
+  double *t, *val;          /* val[row * ncols + col], the decimals rounded */
+};
+
+#endif
