@@ -48,6 +48,27 @@ size_t mv_ref_ncols (const mv_ref *ref);   /* loss, grad_norm2, Gram entries */
 const char *mv_ref_column (const mv_ref *ref, size_t c);
 const char *mv_ref_name (const mv_ref *ref);
 
+/* What a reference file holds, for writing one (mv_ref_format). */
+typedef struct {
+  const char *description;
+  const char *spec_json;       /* a spec document */
+  int gram0;                   /* MV_GRAM0_* (flow.h) */
+  const char *reference_json;  /* how the values were made: a JSON object
+                                  (integrator, precision, tolerance, the
+                                  confirming run, ...) */
+  const char *stepper;         /* the fast path to check against */
+  double rtol, atol;
+  mv_ref_tol tol[MV_REF_NGROUP];
+  size_t nrows;
+  const char *const *t;        /* nrows decimal strings, "0" first */
+  const char *const *values;   /* nrows x (2 + Gram columns) decimal strings:
+                                  loss, grad_norm2, mv_traj_gram_columns order */
+} mv_ref_data;
+
+/* The text of a reference file for d (its checksum included), malloc'd;
+ * NULL with a message if d is inconsistent (it is parsed back). */
+char *mv_ref_format (const mv_ref_data *d, const char *name);
+
 /* One compared value. */
 typedef struct {
   size_t row, col;

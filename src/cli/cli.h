@@ -112,6 +112,7 @@ void mv_cli_flow_progress (void *ctx, double t, double t_end);
 int mv_cmd_flow (int argc, char **argv);
 int mv_cmd_sgd (int argc, char **argv);
 int mv_cmd_sweep (int argc, char **argv);
+int mv_cmd_regress (int argc, char **argv);
 int mv_cmd_check (int argc, char **argv);
 /* Recovery summary of a finished trajectory on stdout: a flow header line
  * and one line per teacher (mv_cli_print_teachers alone prints the latter). */

@@ -21,6 +21,7 @@ static const char usage[] =
   "  sgd      online mini-batch SGD trajectory (the paper's method)\n"
   "  sweep    parameter sweep: many flows on every core or MPI ranks\n"
   "  check    claim checks of the paper and the exact identities\n"
+  "  regress  check reference trajectories (for downstream CI)\n"
   "  coeffs   Hermite coefficients of the sigmoid\n"
   "  help [COMMAND]   this text, or a command's options\n"
   "\n"
@@ -42,6 +43,7 @@ static const struct {
   { "flow", mv_cmd_flow },
   { "loss", mv_cmd_loss },
   { "mc", mv_cmd_mc },
+  { "regress", mv_cmd_regress },
   { "run", mv_cmd_run },
   { "sgd", mv_cmd_sgd },
   { "sweep", mv_cmd_sweep },

@@ -4,6 +4,7 @@
 
 #include <moeverify/error.h>
 #include <moeverify/problem.h>
+#include <moeverify/moeverify.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -264,4 +265,84 @@ const char *
 mv_ref_column (const mv_ref *r, size_t c)
 {
   return c < r->ncols ? r->cols[c] : NULL;
+}
+
+static json_t *
+string_array (const char *const *v, size_t n)
+{
+  json_t *a = json_array ();
+  for (size_t k = 0; a && k < n; k++)
+    if (json_array_append_new (a, json_string (v[k])))
+      {
+        json_decref (a);
+        return NULL;
+      }
+  return a;
+}
+
+/* "columns" and "rows" of d. */
+static int
+format_rows (json_t *doc, const mv_ref_data *d, size_t m, size_t ms)
+{
+  size_t ng = mv_traj_gram_columns (m, ms, NULL), nc = 2 + ng;
+  size_t *kl = malloc (2 * ng * sizeof *kl);
+  json_t *cols = json_array (), *rows = json_array ();
+  int ok = kl && cols && rows;
+  if (ok)
+    mv_traj_gram_columns (m, ms, kl);
+  for (size_t c = 0; ok && c < nc; c++)
+    {
+      char name[64] = "loss";
+      if (c == 1)
+        snprintf (name, sizeof name, "grad_norm2");
+      else if (c > 1)
+        mv_traj_gram_column_name (name, sizeof name, kl[2 * (c - 2)], kl[2 * (c - 2) + 1], m, ms);
+      ok = !json_array_append_new (cols, json_string (name));
+    }
+  for (size_t i = 0; ok && i < d->nrows; i++)
+    ok = !json_array_append_new (rows, json_pack ("{s:s, s:o}", "t", d->t[i], "values",
+                                                  string_array (d->values + i * nc, nc)));
+  free (kl);
+  ok = ok && !json_object_set_new (doc, "columns", cols) && !json_object_set_new (doc, "rows", rows);
+  return ok ? MV_OK : mv_error_set (MV_ENOMEM, "reference: out of memory");
+}
+
+char *
+mv_ref_format (const mv_ref_data *d, const char *name)
+{
+  mv_problem pb;
+  int s = mv_problem_parse (&pb, d->spec_json, name);
+  if (s)
+    return NULL;
+  size_t m = pb.m, ms = pb.mstar;
+  mv_problem_clear (&pb);
+  json_error_t e;
+  json_t *spec = json_loads (d->spec_json, 0, &e), *how = json_loads (d->reference_json, 0, &e);
+  json_t *doc = json_pack ("{s:s, s:s, s:s, s:o, s:s, s:o, s:{s:s, s:f, s:f}}",
+                           "format", MV_REF_FORMAT, "description", d->description ? d->description : "",
+                           "tool", "moeverify " MV_VERSION_STRING, "spec", spec,
+                           "gram0", GRAM0[d->gram0 >= 0 && d->gram0 < 3 ? d->gram0 : 0],
+                           "reference", how, "fast", "stepper", d->stepper, "rtol", d->rtol,
+                           "atol", d->atol);
+  json_t *tol = json_object ();
+  for (int g = 0; doc && tol && g < MV_REF_NGROUP; g++)
+    json_object_set_new (tol, GROUP[g], json_pack ("{s:f, s:f}", "rel", d->tol[g].rel, "abs",
+                                                   d->tol[g].abs));
+  char *text = NULL, sum[32];
+  s = !doc || !tol ? mv_error_set (MV_EPARSE, "%s: spec or reference is not JSON", name)
+      : (json_object_set_new (doc, "tolerance", tol), tol = NULL, format_rows (doc, d, m, ms));
+  if (!s && !(text = json_dumps (doc, JSON_INDENT (1) | JSON_REAL_PRECISION (17))))
+    s = mv_error_set (MV_ENOMEM, "%s: out of memory", name);
+  if (!s && !(s = mv_ref_checksum (sum, text)))
+    {
+      json_object_set_new (doc, "checksum", json_string (sum));
+      free (text);
+      text = json_dumps (doc, JSON_INDENT (1) | JSON_REAL_PRECISION (17));
+    }
+  json_decref (doc), json_decref (tol);
+  mv_ref *back = NULL;   /* what is written must read back */
+  if (text && mv_ref_parse (&back, text, name))
+    free (text), text = NULL;
+  mv_ref_free (back);
+  return text;
 }
