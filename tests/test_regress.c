@@ -44,10 +44,10 @@ make_reference (double rtol)
           snprintf (vbuf[i * nc + c], 32, "%.17g", x), v[i * nc + c] = vbuf[i * nc + c];
         }
     }
-  mv_ref_data d = { "test", SPEC, MV_GRAM0_VECTORS, "{\"integrator\": \"rk8pd rtol 1e-13\"}",
+  mv_regress_data d = { "test", SPEC, MV_GRAM0_VECTORS, "{\"integrator\": \"rk8pd rtol 1e-13\"}",
                     "rk8pd", rtol, 1e-14,
                     { { 1e-7, 1e-12 }, { 1e-7, 1e-12 }, { 0, 1e-8 } }, tr.rows, t, v };
-  char *text = mv_ref_format (&d, "ref.json");
+  char *text = mv_regress_format (&d, "ref.json");
   ck_assert_msg (text != NULL, "%s", mv_error_message ());
   mv_traj_clear (&tr);
   mv_problem_clear (&pb);
@@ -58,31 +58,31 @@ START_TEST (t_checksum)
 {
   char sum[32];
   /* FNV-1a 64 of {"a":1}, computed independently (Python) */
-  ck_assert_int_eq (mv_ref_checksum (sum, "{ \"a\" : 1, \"checksum\": \"x\" }"), MV_OK);
+  ck_assert_int_eq (mv_regress_checksum (sum, "{ \"a\" : 1, \"checksum\": \"x\" }"), MV_OK);
   ck_assert_str_eq (sum, "fnv1a64:9c3e82dd6fcae8b1");
-  ck_assert_int_ne (mv_ref_checksum (sum, "[1]"), MV_OK);
+  ck_assert_int_ne (mv_regress_checksum (sum, "[1]"), MV_OK);
 }
 END_TEST
 
 START_TEST (t_round_trip)
 {
   char *text = make_reference (1e-10);
-  mv_ref *r;
-  ck_assert_msg (mv_ref_parse (&r, text, "ref.json") == MV_OK, "%s", mv_error_message ());
-  ck_assert_uint_eq (mv_ref_nrows (r), 5);
-  ck_assert_str_eq (mv_ref_column (r, 0), "loss");
-  ck_assert_str_eq (mv_ref_column (r, 2), "router_0_0");
-  mv_ref_result res;
-  ck_assert_msg (mv_ref_check (&res, r) == MV_OK, "%s", mv_error_message ());
-  ck_assert_uint_eq (res.nvalues, 5 * mv_ref_ncols (r));
-  const mv_ref_dev *w = &res.worst[0];
+  mv_regress_file *r;
+  ck_assert_msg (mv_regress_parse (&r, text, "ref.json") == MV_OK, "%s", mv_error_message ());
+  ck_assert_uint_eq (mv_regress_nrows (r), 5);
+  ck_assert_str_eq (mv_regress_column (r, 0), "loss");
+  ck_assert_str_eq (mv_regress_column (r, 2), "router_0_0");
+  mv_regress_result res;
+  ck_assert_msg (mv_regress_check (&res, r) == MV_OK, "%s", mv_error_message ());
+  ck_assert_uint_eq (res.nvalues, 5 * mv_regress_ncols (r));
+  const mv_regress_dev *w = &res.worst[0];
   ck_assert_msg (res.nviolations == 0, "%zu violations; worst col %zu t %g: %.17g vs %.17g "
                  "(tol %.3g)", res.nviolations, w->col, w->t, w->ref, w->got, w->tol);
   /* t = 0 is the same G(0): exact */
-  for (size_t c = 2; c < mv_ref_ncols (r); c++)
-    ck_assert_msg (res.worst_group[MV_REF_GRAM].dev <= 1e-8, "gram dev %g",
-                   res.worst_group[MV_REF_GRAM].dev);
-  mv_ref_free (r);
+  for (size_t c = 2; c < mv_regress_ncols (r); c++)
+    ck_assert_msg (res.worst_group[MV_REGRESS_GRAM].dev <= 1e-8, "gram dev %g",
+                   res.worst_group[MV_REGRESS_GRAM].dev);
+  mv_regress_free (r);
   free (text);
 }
 END_TEST
@@ -104,7 +104,7 @@ static char *
 resum (char *text)
 {
   char sum[32];
-  ck_assert_int_eq (mv_ref_checksum (sum, text), MV_OK);
+  ck_assert_int_eq (mv_regress_checksum (sum, text), MV_OK);
   const char *p = strstr (text, "fnv1a64:");
   ck_assert_ptr_nonnull (p);
   char old[32];
@@ -117,8 +117,8 @@ resum (char *text)
 static void
 parse_fails (const char *text, const char *want1, const char *want2)
 {
-  mv_ref *r = (mv_ref *) 1;
-  ck_assert_int_ne (mv_ref_parse (&r, text, "ref.json"), MV_OK);
+  mv_regress_file *r = (mv_regress_file *) 1;
+  ck_assert_int_ne (mv_regress_parse (&r, text, "ref.json"), MV_OK);
   ck_assert_ptr_null (r);
   const char *m = mv_error_message ();
   ck_assert_msg (!strncmp (m, "ref.json: ", 10) && strstr (m, want1)
@@ -141,14 +141,14 @@ START_TEST (t_damage)
   parse_fails (bad, "checksum: does not match", NULL);
   /* the same edit with a new checksum: the comparison names the quantity */
   bad = resum (bad);
-  mv_ref *r;
-  ck_assert_int_eq (mv_ref_parse (&r, bad, "ref.json"), MV_OK);
-  mv_ref_result res;
-  ck_assert_int_eq (mv_ref_check (&res, r), MV_OK);
+  mv_regress_file *r;
+  ck_assert_int_eq (mv_regress_parse (&r, bad, "ref.json"), MV_OK);
+  mv_regress_result res;
+  ck_assert_int_eq (mv_regress_check (&res, r), MV_OK);
   ck_assert_msg (res.nviolations == 1 && res.worst[0].col == 0 && res.worst[0].t == 0.25,
                  "%zu violations, worst col %zu at t %g", res.nviolations, res.worst[0].col,
                  res.worst[0].t);
-  mv_ref_free (r);
+  mv_regress_free (r);
   free (bad);
   /* a missing key, re-checksummed */
   bad = resum (replace (text, "\"rtol\"", "\"rtolx\""));

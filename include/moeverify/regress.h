@@ -6,7 +6,7 @@
  * atol), per-quantity tolerances, and at each recorded time the loss,
  * |grad L|^2 and every Gram entry of trajectory.csv as decimal strings
  * (every printed digit confirmed), with a checksum of the whole document.
- * mv_ref_parse validates all of it; mv_ref_check recomputes the
+ * mv_regress_parse validates all of it; mv_regress_check recomputes the
  * trajectory with the fast path and compares every value within its
  * tolerance. */
 #ifndef MOEVERIFY_REGRESS_H
@@ -20,35 +20,35 @@
 extern "C" {
 #endif
 
-#define MV_REF_FORMAT "moeverify-reference-1"
+#define MV_REGRESS_FORMAT "moeverify-reference-1"
 
 /* Quantity groups, each with its tolerance |dev| <= abs + rel |ref|. */
-enum { MV_REF_LOSS = 0, MV_REF_GRAD2, MV_REF_GRAM, MV_REF_NGROUP };
+enum { MV_REGRESS_LOSS = 0, MV_REGRESS_GRAD2, MV_REGRESS_GRAM, MV_REGRESS_NGROUP };
 
 typedef struct {
   double rel, abs;
-} mv_ref_tol;
+} mv_regress_tol;
 
-typedef struct mv_ref mv_ref;
+typedef struct mv_regress_file mv_regress_file;
 
 /* Parse and validate the text of a reference file (name: for messages).
  * Every problem (not JSON, a missing or mistyped key, a value that is not
  * a finite decimal, rows of the wrong length, times not ascending, a
  * checksum that does not match) is an error "NAME: KEY: problem"; *ref is
  * NULL then. */
-int mv_ref_parse (mv_ref **ref, const char *text, const char *name);
-void mv_ref_free (mv_ref *ref);
+int mv_regress_parse (mv_regress_file **ref, const char *text, const char *name);
+void mv_regress_free (mv_regress_file *ref);
 
 /* The checksum of a reference document: FNV-1a (64 bits) of its compact,
  * key-sorted JSON without the "checksum" key, as "fnv1a64:<16 hex>". */
-int mv_ref_checksum (char out[32], const char *text);
+int mv_regress_checksum (char out[32], const char *text);
 
-size_t mv_ref_nrows (const mv_ref *ref);
-size_t mv_ref_ncols (const mv_ref *ref);   /* loss, grad_norm2, Gram entries */
-const char *mv_ref_column (const mv_ref *ref, size_t c);
-const char *mv_ref_name (const mv_ref *ref);
+size_t mv_regress_nrows (const mv_regress_file *ref);
+size_t mv_regress_ncols (const mv_regress_file *ref);   /* loss, grad_norm2, Gram entries */
+const char *mv_regress_column (const mv_regress_file *ref, size_t c);
+const char *mv_regress_name (const mv_regress_file *ref);
 
-/* What a reference file holds, for writing one (mv_ref_format). */
+/* What a reference file holds, for writing one (mv_regress_format). */
 typedef struct {
   const char *description;
   const char *spec_json;       /* a spec document */
@@ -58,39 +58,39 @@ typedef struct {
                                   confirming run, ...) */
   const char *stepper;         /* the fast path to check against */
   double rtol, atol;
-  mv_ref_tol tol[MV_REF_NGROUP];
+  mv_regress_tol tol[MV_REGRESS_NGROUP];
   size_t nrows;
   const char *const *t;        /* nrows decimal strings, "0" first */
   const char *const *values;   /* nrows x (2 + Gram columns) decimal strings:
                                   loss, grad_norm2, mv_traj_gram_columns order */
-} mv_ref_data;
+} mv_regress_data;
 
 /* The text of a reference file for d (its checksum included), malloc'd;
  * NULL with a message if d is inconsistent (it is parsed back). */
-char *mv_ref_format (const mv_ref_data *d, const char *name);
+char *mv_regress_format (const mv_regress_data *d, const char *name);
 
 /* One compared value. */
 typedef struct {
   size_t row, col;
   double t, ref, got, dev, tol;   /* tol = abs + rel |ref|; ratio dev/tol */
-} mv_ref_dev;
+} mv_regress_dev;
 
 typedef struct {
   size_t nvalues, nviolations;
-  mv_ref_dev worst[8];   /* the largest dev/tol first (nworst of them) */
+  mv_regress_dev worst[8];   /* the largest dev/tol first (nworst of them) */
   size_t nworst;
-  mv_ref_dev worst_group[MV_REF_NGROUP];   /* per group; col = (size_t) -1 if none */
+  mv_regress_dev worst_group[MV_REGRESS_NGROUP];   /* per group; col = (size_t) -1 if none */
   double wall_seconds;
-} mv_ref_result;
+} mv_regress_result;
 
 /* Recompute the reference's trajectory with its fast path (GSL reduced
  * flow at the stored stepper, rtol and atol, output at the stored times)
  * and compare every value.  A flow that fails is an error. */
-int mv_ref_check (mv_ref_result *res, const mv_ref *ref);
+int mv_regress_check (mv_regress_result *res, const mv_regress_file *ref);
 
 /* The same comparison against a trajectory computed elsewhere (rows at
  * exactly the reference's times, in order). */
-int mv_ref_compare (mv_ref_result *res, const mv_ref *ref, const mv_traj *tr);
+int mv_regress_compare (mv_regress_result *res, const mv_regress_file *ref, const mv_traj *tr);
 
 #ifdef __cplusplus
 }

@@ -15,7 +15,7 @@
 static const char usage[] =
   "usage: moeverify regress FILE... [--tap] [--junit OUT]\n"
   "  Checks reference trajectories (data/reference/*.json, format\n"
-  "  " MV_REF_FORMAT "): recomputes each with its fast path (the stored\n"
+  "  " MV_REGRESS_FORMAT "): recomputes each with its fast path (the stored\n"
   "  stepper, rtol, atol) at the stored times and compares the loss,\n"
   "  |grad L|^2 and every Gram entry within the stored tolerances\n"
   "  (|computed - reference| <= abs + rel |reference|).  Prints per file the\n"
@@ -30,15 +30,15 @@ typedef struct {
   const char *file;
   int ok;                 /* parsed, computed, no violation */
   char msg[1024];         /* the error, or the summary */
-  mv_ref_result res;
+  mv_regress_result res;
 } file_result;
 
 /* "quantity at t = T: reference R, computed C, |dev| D > tol" */
 static void
-describe (char *buf, size_t len, const mv_ref *r, const mv_ref_dev *d)
+describe (char *buf, size_t len, const mv_regress_file *r, const mv_regress_dev *d)
 {
   snprintf (buf, len, "%s at t = %.17g: reference %.17g, computed %.17g, |dev| %.3g %s tol %.3g",
-            mv_ref_column (r, d->col), d->t, d->ref, d->got, d->dev,
+            mv_regress_column (r, d->col), d->t, d->ref, d->got, d->dev,
             d->dev <= d->tol ? "<=" : ">", d->tol);
 }
 
@@ -47,15 +47,15 @@ run_file (file_result *f)
 {
   size_t len;
   char *text = mv_io_read_file (f->file, &len);
-  mv_ref *r = NULL;
-  int s = text ? mv_ref_parse (&r, text, f->file) : MV_EIO;
+  mv_regress_file *r = NULL;
+  int s = text ? mv_regress_parse (&r, text, f->file) : MV_EIO;
   free (text);
   if (!s)
-    s = mv_ref_check (&f->res, r);
+    s = mv_regress_check (&f->res, r);
   if (s)
     {
       snprintf (f->msg, sizeof f->msg, "%s", mv_error_message ());
-      mv_ref_free (r);
+      mv_regress_free (r);
       return;
     }
   f->ok = f->res.nviolations == 0;
@@ -64,7 +64,7 @@ run_file (file_result *f)
     describe (worst, sizeof worst, r, &f->res.worst[0]);
   snprintf (f->msg, sizeof f->msg, "%s: %zu values, %zu outside tolerance; worst %s", f->file,
             f->res.nvalues, f->res.nviolations, worst);
-  mv_ref_free (r);
+  mv_regress_free (r);
 }
 
 /* The table: per file its summary and up to three worst deviations. */
@@ -74,18 +74,18 @@ print_table (const file_result *f, size_t n)
   printf ("%-40s %8s %6s %10s %8s\n", "reference", "values", "bad", "worst", "time");
   for (size_t k = 0; k < n; k++)
     {
-      const mv_ref_result *r = &f[k].res;
+      const mv_regress_result *r = &f[k].res;
       if (!r->nvalues)
         {
           printf ("%-40s  ERROR  %s\n", f[k].file, f[k].msg);
           continue;
         }
-      const mv_ref_dev *w = &r->worst[0];
+      const mv_regress_dev *w = &r->worst[0];
       printf ("%-40s %8zu %6zu %10.3g %7.2fs\n", f[k].file, r->nvalues, r->nviolations,
               w->tol > 0 ? w->dev / w->tol : w->dev, r->wall_seconds);
       for (size_t i = 0; i < r->nworst && i < 3; i++)
         {
-          const mv_ref_dev *d = &r->worst[i];
+          const mv_regress_dev *d = &r->worst[i];
           printf ("    %-5s t = %-10.6g col %-4zu ref %-24.17g got %-24.17g |dev| %.3g / tol %.3g\n",
                   d->dev <= d->tol ? "ok" : "FAIL", d->t, d->col, d->ref, d->got, d->dev, d->tol);
         }

@@ -12,17 +12,17 @@
 #include <string.h>
 
 static const char *const GRAM0[] = { "auto", "vectors", "sample" };
-static const char *const GROUP[MV_REF_NGROUP] = { "loss", "grad_norm2", "gram" };
+static const char *const GROUP[MV_REGRESS_NGROUP] = { "loss", "grad_norm2", "gram" };
 
 /* "NAME: KEY: message" (returns status). */
 static int
-ref_err (const mv_ref *r, int status, const char *key, const char *msg)
+ref_err (const mv_regress_file *r, int status, const char *key, const char *msg)
 {
   return mv_error_set (status, "%s: %s: %s", r->name, key, msg);
 }
 
 int
-mv_ref_checksum (char out[32], const char *text)
+mv_regress_checksum (char out[32], const char *text)
 {
   json_error_t e;
   json_t *doc = json_loads (text, 0, &e);
@@ -57,7 +57,7 @@ decimal (const char *s, double *x)
 }
 
 static int
-get_number (const mv_ref *r, json_t *obj, const char *key, const char *where, double lo,
+get_number (const mv_regress_file *r, json_t *obj, const char *key, const char *where, double lo,
             double *x)
 {
   json_t *v = json_object_get (obj, key);
@@ -73,11 +73,11 @@ get_number (const mv_ref *r, json_t *obj, const char *key, const char *where, do
 
 /* spec, gram0, fast path, tolerances. */
 static int
-parse_head (mv_ref *r, json_t *doc)
+parse_head (mv_regress_file *r, json_t *doc)
 {
   const char *fmt = json_string_value (json_object_get (doc, "format"));
-  if (!fmt || strcmp (fmt, MV_REF_FORMAT))
-    return ref_err (r, MV_EPARSE, "format", "expected \"" MV_REF_FORMAT "\"");
+  if (!fmt || strcmp (fmt, MV_REGRESS_FORMAT))
+    return ref_err (r, MV_EPARSE, "format", "expected \"" MV_REGRESS_FORMAT "\"");
   json_t *spec = json_object_get (doc, "spec");
   if (!json_is_object (spec))
     return ref_err (r, MV_EPARSE, "spec", spec ? "expected an object" : "missing key");
@@ -107,7 +107,7 @@ parse_head (mv_ref *r, json_t *doc)
       || (s = get_number (r, fast, "atol", "fast.", 1e-300, &r->atol)))
     return s;
   json_t *tol = json_object_get (doc, "tolerance");
-  for (int g = 0; g < MV_REF_NGROUP; g++)
+  for (int g = 0; g < MV_REGRESS_NGROUP; g++)
     {
       char where[64];
       snprintf (where, sizeof where, "tolerance.%s.", GROUP[g]);
@@ -121,7 +121,7 @@ parse_head (mv_ref *r, json_t *doc)
 
 /* "columns": exactly loss, grad_norm2 and the spec's Gram columns. */
 static int
-parse_columns (mv_ref *r, json_t *doc)
+parse_columns (mv_regress_file *r, json_t *doc)
 {
   json_t *cols = json_object_get (doc, "columns");
   size_t ng = mv_traj_gram_columns (r->m, r->mstar, NULL);
@@ -164,7 +164,7 @@ parse_columns (mv_ref *r, json_t *doc)
 
 /* "rows": [{"t": "0", "values": [...]}, ...], t ascending from 0. */
 static int
-parse_rows (mv_ref *r, json_t *doc)
+parse_rows (mv_regress_file *r, json_t *doc)
 {
   json_t *rows = json_object_get (doc, "rows"), *row;
   size_t n = json_array_size (rows), i;
@@ -198,11 +198,11 @@ parse_rows (mv_ref *r, json_t *doc)
 }
 
 static int
-parse_checksum (mv_ref *r, json_t *doc, const char *text)
+parse_checksum (mv_regress_file *r, json_t *doc, const char *text)
 {
   const char *stored = json_string_value (json_object_get (doc, "checksum"));
   char sum[32];
-  int s = mv_ref_checksum (sum, text);
+  int s = mv_regress_checksum (sum, text);
   if (s)
     return s;
   if (!stored)
@@ -218,10 +218,10 @@ parse_checksum (mv_ref *r, json_t *doc, const char *text)
 }
 
 int
-mv_ref_parse (mv_ref **ref, const char *text, const char *name)
+mv_regress_parse (mv_regress_file **ref, const char *text, const char *name)
 {
   *ref = NULL;
-  mv_ref *r = calloc (1, sizeof *r);
+  mv_regress_file *r = calloc (1, sizeof *r);
   if (!r)
     return mv_error_set (MV_ENOMEM, "%s: out of memory", name);
   snprintf (r->name, sizeof r->name, "%s", name);
@@ -240,14 +240,14 @@ mv_ref_parse (mv_ref **ref, const char *text, const char *name)
     s = parse_rows (r, doc);
   json_decref (doc);
   if (s)
-    mv_ref_free (r);
+    mv_regress_free (r);
   else
     *ref = r;
   return s;
 }
 
 void
-mv_ref_free (mv_ref *r)
+mv_regress_free (mv_regress_file *r)
 {
   if (!r)
     return;
@@ -257,12 +257,12 @@ mv_ref_free (mv_ref *r)
   free (r);
 }
 
-size_t mv_ref_nrows (const mv_ref *r) { return r->nrows; }
-size_t mv_ref_ncols (const mv_ref *r) { return r->ncols; }
-const char *mv_ref_name (const mv_ref *r) { return r->name; }
+size_t mv_regress_nrows (const mv_regress_file *r) { return r->nrows; }
+size_t mv_regress_ncols (const mv_regress_file *r) { return r->ncols; }
+const char *mv_regress_name (const mv_regress_file *r) { return r->name; }
 
 const char *
-mv_ref_column (const mv_ref *r, size_t c)
+mv_regress_column (const mv_regress_file *r, size_t c)
 {
   return c < r->ncols ? r->cols[c] : NULL;
 }
@@ -282,7 +282,7 @@ string_array (const char *const *v, size_t n)
 
 /* "columns" and "rows" of d. */
 static int
-format_rows (json_t *doc, const mv_ref_data *d, size_t m, size_t ms)
+format_rows (json_t *doc, const mv_regress_data *d, size_t m, size_t ms)
 {
   size_t ng = mv_traj_gram_columns (m, ms, NULL), nc = 2 + ng;
   size_t *kl = malloc (2 * ng * sizeof *kl);
@@ -308,7 +308,7 @@ format_rows (json_t *doc, const mv_ref_data *d, size_t m, size_t ms)
 }
 
 char *
-mv_ref_format (const mv_ref_data *d, const char *name)
+mv_regress_format (const mv_regress_data *d, const char *name)
 {
   mv_problem pb;
   int s = mv_problem_parse (&pb, d->spec_json, name);
@@ -319,13 +319,13 @@ mv_ref_format (const mv_ref_data *d, const char *name)
   json_error_t e;
   json_t *spec = json_loads (d->spec_json, 0, &e), *how = json_loads (d->reference_json, 0, &e);
   json_t *doc = json_pack ("{s:s, s:s, s:s, s:o, s:s, s:o, s:{s:s, s:f, s:f}}",
-                           "format", MV_REF_FORMAT, "description", d->description ? d->description : "",
+                           "format", MV_REGRESS_FORMAT, "description", d->description ? d->description : "",
                            "tool", "moeverify " MV_VERSION_STRING, "spec", spec,
                            "gram0", GRAM0[d->gram0 >= 0 && d->gram0 < 3 ? d->gram0 : 0],
                            "reference", how, "fast", "stepper", d->stepper, "rtol", d->rtol,
                            "atol", d->atol);
   json_t *tol = json_object ();
-  for (int g = 0; doc && tol && g < MV_REF_NGROUP; g++)
+  for (int g = 0; doc && tol && g < MV_REGRESS_NGROUP; g++)
     json_object_set_new (tol, GROUP[g], json_pack ("{s:f, s:f}", "rel", d->tol[g].rel, "abs",
                                                    d->tol[g].abs));
   char *text = NULL, sum[32];
@@ -333,16 +333,16 @@ mv_ref_format (const mv_ref_data *d, const char *name)
       : (json_object_set_new (doc, "tolerance", tol), tol = NULL, format_rows (doc, d, m, ms));
   if (!s && !(text = json_dumps (doc, JSON_INDENT (1) | JSON_REAL_PRECISION (17))))
     s = mv_error_set (MV_ENOMEM, "%s: out of memory", name);
-  if (!s && !(s = mv_ref_checksum (sum, text)))
+  if (!s && !(s = mv_regress_checksum (sum, text)))
     {
       json_object_set_new (doc, "checksum", json_string (sum));
       free (text);
       text = json_dumps (doc, JSON_INDENT (1) | JSON_REAL_PRECISION (17));
     }
   json_decref (doc), json_decref (tol);
-  mv_ref *back = NULL;   /* what is written must read back */
-  if (text && mv_ref_parse (&back, text, name))
+  mv_regress_file *back = NULL;   /* what is written must read back */
+  if (text && mv_regress_parse (&back, text, name))
     free (text), text = NULL;
-  mv_ref_free (back);
+  mv_regress_free (back);
   return text;
 }

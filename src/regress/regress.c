@@ -14,18 +14,18 @@
 static int
 group_of (size_t col)
 {
-  return col == 0 ? MV_REF_LOSS : col == 1 ? MV_REF_GRAD2 : MV_REF_GRAM;
+  return col == 0 ? MV_REGRESS_LOSS : col == 1 ? MV_REGRESS_GRAD2 : MV_REGRESS_GRAM;
 }
 
 static double
-ratio (const mv_ref_dev *d)
+ratio (const mv_regress_dev *d)
 {
   return d->tol > 0 ? d->dev / d->tol : d->dev > 0 ? INFINITY : 0;
 }
 
 /* Keep the nworst largest ratios, largest first (insertion). */
 static void
-keep_worst (mv_ref_result *res, const mv_ref_dev *d)
+keep_worst (mv_regress_result *res, const mv_regress_dev *d)
 {
   size_t n = res->nworst, cap = sizeof res->worst / sizeof res->worst[0];
   if (n == cap && !(ratio (d) > ratio (&res->worst[n - 1])))
@@ -38,10 +38,10 @@ keep_worst (mv_ref_result *res, const mv_ref_dev *d)
 }
 
 int
-mv_ref_compare (mv_ref_result *res, const mv_ref *r, const mv_traj *tr)
+mv_regress_compare (mv_regress_result *res, const mv_regress_file *r, const mv_traj *tr)
 {
   memset (res, 0, sizeof *res);
-  for (int g = 0; g < MV_REF_NGROUP; g++)
+  for (int g = 0; g < MV_REGRESS_NGROUP; g++)
     res->worst_group[g].col = (size_t) -1;
   if (tr->rows != r->nrows || tr->m != r->m || tr->mstar != r->mstar)
     return mv_error_set (MV_EINVAL, "%s: the computed trajectory has %zu rows for m = %zu, "
@@ -58,14 +58,14 @@ mv_ref_compare (mv_ref_result *res, const mv_ref *r, const mv_traj *tr)
           double got = c == 0 ? tr->loss[i] : c == 1 ? tr->grad2[i]
                        : G[r->kl[2 * (c - 2)] * tr->n + r->kl[2 * (c - 2) + 1]];
           double ref = r->val[i * r->ncols + c];
-          const mv_ref_tol *tl = &r->tol[group_of (c)];
-          mv_ref_dev d = { i, c, r->t[i], ref, got, fabs (got - ref), tl->abs + tl->rel * fabs (ref) };
+          const mv_regress_tol *tl = &r->tol[group_of (c)];
+          mv_regress_dev d = { i, c, r->t[i], ref, got, fabs (got - ref), tl->abs + tl->rel * fabs (ref) };
           if (isnan (d.dev))
             d.dev = INFINITY;
           res->nvalues++;
           res->nviolations += !(d.dev <= d.tol);
           keep_worst (res, &d);
-          mv_ref_dev *w = &res->worst_group[group_of (c)];
+          mv_regress_dev *w = &res->worst_group[group_of (c)];
           if (w->col == (size_t) -1 || ratio (&d) > ratio (w))
             *w = d;
         }
@@ -76,7 +76,7 @@ mv_ref_compare (mv_ref_result *res, const mv_ref *r, const mv_traj *tr)
 /* The fast path: the reduced flow from the spec's G(0) with output at the
  * reference's times. */
 static int
-fast_run (mv_traj *tr, const mv_ref *r)
+fast_run (mv_traj *tr, const mv_regress_file *r)
 {
   mv_problem pb;
   int s = mv_problem_parse (&pb, r->spec_json, r->name);
@@ -105,7 +105,7 @@ fast_run (mv_traj *tr, const mv_ref *r)
 }
 
 int
-mv_ref_check (mv_ref_result *res, const mv_ref *r)
+mv_regress_check (mv_regress_result *res, const mv_regress_file *r)
 {
   double t0 = mv_io_now ();
   mv_traj tr;
@@ -114,7 +114,7 @@ mv_ref_check (mv_ref_result *res, const mv_ref *r)
   if (s)
     mv_error_prefix (r->name);
   else
-    s = mv_ref_compare (res, r, &tr);
+    s = mv_regress_compare (res, r, &tr);
   if (tr.cross)
     mv_traj_clear (&tr);
   if (!s)

@@ -6,14 +6,14 @@
 #include <moeverify/regress.h>
 #include <moeverify/flow.h>
 
-struct mv_ref {
+struct mv_regress_file {
   char name[256];
   char *spec_json;          /* the spec, compact */
   size_t m, mstar;
   int gram0;                /* MV_GRAM0_* */
   char stepper[16];         /* fast path */
   double rtol, atol;
-  mv_ref_tol tol[MV_REF_NGROUP];
+  mv_regress_tol tol[MV_REGRESS_NGROUP];
   size_t nrows, ncols;      /* ncols = 2 + Gram columns */
   char **cols;
   size_t *kl;               /* Gram index pairs of columns 2.. */
