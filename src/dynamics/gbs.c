@@ -5,7 +5,6 @@
  * Hairer, Norsett & Wanner, Solving ODEs I, II.9 (the code ODEX). */
 #include <moeverify/reference.h>
 #include <moeverify/error.h>
-#include <moeverify/hermite.h>
 
 #include <math.h>
 #include <stdlib.h>
@@ -66,7 +65,7 @@ mv_gbs_alloc (size_t dim, unsigned kmax, mpfr_prec_t prec)
   if (!kmax)
     kmax = MV_GBS_KMAX;
   if (dim == 0 || kmax < 4 || kmax > KMAX_LIMIT || prec < MPFR_PREC_MIN
-      || prec > MV_PREC_WORK_MAX * 2)
+      || prec > MPFR_PREC_MAX)
     {
       mv_error_set (MV_EINVAL, "gbs: need dim >= 1, 4 <= kmax <= %d and a valid "
                     "precision (dim %zu, kmax %u, prec %ld)", KMAX_LIMIT, dim, kmax,

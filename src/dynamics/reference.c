@@ -105,6 +105,12 @@ check_params (const mv_ref_params *p)
                          (long) p->prec, MV_PREC_DOUBLE, MV_PREC_MAX);
   if (!(p->tol >= 1e-290 && p->tol <= 1e-3))
     return mv_error_set (MV_EINVAL, "reference: tolerance %g outside [1e-290, 1e-3]", p->tol);
+  /* below ~2^(10-p) the error estimate cannot fall under the rounding
+   * noise of the table: every step would be rejected */
+  if (p->tol < ldexp (1.0, 10 - (int) p->prec))
+    return mv_error_set (MV_EINVAL, "reference: tolerance %g below what %ld bits resolve "
+                         "(2^%d = %.3g)", p->tol, (long) p->prec, 10 - (int) p->prec,
+                         ldexp (1.0, 10 - (int) p->prec));
   if (!p->times || !p->n_times)
     return mv_error_set (MV_EINVAL, "reference: no output times");
   for (size_t i = 0; i < p->n_times; i++)
