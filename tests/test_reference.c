@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -503,6 +504,34 @@ START_TEST (t_bad_input)
 }
 END_TEST
 
+/* A raised interrupt flag stops at the first step: rows so far (t = 0),
+ * status INTERRUPTED in the reference record and in its double copy. */
+START_TEST (t_interrupt)
+{
+  gram0 g;
+  gram0_load (&g, NULL, "example_small.json");
+  volatile sig_atomic_t stop = 1;
+  mv_ref_params p;
+  mv_ref_params_default (&p);
+  p.prec = 128, p.tol = 1e-30, p.times = TIMES, p.n_times = NTIMES, p.interrupt = &stop;
+  mv_ref_traj r;
+  ck_assert_int_eq (mv_ref_reduced (&r, g.G, g.nr, 1, 1, 0, &p), MV_OK);
+  ck_assert_int_eq (r.status, MV_TRAJ_INTERRUPTED);
+  ck_assert_uint_eq (r.rows, 1);
+  mv_traj tr;
+  ck_assert_int_eq (mv_traj_init (&tr, 1, 1), MV_OK);
+  ck_assert_int_eq (mv_ref_traj_to_traj (&tr, &r), MV_OK);
+  ck_assert_int_eq (tr.status, MV_TRAJ_INTERRUPTED);
+  ck_assert_uint_eq (tr.rows, 1);
+  ck_assert_str_eq (tr.stepper, "gbs-mpfr128");
+  MV_CHECK_CLOSE_D (tr.loss[0], mpfr_get_d (mv_ref_traj_get (&r, 0, r.nvar), MPFR_RNDN),
+                    0, 0, "double copy of L(0)");
+  mv_traj_clear (&tr);
+  mv_ref_traj_clear (&r);
+  gram0_clear (&g);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -517,6 +546,7 @@ main (void)
   tcase_add_test (tc, t_digit_rule);
   tcase_add_test (tc, t_digit_rule_random);
   tcase_add_test (tc, t_bad_input);
+  tcase_add_test (tc, t_interrupt);
   tcase_add_test (tc, t_vs_gsl);
   tcase_add_test (tc, t_doubled);
   tcase_add_test (tc, t_energy_identity);
