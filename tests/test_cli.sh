@@ -206,6 +206,12 @@ expect_run_error "flow --atol -1" 2 "--atol" flow "$tiny" --t-end 1 --atol -1
 expect_run_error "flow unknown stepper" 2 "unknown stepper 'euler'" flow "$tiny" --t-end 1 --stepper euler
 expect_run_error "flow bad spec" 2 "bad_nan.json" flow "$data/bad_nan.json" --t-end 1
 expect_run_error "flow solver failure (step limit)" 1 "step limit" flow "$tiny" --t-end 50 --max-steps 3
+expect_run_error "flow --reference without --reduced" 2 "--reference needs --reduced" \
+  flow "$tiny" --t-end 1 --reference
+expect_run_error "flow --tol without --reference" 2 "--tol needs --reference" \
+  flow "$tiny" --t-end 1 --reduced --tol 1e-20
+expect_run_error "flow --reference --tol 1e-200" 2 "--tol" \
+  flow "$tiny" --t-end 1 --reduced --reference --tol 1e-200
 expect_run_error "sgd --lr 0" 2 "--lr" sgd "$tiny" --lr 0 --batch 8 --steps 10
 expect_run_error "sgd --batch 0" 2 "--batch" sgd "$tiny" --lr 0.01 --batch 0 --steps 10
 : >"$tmp/afile"
@@ -235,6 +241,13 @@ rm -rf "$outdir"
   >"$tmp/stdout" 2>"$tmp/stderr" \
   && check_traj "flow --reduced --stepper msbdf" "$outdir" complete \
   || nok "flow --reduced failed: $(cat "$tmp/stderr")"
+rm -rf "$outdir"
+"$exe" flow "$tiny" --t-end 1 --times 0.5,1 --reduced --reference --prec 96 --tol 1e-20 \
+  --out "$outdir" >"$tmp/stdout" 2>"$tmp/stderr" \
+  && check_traj "flow --reduced --reference" "$outdir" complete \
+  && grep -q '"min_digits"' "$outdir/reference.json" \
+  && ok "flow --reference writes reference.json" \
+  || nok "flow --reduced --reference failed: $(cat "$tmp/stderr")"
 rm -rf "$outdir"
 "$exe" sgd "$tiny" --lr 0.01 --batch 16 --steps 200 --out "$outdir" >"$tmp/stdout" 2>"$tmp/stderr" \
   && check_traj "sgd writes a complete trajectory" "$outdir" complete \

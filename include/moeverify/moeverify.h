@@ -12,6 +12,7 @@
 #include <moeverify/mc.h>
 #include <moeverify/traj.h>
 #include <moeverify/flow.h>
+#include <moeverify/reference.h>
 #include <moeverify/sgd.h>
 #include <moeverify/io.h>
 #include <moeverify/plot.h>

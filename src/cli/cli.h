@@ -110,6 +110,11 @@ volatile sig_atomic_t *mv_cli_catch_sigint (void);
 /* Progress callback for flows (bar on a terminal only). */
 void mv_cli_flow_progress (void *ctx, double t, double t_end);
 int mv_cmd_flow (int argc, char **argv);
+/* flow --reduced --reference: both reference runs into tr (the confirming
+ * one) and DIR/reference.json; a library status */
+int mv_cli_flow_reference (mv_traj *tr, const double *G, const double *nr,
+                           const mv_problem *pb, const mv_flow_params *fp, double tol,
+                           const char *out);
 int mv_cmd_sgd (int argc, char **argv);
 int mv_cmd_sweep (int argc, char **argv);
 int mv_cmd_regress (int argc, char **argv);

@@ -1,6 +1,7 @@
 /* moeverify flow SPEC.json --t-end T [--reduced [--sample-gram]]
  *                [--stepper S] [--rtol R] [--atol A] [--prec BITS]
  *                [--n-out K | --times T1,...] [--max-steps N] [--out DIR]
+ *                [--reference [--tol EPS]]   (with --reduced)
  *
  * Gradient flow of the spec's initial point (full parameter space, or the
  * dimension-free Gram flow), written as a trajectory directory. */
@@ -20,7 +21,7 @@ static const char usage_fmt[] =
   "usage: moeverify flow SPEC.json --t-end T [--reduced [--sample-gram]]\n"
   "                      [--stepper S] [--rtol R] [--atol A] [--prec BITS]\n"
   "                      [--n-out K | --times T1,T2,...] [--max-steps N]\n"
-  "                      [--out DIR]\n"
+  "                      [--out DIR] [--reference [--tol EPS]]\n"
   "  Integrate the gradient flow dtheta/dt = -grad L from the spec's initial\n"
   "  point with GSL's adaptive steppers and write DIR (default flow-out):\n"
   "  trajectory.csv, run.json, events.json, router_alignment.svg,\n"
@@ -34,9 +35,16 @@ static const char usage_fmt[] =
   "  --stepper S     %s\n"
   "  --rtol R, --atol A   tolerances (default 1e-9, 1e-12); atol is per\n"
   "                  component relative to its natural scale\n"
-  "  --prec BITS     full flow: right-hand side in MPFR at BITS, rounded\n"
+  "  --prec BITS     full flow: right-hand side in MPFR at BITS, rounded;\n"
+  "                  --reference: the reference precision (default 128)\n"
   "  --n-out K       output samples: K log-spaced plus K evenly spaced (200)\n"
-  "  --times T1,T2,...  explicit output times instead (increasing, in (0, T])\n";
+  "  --times T1,T2,...  explicit output times instead (increasing, in (0, T])\n"
+  "  --reference     with --reduced: MPFR Gragg-Bulirsch-Stoer integration at\n"
+  "                  (BITS, EPS), confirmed by a second run at (2 BITS, EPS^2);\n"
+  "                  DIR gets the confirming run's trajectory and\n"
+  "                  reference.json, every quantity's agreed digits at each\n"
+  "                  output time (default 5 + 5 output times with --n-out)\n"
+  "  --tol EPS       --reference tolerance per step, 1e-145..1e-3 (1e-30)\n";
 
 /* usage_fmt with the stepper table filled in: explicit steppers on one
  * line, implicit ones on the next */
@@ -63,7 +71,8 @@ usage_text (void)
 
 typedef struct {
   const char *spec, *out;
-  int reduced, sample;
+  int reduced, sample, reference, have_nout, have_prec;
+  double tol;
   mv_flow_params p;
   double *times;
 } flow_opts;
@@ -105,6 +114,38 @@ parse_times (flow_opts *o, const char *arg)
   return 0;
 }
 
+/* --reference: only on the reduced flow; its own defaults for the
+ * precision, the tolerance and the number of output times */
+static int
+check_reference (flow_opts *o)
+{
+  if (o->reference && !o->reduced)
+    {
+      mv_cli_error ("flow: --reference needs --reduced (the full flow has no reference integrator)");
+      return MV_EXIT_USAGE;
+    }
+  if (o->tol >= 0 && !o->reference)
+    {
+      mv_cli_error ("flow: --tol needs --reference (GSL steppers take --rtol/--atol)");
+      return MV_EXIT_USAGE;
+    }
+  if (!o->reference)
+    return 0;
+  if (!o->have_prec)
+    o->p.prec = 128;
+  if (o->p.prec == MV_PREC_DOUBLE || 2 * o->p.prec > MV_PREC_MAX)
+    {
+      mv_cli_error ("flow: --reference needs %d < --prec <= %d (the confirming run uses twice it)",
+                    MV_PREC_DOUBLE, MV_PREC_MAX / 2);
+      return MV_EXIT_USAGE;
+    }
+  if (o->tol < 0)
+    o->tol = 1e-30;
+  if (!o->have_nout)
+    o->p.n_out = 5;
+  return 0;
+}
+
 static int
 parse (flow_opts *o, int argc, char **argv)
 {
@@ -114,6 +155,7 @@ parse (flow_opts *o, int argc, char **argv)
   int have_t = 0;
   memset (o, 0, sizeof *o);
   o->out = "flow-out";
+  o->tol = -1;
   mv_flow_params_default (&o->p);
   mv_cli_args_init (&a, argc, argv);
   while (mv_cli_next (&a))
@@ -149,12 +191,14 @@ parse (flow_opts *o, int argc, char **argv)
         {
           if (!(v = mv_cli_value (&a)) || mv_cli_parse_prec ("--prec", v, &o->p.prec))
             return MV_EXIT_USAGE;
+          o->have_prec = 1;
         }
       else if (mv_cli_is (&a, "--n-out"))
         {
           if (!(v = mv_cli_value (&a)) || mv_cli_parse_ulong ("--n-out", v, 1, 1000000, &u))
             return MV_EXIT_USAGE;
           o->p.n_out = u;
+          o->have_nout = 1;
         }
       else if (mv_cli_is (&a, "--times"))
         {
@@ -181,6 +225,17 @@ parse (flow_opts *o, int argc, char **argv)
             return MV_EXIT_USAGE;
           o->reduced = 1;
         }
+      else if (mv_cli_is (&a, "--reference"))
+        {
+          if (mv_cli_flag (&a))
+            return MV_EXIT_USAGE;
+          o->reference = 1;
+        }
+      else if (mv_cli_is (&a, "--tol"))
+        {
+          if (!(v = mv_cli_value (&a)) || mv_cli_parse_double ("--tol", v, 1e-145, 1e-3, &o->tol))
+            return MV_EXIT_USAGE;
+        }
       else if (mv_cli_is (&a, "--sample-gram"))
         {
           if (mv_cli_flag (&a))
@@ -205,7 +260,7 @@ parse (flow_opts *o, int argc, char **argv)
       mv_cli_error ("flow: --sample-gram needs --reduced");
       return MV_EXIT_USAGE;
     }
-  return 0;
+  return check_reference (o);
 }
 
 
@@ -262,7 +317,9 @@ mv_cmd_flow (int argc, char **argv)
       else
         s = mv_flow_gram0 (G, nr, tr.init, sizeof tr.init, &pb,
                            o.sample ? MV_GRAM0_SAMPLE : MV_GRAM0_AUTO);
-      if (!s)
+      if (!s && o.reference)
+        s = mv_cli_flow_reference (&tr, G, nr, &pb, &o.p, o.tol, o.out);
+      else if (!s)
         s = mv_flow_reduced (&tr, G, nr, pb.m, pb.mstar, pb.noise_var, &o.p);
       free (G), free (nr);
     }

@@ -1,0 +1,116 @@
+/* moeverify flow SPEC --reduced --reference [--prec BITS] [--tol EPS]:
+ * the reduced flow integrated twice by the MPFR reference integrator, at
+ * (BITS, EPS) and (2 BITS, EPS^2); the trajectory directory holds the
+ * confirming run's double copy and reference.json the agreed digits
+ * (proofs/reference-integrator.md). */
+#include "cli.h"
+
+#include <moeverify/moeverify.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Output times: the explicit list, or K log-spaced plus K even ones (the
+ * flow's grid) without t = 0, which is row 0 of every reference run. */
+static double *
+ref_times (const mv_flow_params *fp, size_t *n)
+{
+  size_t m;
+  double *t = mv_flow_times (fp, &m);
+  if (!t)
+    {
+      mv_error_set (MV_ENOMEM, "reference: out of memory");
+      return NULL;
+    }
+  memmove (t, t + 1, (m - 1) * sizeof *t);
+  *n = m - 1;
+  return t;
+}
+
+static json_t *
+run_json (const mv_ref_traj *r)
+{
+  return json_pack ("{s:I, s:f, s:I, s:I, s:I, s:f}", "prec", (json_int_t) r->prec,
+                    "tol", r->tol, "steps", (json_int_t) r->steps, "rejected",
+                    (json_int_t) r->rejected, "rhs_evals", (json_int_t) r->rhs_evals,
+                    "wall_seconds", r->wall_seconds);
+}
+
+/* reference.json: per output time, every quantity's agreed digits and
+ * their count. */
+static int
+write_agreed (const char *out, const mv_ref_traj *a, const mv_ref_traj *b,
+              const mv_ref_agreed *ag)
+{
+  json_t *doc = json_object (), *names = json_array (), *rows = json_array ();
+  char name[64];
+  for (size_t q = 0; q < ag->nq; q++)
+    {
+      mv_ref_quantity_name (name, sizeof name, q, a->m, a->mstar);
+      json_array_append_new (names, json_string (name));
+    }
+  for (size_t r = 0; r < ag->rows; r++)
+    {
+      json_t *vals = json_array (), *dig = json_array ();
+      for (size_t q = 0; q < ag->nq; q++)
+        {
+          json_array_append_new (vals, json_string (mv_ref_agreed_str (ag, r, q)));
+          json_array_append_new (dig, json_integer (ag->digits[r * ag->nq + q]));
+        }
+      json_array_append_new (rows, json_pack ("{s:f, s:o, s:o}", "t", a->t[r],
+                                              "values", vals, "digits", dig));
+    }
+  json_object_set_new (doc, "method", json_string ("reduced flow, Gragg-Bulirsch-Stoer in MPFR"));
+  json_object_set_new (doc, "digit_rule", json_string ("digits of the confirming run shared by "
+                       "every value within 2|a-b| of it, truncated toward zero"));
+  json_object_set_new (doc, "run", run_json (a));
+  json_object_set_new (doc, "confirming_run", run_json (b));
+  json_object_set_new (doc, "min_digits", json_integer (ag->min_digits));
+  json_object_set_new (doc, "quantities", names);
+  json_object_set_new (doc, "rows", rows);
+  size_t len = strlen (out) + 32;
+  char *path = malloc (len);
+  int rc = path ? (snprintf (path, len, "%s/reference.json", out), mv_cli_emit_json (doc, path))
+                : MV_EXIT_FAIL;
+  free (path);
+  json_decref (doc);
+  return rc ? mv_error_set (MV_EIO, "reference: could not write %s/reference.json", out)
+            : MV_OK;
+}
+
+int
+mv_cli_flow_reference (mv_traj *tr, const double *G, const double *nr, const mv_problem *pb,
+                       const mv_flow_params *fp, double tol, const char *out)
+{
+  size_t nt;
+  double *times = ref_times (fp, &nt);
+  if (!times)
+    return MV_ENOMEM;
+  mv_ref_params p;
+  mv_ref_params_default (&p);
+  p.prec = fp->prec, p.tol = tol, p.times = times, p.n_times = nt;
+  p.max_steps = fp->max_steps, p.interrupt = fp->interrupt;
+  p.progress = fp->progress, p.progress_ctx = (void *) "reference";
+  mv_ref_traj a, b;
+  mv_ref_agreed ag;
+  int s = mv_ref_reduced_confirmed (&a, &b, &ag, G, nr, pb->m, pb->mstar, pb->noise_var, &p);
+  /* the trajectory is the most accurate run that finished (or got furthest) */
+  const mv_ref_traj *best = b.rows && b.status == MV_TRAJ_DONE ? &b : &a;
+  if (!s || best->rows)
+    {
+      int s2 = mv_ref_traj_to_traj (tr, best);
+      s = s ? s : s2;
+    }
+  if (!s && ag.rows)
+    {
+      s = write_agreed (out, &a, &b, &ag);
+      printf ("reference: %ld bits, tol %g (%.2f s) confirmed by %ld bits, tol %g (%.2f s): "
+              "at least %d agreed digits per quantity (reference.json)\n", (long) a.prec,
+              a.tol, a.wall_seconds, (long) b.prec, b.tol, b.wall_seconds, ag.min_digits);
+    }
+  mv_ref_traj_clear (&a), mv_ref_traj_clear (&b);
+  mv_ref_agreed_clear (&ag);
+  free (times);
+  return s;
+}
