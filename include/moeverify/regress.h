@@ -88,6 +88,11 @@ typedef struct {
  * and compare every value.  A flow that fails is an error. */
 int mv_regress_check (mv_regress_result *res, const mv_regress_file *ref);
 
+/* The same with the fast path at another rtol and atol (what a
+ * tolerance achieves against the reference). */
+int mv_regress_check_tol (mv_regress_result *res, const mv_regress_file *ref, double rtol,
+                          double atol);
+
 /* The same comparison against a trajectory computed elsewhere (rows at
  * exactly the reference's times, in order). */
 int mv_regress_compare (mv_regress_result *res, const mv_regress_file *ref, const mv_traj *tr);

@@ -118,6 +118,8 @@ int mv_cli_flow_reference (mv_traj *tr, const double *G, const double *nr,
 int mv_cmd_sgd (int argc, char **argv);
 int mv_cmd_sweep (int argc, char **argv);
 int mv_cmd_regress (int argc, char **argv);
+/* moeverify regress --make RECIPE -o OUT (regress_make.c); an exit status. */
+int mv_cli_regress_make (const char *recipe, const char *out);
 int mv_cmd_check (int argc, char **argv);
 /* Recovery summary of a finished trajectory on stdout: a flow header line
  * and one line per teacher (mv_cli_print_teachers alone prints the latter). */

@@ -14,6 +14,8 @@
 
 static const char usage[] =
   "usage: moeverify regress FILE... [--tap] [--junit OUT]\n"
+  "       moeverify regress --make RECIPE.json -o OUT\n"
+  "       moeverify regress FILE... --tolerance-table\n"
   "  Checks reference trajectories (data/reference/*.json, format\n"
   "  " MV_REGRESS_FORMAT "): recomputes each with its fast path (the stored\n"
   "  stepper, rtol, atol) at the stored times and compares the loss,\n"
@@ -22,6 +24,14 @@ static const char usage[] =
   "  values compared, the violations and the worst deviations.\n"
   "  --tap        TAP output instead (one test per file; for prove)\n"
   "  --junit OUT  also write a JUnit XML report to OUT\n"
+  "  --tolerance-table  what the fast path achieves: for rtol 1e-6 .. 1e-12\n"
+  "               (atol = rtol / 100) the largest deviation from each\n"
+  "               reference, per group (loss and |grad L|^2 relative, Gram\n"
+  "               entries absolute)\n"
+  "  --make RECIPE  write the reference file of a recipe (data/reference/\n"
+  "               recipes/*.json: spec, gram0, times, prec, tol, fast path,\n"
+  "               tolerances) to OUT: the digits on which MPFR reference runs\n"
+  "               at (prec, tol) and (2 prec, tol^2) agree\n"
   "  exit status: 0 every value within tolerance; 1 a violation, or a file\n"
   "  that is missing, damaged (checksum) or malformed (one line naming the\n"
   "  file and the key); 2 usage error.\n";
@@ -151,13 +161,46 @@ write_junit (const char *path, const file_result *f, size_t n, size_t failures)
   return 0;
 }
 
+/* Achieved against requested: the worst deviation per group over rtol. */
+static int
+tolerance_table (const file_result *f, size_t n)
+{
+  static const double RT[] = { 1e-6, 1e-8, 1e-10, 1e-12 };
+  printf ("%-40s %8s %14s %14s %14s\n", "reference", "rtol", "loss (rel)", "grad2 (rel)",
+          "gram (abs)");
+  int rc = 0;
+  for (size_t k = 0; k < n; k++)
+    {
+      size_t len;
+      char *text = mv_io_read_file (f[k].file, &len);
+      mv_regress_file *r = NULL;
+      int s = text ? mv_regress_parse (&r, text, f[k].file) : MV_EIO;
+      free (text);
+      for (size_t i = 0; !s && i < sizeof RT / sizeof RT[0]; i++)
+        {
+          mv_regress_result res;
+          if ((s = mv_regress_check_tol (&res, r, RT[i], RT[i] / 100)))
+            break;
+          const mv_regress_dev *w = res.worst_group;
+          double rl = w[0].dev / fmax (fabs (w[0].ref), 1e-300);
+          double rg = w[1].dev / fmax (fabs (w[1].ref), 1e-300);
+          printf ("%-40s %8.0e %14.3g %14.3g %14.3g\n", f[k].file, RT[i], rl, rg,
+                  w[MV_REGRESS_GRAM].dev);
+        }
+      if (s)
+        mv_cli_lib_error (), rc = MV_EXIT_FAIL;
+      mv_regress_free (r);
+    }
+  return rc;
+}
+
 int
 mv_cmd_regress (int argc, char **argv)
 {
   mv_cli_args a;
   mv_cli_args_init (&a, argc, argv);
-  const char *junit = NULL;
-  int tap = 0;
+  const char *junit = NULL, *make = NULL, *out = NULL;
+  int tap = 0, table = 0;
   file_result *f = calloc ((size_t) argc + 1, sizeof *f);
   size_t n = 0;
   if (!f)
@@ -171,16 +214,36 @@ mv_cmd_regress (int argc, char **argv)
         return fputs (usage, stdout), free (f), MV_EXIT_OK;
       else if (mv_cli_is (&a, "--tap"))
         bad = mv_cli_flag (&a), tap = 1;
+      else if (mv_cli_is (&a, "--tolerance-table"))
+        bad = mv_cli_flag (&a), table = 1;
       else if (mv_cli_is (&a, "--junit"))
         bad = !(junit = mv_cli_value (&a));
+      else if (mv_cli_is (&a, "--make"))
+        bad = !(make = mv_cli_value (&a));
+      else if (mv_cli_is (&a, "-o") || mv_cli_is (&a, "--out"))
+        bad = !(out = mv_cli_value (&a));
       else
         bad = mv_cli_unknown (&a) != 0;
       if (bad)
         return free (f), MV_EXIT_USAGE;
     }
+  if (make || out)
+    {
+      free (f);
+      if (!make || !out || n)
+        return mv_cli_error ("regress: --make RECIPE needs -o OUT and no reference files"),
+          MV_EXIT_USAGE;
+      return mv_cli_regress_make (make, out);
+    }
   if (!n)
     return mv_cli_error ("regress: no reference files (see moeverify regress --help)"), free (f),
       MV_EXIT_USAGE;
+  if (table)
+    {
+      int rc = tolerance_table (f, n);
+      free (f);
+      return rc;
+    }
   size_t failures = 0;
   for (size_t k = 0; k < n; k++)
     {
