@@ -210,6 +210,8 @@ expect_run_error "flow --reference without --reduced" 2 "--reference needs --red
   flow "$tiny" --t-end 1 --reference
 expect_run_error "flow --tol without --reference" 2 "--tol needs --reference" \
   flow "$tiny" --t-end 1 --reduced --tol 1e-20
+expect_run_error "flow --reference --rtol" 2 "--reference takes --tol" \
+  flow "$tiny" --t-end 1 --reduced --reference --rtol 1e-10
 expect_run_error "flow --reference --tol 1e-200" 2 "--tol" \
   flow "$tiny" --t-end 1 --reduced --reference --tol 1e-200
 expect_run_error "sgd --lr 0" 2 "--lr" sgd "$tiny" --lr 0 --batch 8 --steps 10

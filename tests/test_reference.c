@@ -86,8 +86,18 @@ exact_test (mpfr_t *e, const mpfr_t t)
   mpfr_neg (e[1], e[1], MPFR_RNDN);
 }
 
+/* progress: accepted steps, times increasing */
+static void
+count_steps (void *ctx, double t)
+{
+  double *c = ctx;
+  ck_assert_msg (t > c[1], "progress time %g after %g", t, c[1]);
+  c[0] += 1, c[1] = t;
+}
+
 START_TEST (t_gbs_exact)
 {
+  double calls[2] = { 0, 0 };
   const mpfr_prec_t P = 256;
   mv_gbs_ws *ws = mv_gbs_alloc (3, 0, P);
   ck_assert_msg (ws != NULL, "%s", mv_error_message ());
@@ -98,6 +108,7 @@ START_TEST (t_gbs_exact)
   mv_gbs_params p;
   mv_gbs_params_default (&p);
   p.tol = 1e-50;
+  p.progress = count_steps, p.progress_ctx = calls;
   const double outs[] = { 0.5, 1, 3, 10 };
   for (int i = 0; i < 4; i++)
     {
@@ -114,6 +125,9 @@ START_TEST (t_gbs_exact)
   const mv_gbs_stats *st = mv_gbs_stats_get (ws);
   ck_assert_msg (st->steps > 0 && st->rhs_evals > st->steps, "steps %lu evals %lu",
                  st->steps, st->rhs_evals);
+  ck_assert_msg (calls[0] == (double) (st->steps - st->rejected) && calls[1] == 10,
+                 "%g progress calls (last t = %g) for %lu accepted steps", calls[0],
+                 calls[1], st->steps - st->rejected);
   printf ("gbs exact: %lu steps (%lu rejected), %lu evaluations, next row %u\n",
           st->steps, st->rejected, st->rhs_evals, st->k);
   vec_clear (y, 3), vec_clear (e, 3);

@@ -27,6 +27,9 @@ typedef struct {
   double h0;                /* first step; 0: 1e-2 of the interval */
   unsigned long max_steps;  /* attempted steps per mv_gbs_evolve; 0 = none */
   volatile sig_atomic_t *interrupt;  /* polled every step; nonzero stops */
+  void (*progress) (void *ctx, double t);  /* after every accepted step
+                                              (may be NULL) */
+  void *progress_ctx;
 } mv_gbs_params;
 
 #define MV_GBS_KMAX 24
@@ -92,6 +95,7 @@ typedef struct {
   const double *times;      /* output times, ascending, > 0 */
   size_t n_times;
   volatile sig_atomic_t *interrupt;
+  /* after every accepted step: t and the last output time */
   void (*progress) (void *ctx, double t, double t_end);
   void *progress_ctx;
 } mv_ref_params;

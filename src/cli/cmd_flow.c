@@ -71,7 +71,7 @@ usage_text (void)
 
 typedef struct {
   const char *spec, *out;
-  int reduced, sample, reference, have_nout, have_prec;
+  int reduced, sample, reference, have_nout, have_prec, have_gsl;
   double tol;
   mv_flow_params p;
   double *times;
@@ -131,6 +131,11 @@ check_reference (flow_opts *o)
     }
   if (!o->reference)
     return 0;
+  if (o->have_gsl)
+    {
+      mv_cli_error ("flow: --stepper, --rtol and --atol are GSL's; --reference takes --tol");
+      return MV_EXIT_USAGE;
+    }
   if (!o->have_prec)
     o->p.prec = 128;
   if (o->p.prec == MV_PREC_DOUBLE || 2 * o->p.prec > MV_PREC_MAX)
@@ -176,16 +181,19 @@ parse (flow_opts *o, int argc, char **argv)
         {
           if (!(v = mv_cli_value (&a)) || mv_cli_parse_double ("--rtol", v, 1e-300, 1, &o->p.rtol))
             return MV_EXIT_USAGE;
+          o->have_gsl = 1;
         }
       else if (mv_cli_is (&a, "--atol"))
         {
           if (!(v = mv_cli_value (&a)) || mv_cli_parse_double ("--atol", v, 1e-300, 1, &o->p.atol))
             return MV_EXIT_USAGE;
+          o->have_gsl = 1;
         }
       else if (mv_cli_is (&a, "--stepper"))
         {
           if (!(o->p.stepper = mv_cli_value (&a)))
             return MV_EXIT_USAGE;
+          o->have_gsl = 1;
         }
       else if (mv_cli_is (&a, "--prec"))
         {

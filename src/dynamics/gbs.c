@@ -369,6 +369,8 @@ mv_gbs_evolve (mpfr_t *y, mpfr_t t, const mpfr_t t1, mv_gbs_rhs_fn f, void *ctx,
           else
             mpfr_add (t, t, ws->H, MPFR_RNDN);
           f0_ok = 0;
+          if (p->progress)
+            p->progress (p->progress_ctx, mpfr_get_d (t, MPFR_RNDN));
         }
       else
         ws->st.rejected++;

@@ -179,6 +179,14 @@ run_setup (run_ctx *c, const double *G0, const double *norms, size_t m, size_t m
   return MV_OK;
 }
 
+/* the run's progress callback after every GBS step */
+static void
+step_progress (void *ctx, double t)
+{
+  const mv_ref_params *p = ctx;
+  p->progress (p->progress_ctx, t, p->times[p->n_times - 1]);
+}
+
 /* Integrate output interval by interval; an interrupt leaves the rows
  * reached. */
 static int
@@ -187,7 +195,8 @@ run_intervals (mv_ref_traj *r, run_ctx *c, const mv_ref_params *p)
   mv_gbs_params gp;
   mv_gbs_params_default (&gp);
   gp.tol = p->tol, gp.max_steps = p->max_steps, gp.interrupt = p->interrupt;
-  double t_end = p->times[p->n_times - 1];
+  if (p->progress)
+    gp.progress = step_progress, gp.progress_ctx = (void *) p;
   int s = record_row (r, 0.0, c->y, c->w);
   for (size_t i = 0; !s && i < p->n_times; i++)
     {
@@ -200,8 +209,6 @@ run_intervals (mv_ref_traj *r, run_ctx *c, const mv_ref_params *p)
         }
       if (!s)
         s = record_row (r, p->times[i], c->y, c->w);
-      if (!s && p->progress)
-        p->progress (p->progress_ctx, p->times[i], t_end);
     }
   return s;
 }
