@@ -168,13 +168,20 @@ END_TEST
  * T_theta = (2|w|^2/9)(1/b0 - 1/theta + artanh theta - artanh b0)
  * (MATH.md §3: 0.7437 predicted, 0.7434 measured independently), and the
  * pair then recovers the teacher. */
-START_TEST (t_escape_and_recovery)
+/* One pair in d = 4: router orthogonal to its teacher, expert at 0.2. */
+static void
+escape_pair (mv_problem *pb)
 {
   double s = sqrt (0.96);
   double Vt[4] = { 1, 0, 0, 0 }, Wt[4] = { 0, 1, 0, 0 };
   double V[4] = { 0, 0, 1, 0 }, W[4] = { 0, 0.2, 0, s };
+  ck_assert_int_eq (mv_problem_set_d (pb, 4, 1, 1, V, W, Vt, Wt, 0.0), MV_OK);
+}
+
+START_TEST (t_escape_and_recovery)
+{
   mv_problem pb;
-  ck_assert_int_eq (mv_problem_set_d (&pb, 4, 1, 1, V, W, Vt, Wt, 0.0), MV_OK);
+  escape_pair (&pb);
   mv_flow_params p;
   mv_flow_params_default (&p);
   p.t_end = 60;
@@ -689,11 +696,8 @@ same_d (const double *a, const double *b, size_t n)
  * file is an error naming it. */
 START_TEST (t_traj_read)
 {
-  double s = sqrt (0.96);
-  double Vt[4] = { 1, 0, 0, 0 }, Wt[4] = { 0, 1, 0, 0 };
-  double V[4] = { 0, 0, 1, 0 }, W[4] = { 0, 0.2, 0, s };
   mv_problem pb;
-  ck_assert_int_eq (mv_problem_set_d (&pb, 4, 1, 1, V, W, Vt, Wt, 0.0), MV_OK);
+  escape_pair (&pb);
   char dir[] = "/tmp/test_flow_XXXXXX";
   ck_assert_ptr_nonnull (mkdtemp (dir));
   for (int full = 0; full < 2; full++)
