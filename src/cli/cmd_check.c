@@ -1,5 +1,5 @@
 /* moeverify check [CLAIM...] [--quick|--full] [--seeds N] [--report DIR]
- *                 [--strict]
+ *                 [--strict] [--prune-rule NAME]
  *
  * Runs the claim checks of the table (check.h) in table order, one line per
  * claim on stdout, and writes DIR/report.md and DIR/report.json.  The exit
@@ -16,7 +16,7 @@
 
 static const char usage[] =
   "usage: moeverify check [CLAIM...] [--quick|--full] [--seeds N]\n"
-  "                       [--report DIR] [--strict]\n"
+  "                       [--report DIR] [--strict] [--prune-rule NAME]\n"
   "  Checks the claims (all by default, in report order) and writes\n"
   "  DIR/report.md and DIR/report.json (DIR default check-report): per claim\n"
   "  statement, provenance, method, measurements with bounds and margins,\n"
@@ -27,10 +27,43 @@ static const char usage[] =
   "  --seeds N      student seeds per setting (default: the level's)\n"
   "  --report DIR   report directory (created if missing)\n"
   "  --strict       every claim must hold, not only the exact identities\n"
+  "  --prune-rule NAME  claim prune: only this pruning rule (default: every\n"
+  "                 rule, the first deciding the verdict; --quick: the first)\n"
   "  exit status: 0 every exact identity holds (with --strict: every claim\n"
   "  holds); 1 an exact identity fails (with --strict: a claim does not\n"
   "  hold), a check could not run, or the report could not be written;\n"
   "  2 usage error (e.g. an unknown claim).\n";
+
+/* text word-wrapped to 78 columns, continuation lines indented by ind. */
+static void
+print_wrapped (const char *text, size_t col, size_t ind)
+{
+  while (*text)
+    {
+      size_t w = strcspn (text, " ");
+      if (col > ind && col + 1 + w > 78)
+        printf ("\n%*s", (int) ind, ""), col = ind;
+      else if (col > ind)
+        putchar (' '), col++;
+      printf ("%.*s", (int) w, text);
+      col += w, text += w;
+      text += *text == ' ';
+    }
+  putchar ('\n');
+}
+
+/* The usage text, with the pruning rules listed from their table. */
+static void
+print_usage (void)
+{
+  fputs (usage, stdout);
+  fputs ("  pruning rules (claim prune; the first is the default):\n", stdout);
+  for (size_t i = 0; mv_prune_rule_get (i); i++)
+    {
+      printf ("    %-10s ", mv_prune_rule_get (i)->name);
+      print_wrapped (mv_prune_rule_get (i)->description, 15, 15);
+    }
+}
 
 static const char *const verdict_words[] = { "HOLDS", "RANGE", "FAILS", "ERROR" };
 
@@ -51,6 +84,17 @@ claim_names (char *buf, size_t size)
   for (size_t i = 0; mv_check_type_get (i) && len < size; i++)
     len += (size_t) snprintf (buf + len, size - len, "%s%s", i ? ", " : "",
                               mv_check_type_get (i)->name);
+}
+
+/* "combined, expert, ..." from the rule table, for the unknown-rule error. */
+static void
+rule_names (char *buf, size_t size)
+{
+  size_t len = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; mv_prune_rule_get (i) && len < size; i++)
+    len += (size_t) snprintf (buf + len, size - len, "%s%s", i ? ", " : "",
+                              mv_prune_rule_get (i)->name);
 }
 
 /* Parse the options; selected[i] marks table entry i.  0, -1 (usage
@@ -80,7 +124,7 @@ parse (int argc, char **argv, mv_check_opts *o, int *strict, char *selected,
         }
       else if (mv_cli_is (&a, "-h") || mv_cli_is (&a, "--help"))
         {
-          fputs (usage, stdout);
+          print_usage ();
           return -1;
         }
       else if (mv_cli_is (&a, "--quick") || mv_cli_is (&a, "--full"))
@@ -101,6 +145,19 @@ parse (int argc, char **argv, mv_check_opts *o, int *strict, char *selected,
           if (!(v = mv_cli_value (&a)) || mv_cli_parse_ulong ("--seeds", v, 1, 100000, &n))
             return MV_EXIT_USAGE;
           o->seeds = (unsigned) n;
+        }
+      else if (mv_cli_is (&a, "--prune-rule"))
+        {
+          if (!(v = mv_cli_value (&a)))
+            return MV_EXIT_USAGE;
+          if (!mv_prune_rule_find (v))
+            {
+              char names[256];
+              rule_names (names, sizeof names);
+              mv_cli_error ("check: unknown pruning rule '%s' (rules: %s)", v, names);
+              return MV_EXIT_USAGE;
+            }
+          o->prune_rule = v;
         }
       else if (mv_cli_is (&a, "--report"))
         {
