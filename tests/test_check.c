@@ -222,7 +222,7 @@ START_TEST (t_prune_spectrum)
         }
       for (size_t j = 0; cross && j < MS; j++)   /* v*_j . w*_j */
         Gp[(2 * MS + j) * Q + 3 * MS + j] = Gp[(3 * MS + j) * Q + 2 * MS + j] = 0.3 - 0.1 * j;
-      mv_prune_optimum (Gs, Gp, MS);
+      mv_prune_optimum (Gs, Gp, NULL, MS);
       ck_assert_int_eq (mv_prune_jacobian_rates (jr, &im, Gs, norms, MS), MV_OK);
       ck_assert_int_eq (mv_prune_hessian (hin, hout, Gs, norms, MS), MV_OK);
       mv_prune_predicted_rates (pred, hin, hout, MS);

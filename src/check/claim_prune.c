@@ -28,6 +28,7 @@
 /* What one (run, rule) gave. */
 typedef struct {
   size_t sel[PR_MAXMS];
+  size_t sigma[PR_MAXMS];    /* the teacher each kept student ends at */
   int shared, dup, reached;
   double lend, dstar;        /* L and |G - G*| at the end of fine-tuning */
   mv_prune_fit fit;
@@ -136,12 +137,31 @@ spectra (pr_case *c, const double *Gs, const double *np_, size_t ms)
   return s;
 }
 
+/* The optimum the fine-tuned state Ge is at: sigma[i], the teacher whose
+ * expert is nearest to student i's; 0 if sigma is no permutation (two
+ * students at one teacher: no optimum). */
+static int
+reached_optimum (size_t *sigma, const double *Ge, size_t ms)
+{
+  size_t q = 4 * ms, used[PR_MAXMS] = { 0 };
+  int perm = 1;
+  for (size_t i = 0; i < ms; i++)
+    {
+      sigma[i] = 0;
+      for (size_t j = 1; j < ms; j++)
+        if (fabs (Ge[(ms + i) * q + 3 * ms + j]) > fabs (Ge[(ms + i) * q + 3 * ms + sigma[i]]))
+          sigma[i] = j;
+      perm &= !used[sigma[i]]++;
+    }
+  return perm;
+}
+
 /* Prune, fine-tune and analyse one (run, rule) into c. */
 static int
 one_case (pr_case *c, const mv_prune_rule_type *rule, const mv_claim_run *r)
 {
   const mv_traj *tr = &r->tr;
-  size_t m = tr->m, ms = tr->mstar, q = 4 * ms, nf = 0;
+  size_t m = tr->m, ms = tr->mstar, q = 4 * ms;
   *c = (pr_case) { .lend = NAN, .dstar = NAN, .meas = NAN, .jslow = NAN, .jnear = NAN,
                    .hmin = NAN, .hin = NAN, .hout = NAN, .spec = NAN };
   c->fit = (mv_prune_fit) { NAN, NAN, NAN, NAN, NAN, 0 };
@@ -153,19 +173,29 @@ one_case (pr_case *c, const mv_prune_rule_type *rule, const mv_claim_run *r)
   if (s || !Gp || mv_traj_init (&ft, ms, ms))
     return free (Gp), s ? s : mv_error_set (MV_ENOMEM, "prune: out of memory");
   prune (Gp, np_, mv_traj_gram (tr, tr->rows - 1), tr->norms0, c->sel, m, ms);
-  mv_prune_optimum (Gs, Gp, ms);
   s = fine_tune (&ft, Gp, np_, ms);
+  if (getenv ("MV_PRUNE_DBG"))
+    fprintf (stderr, "ft %s seed %u: %.2f s, %lu steps, %lu rhs, %lu jac\n", rule->name, r->seed, ft.wall_seconds, ft.steps, ft.rhs_evals, ft.jac_evals);
   if (!s && ft.rows)
     {
       const double *Ge = mv_traj_gram (&ft, ft.rows - 1);
-      c->lend = ft.loss[ft.rows - 1], c->dstar = 0;
+      int perm = reached_optimum (c->sigma, Ge, ms);
+      c->lend = ft.loss[ft.rows - 1];
+      /* no permutation: no optimum near, so the spectra are taken at the
+       * one the rule meant (kept student j = teacher j) */
+      mv_prune_optimum (Gs, Gp, perm ? c->sigma : NULL, ms);
+      c->dstar = 0;
       for (size_t a = 0; a < 2 * ms; a++)
-        for (size_t b = a + 1; b < q; b++, nf++)
+        for (size_t b = a + 1; b < q; b++)
           c->dstar = fmax (c->dstar, fabs (Ge[a * q + b] - Gs[a * q + b]));
-      c->reached = c->dstar < PR_ZERO;
-      mv_prune_fit_rates (&c->fit, &ft, PR_LO, PR_HI);
+      c->reached = perm && c->dstar < PR_ZERO;
+      if (c->reached)   /* rates of the approach to a point that is no
+                           optimum say nothing about the claim */
+        mv_prune_fit_rates (&c->fit, &ft, PR_LO, PR_HI);
       c->meas = isfinite (c->fit.slow) ? c->fit.slow : c->fit.late;
     }
+  else
+    mv_prune_optimum (Gs, Gp, NULL, ms);
   if (!s)
     s = spectra (c, Gs, np_, ms);
   /* linear convergence at a rate of J, never slower than its slowest */
@@ -191,9 +221,17 @@ static void
 row (char *tab, size_t tablen, const mv_claim_run *r, const char *rule, const pr_case *c,
      size_t ms)
 {
-  char kept[8 * PR_MAXMS] = "";
-  for (size_t j = 0, l = 0; j < ms; j++)
-    l += (size_t) snprintf (kept + l, sizeof kept - l, "%s%zu", j ? " " : "", c->sel[j]);
+  char kept[16 * PR_MAXMS] = "";
+  size_t l = 0, moved = 0;
+  for (size_t j = 0; j < ms; j++)
+    {
+      l += (size_t) snprintf (kept + l, sizeof kept - l, "%s%zu", j ? " " : "", c->sel[j]);
+      moved += c->reached && c->sigma[j] != j;
+    }
+  /* a kept student may end at another teacher than it was kept for */
+  for (size_t j = 0; moved && j < ms; j++)
+    l += (size_t) snprintf (kept + l, sizeof kept - l, "%s%zu", j ? " " : "; end at teachers ",
+                            c->sigma[j]);
   size_t len = strlen (tab);
   snprintf (tab + len, tablen - len, "| %zu | %u | %s | %s%s | %s | %s | %.2g | %.6g | %.6g | "
             "%.6g / %.6g | %.6g | %.6g | %.6g | %.6g | %.6g | %.1e | %s |\n",

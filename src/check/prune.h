@@ -16,9 +16,10 @@
 #define MV_PRUNE_NOUT(ms) (2 * (ms))
 
 /* The exact optimum G* (q x q, q = 4 ms) of the pruned model whose state
- * is Gp: student j's router and expert equal teacher j's (the teacher
- * block of Gp is kept). */
-void mv_prune_optimum (double *Gs, const double *Gp, size_t ms);
+ * is Gp: student i's router and expert equal teacher sigma[i]'s (sigma a
+ * permutation; NULL: the identity); the teacher block of Gp is kept. */
+void mv_prune_optimum (double *Gs, const double *Gp, const size_t *sigma,
+                       size_t ms);
 
 /* Decay rates -Re(lambda) of the reduced flow's analytic Jacobian at G
  * (energy row and column left out), ascending, MV_PRUNE_NV(ms) of them;

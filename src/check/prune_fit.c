@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
@@ -84,11 +85,16 @@ fit2_cost (const gsl_vector *x, void *params)
   gsl_error_handler_t *h = gsl_set_error_handler_off ();
   int bad = gsl_linalg_HH_svx (&A.matrix, &cv.vector);   /* c: A, C, B */
   gsl_set_error_handler (h);
+  /* A = |c_1 v_1|^2, B = |c_2 v_2|^2 > 0 and |C| <= 2 sqrt(AB) (Cauchy-
+   * Schwarz): without this, C e^{-(r_1 + r_2) t} alone fits one mode of
+   * rate (r_1 + r_2)/2 with any split of the rates */
+  bad |= !D->one && !(c[0] > 0 && c[2] > 0 && c[1] * c[1] <= 4 * c[0] * c[2]);
   double res = 0;
   for (size_t i = 0; !bad && i < D->k; i++)
     {
-      double f = c[0] * exp (-2 * r1 * D->t[i]) + c[1] * exp (-(r1 + r2) * D->t[i])
-        + c[2] * exp (-2 * r2 * D->t[i]);
+      double f = c[0] * exp (-2 * r1 * D->t[i]);
+      if (!D->one)
+        f += c[1] * exp (-(r1 + r2) * D->t[i]) + c[2] * exp (-2 * r2 * D->t[i]);
       res += (f / D->y[i] - 1) * (f / D->y[i] - 1);
     }
   return bad || !isfinite (res) ? INFINITY : res;
@@ -144,6 +150,9 @@ fit2 (mv_prune_fit *f, const mv_traj *tr, double lo, double hi)
       t0 = D.k ? t0 : tr->t[r];
       D.t[D.k] = tr->t[r] - t0, D.y[D.k++] = d2;
     }
+  if (getenv ("MV_PRUNE_DUMP"))
+    for (size_t i = 0; i < D.k; i++)
+      fprintf (stderr, "DUMP %.17g %.17g\n", D.t[i], D.y[i]);
   /* starts: the late and the one-exponential rate (the late one is the
    * slower when a slow mode shows), and a wider pair */
   double lo1 = fmin (f->late, f->one), hi1 = fmax (f->late, f->one), r[2] = { NAN, NAN };

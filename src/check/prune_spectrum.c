@@ -20,18 +20,24 @@
 #include <gsl/gsl_matrix.h>
 #include <gsl/gsl_sort.h>
 
+/* Index of the vector slot a equals at the optimum: a student's router
+ * (expert) is its teacher's router (expert). */
+static size_t
+twin (size_t a, const size_t *sigma, size_t ms)
+{
+  if (a >= 2 * ms)
+    return a;
+  size_t i = a % ms;
+  return 2 * ms + (a / ms) * ms + (sigma ? sigma[i] : i);
+}
+
 void
-mv_prune_optimum (double *Gs, const double *Gp, size_t ms)
+mv_prune_optimum (double *Gs, const double *Gp, const size_t *sigma, size_t ms)
 {
   size_t q = 4 * ms;
-  /* index of the vector each slot equals at the optimum: a student's
-   * router (expert) is its teacher's router (expert) */
   for (size_t a = 0; a < q; a++)
     for (size_t b = 0; b < q; b++)
-      {
-        size_t ta = a < 2 * ms ? a + 2 * ms : a, tb = b < 2 * ms ? b + 2 * ms : b;
-        Gs[a * q + b] = Gp[ta * q + tb];
-      }
+      Gs[a * q + b] = Gp[twin (a, sigma, ms) * q + twin (b, sigma, ms)];
 }
 
 int
