@@ -113,7 +113,7 @@ fine_tune (mv_traj *ft, const double *Gp, const double *np_, size_t ms)
 static int
 spectra (pr_case *c, const double *Gs, const double *np_, size_t ms)
 {
-  size_t nv = MV_PRUNE_NV (ms), no = MV_PRUNE_NOUT (ms);
+  size_t nv = MV_PRUNE_NV (ms);
   double *jr = malloc (3 * nv * sizeof *jr), *pred = jr + nv, *hin = jr + 2 * nv, hout[2 * PR_MAXMS];
   if (!jr)
     return mv_error_set (MV_ENOMEM, "prune: out of memory");
@@ -132,7 +132,6 @@ spectra (pr_case *c, const double *Gs, const double *np_, size_t ms)
             c->jnear = jr[k];
         }
     }
-  (void) no;
   free (jr);
   return s;
 }
@@ -174,8 +173,6 @@ one_case (pr_case *c, const mv_prune_rule_type *rule, const mv_claim_run *r)
     return free (Gp), s ? s : mv_error_set (MV_ENOMEM, "prune: out of memory");
   prune (Gp, np_, mv_traj_gram (tr, tr->rows - 1), tr->norms0, c->sel, m, ms);
   s = fine_tune (&ft, Gp, np_, ms);
-  if (getenv ("MV_PRUNE_DBG"))
-    fprintf (stderr, "ft %s seed %u: %.2f s, %lu steps, %lu rhs, %lu jac\n", rule->name, r->seed, ft.wall_seconds, ft.steps, ft.rhs_evals, ft.jac_evals);
   if (!s && ft.rows)
     {
       const double *Ge = mv_traj_gram (&ft, ft.rows - 1);

@@ -9,7 +9,6 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <stdio.h>
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
@@ -59,6 +58,10 @@ typedef struct {
   int one;             /* fit one exponential (the rate r_1) instead */
 } fit2_data;
 
+/* The cost outside the model's domain: finite, so that Nelder-Mead steps
+ * back from it (GSL refuses a non-finite start) */
+#define PR_WALL 1e300
+
 /* Relative residual of the best A, C, B for fixed rates (variable
  * projection: 3 x 3 weighted least squares, weights 1/D2). */
 static double
@@ -68,7 +71,7 @@ fit2_cost (const gsl_vector *x, void *params)
   double r1 = gsl_vector_get (x, 0), r2 = gsl_vector_get (x, 1), S[9] = { 0 }, c[3] = { 0 };
   size_t nb = D->one ? 1 : 3;   /* one exponential: A e^{-2 r_1 t} alone */
   if (!(r1 > 0 && (D->one || r2 > r1 * (1 + 1e-4))))
-    return INFINITY;   /* ordered and distinct, so A, C, B are determined */
+    return PR_WALL;    /* ordered and distinct, so A, C, B are determined */
   for (size_t i = 0; i < D->k; i++)
     {
       double p[3] = { exp (-2 * r1 * D->t[i]), exp (-(r1 + r2) * D->t[i]),
@@ -97,7 +100,7 @@ fit2_cost (const gsl_vector *x, void *params)
         f += c[1] * exp (-(r1 + r2) * D->t[i]) + c[2] * exp (-2 * r2 * D->t[i]);
       res += (f / D->y[i] - 1) * (f / D->y[i] - 1);
     }
-  return bad || !isfinite (res) ? INFINITY : res;
+  return bad || !(res < PR_WALL) ? PR_WALL : res;
 }
 
 /* Nelder-Mead over (r1, r2) from one start; the cost at the end. */
@@ -112,8 +115,7 @@ fit2_min (double *r, fit2_data *D, double s1, double s2)
     {
       gsl_vector_set (x, 0, s1), gsl_vector_set (x, 1, s2);
       gsl_vector_set_all (st, 0.05 * s1);
-      /* a start where the fit is singular is no start */
-      if (gsl_multimin_fminimizer_set (mn, &fn, x, st) || !isfinite (mn->fval))
+      if (gsl_multimin_fminimizer_set (mn, &fn, x, st))
         {
           gsl_multimin_fminimizer_free (mn);
           gsl_vector_free (x), gsl_vector_free (st);
@@ -124,7 +126,7 @@ fit2_min (double *r, fit2_data *D, double s1, double s2)
             || gsl_multimin_test_size (gsl_multimin_fminimizer_size (mn), 1e-9 * s1) != GSL_CONTINUE)
           break;
       r[0] = gsl_vector_get (mn->x, 0), r[1] = gsl_vector_get (mn->x, 1);
-      cost = mn->fval;
+      cost = mn->fval < PR_WALL ? mn->fval : INFINITY;
     }
   gsl_multimin_fminimizer_free (mn);
   gsl_vector_free (x), gsl_vector_free (st);
@@ -150,27 +152,25 @@ fit2 (mv_prune_fit *f, const mv_traj *tr, double lo, double hi)
       t0 = D.k ? t0 : tr->t[r];
       D.t[D.k] = tr->t[r] - t0, D.y[D.k++] = d2;
     }
-  if (getenv ("MV_PRUNE_DUMP"))
-    for (size_t i = 0; i < D.k; i++)
-      fprintf (stderr, "DUMP %.17g %.17g\n", D.t[i], D.y[i]);
-  /* starts: the late and the one-exponential rate (the late one is the
-   * slower when a slow mode shows), and a wider pair */
-  double lo1 = fmin (f->late, f->one), hi1 = fmax (f->late, f->one), r[2] = { NAN, NAN };
-  double best = INFINITY;
-  double st[2][2] = { { 0.95 * lo1, 1.1 * hi1 }, { 0.9 * lo1, 1.5 * hi1 } };
-  for (int k = 0; D.k >= 8 && isfinite (lo1) && k < 2; k++)
+  /* one exponential first: its rate r0 (the mean decay of the window)
+   * centres the starts of the two-exponential fit, some of which may lie
+   * outside its domain (A, B > 0, C^2 <= 4AB) */
+  D.one = 1;
+  double r[2] = { NAN, NAN }, r0 = NAN, best = INFINITY;
+  double c1 = D.k >= 8 && isfinite (f->one) ? fit2_min (r, &D, f->one, 2 * f->one) : INFINITY;
+  r0 = r[0], D.one = 0;
+  static const double st[4][2] = { { 0.95, 1.1 }, { 0.9, 1.5 }, { 0.8, 1.2 }, { 0.97, 2 } };
+  for (int k = 0; isfinite (c1) && k < 4; k++)
     {
-      double c = fit2_min (r, &D, st[k][0], st[k][1]);
+      double c = fit2_min (r, &D, st[k][0] * r0, st[k][1] * r0);
       if (c < best)
         best = c, f->slow = r[0], f->fast = r[1];
     }
   /* a second exponential must earn its keep: below a quarter of the
    * one-exponential residual, else the data show one mode, and two rates
    * straddling it fit the noise */
-  D.one = 1;
-  double c1 = D.k >= 8 && isfinite (lo1) ? fit2_min (r, &D, f->one, 2 * f->one) : INFINITY;
-  if (!(best < 0.25 * c1) && isfinite (c1))
-    f->slow = f->fast = r[0];
+  if (isfinite (c1) && !(best < 0.25 * c1))
+    f->slow = f->fast = r0;
   free (D.t), free (D.y);
 }
 
