@@ -62,6 +62,7 @@ typedef struct {
 /* The cost outside the model's domain: finite, so that Nelder-Mead steps
  * back from it (GSL refuses a non-finite start) */
 #define PR_WALL 1e300
+#define PR_SEEN 0.01   /* share of D2 a mode must carry to be seen (visible) */
 
 /* Relative residual of the best A, C, B for fixed rates (variable
  * projection: 3 x 3 weighted least squares, weights 1/D2). */
@@ -146,7 +147,7 @@ visible (fit2_data *D, const double *r)
   if (!(fit2_cost (&x.vector, D) < PR_WALL))
     return 0;
   double te = D->t[D->k - 1];
-  return D->c[0] * exp (-2 * r[0] * te) >= 0.1 * D->y[D->k - 1] && D->c[2] >= 0.1 * D->y[0];
+  return D->c[0] * exp (-2 * r[0] * te) >= PR_SEEN * D->y[D->k - 1] && D->c[2] >= PR_SEEN * D->y[0];
 }
 
 static void
