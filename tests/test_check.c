@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include <moeverify/moeverify.h>
+#include "check/prune.h"
 
 static int
 run_fails (mv_check_result *r, const mv_check_opts *o)
@@ -67,7 +68,7 @@ END_TEST
 
 START_TEST (t_run)
 {
-  mv_check_opts o = { MV_CHECK_QUICK, 0, ".", NULL, NULL };
+  mv_check_opts o = { .level = MV_CHECK_QUICK, .dir = "." };
   mv_check_result r;
   ck_assert_int_eq (mv_check_run (&r, &fake_fails, &o), MV_EDOM);
   ck_assert_int_eq (r.verdict, MV_CHECK_ERROR);
@@ -109,7 +110,7 @@ START_TEST (t_report)
 {
   char dir[] = "/tmp/mv_test_check.XXXXXX";
   ck_assert_ptr_nonnull (mkdtemp (dir));
-  mv_check_opts o = { MV_CHECK_DEFAULT, 4, dir, NULL, NULL };
+  mv_check_opts o = { .level = MV_CHECK_DEFAULT, .seeds = 4, .dir = dir };
   mv_check_result r[2];
   mv_check_run (&r[0], &fake_holds, &o);
   mv_check_run (&r[1], &fake_fails, &o);
@@ -226,6 +227,92 @@ START_TEST (t_scan)
 }
 END_TEST
 
+/* Pruning rules on a hand-made end state: 5 students, 3 teachers, each
+ * rule's pick known by construction.  Teacher 0: combined (0.60 + 0.90)
+ * beats router-led s0 (0.95 + 0.50) and expert-led s1 (0.40 + 0.99); the
+ * heaviest attached expert is s3 (|-0.35| >= 0.3, norm 2), not the
+ * heavier s4 (|0.29| < 0.3).  Teacher 1: s4 by every rule.  Teacher 2: no
+ * attached expert, so norm falls back to the best expert alignment. */
+static const double pr_ra[15] = { .95, 0, .8, .40, 0, 0, .60, 0, 0, .10, 0, 0, 0, .9, 0 };
+static const double pr_ea[15] = { .50, .05, .1, .99, .05, .2, .90, .05, .25, -.35, .05, -.29,
+                                  .29, .95, 0 };
+static const double pr_wn[5] = { 1.0, 1.2, 0.9, 2.0, 9.0 };
+
+START_TEST (t_prune_rules)
+{
+  static const struct { const char *name; size_t sel[3]; } want[] = {
+    { "combined", { 2, 4, 0 } }, { "expert", { 1, 4, 2 } },
+    { "router", { 0, 4, 0 } }, { "norm", { 3, 4, 2 } },
+  };
+  ck_assert_ptr_eq (mv_prune_rule_find (NULL), mv_prune_rule_get (0));
+  ck_assert_str_eq (mv_prune_rule_get (0)->name, "combined");
+  for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+    {
+      const mv_prune_rule_type *r = mv_prune_rule_find (want[k].name);
+      ck_assert_msg (r && r->description && r->select, "rule %s missing", want[k].name);
+      size_t sel[3] = { 99, 99, 99 };
+      r->select (sel, pr_ra, pr_ea, pr_wn, 5, 3);
+      for (size_t j = 0; j < 3; j++)
+        ck_assert_msg (sel[j] == want[k].sel[j], "rule %s, teacher %zu: kept %zu, want %zu",
+                       want[k].name, j, sel[j], want[k].sel[j]);
+    }
+  for (size_t i = 0; mv_prune_rule_get (i); i++)
+    ck_assert_ptr_eq (mv_prune_rule_find (mv_prune_rule_get (i)->name), mv_prune_rule_get (i));
+  ck_assert_ptr_null (mv_prune_rule_find ("no-such-rule"));
+}
+END_TEST
+
+/* An unknown rule is an error of the claim, naming the rules, before any
+ * flow is run. */
+START_TEST (t_prune_rule_unknown)
+{
+  mv_check_opts o = { .level = MV_CHECK_QUICK, .prune_rule = "no-such-rule" };
+  mv_check_result r;
+  ck_assert_int_eq (mv_check_run (&r, mv_check_find ("prune"), &o), MV_EINVAL);
+  ck_assert_int_eq (r.verdict, MV_CHECK_ERROR);
+  ck_assert_msg (strstr (r.verdict_text, "unknown pruning rule 'no-such-rule' (rules: combined, "),
+                 "%s", r.verdict_text);
+  ck_assert_msg (r.wall_seconds < 1, "no flow before the rule is known: %g s", r.wall_seconds);
+  mv_check_result_clear (&r);
+}
+END_TEST
+
+/* proofs/claim-prune.md: at the optimum, the decay rates of the reduced
+ * flow's Jacobian are the in-span eigenvalues of the Riemannian Hessian
+ * (flow metric) and the pairwise sums of its out-of-span ones.  Two
+ * independent closed forms: the reduced flow's analytic Jacobian, and the
+ * raw Hessian (chain rule on the Gram Hessian).  Unequal raw norms make the
+ * metric factors 1/|u|^2 matter; the second teacher has router-expert
+ * cross-overlaps (an optimum all the same: student = teacher). */
+START_TEST (t_prune_spectrum)
+{
+  enum { MS = 3, Q = 4 * MS, NV = MV_PRUNE_NV (MS) };
+  for (int cross = 0; cross < 2; cross++)
+    {
+      double Gp[Q * Q], Gs[Q * Q], norms[Q], jr[NV], pred[NV];
+      double hin[MV_PRUNE_NIN (MS)], hout[MV_PRUNE_NOUT (MS)], im;
+      for (size_t a = 0; a < Q; a++)
+        {
+          norms[a] = 0.6 + 0.17 * a;
+          for (size_t b = 0; b < Q; b++)
+            Gp[a * Q + b] = a == b;
+        }
+      for (size_t j = 0; cross && j < MS; j++)   /* v*_j . w*_j */
+        Gp[(2 * MS + j) * Q + 3 * MS + j] = Gp[(3 * MS + j) * Q + 2 * MS + j] = 0.3 - 0.1 * j;
+      mv_prune_optimum (Gs, Gp, NULL, MS);
+      ck_assert_int_eq (mv_prune_jacobian_rates (jr, &im, Gs, norms, MS), MV_OK);
+      ck_assert_int_eq (mv_prune_hessian (hin, hout, Gs, norms, MS), MV_OK);
+      mv_prune_predicted_rates (pred, hin, hout, MS);
+      ck_assert_msg (hin[0] > 0 && hout[0] > 0, "optimum not strict: %g %g", hin[0], hout[0]);
+      ck_assert_msg (im < 1e-10 * pred[NV - 1], "J has complex rates: |Im| %g", im);
+      for (size_t k = 0; k < NV; k++)
+        ck_assert_msg (fabs (jr[k] - pred[k]) <= 1e-10 * pred[NV - 1],
+                       "cross %d, rate %zu: Jacobian %.17g, Hessian %.17g", cross, k, jr[k],
+                       pred[k]);
+    }
+}
+END_TEST
+
 int
 main (void)
 {
@@ -237,5 +324,10 @@ main (void)
   tcase_add_test (tc, t_report);
   tcase_add_test (tc, t_scan);
   suite_add_tcase (s, tc);
+  TCase *tp = tcase_create ("prune");
+  tcase_add_test (tp, t_prune_rules);
+  tcase_add_test (tp, t_prune_rule_unknown);
+  tcase_add_test (tp, t_prune_spectrum);
+  suite_add_tcase (s, tp);
   return mv_test_run (s);
 }

@@ -130,6 +130,33 @@ st=$?
 [ "$st" -eq 2 ] && [ "$(wc -l <"$tmp/stderr" | tr -d ' ')" -eq 1 ] && ok "--jobs 0 rejected" \
   || nok "--jobs 0: status $st"
 
+# --prune-rule: a known rule runs alone (its name in the details table); an
+# unknown one is one line naming the rules, exit 2, nothing run
+"$exe" check prune --quick --seeds 1 --prune-rule expert --report "$tmp/rule" \
+  >"$tmp/stdout" 2>"$tmp/stderr"
+st=$?
+if [ "$st" -eq 0 ] && grep -q '^prune  *[A-Z]' "$tmp/stdout" \
+   && grep -q '^| 1000 | 2 | expert |' "$tmp/rule/report.md" \
+   && ! grep -q '| combined |' "$tmp/rule/report.md"; then
+  ok "--prune-rule expert runs that rule only"
+else
+  nok "--prune-rule expert: status $st"
+  sed 's/^/    /' "$tmp/stdout" "$tmp/stderr"
+fi
+"$exe" check prune --prune-rule no-such-rule --report "$tmp/badrule" >"$tmp/stdout" 2>"$tmp/stderr"
+st=$?
+if [ "$st" -eq 2 ] && [ "$(wc -l <"$tmp/stderr" | tr -d ' ')" -eq 1 ] && [ ! -s "$tmp/stdout" ] \
+   && grep -q "^moeverify: check: unknown pruning rule 'no-such-rule' (rules: combined, .*norm" "$tmp/stderr"; then
+  ok "--prune-rule no-such-rule: one line, exit 2"
+else
+  nok "--prune-rule no-such-rule: status $st (want 2)"
+  sed 's/^/    stderr: /' "$tmp/stderr"
+fi
+"$exe" check --help >"$tmp/stdout" 2>&1
+for r in combined expert router norm; do
+  grep -q "^    $r " "$tmp/stdout" && ok "usage lists rule $r" || nok "usage lacks rule $r"
+done
+
 # bad option values
 "$exe" check --seeds 0 --report "$tmp/bad" >"$tmp/stdout" 2>"$tmp/stderr"
 st=$?

@@ -39,6 +39,10 @@ typedef struct {
   int (*scan) (void *ctx, mv_sweep_row *rows, const mv_sweep *sw,
                const char *text, const char *name);
   void *scan_ctx;
+  const char *prune_rule; /* claim "prune": one rule of the pruning-rule
+                             table (below) by name; NULL: every rule at the
+                             DEFAULT and FULL levels, the default rule at
+                             QUICK */
 } mv_check_opts;
 
 /* One measured quantity: value against bound; margin is how far inside
@@ -123,6 +127,26 @@ void mv_check_scan_free (mv_sweep_row *rows, size_t n);
  * `moeverify sweep --out DIR/scans/NAME` does.  Its path into buf. */
 void mv_check_scan_task_dir (char *buf, size_t len, const mv_check_opts *o,
                              const char *name, size_t t);
+/* Pruning rules of claim 7 ("prune"), a table in the style of the claims:
+ * a rule keeps one student per teacher.  select fills sel[j] (j < mstar)
+ * from the router alignments ra and expert alignments ea (m x mstar,
+ * entry i * mstar + j, signed) and the raw expert norms wnorm (m; the flow
+ * conserves them, so they are the initial norms).  Every rule chooses per
+ * teacher independently, so one student can be kept for two teachers; the
+ * claim reports that.  description says what the rule keeps and what it
+ * does to a shared teacher (several students with |expert alignment| >=
+ * 0.3, none recovered: proofs/claim-terminal.md). */
+typedef struct {
+  const char *name;
+  const char *description;
+  void (*select) (size_t *sel, const double *ra, const double *ea,
+                  const double *wnorm, size_t m, size_t mstar);
+} mv_prune_rule_type;
+
+/* Entry i of the rule table (entry 0 the default), NULL past the end. */
+const mv_prune_rule_type *mv_prune_rule_get (size_t i);
+/* The rule called name (NULL name: the default); NULL if there is none. */
+const mv_prune_rule_type *mv_prune_rule_find (const char *name);
 
 /* report.md and report.json for n results in dir (atomically). */
 int mv_check_report_write (const mv_check_result *r, size_t n,

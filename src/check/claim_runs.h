@@ -45,7 +45,6 @@ double mv_claim_escape_pred (const mv_claim_run *r, size_t j, size_t *best);
 
 /* Report labels of the teacher states (traj.h, MV_TRAJ_STATE_*). */
 extern const char *const mv_term_names[MV_TRAJ_NSTATE];
-#define mv_claim_terminal(r, row, j) mv_traj_state (&(r)->tr, (row), (j))
 
 /* Plots of claim 6 into o->dir (none if o->dir is NULL): terminal-state
  * fractions against t, and the alignment curves of a recovered and a

@@ -1,5 +1,5 @@
 /* moeverify check [CLAIM...] [--quick|--full] [--seeds N] [--report DIR]
- *                 [--jobs N] [--plan] [--strict]
+ *                 [--jobs N] [--plan] [--strict] [--prune-rule NAME]
  *
  * Runs the claim checks of the table (check.h) in table order, one line per
  * claim on stdout, and writes DIR/report.md and DIR/report.json.  The exit
@@ -18,6 +18,7 @@
 static const char usage_fmt[] =
   "usage: moeverify check [CLAIM...] [--quick|--full] [--seeds N]\n"
   "                       [--report DIR] [--jobs N] [--plan] [--strict]\n"
+  "                       [--prune-rule NAME]\n"
   "  Checks the claims (all by default, in report order) and writes\n"
   "  DIR/report.md and DIR/report.json (DIR default check-report): per claim\n"
   "  statement, provenance, method, measurements with bounds and margins,\n"
@@ -36,10 +37,43 @@ static const char usage_fmt[] =
   "                 running them; no report.  Run the same check again\n"
   "                 without --plan afterwards: it reads the finished rows\n"
   "  --strict       every claim must hold, not only the exact identities\n"
+  "  --prune-rule NAME  claim prune: only this pruning rule (default: every\n"
+  "                 rule, the first deciding the verdict; --quick: the first)\n"
   "  exit status: 0 every exact identity holds (with --strict: every claim\n"
   "  holds); 1 an exact identity fails (with --strict: a claim does not\n"
   "  hold), a check could not run, or the report could not be written;\n"
   "  2 usage error (e.g. an unknown claim).\n";
+
+/* text word-wrapped to 78 columns, continuation lines indented by ind. */
+static void
+print_wrapped (const char *text, size_t col, size_t ind)
+{
+  while (*text)
+    {
+      size_t w = strcspn (text, " ");
+      if (col > ind && col + 1 + w > 78)
+        printf ("\n%*s", (int) ind, ""), col = ind;
+      else if (col > ind)
+        putchar (' '), col++;
+      printf ("%.*s", (int) w, text);
+      col += w, text += w;
+      text += *text == ' ';
+    }
+  putchar ('\n');
+}
+
+/* The usage text, with the pruning rules listed from their table. */
+static void
+print_usage (void)
+{
+  printf (usage_fmt, sysconf (_SC_NPROCESSORS_ONLN));
+  fputs ("  pruning rules (claim prune; the first is the default):\n", stdout);
+  for (size_t i = 0; mv_prune_rule_get (i); i++)
+    {
+      printf ("    %-10s ", mv_prune_rule_get (i)->name);
+      print_wrapped (mv_prune_rule_get (i)->description, 15, 15);
+    }
+}
 
 static const char *const verdict_words[] = { "HOLDS", "RANGE", "FAILS", "ERROR" };
 
@@ -60,6 +94,17 @@ claim_names (char *buf, size_t size)
   for (size_t i = 0; mv_check_type_get (i) && len < size; i++)
     len += (size_t) snprintf (buf + len, size - len, "%s%s", i ? ", " : "",
                               mv_check_type_get (i)->name);
+}
+
+/* "combined, expert, ..." from the rule table, for the unknown-rule error. */
+static void
+rule_names (char *buf, size_t size)
+{
+  size_t len = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; mv_prune_rule_get (i) && len < size; i++)
+    len += (size_t) snprintf (buf + len, size - len, "%s%s", i ? ", " : "",
+                              mv_prune_rule_get (i)->name);
 }
 
 /* Parse the options; selected[i] marks table entry i.  0, -1 (usage
@@ -89,7 +134,7 @@ parse (int argc, char **argv, mv_check_opts *o, mv_check_scan_ctx *sc, int *stri
         }
       else if (mv_cli_is (&a, "-h") || mv_cli_is (&a, "--help"))
         {
-          printf (usage_fmt, sysconf (_SC_NPROCESSORS_ONLN));
+          print_usage ();
           return -1;
         }
       else if (mv_cli_is (&a, "--jobs") || mv_cli_is (&a, "-j"))
@@ -123,6 +168,19 @@ parse (int argc, char **argv, mv_check_opts *o, mv_check_scan_ctx *sc, int *stri
           if (!(v = mv_cli_value (&a)) || mv_cli_parse_ulong ("--seeds", v, 1, 100000, &n))
             return MV_EXIT_USAGE;
           o->seeds = (unsigned) n;
+        }
+      else if (mv_cli_is (&a, "--prune-rule"))
+        {
+          if (!(v = mv_cli_value (&a)))
+            return MV_EXIT_USAGE;
+          if (!mv_prune_rule_find (v))
+            {
+              char names[256];
+              rule_names (names, sizeof names);
+              mv_cli_error ("check: unknown pruning rule '%s' (rules: %s)", v, names);
+              return MV_EXIT_USAGE;
+            }
+          o->prune_rule = v;
         }
       else if (mv_cli_is (&a, "--report"))
         {
