@@ -24,6 +24,13 @@
 #define PR_ZERO 1e-8         /* |G(end) - G*| below this: the optimum reached */
 #define PR_SPEC 1e-6         /* J's spectrum vs the Hessian's prediction, relative */
 #define PR_MAXMS 10
+/* Far below double precision (prune_mpfr.c): the MPFR fine-tuning's
+ * horizon, row step, fitted window of |G - G*| and precision. */
+#define PR_MP_TEND 260.0
+#define PR_MP_DT 2.0
+#define PR_MP_LO 1e-30
+#define PR_MP_HI 1e-13
+#define PR_MP_PREC 128
 
 /* What one (run, rule) gave. */
 typedef struct {
@@ -36,6 +43,9 @@ typedef struct {
                                 slow rate (the asymptotic one), else late */
   double jslow, jnear, hmin, hin, hout, spec;
   int match;
+  int mp_done;               /* the MPFR fine-tuning ran (mp) */
+  mv_prune_mpfr mp;
+  double mp_jnear;           /* the J rate nearest mp.rate */
 } pr_case;
 
 typedef struct {
@@ -155,14 +165,35 @@ reached_optimum (size_t *sigma, const double *Ge, size_t ms)
   return perm;
 }
 
-/* Prune, fine-tune and analyse one (run, rule) into c. */
+/* The fine-tuning again in MPFR, its rate against J's rates at G*. */
 static int
-one_case (pr_case *c, const mv_prune_rule_type *rule, const mv_claim_run *r)
+mpfr_case (pr_case *c, const double *Gp, const double *np_, const double *Gs, size_t ms)
+{
+  size_t nv = MV_PRUNE_NV (ms);
+  double *jr = malloc (nv * sizeof *jr);
+  if (!jr)
+    return mv_error_set (MV_ENOMEM, "prune: out of memory");
+  int s = mv_prune_mpfr_rate (&c->mp, Gp, np_, Gs, ms, PR_MP_TEND, PR_MP_DT, PR_MP_LO,
+                              PR_MP_HI, PR_MP_PREC);
+  if (!s)
+    s = mv_prune_jacobian_rates (jr, NULL, Gs, np_, ms);
+  c->mp_done = !s, c->mp_jnear = NAN;
+  for (size_t k = 0; !s && k < nv; k++)
+    if (!(fabs (jr[k] - c->mp.rate) >= fabs (c->mp_jnear - c->mp.rate)))
+      c->mp_jnear = jr[k];
+  free (jr);
+  return s;
+}
+
+/* Prune, fine-tune and analyse one (run, rule) into c; with mpfr, also
+ * fine-tune in MPFR when the double run reaches the optimum. */
+static int
+one_case (pr_case *c, const mv_prune_rule_type *rule, const mv_claim_run *r, int mpfr)
 {
   const mv_traj *tr = &r->tr;
   size_t m = tr->m, ms = tr->mstar, q = 4 * ms;
   *c = (pr_case) { .lend = NAN, .dstar = NAN, .meas = NAN, .jslow = NAN, .jnear = NAN,
-                   .hmin = NAN, .hin = NAN, .hout = NAN, .spec = NAN };
+                   .hmin = NAN, .hin = NAN, .hout = NAN, .spec = NAN, .mp_jnear = NAN };
   c->fit = (mv_prune_fit) { NAN, NAN, NAN, NAN, NAN, 0 };
   if (ms > PR_MAXMS)
     return mv_error_set (MV_EINVAL, "prune: at most %d teachers", PR_MAXMS);
@@ -195,6 +226,8 @@ one_case (pr_case *c, const mv_prune_rule_type *rule, const mv_claim_run *r)
     mv_prune_optimum (Gs, Gp, NULL, ms);
   if (!s)
     s = spectra (c, Gs, np_, ms);
+  if (!s && mpfr && c->reached)
+    s = mpfr_case (c, Gp, np_, Gs, ms);
   /* linear convergence at a rate of J, never slower than its slowest */
   c->match = c->reached && fabs (c->meas - c->jnear) <= PR_TOL * c->jnear
     && c->meas >= c->jslow * (1 - PR_TOL);
@@ -343,6 +376,21 @@ record (mv_check_result *res, const pr_stats *g, size_t nru, const mv_prune_rule
                                per[0].runs, g->spec_ok, g->runs);
 }
 
+/* The MPFR fine-tuning's rate against the nearest J rate (not in the
+ * verdict: it shows the linear rate persists far below double precision). */
+static int
+mpfr_record (mv_check_result *res, const pr_case *c, const mv_claim_run *r)
+{
+  double mis = fabs (c->mp.rate - c->mp_jnear) / c->mp_jnear;
+  return mv_check_measure_add (res, "MPFR fine-tuning: rate vs nearest J rate", mis, PR_TOL,
+                               PR_TOL - mis, "seed %u: %d bits, |G - G*| fitted over %.0e .. "
+                               "%.0e (%zu rows, reached %.1e; double resolves ~1e-16): rate "
+                               "%.9g, nearest J rate %.9g (two-exp. double fit %.9g); %lu "
+                               "steps, %.0f s CPU", r->seed, PR_MP_PREC, PR_MP_LO, PR_MP_HI,
+                               c->mp.rows, c->mp.dmin, c->mp.rate, c->mp_jnear, c->meas,
+                               c->mp.steps, c->mp.cpu_seconds);
+}
+
 static int
 prune_run (mv_check_result *res, const mv_check_opts *o)
 {
@@ -366,9 +414,14 @@ prune_run (mv_check_result *res, const mv_check_opts *o)
         pr_case c;
         if (o->progress)
           o->progress (o->progress_ctx, "fine-tuning", (double) (k * nru + u) / (nr * nru));
-        s = one_case (&c, rules[u], runs[k]);
+        /* MPFR for the default rule's first runs (minutes each) */
+        int mp = u == 0 && k < (o->level == MV_CHECK_QUICK ? 0 : o->level == MV_CHECK_DEFAULT
+                                ? 1 : 3);
+        s = one_case (&c, rules[u], runs[k], mp);
         tally (&g, &c), tally (&per[u], &c);
         row (tab, tablen, runs[k], rules[u]->name, &c, runs[k]->tr.mstar);
+        if (!s && c.mp_done)
+          s = mpfr_record (res, &c, runs[k]);
       }
   if (!s)
     s = record (res, &g, nru, rules, per, o, tab);

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <moeverify/traj.h>
+#include <mpfr.h>
 
 /* Counts for an m = m* = ms model: free Gram variables (the reduced flow's
  * state), in-span tangent directions (each of the 2ms student vectors
@@ -59,5 +60,23 @@ typedef struct {
 
 void mv_prune_fit_rates (mv_prune_fit *f, const mv_traj *tr, double lo,
                          double hi);
+
+/* The fine-tuning flow far below double precision (prune_mpfr.c): the
+ * MPFR reference integrator (reference.h) at prec bits from the pruned
+ * state Gp (norms: its raw norms) to t_end, rows every dt; the distance
+ * max |G(t) - G*| to the exact optimum Gs is taken in MPFR and its decay
+ * rate fitted (least squares on log) over lo < dist < hi. */
+typedef struct {
+  double rate;          /* NAN if fewer than 3 rows in the window */
+  double rms;           /* of the fit's log residuals */
+  double dmin;          /* smallest distance reached */
+  size_t rows;          /* rows in the window */
+  unsigned long steps;  /* integrator steps */
+  double cpu_seconds;
+} mv_prune_mpfr;
+
+int mv_prune_mpfr_rate (mv_prune_mpfr *out, const double *Gp, const double *norms,
+                        const double *Gs, size_t ms, double t_end, double dt, double lo,
+                        double hi, mpfr_prec_t prec);
 
 #endif
