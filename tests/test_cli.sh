@@ -250,6 +250,16 @@ rm -rf "$outdir"
   && grep -q '"min_digits"' "$outdir/reference.json" \
   && ok "flow --reference writes reference.json" \
   || nok "flow --reduced --reference failed: $(cat "$tmp/stderr")"
+# trajectory_digits.csv: trajectory.csv's header, the agreed strings (the
+# loss at t = 1 as in reference.json)
+if [ -s "$outdir/trajectory_digits.csv" ] \
+   && [ "$(head -1 "$outdir/trajectory_digits.csv")" = "$(sed -n 2p "$outdir/trajectory.csv")" ] \
+   && loss=$(sed -n 4p "$outdir/trajectory_digits.csv" | cut -d, -f2) && [ -n "$loss" ] \
+   && grep -q "\"$loss\"" "$outdir/reference.json"; then
+  ok "flow --reference: trajectory_digits.csv holds the agreed digits"
+else
+  nok "flow --reference: trajectory_digits.csv"
+fi
 rm -rf "$outdir"
 "$exe" sgd "$tiny" --lr 0.01 --batch 16 --steps 200 --out "$outdir" >"$tmp/stdout" 2>"$tmp/stderr" \
   && check_traj "sgd writes a complete trajectory" "$outdir" complete \

@@ -118,6 +118,10 @@ int mv_cli_flow_reference (mv_traj *tr, const double *G, const double *nr,
 int mv_cmd_sgd (int argc, char **argv);
 int mv_cmd_sweep (int argc, char **argv);
 int mv_cmd_regress (int argc, char **argv);
+/* The reference run's quantity (reference.h) of trajectory.csv's column c
+ * (0 loss, 1 grad_norm2, 2.. Gram entries kl, mv_traj_gram_columns) for n
+ * Gram rows and nvar free entries (cmd_flow_ref.c). */
+size_t mv_cli_ref_column_q (size_t c, const size_t *kl, size_t n, size_t nvar);
 /* moeverify regress --make RECIPE -o OUT (regress_make.c); an exit status. */
 int mv_cli_regress_make (const char *recipe, const char *out);
 int mv_cmd_check (int argc, char **argv);

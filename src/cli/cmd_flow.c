@@ -43,7 +43,9 @@ static const char usage_fmt[] =
   "                  (BITS, EPS), confirmed by a second run at (2 BITS, EPS^2);\n"
   "                  DIR gets the confirming run's trajectory and\n"
   "                  reference.json, every quantity's agreed digits at each\n"
-  "                  output time (default 5 + 5 output times with --n-out)\n"
+  "                  output time (default 5 + 5 output times with --n-out),\n"
+  "                  and trajectory_digits.csv: trajectory.csv's columns\n"
+  "                  printed with exactly those digits\n"
   "  --tol EPS       --reference tolerance per step, 1e-145..1e-3 (1e-30)\n";
 
 /* usage_fmt with the stepper table filled in: explicit steppers on one

@@ -79,6 +79,54 @@ write_agreed (const char *out, const mv_ref_traj *a, const mv_ref_traj *b,
             : MV_OK;
 }
 
+size_t
+mv_cli_ref_column_q (size_t c, const size_t *kl, size_t n, size_t nvar)
+{
+  if (c < 2)
+    return nvar + c;
+  size_t k = kl[2 * (c - 2)], l = kl[2 * (c - 2) + 1];
+  /* row-major over k < l, k a student (reference.h) */
+  return k * (n - 1) - k * (k - 1) / 2 + (l - k - 1);
+}
+
+/* trajectory_digits.csv: trajectory.csv's columns (t, loss, grad_norm2,
+ * energy, the Gram entries) with exactly the agreed digits. */
+static int
+write_digits_csv (const char *out, const mv_ref_traj *b, const mv_ref_agreed *ag)
+{
+  size_t ng = mv_traj_gram_columns (b->m, b->mstar, NULL), len = 0, cap = 1 << 16;
+  size_t *kl = malloc (2 * ng * sizeof *kl);
+  char *buf = malloc (cap), path[4096], name[64];
+  int ok = kl && buf;
+  if (ok)
+    mv_traj_gram_columns (b->m, b->mstar, kl);
+#define PUT(...) do { \
+    int w_ = snprintf (buf + len, cap - len, __VA_ARGS__); \
+    while (ok && len + (size_t) w_ >= cap) { char *nb = realloc (buf, cap *= 2); \
+      if (!nb) ok = 0; else buf = nb, w_ = snprintf (buf + len, cap - len, __VA_ARGS__); } \
+    if (ok) len += (size_t) w_; } while (0)
+  PUT ("t,loss,grad_norm2,energy");
+  for (size_t c = 0; ok && c < ng; c++)
+    {
+      mv_traj_gram_column_name (name, sizeof name, kl[2 * c], kl[2 * c + 1], b->m, b->mstar);
+      PUT (",%s", name);
+    }
+  for (size_t r = 0; ok && r < ag->rows; r++)
+    {
+      PUT ("\n%.17g,%s,%s,%s", b->t[r], mv_ref_agreed_str (ag, r, b->nvar),
+           mv_ref_agreed_str (ag, r, b->nvar + 1), mv_ref_agreed_str (ag, r, b->nvar + 2));
+      for (size_t c = 0; ok && c < ng; c++)
+        PUT (",%s", mv_ref_agreed_str (ag, r, mv_cli_ref_column_q (c + 2, kl, b->n, b->nvar)));
+    }
+  PUT ("\n");
+#undef PUT
+  snprintf (path, sizeof path, "%s/trajectory_digits.csv", out);
+  int s = ok ? mv_io_write_atomic (path, buf, len) : mv_error_set (MV_ENOMEM, "%s: out of memory",
+                                                                   path);
+  free (kl), free (buf);
+  return s;
+}
+
 int
 mv_cli_flow_reference (mv_traj *tr, const double *G, const double *nr, const mv_problem *pb,
                        const mv_flow_params *fp, double tol, const char *out)
@@ -105,6 +153,8 @@ mv_cli_flow_reference (mv_traj *tr, const double *G, const double *nr, const mv_
   if (!s && ag.rows)
     {
       s = write_agreed (out, &a, &b, &ag);
+      if (!s)
+        s = write_digits_csv (out, &b, &ag);
       printf ("reference: %ld bits, tol %g (%.2f s) confirmed by %ld bits, tol %g (%.2f s): "
               "at least %d agreed digits per quantity (reference.json)\n", (long) a.prec,
               a.tol, a.wall_seconds, (long) b.prec, b.tol, b.wall_seconds, ag.min_digits);

@@ -37,14 +37,6 @@ recipe_spec (json_t *rc, const char *path)
   return mv_io_read_file (full, &len);
 }
 
-/* Index of free Gram entry (k, l), k < l, k a student, in the reference
- * state's row-major order (reference.h). */
-static size_t
-state_index (size_t k, size_t l, size_t n)
-{
-  return k * (n - 1) - k * (k - 1) / 2 + (l - k - 1);
-}
-
 /* The values table (rows x columns) as pointers into ag. */
 static int
 fill_values (const char **t, char (*tbuf)[32], const char **v, const mv_ref_agreed *ag,
@@ -60,8 +52,7 @@ fill_values (const char **t, char (*tbuf)[32], const char **v, const mv_ref_agre
       snprintf (tbuf[r], 32, "%.17g", b->t[r]), t[r] = tbuf[r];
       for (size_t c = 0; c < nc; c++)
         {
-          size_t q = c == 0 ? nv : c == 1 ? nv + 1 : state_index (kl[2 * (c - 2)],
-                                                                  kl[2 * (c - 2) + 1], n);
+          size_t q = mv_cli_ref_column_q (c, kl, n, nv);
           int dg = ag->digits[r * ag->nq + q];
           const char *s = mv_ref_agreed_str (ag, r, q);
           /* exact zeros are kept; otherwise too few digits (e.g. a value
