@@ -313,6 +313,53 @@ START_TEST (t_prune_spectrum)
 }
 END_TEST
 
+/* The pruned model written as a spec realises its Gram matrix and norms:
+ * the spec's own Gram matrix (mv_problem_gram_d) against the one given. */
+START_TEST (t_prune_spec)
+{
+  enum { MS = 2, Q = 4 * MS };
+  /* a Gram matrix of Q unit vectors in general position */
+  double X[Q][Q], Gp[Q * Q], nr[Q] = { 1.5, 0.7, 2.0, 1.1, 1, 1, 1, 1 };
+  for (size_t a = 0; a < Q; a++)
+    {
+      double n2 = 0;
+      for (size_t b = 0; b < Q; b++)
+        X[a][b] = (a == b ? 2.0 : 0.0) + sin (1.0 + 3.0 * a + 7.0 * b), n2 += X[a][b] * X[a][b];
+      for (size_t b = 0; b < Q; b++)
+        X[a][b] /= sqrt (n2);
+    }
+  for (size_t a = 0; a < Q; a++)
+    for (size_t b = 0; b < Q; b++)
+      {
+        double g = 0;
+        for (size_t c = 0; c < Q; c++)
+          g += X[a][c] * X[b][c];
+        Gp[a * Q + b] = a == b ? 1 : g;
+      }
+  char path[] = "/tmp/test_prune_spec_XXXXXX";
+  int fd = mkstemp (path);
+  ck_assert_int_ge (fd, 0);
+  close (fd);
+  ck_assert_int_eq (mv_prune_write_spec (path, Gp, nr, MS, "test"), MV_OK);
+  size_t len;
+  char *text = mv_io_read_file (path, &len);
+  mv_problem pb;
+  ck_assert_msg (text && mv_problem_parse (&pb, text, path) == MV_OK, "%s", mv_error_message ());
+  double G[Q * Q], norms[Q];
+  ck_assert_int_eq (mv_problem_gram_d (G, norms, &pb), MV_OK);
+  for (size_t a = 0; a < Q; a++)
+    {
+      if (a < 2 * MS)
+        MV_CHECK_CLOSE_D (norms[a], nr[a], 1e-14, 0, "student norm");
+      for (size_t b = 0; b < Q; b++)
+        MV_CHECK_CLOSE_D (G[a * Q + b], Gp[a * Q + b], 0, 1e-14, "Gram entry");
+    }
+  mv_problem_clear (&pb);
+  free (text);
+  unlink (path);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -328,6 +375,7 @@ main (void)
   tcase_add_test (tp, t_prune_rules);
   tcase_add_test (tp, t_prune_rule_unknown);
   tcase_add_test (tp, t_prune_spectrum);
+  tcase_add_test (tp, t_prune_spec);
   suite_add_tcase (s, tp);
   return mv_test_run (s);
 }

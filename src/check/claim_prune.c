@@ -188,7 +188,8 @@ mpfr_case (pr_case *c, const double *Gp, const double *np_, const double *Gs, si
 /* Prune, fine-tune and analyse one (run, rule) into c; with mpfr, also
  * fine-tune in MPFR when the double run reaches the optimum. */
 static int
-one_case (pr_case *c, const mv_prune_rule_type *rule, const mv_claim_run *r, int mpfr)
+one_case (pr_case *c, const mv_prune_rule_type *rule, const mv_claim_run *r, int mpfr,
+          const char *dir)
 {
   const mv_traj *tr = &r->tr;
   size_t m = tr->m, ms = tr->mstar, q = 4 * ms;
@@ -203,7 +204,17 @@ one_case (pr_case *c, const mv_prune_rule_type *rule, const mv_claim_run *r, int
   if (s || !Gp || mv_traj_init (&ft, ms, ms))
     return free (Gp), s ? s : mv_error_set (MV_ENOMEM, "prune: out of memory");
   prune (Gp, np_, mv_traj_gram (tr, tr->rows - 1), tr->norms0, c->sel, m, ms);
-  s = fine_tune (&ft, Gp, np_, ms);
+  if (dir)   /* the pruned model as a spec, to fine-tune again */
+    {
+      char path[4096], note[160];
+      snprintf (path, sizeof path, "%s/pruned-d%zu-seed%u-%s.json", dir, r->d, r->seed,
+                rule->name);
+      snprintf (note, sizeof note, "moeverify check prune: run d = %zu, seed %u at t = %g, "
+                "pruned by rule %s", r->d, r->seed, tr->t[tr->rows - 1], rule->name);
+      s = mv_prune_write_spec (path, Gp, np_, ms, note);
+    }
+  if (!s)
+    s = fine_tune (&ft, Gp, np_, ms);
   if (!s && ft.rows)
     {
       const double *Ge = mv_traj_gram (&ft, ft.rows - 1);
@@ -417,7 +428,7 @@ prune_run (mv_check_result *res, const mv_check_opts *o)
         /* MPFR for the default rule's first runs (minutes each) */
         int mp = u == 0 && k < (o->level == MV_CHECK_QUICK ? 0 : o->level == MV_CHECK_DEFAULT
                                 ? 1 : 3);
-        s = one_case (&c, rules[u], runs[k], mp);
+        s = one_case (&c, rules[u], runs[k], mp, u == 0 ? o->dir : NULL);
         tally (&g, &c), tally (&per[u], &c);
         row (tab, tablen, runs[k], rules[u]->name, &c, runs[k]->tr.mstar);
         if (!s && c.mp_done)
