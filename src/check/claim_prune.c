@@ -28,8 +28,8 @@
  * horizon, row step, fitted window of |G - G*| and precision. */
 #define PR_MP_TEND 260.0
 #define PR_MP_DT 2.0
-#define PR_MP_LO 1e-30
-#define PR_MP_HI 1e-13
+#define PR_MP_LO 1e-27         /* four decades above the tolerance (2^-0.9p) */
+#define PR_MP_HI 1e-14
 #define PR_MP_PREC 128
 
 /* What one (run, rule) gave. */
@@ -211,7 +211,9 @@ one_case (pr_case *c, const mv_prune_rule_type *rule, const mv_claim_run *r, int
                 rule->name);
       snprintf (note, sizeof note, "moeverify check prune: run d = %zu, seed %u at t = %g, "
                 "pruned by rule %s", r->d, r->seed, tr->t[tr->rows - 1], rule->name);
-      s = mv_prune_write_spec (path, Gp, np_, ms, note);
+      /* a convenience: the claim does not depend on it */
+      if (mv_prune_write_spec (path, Gp, np_, ms, note) == MV_ENOMEM)
+        s = MV_ENOMEM;
     }
   if (!s)
     s = fine_tune (&ft, Gp, np_, ms);
@@ -419,23 +421,26 @@ prune_run (mv_check_result *res, const mv_check_opts *o)
     return mv_error_set (MV_ENOMEM, "prune: out of memory");
   snprintf (tab, tablen, "%s", table_head);
   pr_stats g = { 0 }, per[16] = { { 0 } };
+  pr_case mpc = { .mp_done = 0 };
+  const mv_claim_run *mpr = NULL;
   for (size_t k = 0; !s && k < nr; k++)
     for (size_t u = 0; !s && u < nru; u++)
       {
         pr_case c;
         if (o->progress)
           o->progress (o->progress_ctx, "fine-tuning", (double) (k * nru + u) / (nr * nru));
-        /* MPFR for the default rule's first runs (minutes each) */
-        int mp = u == 0 && k < (o->level == MV_CHECK_QUICK ? 0 : o->level == MV_CHECK_DEFAULT
-                                ? 1 : 3);
+        /* MPFR for the default rule's first run (minutes), not at QUICK */
+        int mp = u == 0 && k == 0 && o->level != MV_CHECK_QUICK;
         s = one_case (&c, rules[u], runs[k], mp, u == 0 ? o->dir : NULL);
         tally (&g, &c), tally (&per[u], &c);
         row (tab, tablen, runs[k], rules[u]->name, &c, runs[k]->tr.mstar);
-        if (!s && c.mp_done)
-          s = mpfr_record (res, &c, runs[k]);
+        if (c.mp_done)
+          mpc = c, mpr = runs[k];
       }
   if (!s)
     s = record (res, &g, nru, rules, per, o, tab);
+  if (!s && mpr)
+    s = mpfr_record (res, &mpc, mpr);
   free (tab);
   return s;
 }

@@ -80,9 +80,9 @@ int mv_prune_mpfr_rate (mv_prune_mpfr *out, const double *Gp, const double *norm
                         double hi, mpfr_prec_t prec);
 
 /* The pruned model whose state is Gp (4ms x 4ms, order [v, w, v*, w*];
- * norms its raw norms) as a spec with explicit vectors (rows of the
- * Cholesky factor: d = 4 ms, the Gram matrix realised to rounding), to
- * path (atomically).  comment: the spec's comment. */
+ * norms its raw norms) as a spec with explicit vectors (from the
+ * eigendecomposition of Gp: d = 4 ms, the Gram matrix realised to
+ * rounding), to path (atomically).  comment: the spec's comment. */
 int mv_prune_write_spec (const char *path, const double *Gp, const double *norms, size_t ms,
                          const char *comment);
 

@@ -60,7 +60,7 @@ mv_prune_mpfr_rate (mv_prune_mpfr *out, const double *Gp, const double *norms,
       state_pairs (kl, 4 * ms, 2 * ms);
       mv_ref_params p;
       mv_ref_params_default (&p);
-      p.prec = prec, p.tol = pow (2, -0.8 * (double) prec), p.times = times, p.n_times = nt;
+      p.prec = prec, p.tol = pow (2, -0.9 * (double) prec), p.times = times, p.n_times = nt;
       double w0 = clock () / (double) CLOCKS_PER_SEC;
       s = mv_ref_reduced (&tr, Gp, norms, ms, ms, 0.0, &p);
       out->cpu_seconds = clock () / (double) CLOCKS_PER_SEC - w0;
