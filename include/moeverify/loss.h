@@ -111,6 +111,11 @@ int mv_loss_eval_vec (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info,
                       mpfr_t const *Wt, size_t d, double noise_var,
                       mv_loss_ws *ws);
 
+/* The Gram matrix (n x n, working precision) of the unit vectors of the
+ * last MPFR raw-level evaluation (mv_loss_eval, mv_loss_eval_vec), as the
+ * loss saw it; NULL before one. */
+mpfr_t *mv_loss_unit_gram (mv_loss_ws *ws);
+
 /* Largest problems the dense raw Hessian accepts: 2md and the number of free
  * Gram variables (mv_loss_nvar; the Gram Hessian has nvar^2 entries). */
 #define MV_LOSS_HESS_RAW_MAX 2000
