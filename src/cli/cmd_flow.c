@@ -312,6 +312,7 @@ mv_cmd_flow (int argc, char **argv)
       return rc;
     }
   o.p.interrupt = mv_cli_catch_sigint ();
+  o.p.reg = &pb.reg;   /* the spec's regularizers (all 0: the plain L) */
   if (mv_io_progress_enabled ())
     o.p.progress = mv_cli_flow_progress, o.p.progress_ctx = "flow";
   if (!o.reduced)
@@ -327,7 +328,11 @@ mv_cmd_flow (int argc, char **argv)
       else
         s = mv_flow_gram0 (G, nr, tr.init, sizeof tr.init, &pb,
                            o.sample ? MV_GRAM0_SAMPLE : MV_GRAM0_AUTO);
-      if (!s && o.reference)
+      if (!s && o.reference && (pb.reg.aux != 0 || pb.reg.ortho != 0
+                                 || pb.reg.ortho_gated != 0 || pb.reg.var != 0))
+        s = mv_error_set (MV_EINVAL, "%s: regularizers: not supported by the "
+                          "MPFR reference flow (--reference)", pb.name);
+      else if (!s && o.reference)
         s = mv_cli_flow_reference (&tr, G, nr, &pb, &o.p, o.tol, o.out);
       else if (!s)
         s = mv_flow_reduced (&tr, G, nr, pb.m, pb.mstar, pb.noise_var, &o.p);
