@@ -167,58 +167,143 @@ check_z (const char *what, double mc, double se, double closed)
                  "(z = %.2f)", what, closed, mc, se, z);
 }
 
-START_TEST (test_mc_values)
+/* Expert rows of U pulled towards a common direction (large overlaps, so
+ * L_o and L_og are far from 0), then renormalised; G recomputed. */
+static void
+cluster_experts (double *U, double *G, double pull)
 {
-  double U[N * D], G[N * N];
-  random_gram (U, NULL, G, N, D, 11);
-  double *A = malloc (NMC * M * sizeof *A), *B = malloc (NMC * M * sizeof *B);
-  double *e = malloc (NMC * M * sizeof *e);
-  ck_assert (A && B && e);
-  sample_proj (A, B, U, M, D, 12);
-  double L, se;
-  /* ungated */
-  for (size_t s = 0; s < NMC * M; s++)
-    e[s] = he3 (B[s]);
-  ratio_mc (&L, &se, e);
-  check_z ("ortho", L, se, term_value_d ("ortho", G, M, MS, NULL, NULL));
-  /* gated */
-  for (size_t s = 0; s < NMC * M; s++)
-    e[s] = sigm (A[s]) * he3 (B[s]);
-  ratio_mc (&L, &se, e);
-  check_z ("ortho_gated", L, se, term_value_d ("ortho_gated", G, M, MS, NULL, NULL));
-  /* var: the per-sample definition, mean and standard error */
+  for (int i = 0; i < M; i++)
+    {
+      double *w = U + (M + i) * D, nr = 0;
+      w[0] += pull;
+      for (int j = 0; j < D; j++)
+        nr += w[j] * w[j];
+      for (int j = 0; j < D; j++)
+        w[j] /= sqrt (nr);
+    }
+  for (int k = 0; k < N; k++)
+    for (int l = 0; l < N; l++)
+      {
+        double a = 0;
+        for (int j = 0; j < D; j++)
+          a += U[k * D + j] * U[l * D + j];
+        G[k * N + l] = k == l ? 1.0 : a;
+      }
+}
+
+/* mean and standard error of e[s*M+i] e[s*M+k] */
+static void
+moment_mc (double *mean, double *se, const double *e, int i, int k)
+{
   double s1 = 0, s2 = 0;
   for (size_t s = 0; s < NMC; s++)
     {
-      double p[M], mean = 0, q = 0;
-      for (int i = 0; i < M; i++)
-        mean += (p[i] = sigm (A[s * M + i])) / M;
-      for (int i = 0; i < M; i++)
-        q += (p[i] - mean) * (p[i] - mean);
-      q = -q / (M - 1);
+      double q = e[s * M + i] * e[s * M + k];
       s1 += q, s2 += q * q;
     }
   s1 /= NMC;
-  check_z ("var", s1, sqrt ((s2 / NMC - s1 * s1) / NMC),
-           term_value_d ("var", G, M, MS, NULL, NULL));
-  /* aux = m Σ f_i P_i, influence m Σ (P_i 1[a_i > 0] + f_i pi(a_i)) */
-  double f[M] = { 0 }, P[M] = { 0 };
-  for (size_t s = 0; s < NMC; s++)
-    for (int i = 0; i < M; i++)
-      f[i] += A[s * M + i] > 0, P[i] += sigm (A[s * M + i]);
-  double la = 0, z1 = 0, z2 = 0;
+  *mean = s1;
+  *se = sqrt ((s2 / NMC - s1 * s1) / NMC);
+}
+
+/* The expectations inside the ratio forms, one by one: <e_i,e_k> and
+ * ||e_i||^2 by Monte Carlo against 6 rho^3, 6 (ungated) and the pair
+ * expectations P(i,k), P(i,i) (gated). */
+static void
+check_moments (const double *e, const double *G, int gated)
+{
+  mv_expect_ws *ex = mv_expect_alloc (53);
   for (int i = 0; i < M; i++)
-    f[i] /= NMC, P[i] /= NMC, la += M * f[i] * P[i];
-  for (size_t s = 0; s < NMC; s++)
+    for (int k = i; k < M; k++)
+      {
+        double mc, se, cf;
+        moment_mc (&mc, &se, e, i, k);
+        if (!gated)
+          {
+            double r = k == i ? 1.0 : G[(M + i) * N + M + k];
+            cf = 6 * r * r * r;
+          }
+        else
+          {
+            mv_expect_vald v;
+            if (k == i)
+              ck_assert_int_eq (mv_expect_self_d (&v, G[i * N + M + i], 0, ex), MV_OK);
+            else
+              {
+                double rho[MV_NRHO] = { G[i * N + M + i], G[i * N + k], G[i * N + M + k],
+                                        G[(M + i) * N + k], G[(M + i) * N + M + k],
+                                        G[k * N + M + k] };
+                ck_assert_int_eq (mv_expect_pair_d (&v, rho, 0, ex), MV_OK);
+              }
+            cf = v.P;
+          }
+        char what[32];
+        snprintf (what, sizeof what, "%s<e%d,e%d>", gated ? "g" : "", i, k);
+        check_z (what, mc, se, cf);
+      }
+  mv_expect_free (ex);
+}
+
+START_TEST (test_mc_values)
+{
+  double U[N * D], G[N * N];
+  double *A = malloc (NMC * M * sizeof *A), *B = malloc (NMC * M * sizeof *B);
+  double *e = malloc (NMC * M * sizeof *e);
+  ck_assert (A && B && e);
+  for (int config = 0; config < 2; config++)
     {
-      double z = 0;
+      random_gram (U, NULL, G, N, D, 11);
+      if (config)
+        cluster_experts (U, G, 1.5);
+      printf (" configuration %d (%s experts)\n", config, config ? "clustered" : "random");
+      sample_proj (A, B, U, M, D, 12 + config);
+      double L, se;
+      /* ungated */
+      for (size_t s = 0; s < NMC * M; s++)
+        e[s] = he3 (B[s]);
+      check_moments (e, G, 0);
+      ratio_mc (&L, &se, e);
+      check_z ("ortho", L, se, term_value_d ("ortho", G, M, MS, NULL, NULL));
+      /* gated */
+      for (size_t s = 0; s < NMC * M; s++)
+        e[s] = sigm (A[s]) * he3 (B[s]);
+      check_moments (e, G, 1);
+      ratio_mc (&L, &se, e);
+      check_z ("ortho_gated", L, se, term_value_d ("ortho_gated", G, M, MS, NULL, NULL));
+      /* var: the per-sample definition, mean and standard error */
+      double s1 = 0, s2 = 0;
+      for (size_t s = 0; s < NMC; s++)
+        {
+          double p[M], mean = 0, q = 0;
+          for (int i = 0; i < M; i++)
+            mean += (p[i] = sigm (A[s * M + i])) / M;
+          for (int i = 0; i < M; i++)
+            q += (p[i] - mean) * (p[i] - mean);
+          q = -q / (M - 1);
+          s1 += q, s2 += q * q;
+        }
+      s1 /= NMC;
+      check_z ("var", s1, sqrt ((s2 / NMC - s1 * s1) / NMC),
+               term_value_d ("var", G, M, MS, NULL, NULL));
+      /* aux = m Σ f_i P_i, influence m Σ (P_i 1[a_i > 0] + f_i pi(a_i)) */
+      double f[M] = { 0 }, P[M] = { 0 };
+      for (size_t s = 0; s < NMC; s++)
+        for (int i = 0; i < M; i++)
+          f[i] += A[s * M + i] > 0, P[i] += sigm (A[s * M + i]);
+      double la = 0, z1 = 0, z2 = 0;
       for (int i = 0; i < M; i++)
-        z += M * (P[i] * (A[s * M + i] > 0) + f[i] * sigm (A[s * M + i]));
-      z1 += z, z2 += z * z;
+        f[i] /= NMC, P[i] /= NMC, la += M * f[i] * P[i];
+      for (size_t s = 0; s < NMC; s++)
+        {
+          double z = 0;
+          for (int i = 0; i < M; i++)
+            z += M * (P[i] * (A[s * M + i] > 0) + f[i] * sigm (A[s * M + i]));
+          z1 += z, z2 += z * z;
+        }
+      z1 /= NMC;
+      check_z ("aux", la, sqrt ((z2 / NMC - z1 * z1) / NMC),
+               term_value_d ("aux", G, M, MS, NULL, NULL));
     }
-  z1 /= NMC;
-  check_z ("aux", la, sqrt ((z2 / NMC - z1 * z1) / NMC),
-           term_value_d ("aux", G, M, MS, NULL, NULL));
   free (A), free (B), free (e);
 }
 END_TEST
@@ -300,24 +385,22 @@ START_TEST (test_var_quadrature)
       q += R_quad (G[i * N + k]) / 3.0;   /* mean over the 3 pairs */
   double L = term_value_d ("var", G, M, MS, NULL, NULL);
   printf ("  L_v m=3: closed %.17g quadrature %.17g diff %.2g\n", L, q, L - q);
-  MV_CHECK_CLOSE_D (L, q, 0, 1e-10, "L_v vs quadrature");
+  MV_CHECK_CLOSE_D (L, q, 0, 1e-13, "L_v vs quadrature");
   /* m = 2 near rho = +-1, where the series converges slowly */
   double rhos[] = { 0.999, -0.9999, 0.5, 1.0 - 1e-9 };
   for (int t = 0; t < 4; t++)
     {
-      double G2[4 * 4] = { 1, rhos[t], 0, 0, rhos[t], 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1 };
       /* n = 2m + 2m* = 6 for m = 2, m* = 1 */
       double G6[36];
       for (int k = 0; k < 36; k++)
         G6[k] = (k % 7 == 0) ? 1.0 : 0.0;
       G6[1] = G6[6] = rhos[t];
-      (void) G2;
       mv_loss_info info;
       double Lv = term_value_d ("var", G6, 2, 1, NULL, &info);
       double Lq = -R1 + R_quad (rhos[t]);
       printf ("  L_v m=2 rho=%.10g: closed %.17g quadrature %.17g diff %.2g bound %.2g\n",
               rhos[t], Lv, Lq, Lv - Lq, MV_MAG_D (info.err));
-      MV_CHECK_CLOSE_D (Lv, Lq, 0, 1e-10, "L_v (m = 2) vs quadrature");
+      MV_CHECK_CLOSE_D (Lv, Lq, 0, 1e-13, "L_v (m = 2) vs quadrature");
     }
   /* m = 1: defined as 0 */
   double G4[16] = { 1, 0.3, 0, 0, 0.3, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1 };
@@ -390,6 +473,45 @@ START_TEST (test_gram_fd)
   for (int k = 0; k < N * N; k++)
     mpfr_clears (Gm[k], dG[k], (mpfr_ptr) 0);
   mpfr_clears (L, Lp, Lm, fd, h, (mpfr_ptr) 0);
+}
+END_TEST
+
+/* The MPFR path's radii: values at 256 bits against 640 bits, within the
+ * 256-bit error bounds (and the bounds not absurdly loose). */
+START_TEST (test_mpfr_bounds)
+{
+  double U[N * D], G[N * N];
+  random_gram (U, NULL, G, N, D, 33);
+  mpfr_t Gm[N * N], d1[N * N], d2[N * N], L1, L2, t;
+  for (int k = 0; k < N * N; k++)
+    {
+      mpfr_inits2 (704, Gm[k], d1[k], d2[k], (mpfr_ptr) 0);
+      mpfr_set_d (Gm[k], G[k], MPFR_RNDN);
+    }
+  mpfr_inits2 (704, L1, L2, t, (mpfr_ptr) 0);
+  for (int tt = 0; tt < NTERMS; tt++)
+    {
+      mv_loss_ws *w1 = term_ws (TERMS[tt], M, MS, 256), *w2 = term_ws (TERMS[tt], M, MS, 640);
+      mv_loss_info i1, i2;
+      ck_assert_int_eq (mv_loss_gram (L1, d1, &i1, Gm, 0.0, w1), MV_OK);
+      ck_assert_int_eq (mv_loss_gram (L2, d2, &i2, Gm, 0.0, w2), MV_OK);
+      mpfr_sub (t, L1, L2, MPFR_RNDN);
+      double e = fabs (mpfr_get_d (t, MPFR_RNDN)), b = MV_MAG_D (i1.err), eg = 0;
+      ck_assert_msg (e <= b, "%s: |L256 - L640| = %.3g > bound %.3g", TERMS[tt], e, b);
+      for (int k = 0; k < N * N; k++)
+        {
+          mpfr_sub (t, d1[k], d2[k], MPFR_RNDN);
+          eg = fmax (eg, fabs (mpfr_get_d (t, MPFR_RNDN)));
+        }
+      ck_assert_msg (eg <= MV_MAG_D (i1.grad_err), "%s: dL/dG off by %.3g > bound %.3g",
+                     TERMS[tt], eg, MV_MAG_D (i1.grad_err));
+      printf ("  %-12s 256 vs 640 bits: L diff %.2g (bound %.2g), dL/dG diff %.2g (bound %.2g)\n",
+              TERMS[tt], e, b, eg, MV_MAG_D (i1.grad_err));
+      mv_loss_free (w1), mv_loss_free (w2);
+    }
+  for (int k = 0; k < N * N; k++)
+    mpfr_clears (Gm[k], d1[k], d2[k], (mpfr_ptr) 0);
+  mpfr_clears (L1, L2, t, (mpfr_ptr) 0);
 }
 END_TEST
 
@@ -685,11 +807,15 @@ same_traj (const mv_traj *a, const mv_traj *b)
     && !memcmp (a->G, b->G, a->rows * n * n * sizeof *a->G);
 }
 
+static const char *flow_stepper = NULL;
+
 static void
 run_flow (mv_traj *tr, const mv_problem *pb, int full, const mv_regularizers *reg)
 {
   mv_flow_params p;
   mv_flow_params_default (&p);
+  if (flow_stepper)
+    p.stepper = flow_stepper;
   p.t_end = 3.0;
   p.n_out = 20;
   p.reg = reg;
@@ -756,6 +882,36 @@ START_TEST (test_flows_zero_and_nonzero)
 }
 END_TEST
 
+/* Implicit steppers use the analytic Jacobian, built on the terms' Gram
+ * Hessians: with the regularizers on, bsimp (reduced flow, and the full
+ * flow's raw Hessian) must follow the explicit rk8pd path. */
+START_TEST (test_flow_implicit)
+{
+  mv_problem pn;
+  ck_assert_int_eq (mv_problem_parse (&pn, SPEC_HEAD ", \"regularizers\": {\"ortho\": 0.5, "
+                                      "\"ortho_gated\": 0.3, \"var\": 0.4}}", "reg"), MV_OK);
+  for (int full = 0; full < 2; full++)
+    {
+      mv_traj a, b;
+      flow_stepper = NULL;
+      run_flow (&a, &pn, full, &pn.reg);
+      flow_stepper = "bsimp";
+      run_flow (&b, &pn, full, &pn.reg);
+      flow_stepper = NULL;
+      size_t n = a.n;
+      double worst = 0;
+      for (size_t k = 0; k < n * n; k++)
+        worst = fmax (worst, fabs (a.G[(a.rows - 1) * n * n + k] - b.G[(b.rows - 1) * n * n + k]));
+      printf ("  %s flow, regularized: bsimp vs rk8pd at T: max |G diff| = %.2g (jac evals %lu)\n",
+              full ? "full" : "reduced", worst, b.jac_evals);
+      ck_assert_msg (worst < 1e-6, "bsimp and rk8pd differ by %.3g", worst);
+      ck_assert (b.jac_evals > 0);
+      mv_traj_clear (&a), mv_traj_clear (&b);
+    }
+  mv_problem_clear (&pn);
+}
+END_TEST
+
 /* aux: constant m^2/4, zero gradient, at any point */
 START_TEST (test_aux_inert)
 {
@@ -778,12 +934,14 @@ regularizers_suite (void)
   tcase_add_test (tc, test_var_sample);
   tcase_add_test (tc, test_var_quadrature);
   tcase_add_test (tc, test_gram_fd);
+  tcase_add_test (tc, test_mpfr_bounds);
   tcase_add_test (tc, test_raw_fd);
   tcase_add_test (tc, test_hess_fd);
   tcase_add_test (tc, test_orthogonal_zero);
   tcase_add_test (tc, test_invariance);
   tcase_add_test (tc, test_spec_keys);
   tcase_add_test (tc, test_flows_zero_and_nonzero);
+  tcase_add_test (tc, test_flow_implicit);
   tcase_add_test (tc, test_aux_inert);
   suite_add_tcase (s, tc);
   return s;
