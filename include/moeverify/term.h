@@ -2,7 +2,8 @@
  * §5).  A term type is a constant struct of function pointers, as GSL's
  * gsl_odeiv2_step_type: the loss drivers (loss.h) never name a concrete
  * term.  Built-in types: mv_loss_term_datafit (the pair sum of L) and
- * mv_loss_term_noise (the label-noise constant).  A new term is one file
+ * mv_loss_term_noise (the label-noise constant); the regularizers of MATH.md
+ * §5 (ortho, ortho_gated, var, aux) are added by mv_loss_add_regularizers.  A new term is one file
  * defining a const mv_loss_term_type plus, for the library, one entry in the
  * table of src/loss/terms.c (mv_loss_term_find).
  *
