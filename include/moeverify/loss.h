@@ -54,6 +54,11 @@ void mv_loss_shape (const mv_loss_ws *ws, size_t *m, size_t *mstar);
 int mv_loss_add_term (mv_loss_ws *ws, const mv_loss_term_type *type,
                       double weight);
 void mv_loss_clear_terms (mv_loss_ws *ws);
+/* Append the nonzero coefficients of r (NULL: none) as terms, in the order
+ * aux, ortho, ortho_gated, var (term.h): with every coefficient 0 the list,
+ * and so every result, is unchanged.  MV_EINVAL (nothing appended) when a
+ * coefficient is negative or not finite. */
+int mv_loss_add_regularizers (mv_loss_ws *ws, const mv_regularizers *r);
 size_t mv_loss_nterms (const mv_loss_ws *ws);
 /* Term i (NULL when i >= nterms) and its weight (weight may be NULL). */
 const mv_loss_term_type *mv_loss_term (const mv_loss_ws *ws, size_t i,

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <mpfr.h>
 #include <moeverify/traj.h>
+#include <moeverify/problem.h>
+#include <moeverify/loss.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,6 +84,8 @@ int mv_ref_red_rhs (mpfr_t *f, const mpfr_t t, mpfr_t *y, void *ctx);
  * be NULL) at the precision of the outputs. */
 int mv_ref_red_observe (mpfr_t L, mpfr_t grad2, mpfr_t *G, mpfr_t *y,
                         mv_ref_red *w);
+/* The loss workspace of the right-hand side (to add terms to). */
+mv_loss_ws *mv_ref_red_loss (mv_ref_red *w);
 /* Raw norm k (constant along the flow), as given. */
 double mv_ref_red_norm (const mv_ref_red *w, size_t k);
 
@@ -103,6 +107,7 @@ mv_ref_full *mv_ref_full_alloc (const double *V, const double *W, const double *
                                 double noise_var, mpfr_prec_t prec);
 void mv_ref_full_free (mv_ref_full *w);
 size_t mv_ref_full_dim (const mv_ref_full *w);   /* 2md + 1 */
+mv_loss_ws *mv_ref_full_loss (mv_ref_full *w);
 void mv_ref_full_state0 (mpfr_t *y, const mv_ref_full *w);
 int mv_ref_full_rhs (mpfr_t *f, const mpfr_t t, mpfr_t *y, void *ctx);
 /* The free Gram entries of the unit vectors (the reduced state order), L
@@ -120,6 +125,7 @@ typedef struct {
   const double *G0, *norms;       /* n x n unit-vector Gram matrix, n raw
                                      norms: both systems */
   const double *V, *W, *Vt, *Wt;  /* raw vectors (m x d, m* x d): full */
+  const mv_regularizers *reg;     /* objective's regularizers; NULL: none */
 } mv_ref_input;
 
 typedef struct {

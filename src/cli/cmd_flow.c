@@ -308,6 +308,7 @@ mv_cmd_flow (int argc, char **argv)
       return rc;
     }
   o.p.interrupt = mv_cli_catch_sigint ();
+  o.p.reg = &pb.reg;   /* the spec's regularizers (all 0: the plain L) */
   if (mv_io_progress_enabled ())
     o.p.progress = mv_cli_flow_progress, o.p.progress_ctx = "flow";
   if (!o.reduced && !o.reference)

@@ -146,7 +146,8 @@ mv_cli_ref_input (mv_ref_input *in, double **vec, const double *G, const double 
                   const mv_problem *pb, const mv_ref_system_type *type)
 {
   *in = (mv_ref_input) { .m = pb->m, .mstar = pb->mstar, .d = pb->d,
-                         .noise_var = pb->noise_var, .G0 = G, .norms = nr };
+                         .noise_var = pb->noise_var, .G0 = G, .norms = nr,
+                         .reg = &pb->reg };
   *vec = NULL;
   if (type != mv_ref_system_full)
     return MV_OK;

@@ -99,6 +99,12 @@ mv_ref_full_dim (const mv_ref_full *w)
   return 2 * w->md + 1;
 }
 
+mv_loss_ws *
+mv_ref_full_loss (mv_ref_full *w)
+{
+  return w->ws;
+}
+
 void
 mv_ref_full_state0 (mpfr_t *y, const mv_ref_full *w)
 {

@@ -125,7 +125,10 @@ check_params (const mv_ref_params *p)
 static void *
 red_alloc (const mv_ref_input *in, mpfr_prec_t prec)
 {
-  return mv_ref_red_alloc (in->G0, in->norms, in->m, in->mstar, in->noise_var, prec);
+  mv_ref_red *w = mv_ref_red_alloc (in->G0, in->norms, in->m, in->mstar, in->noise_var, prec);
+  if (w && in->reg && mv_loss_add_regularizers (mv_ref_red_loss (w), in->reg))
+    mv_ref_red_free (w), w = NULL;
+  return w;
 }
 
 static int
@@ -141,8 +144,11 @@ red_observe (mpfr_t *q, mpfr_t *y, void *sys)
 static void *
 full_alloc (const mv_ref_input *in, mpfr_prec_t prec)
 {
-  return mv_ref_full_alloc (in->V, in->W, in->Vt, in->Wt, in->m, in->mstar, in->d,
-                            in->noise_var, prec);
+  mv_ref_full *w = mv_ref_full_alloc (in->V, in->W, in->Vt, in->Wt, in->m, in->mstar, in->d,
+                                      in->noise_var, prec);
+  if (w && in->reg && mv_loss_add_regularizers (mv_ref_full_loss (w), in->reg))
+    mv_ref_full_free (w), w = NULL;
+  return w;
 }
 
 static const mv_ref_system_type reduced_type = {
