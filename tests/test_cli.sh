@@ -206,8 +206,8 @@ expect_run_error "flow --atol -1" 2 "--atol" flow "$tiny" --t-end 1 --atol -1
 expect_run_error "flow unknown stepper" 2 "unknown stepper 'euler'" flow "$tiny" --t-end 1 --stepper euler
 expect_run_error "flow bad spec" 2 "bad_nan.json" flow "$data/bad_nan.json" --t-end 1
 expect_run_error "flow solver failure (step limit)" 1 "step limit" flow "$tiny" --t-end 50 --max-steps 3
-expect_run_error "flow --reference without --reduced" 2 "--reference needs --reduced" \
-  flow "$tiny" --t-end 1 --reference
+expect_run_error "flow --reference of a large full flow" 2 "2 m d <= 4096 (here 50000)" \
+  flow "$data/example_paper.json" --t-end 1 --reference
 expect_run_error "flow --tol without --reference" 2 "--tol needs --reference" \
   flow "$tiny" --t-end 1 --reduced --tol 1e-20
 expect_run_error "flow --reference --rtol" 2 "--reference takes --tol" \
@@ -250,6 +250,16 @@ rm -rf "$outdir"
   && grep -q '"min_digits"' "$outdir/reference.json" \
   && ok "flow --reference writes reference.json" \
   || nok "flow --reduced --reference failed: $(cat "$tmp/stderr")"
+# the full flow's reference (raw vectors in MPFR) says so and confirms as many digits
+full="$tmp/full_ref"
+rm -rf "$full"
+"$exe" flow "$tiny" --t-end 1 --times 0.5,1 --reference --prec 96 --tol 1e-20 \
+  --out "$full" >"$tmp/stdout" 2>"$tmp/stderr" \
+  && check_traj "flow --reference (full flow)" "$full" complete \
+  && grep -q '"method": "full flow' "$full/reference.json" \
+  && grep -q 'full flow (gbs-mpfr192)' "$tmp/stdout" \
+  && ok "flow --reference without --reduced integrates the raw vectors" \
+  || nok "flow --reference (full) failed: $(cat "$tmp/stderr")"
 # trajectory_digits.csv: trajectory.csv's header, the agreed strings (the
 # loss at t = 1 as in reference.json)
 if [ -s "$outdir/trajectory_digits.csv" ] \
