@@ -134,10 +134,10 @@ mv_mcreg_population (mv_mcreg_result *r, const double *Sb, const size_t *nb,
 {
   const size_t m = l->m, K = l->K, J = 3 + 2 * m * m;
   double *Stot = calloc (K, sizeof *Stot), *Sl = malloc (K * sizeof *Sl);
-  double *th = malloc (J * sizeof *th), *tj = malloc (B * J * sizeof *tj);
-  double *tbar = calloc (J, sizeof *tbar);
+  double *th = malloc (J * sizeof *th), *tj = malloc (J * sizeof *tj);
+  double *tbar = calloc (J, sizeof *tbar), *tsc = calloc (J, sizeof *tsc);
   int st = MV_OK;
-  if (!Stot || !Sl || !th || !tj || !tbar)
+  if (!Stot || !Sl || !th || !tj || !tbar || !tsc)
     {
       st = mv_error_set (MV_ENOMEM, "mc regularizers: out of memory");
       goto out;
@@ -151,25 +151,25 @@ mv_mcreg_population (mv_mcreg_result *r, const double *Sb, const size_t *nb,
     }
   if ((st = linear (r, Sb, nb, B, N, Stot, l)))
     goto out;
-  /* jackknife: leave batch b out */
+  /* jackknife: leave batch b out; mean and scatter of the B
+     leave-one-out values by Welford's update (O(J) memory) */
   nonlinear (th, Stot, N, l);
   for (size_t b = 0; b < B; b++)
     {
       for (size_t j = 0; j < K; j++)
         Sl[j] = Stot[j] - Sb[b * K + j];
-      nonlinear (tj + b * J, Sl, N - (double) nb[b], l);
+      nonlinear (tj, Sl, N - (double) nb[b], l);
       for (size_t j = 0; j < J; j++)
-        tbar[j] += tj[b * J + j] / (double) B;
+        {
+          double dl = tj[j] - tbar[j];
+          tbar[j] += dl / (double) (b + 1);
+          tsc[j] += dl * (tj[j] - tbar[j]);
+        }
     }
   const double Bd = (double) B;
   for (size_t j = 0; j < J; j++)
     {
-      double s2 = 0;
-      for (size_t b = 0; b < B; b++)
-        {
-          double e = tj[b * J + j] - tbar[j];
-          s2 += e * e;
-        }
+      double s2 = tsc[j];
       double bias = (Bd - 1) * (tbar[j] - th[j]);
       double val = th[j] - bias, se = sqrt ((Bd - 1) / Bd * s2);
       mv_mc_stat *dst = j == 0 ? &r->ortho : j == 1 ? &r->ortho_gated
@@ -186,6 +186,6 @@ mv_mcreg_population (mv_mcreg_result *r, const double *Sb, const size_t *nb,
         r->cos_g[j - 3 - m * m] = val, r->cos_g_se[j - 3 - m * m] = se;
     }
 out:
-  free (Stot), free (Sl), free (th), free (tj), free (tbar);
+  free (Stot), free (Sl), free (th), free (tj), free (tbar), free (tsc);
   return st;
 }
