@@ -1179,6 +1179,62 @@ START_TEST (t_seam_step_added)
 }
 END_TEST
 
+/* The library side of the seam: with [noise, datafit, q] the per-sample
+ * sum refuses q (as Monte Carlo must) while the partial sum skips it and
+ * equals the data fit's bit for bit; the Gram-only evaluation is q alone
+ * (value and hand gradient), and the full closed-form gradient is the
+ * plain one plus it. */
+START_TEST (t_seam_api)
+{
+  mv_problem pb;
+  parse_problem (&pb, gold_spec);
+  const size_t d = 5, m = 2, n = 6;
+  double th[20], tt[10], g[20];
+  mv_problem_vectors_d (th, th + 2 * d, tt, tt + d, &pb);
+  mv_loss_ws *plain = mv_loss_alloc (m, 1, 53), *ws = mv_loss_alloc (m, 1, 53);
+  ck_assert_int_eq (mv_loss_add_term (ws, &quad_type, 0.75), MV_OK);
+  ck_assert_uint_eq (mv_loss_ngram_only (plain), 0);
+  ck_assert_uint_eq (mv_loss_ngram_only (ws), 1);
+  double P[3 * 6], v0[3], v1[3], D0[3 * 4], D1[3 * 4];
+  for (size_t i = 0; i < 3 * n; i++)
+    P[i] = sin (1.0 + 0.9 * (double) i);
+  ck_assert_int_eq (mv_loss_sample_d (v1, D1, 4, P, n, NULL, 3, ws),
+                    MV_EINVAL);
+  ck_assert_msg (strstr (mv_error_message (), "test-quad") != NULL, "%s",
+                 mv_error_message ());
+  ck_assert_int_eq (mv_loss_sample_d (v0, D0, 4, P, n, NULL, 3, plain), MV_OK);
+  ck_assert_int_eq (mv_loss_sample_partial_d (v1, D1, 4, P, n, NULL, 3, ws),
+                    MV_OK);
+  ck_assert (memcmp (v0, v1, sizeof v0) == 0 && memcmp (D0, D1, sizeof D0) == 0);
+  /* Gram-only part: q and its hand gradient */
+  double Lq, gq[20], G;
+  ck_assert_int_eq (mv_loss_eval_vec_gram_only_d (&Lq, gq, gq + 2 * d, th,
+                                                  th + 2 * d, tt, tt + d, d,
+                                                  0.0, ws), MV_OK);
+  G = dotd (th, th + 3 * d, d) / sqrt (dotd (th, th, d)
+                                       * dotd (th + 3 * d, th + 3 * d, d));
+  MV_CHECK_CLOSE_D (Lq, 0.75 * 0.5 * QUAD_KAPPA * (G - QUAD_C) * (G - QUAD_C),
+                    1e-14, 0, "Gram-only value");
+  quad_grad_hand (g, th, d, 0.75);
+  for (size_t c = 0; c < 20; c++)
+    MV_CHECK_CLOSE_D (gq[c], g[c], 1e-14, 1e-16, "Gram-only gradient");
+  /* full = plain + Gram-only */
+  double Lf, Lp, gf[20], gp[20];
+  ck_assert_int_eq (mv_loss_eval_vec_d (&Lf, gf, gf + 2 * d, NULL, th,
+                                        th + 2 * d, tt, tt + d, d, 0.01, ws),
+                    MV_OK);
+  ck_assert_int_eq (mv_loss_eval_vec_d (&Lp, gp, gp + 2 * d, NULL, th,
+                                        th + 2 * d, tt, tt + d, d, 0.01,
+                                        plain), MV_OK);
+  MV_CHECK_CLOSE_D (Lf, Lp + Lq, 1e-14, 0, "L = L_plain + q");
+  for (size_t c = 0; c < 20; c++)
+    MV_CHECK_CLOSE_D (gf[c], gp[c] + gq[c], 1e-13, 1e-15, "gradient sum");
+  mv_loss_free (plain);
+  mv_loss_free (ws);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -1217,6 +1273,7 @@ main (void)
   tcase_add_test (tc, t_seam_bitwise);
   tcase_add_test (tc, t_seam_step_alone);
   tcase_add_test (tc, t_seam_step_added);
+  tcase_add_test (tc, t_seam_api);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("dynamics");
