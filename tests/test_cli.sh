@@ -319,5 +319,32 @@ if cmp -s "$tmp/ref_small.json" "$top/data/example_small-256.json"; then
   ok "data/example_small-256.json reproduced"
 else nok "data/example_small-256.json differs from a fresh run"; fi
 
+# Regularizers (proofs/specialization-regularizers.md): explicit zeros give
+# the plain loss; "ortho": b adds b * 2 g^6 (g = w1.w2 / |w1||w2|, computed
+# here); a negative coefficient is a one-line error naming the key.
+reg_head='{"d": 3, "teacher": {"m": 1, "V": [[1,0,0]], "W": [[0,1,0]]}, "student": {"m": 2, "V": [[0.6,0.8,0],[0,0.6,0.8]], "W": [[0.1,0.2,0.9],[0.9,0.1,0.3]]}'
+echo "$reg_head}" >"$tmp/reg_plain.json"
+echo "$reg_head, \"regularizers\": {\"aux\": 0, \"ortho\": 0, \"ortho_gated\": 0, \"var\": 0}}" >"$tmp/reg_zero.json"
+echo "$reg_head, \"regularizers\": {\"ortho\": 2.5}}" >"$tmp/reg_ortho.json"
+echo "$reg_head, \"regularizers\": {\"var\": -1}}" >"$tmp/reg_bad.json"
+for mode in "" "--fast"; do
+  "$exe" loss "$tmp/reg_plain.json" $mode | grep -v '"spec"' >"$tmp/reg_a" 2>"$tmp/stderr"
+  "$exe" loss "$tmp/reg_zero.json" $mode | grep -v '"spec"' >"$tmp/reg_b" 2>>"$tmp/stderr"
+  if [ -s "$tmp/reg_a" ] && cmp -s "$tmp/reg_a" "$tmp/reg_b"; then ok "loss $mode: zero regularizers = plain loss"
+  else nok "loss $mode: zero regularizers differ from the plain loss"; fi
+  "$exe" loss "$tmp/reg_ortho.json" $mode --no-grad >"$tmp/reg_c" 2>>"$tmp/stderr"
+  if command -v python3 >/dev/null 2>&1; then
+    if python3 - "$tmp/reg_a" "$tmp/reg_c" <<'PY'
+import json, math, sys
+a = float(json.load(open(sys.argv[1]))["loss"]); c = float(json.load(open(sys.argv[2]))["loss"])
+w1, w2 = [0.1, 0.2, 0.9], [0.9, 0.1, 0.3]
+g = sum(x * y for x, y in zip(w1, w2)) / math.sqrt(sum(x * x for x in w1) * sum(x * x for x in w2))
+sys.exit(0 if abs((c - a) - 2.5 * 2 * g ** 6) < 1e-12 else 1)
+PY
+    then ok "loss $mode: ortho adds 2.5 * 2 g^6"; else nok "loss $mode: ortho term value"; fi
+  fi
+done
+expect_error "negative regularizer" 2 "$tmp/reg_bad.json: regularizers.var:" loss "$tmp/reg_bad.json"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -377,6 +377,68 @@ START_TEST (t_doubled)
 }
 END_TEST
 
+/* The full flow of the raw vectors against the reduced flow of their Gram
+ * matrix, two different ODEs for the same trajectory, both confirmed by
+ * doubling.  Entries +-1 in d = 4 make every unit-vector overlap a
+ * multiple of 1/4, so the reduced flow's double G(0) is the exact one and
+ * both start at the same point: every value must agree to the digits both
+ * confirm (>= 27 here; 1e-25 relative leaves a factor 100). */
+START_TEST (t_full_vs_reduced)
+{
+  static const double V[] = { 1, -1, 1, 1 }, W[] = { -1, 1, 1, 1 };
+  static const double Vt[] = { 1, 0, 0, 0 }, Wt[] = { 0, 1, 0, 0 };
+  const double *u[4] = { V, W, Vt, Wt };
+  double G[16], nr[4] = { 2, 2, 1, 1 };
+  for (int k = 0; k < 4; k++)
+    for (int l = 0; l < 4; l++)
+      {
+        double dot = 0;
+        for (int i = 0; i < 4; i++)
+          dot += u[k][i] * u[l][i];
+        G[k * 4 + l] = dot / (nr[k] * nr[l]);
+      }
+  mv_ref_input in = { .m = 1, .mstar = 1, .d = 4, .G0 = G, .norms = nr,
+                      .V = V, .W = W, .Vt = Vt, .Wt = Wt };
+  static const double times[] = { 0.5, 1, 3 };
+  mv_ref_params p;
+  mv_ref_params_default (&p);
+  p.prec = 128, p.tol = 1e-30, p.times = times, p.n_times = 3;
+  mv_ref_traj a[2], b[2];
+  mv_ref_agreed ag[2];
+  const mv_ref_system_type *ty[2] = { mv_ref_system_full, mv_ref_system_reduced };
+  for (int k = 0; k < 2; k++)
+    {
+      int s = mv_ref_confirmed (&a[k], &b[k], &ag[k], ty[k], &in, &p);
+      ck_assert_msg (s == MV_OK, "%s: %s", ty[k]->name, mv_error_message ());
+      ck_assert_msg (ag[k].min_digits >= 27, "%s: only %d digits agree", ty[k]->name,
+                     ag[k].min_digits);
+    }
+  ck_assert (mv_ref_system_find ("full") == mv_ref_system_full);
+  ck_assert (mv_ref_system_find ("nope") == NULL);
+  double worst = 0;
+  mpfr_t d;
+  mpfr_init2 (d, 256);
+  for (size_t row = 0; row < b[0].rows; row++)
+    for (size_t q = 0; q < b[0].nq; q++)
+      {
+        mpfr_ptr f = mv_ref_traj_get (&b[0], row, q), r = mv_ref_traj_get (&b[1], row, q);
+        mpfr_sub (d, f, r, MPFR_RNDN);
+        double rel = fabs (mpfr_get_d (d, MPFR_RNDN)) / (1 + fabs (mpfr_get_d (r, MPFR_RNDN)));
+        char name[64];
+        mv_ref_quantity_name (name, sizeof name, q, 1, 1);
+        ck_assert_msg (rel <= 1e-25, "%s at t = %g: full %s, reduced %s (%.3g)", name,
+                       b[0].t[row], mv_ref_agreed_str (&ag[0], row, q),
+                       mv_ref_agreed_str (&ag[1], row, q), rel);
+        worst = fmax (worst, rel);
+      }
+  printf ("full vs reduced reference: worst relative difference %.3g (%d and %d digits)\n",
+          worst, ag[0].min_digits, ag[1].min_digits);
+  mpfr_clear (d);
+  for (int k = 0; k < 2; k++)
+    mv_ref_traj_clear (&a[k]), mv_ref_traj_clear (&b[k]), mv_ref_agreed_clear (&ag[k]);
+}
+END_TEST
+
 /* L(0) - L(t) = Int_0^t |grad L|^2 along the reference run: both sides are
  * integrated to 1e-30 per step (relative to 1 + |y|) at 128 bits; 1e-27
  * absolute leaves a factor 1000 for the accumulation over <= 100 steps. */
@@ -439,6 +501,39 @@ START_TEST (t_digit_rule)
 }
 END_TEST
 
+static void
+faithful_str (const char *as, const char *bs, const char *want, int want_digits)
+{
+  mpfr_t a, b;
+  mpfr_inits2 (200, a, b, (mpfr_ptr) 0);
+  mpfr_set_str (a, as, 10, MPFR_RNDN), mpfr_set_str (b, bs, 10, MPFR_RNDN);
+  char s[MV_REF_STRLEN];
+  int dg;
+  ck_assert_int_eq (mv_ref_agree_faithful (s, sizeof s, &dg, a, b), MV_OK);
+  ck_assert_msg (!strcmp (s, want) && dg == want_digits, "faithful(%s, %s) = '%s' (%d digits), "
+                 "expected '%s' (%d)", as, bs, s, dg, want, want_digits);
+  mpfr_clears (a, b, (mpfr_ptr) 0);
+}
+
+/* Values on a power of ten or 0.5: truncation keeps nothing, faithful
+ * rounding the digits the runs' difference allows: b -+ 4e-35 lies within
+ * one unit of the 34th digit of 0.5 and 1, of the 33rd of 0.1 (b rounded
+ * to 34 digits is 0.0999...9 there, whose unit 1e-35 is too small). */
+START_TEST (t_digit_rule_faithful)
+{
+  agree_str ("0.10000000000000000000000000000000001", "0.09999999999999999999999999999999999",
+             "0", 0);
+  faithful_str ("0.10000000000000000000000000000000001", "0.09999999999999999999999999999999999",
+                "1.00000000000000000000000000000000e-1", 33);
+  faithful_str ("0.50000000000000000000000000000000001", "0.49999999999999999999999999999999999",
+                "5.000000000000000000000000000000000e-1", 34);
+  faithful_str ("-1.0000000000000000000000000000000001", "-0.99999999999999999999999999999999999",
+                "-1.000000000000000000000000000000000e0", 34);
+  faithful_str ("1e-3", "-1e-3", "0", 0);   /* the interval holds 0 */
+  faithful_str ("1.2345678", "1.2345679", "1.234568e0", 7);
+}
+END_TEST
+
 /* Soundness on random pairs: the printed N digits S are the truncation of
  * every value within 2|a - b| of b: S <= |x| < S + 10^(E - N + 1). */
 START_TEST (t_digit_rule_random)
@@ -476,6 +571,17 @@ START_TEST (t_digit_rule_random)
       mpfr_add (u, u, S, MPFR_RNDN);
       ck_assert_msg (mpfr_lessequal_p (S, lo) && mpfr_less_p (hi, u),
                      "case %d: '%s' (%d digits) does not truncate b -+ 2|a-b|", i, s, n);
+      /* faithful: at least as many digits, every x within one unit of S */
+      int nf;
+      ck_assert_int_eq (mv_ref_agree_faithful (s, sizeof s, &nf, a, b), MV_OK);
+      mpfr_set_str (S, s, 10, MPFR_RNDN), mpfr_abs (S, S, MPFR_RNDN);
+      E = strtol (strchr (s, 'e') + 1, NULL, 10);
+      mpfr_set_ui (u, 10, MPFR_RNDN);
+      mpfr_pow_si (u, u, E - nf + 1, MPFR_RNDN);
+      mpfr_sub (lo, lo, S, MPFR_RNDN), mpfr_sub (hi, hi, S, MPFR_RNDN);
+      ck_assert_msg (nf >= n && mpfr_cmpabs (lo, u) < 0 && mpfr_cmpabs (hi, u) < 0,
+                     "case %d: faithful '%s' (%d digits, truncated %d) is not within one unit "
+                     "of b -+ 2|a-b|", i, s, nf, n);
     }
   gmp_randclear (rs);
   mpfr_clears (a, b, d, lo, hi, S, u, (mpfr_ptr) 0);
@@ -559,11 +665,13 @@ main (void)
   tcase_add_test (tc, t_rhs_energy);
   tcase_add_test (tc, t_digit_rule);
   tcase_add_test (tc, t_digit_rule_random);
+  tcase_add_test (tc, t_digit_rule_faithful);
   tcase_add_test (tc, t_bad_input);
   tcase_add_test (tc, t_interrupt);
   tcase_add_test (tc, t_vs_gsl);
   tcase_add_test (tc, t_doubled);
   tcase_add_test (tc, t_energy_identity);
+  tcase_add_test (tc, t_full_vs_reduced);
   suite_add_tcase (s, tc);
   return mv_test_run (s);
 }

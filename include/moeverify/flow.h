@@ -33,6 +33,10 @@ typedef struct {
   size_t n_observers;
   void (*progress) (void *ctx, double t, double t_end);
   void *progress_ctx;
+  const mv_regularizers *reg;  /* regularizer coefficients of the objective
+                                  of both flows (NULL: none; callers pass
+                                  &pb->reg for the spec's); all 0 is the
+                                  plain L, bit for bit */
 } mv_flow_params;
 
 /* The stepper table: GSL odeiv2 step types by name, entry 0 the default.

@@ -54,6 +54,11 @@ void mv_loss_shape (const mv_loss_ws *ws, size_t *m, size_t *mstar);
 int mv_loss_add_term (mv_loss_ws *ws, const mv_loss_term_type *type,
                       double weight);
 void mv_loss_clear_terms (mv_loss_ws *ws);
+/* Append the nonzero coefficients of r (NULL: none) as terms, in the order
+ * aux, ortho, ortho_gated, var (term.h): with every coefficient 0 the list,
+ * and so every result, is unchanged.  MV_EINVAL (nothing appended) when a
+ * coefficient is negative or not finite. */
+int mv_loss_add_regularizers (mv_loss_ws *ws, const mv_regularizers *r);
 size_t mv_loss_nterms (const mv_loss_ws *ws);
 /* Term i (NULL when i >= nterms) and its weight (weight may be NULL). */
 const mv_loss_term_type *mv_loss_term (const mv_loss_ws *ws, size_t i,
@@ -134,6 +139,11 @@ int mv_loss_eval_vec (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info,
                       mpfr_t const *V, mpfr_t const *W, mpfr_t const *Vt,
                       mpfr_t const *Wt, size_t d, double noise_var,
                       mv_loss_ws *ws);
+
+/* The Gram matrix (n x n, working precision) of the unit vectors of the
+ * last MPFR raw-level evaluation (mv_loss_eval, mv_loss_eval_vec), as the
+ * loss saw it; NULL before one. */
+mpfr_t *mv_loss_unit_gram (mv_loss_ws *ws);
 
 /* Largest problems the dense raw Hessian accepts: 2md and the number of free
  * Gram variables (mv_loss_nvar; the Gram Hessian has nvar^2 entries). */

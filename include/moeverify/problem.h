@@ -13,12 +13,21 @@ extern "C" {
 
 typedef struct mv_problem_priv mv_problem_priv;
 
+/* Coefficients of the specialization regularizers (MATH.md §5; spec key
+ * "regularizers", each optional, finite and >= 0, default 0): the
+ * objective is L + aux L_aux + ortho L_o + ortho_gated L_og + var L_v
+ * (term.h, mv_loss_add_regularizers). */
+typedef struct {
+  double aux, ortho, ortho_gated, var;
+} mv_regularizers;
+
 typedef struct {
   char *name;          /* file name (or "<string>") used in messages */
   size_t d;            /* input dimension */
   size_t m;            /* student experts */
   size_t mstar;        /* teacher experts */
   double noise_var;    /* label-noise variance s^2 (adds s^2/2 to L) */
+  mv_regularizers reg; /* regularizer coefficients (all 0: the plain L) */
   mv_problem_priv *priv;
 } mv_problem;
 

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <mpfr.h>
 #include <moeverify/traj.h>
+#include <moeverify/problem.h>
+#include <moeverify/loss.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,8 +84,67 @@ int mv_ref_red_rhs (mpfr_t *f, const mpfr_t t, mpfr_t *y, void *ctx);
  * be NULL) at the precision of the outputs. */
 int mv_ref_red_observe (mpfr_t L, mpfr_t grad2, mpfr_t *G, mpfr_t *y,
                         mv_ref_red *w);
+/* The loss workspace of the right-hand side (to add terms to). */
+mv_loss_ws *mv_ref_red_loss (mv_ref_red *w);
 /* Raw norm k (constant along the flow), as given. */
 double mv_ref_red_norm (const mv_ref_red *w, size_t k);
+
+/* ------------------------------------------------------------ full RHS */
+
+/* The full flow in MPFR: the state is the raw student vectors [V (m x d),
+ * W (m x d)] row-major, then the energy; dy/dt = [-grad L, |grad L|^2]
+ * with mv_loss_eval_vec at the state's precision.  Small problems only:
+ * the cost per evaluation is O(n^2 d) plus the pairs. */
+typedef struct mv_ref_full mv_ref_full;
+
+/* Largest 2md the command line gives the full reference flow (each
+ * evaluation at 2p bits costs about n^2 d + pairs x series terms). */
+#define MV_REF_FULL_MAX 4096
+
+/* From raw vectors V, W (m x d) and Vt, Wt (m* x d), converted exactly. */
+mv_ref_full *mv_ref_full_alloc (const double *V, const double *W, const double *Vt,
+                                const double *Wt, size_t m, size_t mstar, size_t d,
+                                double noise_var, mpfr_prec_t prec);
+void mv_ref_full_free (mv_ref_full *w);
+size_t mv_ref_full_dim (const mv_ref_full *w);   /* 2md + 1 */
+mv_loss_ws *mv_ref_full_loss (mv_ref_full *w);
+void mv_ref_full_state0 (mpfr_t *y, const mv_ref_full *w);
+int mv_ref_full_rhs (mpfr_t *f, const mpfr_t t, mpfr_t *y, void *ctx);
+/* The free Gram entries of the unit vectors (the reduced state order), L
+ * and |grad L|^2 at y into q[0 .. nvar + 1]. */
+int mv_ref_full_observe (mpfr_t *q, mpfr_t *y, mv_ref_full *w);
+
+/* ------------------------------------------------------------ systems */
+
+/* What a reference run integrates, as a table of types: "reduced" (the
+ * Gram matrix, MATH.md §3) and "full" (the raw vectors).  Both record the
+ * same quantities, so their files and the regression check are shared. */
+typedef struct {
+  size_t m, mstar, d;
+  double noise_var;
+  const double *G0, *norms;       /* n x n unit-vector Gram matrix, n raw
+                                     norms: both systems */
+  const double *V, *W, *Vt, *Wt;  /* raw vectors (m x d, m* x d): full */
+  const mv_regularizers *reg;     /* objective's regularizers; NULL: none */
+} mv_ref_input;
+
+typedef struct {
+  const char *name;               /* "reduced", "full" */
+  const char *method;             /* one line for files */
+  void *(*alloc) (const mv_ref_input *in, mpfr_prec_t prec);
+  void (*free) (void *sys);
+  size_t (*dim) (const void *sys);   /* the energy is the last component */
+  void (*state0) (mpfr_t *y, const void *sys);
+  mv_gbs_rhs_fn rhs;
+  /* q[0 .. nvar + 1]: the free Gram entries (state order of the reduced
+   * flow), L and |grad L|^2 at y */
+  int (*observe) (mpfr_t *q, mpfr_t *y, void *sys);
+} mv_ref_system_type;
+
+extern const mv_ref_system_type *mv_ref_system_reduced;
+extern const mv_ref_system_type *mv_ref_system_full;
+/* The type called name (NULL if none). */
+const mv_ref_system_type *mv_ref_system_find (const char *name);
 
 /* ------------------------------------------------------------ runs */
 
@@ -118,6 +179,7 @@ typedef struct {
   unsigned long steps, rejected, rhs_evals;
   double wall_seconds;
   int status;               /* MV_TRAJ_* */
+  const mv_ref_system_type *system;
 } mv_ref_traj;
 
 size_t mv_ref_nq (size_t m, size_t mstar);
@@ -136,6 +198,10 @@ int mv_ref_reduced (mv_ref_traj *r, const double *G0, const double *norms,
                     size_t m, size_t mstar, double noise_var,
                     const mv_ref_params *p);
 
+/* The same for any system type: r from in at p->prec and p->tol. */
+int mv_ref_run (mv_ref_traj *r, const mv_ref_system_type *type,
+                const mv_ref_input *in, const mv_ref_params *p);
+
 /* The double copy of r in tr (initialised for (m, m*), empty): every row
  * rounded to nearest, crossings observed at the output rows. */
 int mv_ref_traj_to_traj (mv_traj *tr, const mv_ref_traj *r);
@@ -149,16 +215,32 @@ int mv_ref_traj_to_traj (mv_traj *tr, const mv_ref_traj *r);
 int mv_ref_agree (char *str, size_t len, int *digits, const mpfr_t a,
                   const mpfr_t b);
 
+/* Faithful rounding, for values whose interval b -+ 2|a - b| holds a
+ * number with few digits (a power of ten, 0.5, ...), where truncation
+ * keeps almost none: the most digits N such that every value in the
+ * interval lies within one unit of the N-th digit of str, b rounded to
+ * nearest to N digits (0 digits, "0": the interval holds 0). */
+int mv_ref_agree_faithful (char *str, size_t len, int *digits, const mpfr_t a,
+                           const mpfr_t b);
+
 typedef struct {
   size_t rows, nq;
   int *digits;              /* rows x nq */
   char *str;                /* rows x nq strings of MV_REF_STRLEN bytes */
+  unsigned char *faithful;  /* rows x nq: 1 where str is faithfully rounded */
+  size_t nfaithful;
   int min_digits;           /* over rows >= 1 and every quantity */
 } mv_ref_agreed;
 
+/* Values with fewer truncated digits than this are printed faithfully
+ * rounded when that keeps more (and flagged in mv_ref_agreed). */
+#define MV_REF_FAITHFUL_BELOW 20
+
 #define MV_REF_STRLEN 720
 
-/* Per quantity and row, the agreement of a (p, eps) with b (2p, eps^2). */
+/* Per quantity and row, the agreement of a (p, eps) with b (2p, eps^2):
+ * truncated digits (mv_ref_agree), or faithfully rounded ones where
+ * truncation keeps fewer than MV_REF_FAITHFUL_BELOW and rounding more. */
 int mv_ref_agree_traj (mv_ref_agreed *ag, const mv_ref_traj *a,
                        const mv_ref_traj *b);
 void mv_ref_agreed_clear (mv_ref_agreed *ag);
@@ -170,6 +252,11 @@ int mv_ref_reduced_confirmed (mv_ref_traj *a, mv_ref_traj *b, mv_ref_agreed *ag,
                               const double *G0, const double *norms, size_t m,
                               size_t mstar, double noise_var,
                               const mv_ref_params *p);
+
+/* The same for any system type. */
+int mv_ref_confirmed (mv_ref_traj *a, mv_ref_traj *b, mv_ref_agreed *ag,
+                      const mv_ref_system_type *type, const mv_ref_input *in,
+                      const mv_ref_params *p);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,8 @@
  * §5).  A term type is a constant struct of function pointers, as GSL's
  * gsl_odeiv2_step_type: the loss drivers (loss.h) never name a concrete
  * term.  Built-in types: mv_loss_term_datafit (the pair sum of L) and
- * mv_loss_term_noise (the label-noise constant).  A new term is one file
+ * mv_loss_term_noise (the label-noise constant); the regularizers of MATH.md
+ * §5 (ortho, ortho_gated, var, aux) are added by mv_loss_add_regularizers.  A new term is one file
  * defining a const mv_loss_term_type plus, for the library, one entry in the
  * table of src/loss/terms.c (mv_loss_term_find).
  *
@@ -108,7 +109,27 @@ extern const mv_loss_term_type *mv_loss_term_datafit;
  * residual (eps), whose mean square supplies exactly this constant. */
 extern const mv_loss_term_type *mv_loss_term_noise;
 
-/* The known type called name (NULL if none): "datafit", "noise". */
+/* Specialization regularizers (MATH.md §5, proofs/specialization-
+ * regularizers.md; coefficients from the spec's "regularizers", see
+ * mv_loss_add_regularizers in loss.h).  Student indices i, k < m.
+ * "ortho": L_o = Σ_{i≠k} (w̄_i·w̄_k)^6, the squared normalised overlaps of the
+ * ungated expert outputs He3(w̄_i·x); sample_d NULL (ratio of expectations). */
+extern const mv_loss_term_type *mv_loss_term_ortho;
+/* "ortho_gated": Σ_{i≠k} P(i,k)^2 / (P(i,i) P(k,k)), the same for the gated
+ * outputs π(v̄_i·x) He3(w̄_i·x), P the pair expectation of the data fit;
+ * sample_d NULL (ratio of expectations). */
+extern const mv_loss_term_type *mv_loss_term_ortho_gated;
+/* "var": L_v = -E_x[(1/(m-1)) Σ_i (π(v̄_i·x) - π̄(x))^2] (0 when m = 1)
+ * = -E[π^2] + (2/(m(m-1))) Σ_{i<k} R(v̄_i·v̄_k), R(ρ) = Σ_n c_n^2 ρ^n/n!;
+ * sample_d: the variance of the sample's routing scores. */
+extern const mv_loss_term_type *mv_loss_term_var;
+/* "aux": L_aux = m Σ_i f_i P_i with f_i = P(v̄_i·x > 0) = ½ and
+ * P_i = E[π(v̄_i·x)] = ½: the constant m^2/4, zero gradient (inert under
+ * soft routing with symmetric Gaussian inputs); sample_d NULL. */
+extern const mv_loss_term_type *mv_loss_term_aux;
+
+/* The known type called name (NULL if none): "datafit", "noise", "ortho",
+ * "ortho_gated", "var", "aux". */
 const mv_loss_term_type *mv_loss_term_find (const char *name);
 
 #ifdef __cplusplus

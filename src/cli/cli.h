@@ -17,6 +17,7 @@
 #include <moeverify/sweep.h>
 #include <moeverify/mag.h>
 #include <moeverify/mcreg.h>
+#include <moeverify/reference.h>
 
 /* Stringify a macro's value (for usage texts). */
 #define MV_STR(x) #x
@@ -119,7 +120,7 @@ int mv_cmd_flow (int argc, char **argv);
  * one) and DIR/reference.json; a library status */
 int mv_cli_flow_reference (mv_traj *tr, const double *G, const double *nr,
                            const mv_problem *pb, const mv_flow_params *fp, double tol,
-                           const char *out);
+                           const char *out, const mv_ref_system_type *type);
 int mv_cmd_sgd (int argc, char **argv);
 int mv_cmd_sweep (int argc, char **argv);
 int mv_cmd_regress (int argc, char **argv);
@@ -127,6 +128,8 @@ int mv_cmd_regress (int argc, char **argv);
  * (0 loss, 1 grad_norm2, 2.. Gram entries kl, mv_traj_gram_columns) for n
  * Gram rows and nvar free entries (cmd_flow_ref.c). */
 size_t mv_cli_ref_column_q (size_t c, const size_t *kl, size_t n, size_t nvar);
+int mv_cli_ref_input (mv_ref_input *in, double **vec, const double *G, const double *nr,
+                      const mv_problem *pb, const mv_ref_system_type *type);
 /* moeverify regress --make RECIPE -o OUT (regress_make.c); an exit status. */
 int mv_cli_regress_make (const char *recipe, const char *out);
 int mv_cmd_check (int argc, char **argv);

@@ -1,7 +1,7 @@
 /* moeverify flow SPEC.json --t-end T [--reduced [--sample-gram]]
  *                [--stepper S] [--rtol R] [--atol A] [--prec BITS]
  *                [--n-out K | --times T1,...] [--max-steps N] [--out DIR]
- *                [--reference [--tol EPS]]   (with --reduced)
+ *                [--reference [--tol EPS]]
  *
  * Gradient flow of the spec's initial point (full parameter space, or the
  * dimension-free Gram flow), written as a trajectory directory. */
@@ -39,7 +39,8 @@ static const char usage_fmt[] =
   "                  --reference: the reference precision (default 128)\n"
   "  --n-out K       output samples: K log-spaced plus K evenly spaced (200)\n"
   "  --times T1,T2,...  explicit output times instead (increasing, in (0, T])\n"
-  "  --reference     with --reduced: MPFR Gragg-Bulirsch-Stoer integration at\n"
+  "  --reference     MPFR Gragg-Bulirsch-Stoer integration (reduced flow, or\n"
+  "                  the full flow of the raw vectors: small m d only) at\n"
   "                  (BITS, EPS), confirmed by a second run at (2 BITS, EPS^2);\n"
   "                  DIR gets the confirming run's trajectory and\n"
   "                  reference.json, every quantity's agreed digits at each\n"
@@ -116,16 +117,11 @@ parse_times (flow_opts *o, const char *arg)
   return 0;
 }
 
-/* --reference: only on the reduced flow; its own defaults for the
- * precision, the tolerance and the number of output times */
+/* --reference: its own defaults for the precision, the tolerance and the
+ * number of output times */
 static int
 check_reference (flow_opts *o)
 {
-  if (o->reference && !o->reduced)
-    {
-      mv_cli_error ("flow: --reference needs --reduced (the full flow has no reference integrator)");
-      return MV_EXIT_USAGE;
-    }
   if (o->tol >= 0 && !o->reference)
     {
       mv_cli_error ("flow: --tol needs --reference (GSL steppers take --rtol/--atol)");
@@ -312,9 +308,10 @@ mv_cmd_flow (int argc, char **argv)
       return rc;
     }
   o.p.interrupt = mv_cli_catch_sigint ();
+  o.p.reg = &pb.reg;   /* the spec's regularizers (all 0: the plain L) */
   if (mv_io_progress_enabled ())
     o.p.progress = mv_cli_flow_progress, o.p.progress_ctx = "flow";
-  if (!o.reduced)
+  if (!o.reduced && !o.reference)
     {
       s = mv_flow_full (&tr, &pb, &o.p);
     }
@@ -326,9 +323,11 @@ mv_cmd_flow (int argc, char **argv)
         s = mv_error_set (MV_ENOMEM, "out of memory");
       else
         s = mv_flow_gram0 (G, nr, tr.init, sizeof tr.init, &pb,
-                           o.sample ? MV_GRAM0_SAMPLE : MV_GRAM0_AUTO);
+                           o.sample ? MV_GRAM0_SAMPLE
+                           : o.reduced ? MV_GRAM0_AUTO : MV_GRAM0_VECTORS);
       if (!s && o.reference)
-        s = mv_cli_flow_reference (&tr, G, nr, &pb, &o.p, o.tol, o.out);
+        s = mv_cli_flow_reference (&tr, G, nr, &pb, &o.p, o.tol, o.out,
+                                   o.reduced ? mv_ref_system_reduced : mv_ref_system_full);
       else if (!s)
         s = mv_flow_reduced (&tr, G, nr, pb.m, pb.mstar, pb.noise_var, &o.p);
       free (G), free (nr);

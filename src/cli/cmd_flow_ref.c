@@ -1,5 +1,5 @@
-/* moeverify flow SPEC --reduced --reference [--prec BITS] [--tol EPS]:
- * the reduced flow integrated twice by the MPFR reference integrator, at
+/* moeverify flow SPEC [--reduced] --reference [--prec BITS] [--tol EPS]:
+ * the reduced or the full flow integrated twice by the MPFR reference integrator, at
  * (BITS, EPS) and (2 BITS, EPS^2); the trajectory directory holds the
  * confirming run's double copy and reference.json the agreed digits
  * (proofs/reference-integrator.md). */
@@ -58,12 +58,24 @@ write_agreed (const char *out, const mv_ref_traj *a, const mv_ref_traj *b,
           json_array_append_new (vals, json_string (mv_ref_agreed_str (ag, r, q)));
           json_array_append_new (dig, json_integer (ag->digits[r * ag->nq + q]));
         }
-      json_array_append_new (rows, json_pack ("{s:f, s:o, s:o}", "t", a->t[r],
-                                              "values", vals, "digits", dig));
+      json_t *row = json_pack ("{s:f, s:o, s:o}", "t", a->t[r], "values", vals, "digits", dig);
+      json_t *fa = json_array ();
+      for (size_t q = 0; q < ag->nq; q++)
+        if (ag->faithful[r * ag->nq + q])
+          json_array_append_new (fa, json_integer ((json_int_t) q));
+      if (json_array_size (fa))
+        json_object_set (row, "faithful", fa);   /* quantity indices */
+      json_decref (fa);
+      json_array_append_new (rows, row);
     }
-  json_object_set_new (doc, "method", json_string ("reduced flow, Gragg-Bulirsch-Stoer in MPFR"));
+  json_object_set_new (doc, "method", json_string (b->system->method));
   json_object_set_new (doc, "digit_rule", json_string ("digits of the confirming run shared by "
                        "every value within 2|a-b| of it, truncated toward zero"));
+  if (ag->nfaithful)
+    json_object_set_new (doc, "faithful_rule", json_string ("a row's \"faithful\" quantities "
+                         "(fewer than 20 truncated digits) are the confirming run rounded to "
+                         "nearest: every value within 2|a-b| of it is within one unit of the "
+                         "last digit printed"));
   json_object_set_new (doc, "run", run_json (a));
   json_object_set_new (doc, "confirming_run", run_json (b));
   json_object_set_new (doc, "min_digits", json_integer (ag->min_digits));
@@ -127,14 +139,40 @@ write_digits_csv (const char *out, const mv_ref_traj *b, const mv_ref_agreed *ag
   return s;
 }
 
+/* The input of a reference run: G(0) and the norms, and for the full flow
+ * the raw vectors (*vec: one allocation, freed by the caller). */
+int
+mv_cli_ref_input (mv_ref_input *in, double **vec, const double *G, const double *nr,
+                  const mv_problem *pb, const mv_ref_system_type *type)
+{
+  *in = (mv_ref_input) { .m = pb->m, .mstar = pb->mstar, .d = pb->d,
+                         .noise_var = pb->noise_var, .G0 = G, .norms = nr,
+                         .reg = &pb->reg };
+  *vec = NULL;
+  if (type != mv_ref_system_full)
+    return MV_OK;
+  size_t md = pb->m * pb->d, sd = pb->mstar * pb->d;
+  if (2 * md > MV_REF_FULL_MAX)
+    return mv_error_set (MV_EINVAL, "reference: the full flow is for 2 m d <= %d (here %zu): "
+                         "use --reduced", MV_REF_FULL_MAX, 2 * md);
+  if (!(*vec = malloc (2 * (md + sd) * sizeof **vec)))
+    return mv_error_set (MV_ENOMEM, "reference: out of memory");
+  in->V = *vec, in->W = *vec + md, in->Vt = *vec + 2 * md, in->Wt = *vec + 2 * md + sd;
+  return mv_problem_vectors_d (*vec, *vec + md, *vec + 2 * md, *vec + 2 * md + sd, pb);
+}
+
 int
 mv_cli_flow_reference (mv_traj *tr, const double *G, const double *nr, const mv_problem *pb,
-                       const mv_flow_params *fp, double tol, const char *out)
+                       const mv_flow_params *fp, double tol, const char *out,
+                       const mv_ref_system_type *type)
 {
+  mv_ref_input in;
+  double *vec;
+  int s = mv_cli_ref_input (&in, &vec, G, nr, pb, type);
   size_t nt;
-  double *times = ref_times (fp, &nt);
+  double *times = s ? NULL : ref_times (fp, &nt);
   if (!times)
-    return MV_ENOMEM;
+    return free (vec), s ? s : MV_ENOMEM;
   mv_ref_params p;
   mv_ref_params_default (&p);
   p.prec = fp->prec, p.tol = tol, p.times = times, p.n_times = nt;
@@ -142,7 +180,7 @@ mv_cli_flow_reference (mv_traj *tr, const double *G, const double *nr, const mv_
   p.progress = fp->progress, p.progress_ctx = (void *) "reference";
   mv_ref_traj a, b;
   mv_ref_agreed ag;
-  int s = mv_ref_reduced_confirmed (&a, &b, &ag, G, nr, pb->m, pb->mstar, pb->noise_var, &p);
+  s = mv_ref_confirmed (&a, &b, &ag, type, &in, &p);
   /* the trajectory is the most accurate run that finished (or got furthest) */
   const mv_ref_traj *best = b.rows && b.status == MV_TRAJ_DONE ? &b : &a;
   if (!s || best->rows)
@@ -161,6 +199,6 @@ mv_cli_flow_reference (mv_traj *tr, const double *G, const double *nr, const mv_
     }
   mv_ref_traj_clear (&a), mv_ref_traj_clear (&b);
   mv_ref_agreed_clear (&ag);
-  free (times);
+  free (times), free (vec);
   return s;
 }

@@ -271,7 +271,8 @@ mv_cmd_loss (int argc, char **argv)
   rc = MV_EXIT_FAIL;
 
   mv_loss_ws *ws = mv_loss_alloc (pb.m, pb.mstar, o.prec);
-  if (!ws)
+  /* the spec's objective: L plus its nonzero regularizers */
+  if (!ws || mv_loss_add_regularizers (ws, &pb.reg))
     {
       mv_cli_lib_error ();
       goto done;

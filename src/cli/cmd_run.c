@@ -274,6 +274,7 @@ flow_stage (report *r, const mv_problem *pb, double t_end, int full, const char 
   mv_flow_params_default (&p);
   p.t_end = t_end;
   p.interrupt = mv_cli_catch_sigint ();
+  p.reg = &pb->reg;
   if (mv_io_progress_enabled ())
     p.progress = mv_cli_flow_progress, p.progress_ctx = full ? "full flow" : "reduced flow";
   mv_traj tr;

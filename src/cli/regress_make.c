@@ -107,6 +107,27 @@ recipe_params (mv_regress_data *d, mv_ref_params *p, double **times, json_t *rc,
   return MV_OK;
 }
 
+/* The values printed faithfully rounded (reference.h): what the rule says
+ * and where it applied; absent when truncation served every value. */
+static json_t *
+faithful_json (const mv_ref_traj *b, const mv_ref_agreed *ag)
+{
+  json_t *list = json_array ();
+  char name[64], t[32];
+  for (size_t r = 0; r < ag->rows; r++)
+    for (size_t q = 0; q < ag->nq; q++)
+      if (ag->faithful[r * ag->nq + q])
+        {
+          mv_ref_quantity_name (name, sizeof name, q, b->m, b->mstar);
+          snprintf (t, sizeof t, "%.17g", b->t[r]);
+          json_array_append_new (list, json_pack ("{s:s, s:s, s:i}", "t", t, "quantity", name,
+                                                  "digits", ag->digits[r * ag->nq + q]));
+        }
+  return json_pack ("{s:s, s:o}", "rule", "fewer than 20 truncated digits: the confirming "
+                    "run rounded to nearest, every value within 2|a-b| of it within one unit "
+                    "of the last digit printed", "values", list);
+}
+
 /* How the values were made (reproducible: no wall times). */
 static char *
 how_json (const mv_ref_traj *a, const mv_ref_traj *b, const mv_ref_agreed *ag)
@@ -120,6 +141,8 @@ how_json (const mv_ref_traj *a, const mv_ref_traj *b, const mv_ref_agreed *ag)
                            "confirming_run", "prec", (json_int_t) b->prec, "tol", b->tol,
                            "steps", (json_int_t) b->steps, "rhs_evals",
                            (json_int_t) b->rhs_evals, "min_digits", ag->min_digits);
+  if (doc && ag->nfaithful)
+    json_object_set_new (doc, "faithful", faithful_json (b, ag));
   char *s = doc ? json_dumps (doc, JSON_COMPACT | JSON_REAL_PRECISION (17)) : NULL;
   json_decref (doc);
   return s;

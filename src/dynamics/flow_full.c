@@ -251,6 +251,9 @@ mv_flow_full (mv_traj *tr, const mv_problem *pb, const mv_flow_params *p)
   double *y = malloc (dim * sizeof *y), *scale = malloc (dim * sizeof *scale);
   int s = !y || !scale ? mv_error_set (MV_ENOMEM, "flow: out of memory (d = %zu)", d)
                        : full_setup (&c, y, pb, mv_flow_implicit (p));
+  /* the objective: L plus the regularizers (none when all are 0) */
+  if (!s)
+    s = mv_loss_add_regularizers (c.ws, p->reg);
   if (!s)
     {
       /* error scales: entries of a vector of norm r in R^d are of size

@@ -280,6 +280,8 @@ mv_flow_reduced (mv_traj *tr, const double *G0, const double *norms, size_t m,
     s = mv_error_set (MV_ENOMEM, "flow: out of memory");
   if (!s)
     s = red_setup (&c, y, scale, G0, norms, implicit);
+  if (!s)   /* the objective: L plus the regularizers (none when all 0) */
+    s = mv_loss_add_regularizers (c.ws, p->reg);
   if (!s)
     {
       for (size_t k = 0; k < n; k++)

@@ -171,6 +171,12 @@ mv_ref_red_dim (const mv_ref_red *w)
   return w->nvar + 1;
 }
 
+mv_loss_ws *
+mv_ref_red_loss (mv_ref_red *w)
+{
+  return w->ws;
+}
+
 double
 mv_ref_red_norm (const mv_ref_red *w, size_t k)
 {

@@ -120,30 +120,87 @@ check_params (const mv_ref_params *p)
   return MV_OK;
 }
 
-/* Row r of the record at state y (time t). */
-static int
-record_row (mv_ref_traj *r, double t, mpfr_t *y, mv_ref_red *w)
+/* ------------------------------------------------------------ systems */
+
+static void *
+red_alloc (const mv_ref_input *in, mpfr_prec_t prec)
 {
-  size_t row = r->rows, nv = r->nvar;
-  mpfr_t *q = r->q + row * r->nq;
-  int s = mv_ref_red_observe (q[nv], q[nv + 1], NULL, y, w);
-  if (s)
-    return s;
-  for (size_t a = 0; a < nv; a++)
-    mpfr_set (q[a], y[a], MPFR_RNDN);
-  mpfr_set (q[nv + 2], y[nv], MPFR_RNDN);
-  r->t[row] = t;
-  r->rows++;
-  return MV_OK;
+  mv_ref_red *w = mv_ref_red_alloc (in->G0, in->norms, in->m, in->mstar, in->noise_var, prec);
+  if (w && in->reg && mv_loss_add_regularizers (mv_ref_red_loss (w), in->reg))
+    mv_ref_red_free (w), w = NULL;
+  return w;
 }
 
+static int
+red_observe (mpfr_t *q, mpfr_t *y, void *sys)
+{
+  mv_ref_red *w = sys;
+  size_t nv = mv_ref_red_dim (w) - 1;
+  for (size_t a = 0; a < nv; a++)
+    mpfr_set (q[a], y[a], MPFR_RNDN);
+  return mv_ref_red_observe (q[nv], q[nv + 1], NULL, y, w);
+}
+
+static void *
+full_alloc (const mv_ref_input *in, mpfr_prec_t prec)
+{
+  mv_ref_full *w = mv_ref_full_alloc (in->V, in->W, in->Vt, in->Wt, in->m, in->mstar, in->d,
+                                      in->noise_var, prec);
+  if (w && in->reg && mv_loss_add_regularizers (mv_ref_full_loss (w), in->reg))
+    mv_ref_full_free (w), w = NULL;
+  return w;
+}
+
+static const mv_ref_system_type reduced_type = {
+  "reduced", "reduced flow, Gragg-Bulirsch-Stoer in MPFR (proofs/reference-integrator.md)",
+  red_alloc, (void (*) (void *)) mv_ref_red_free, (size_t (*) (const void *)) mv_ref_red_dim,
+  (void (*) (mpfr_t *, const void *)) mv_ref_red_state0, mv_ref_red_rhs, red_observe,
+};
+
+static const mv_ref_system_type full_type = {
+  "full", "full flow (raw vectors), Gragg-Bulirsch-Stoer in MPFR "
+  "(proofs/reference-integrator.md)",
+  full_alloc, (void (*) (void *)) mv_ref_full_free, (size_t (*) (const void *)) mv_ref_full_dim,
+  (void (*) (mpfr_t *, const void *)) mv_ref_full_state0, mv_ref_full_rhs,
+  (int (*) (mpfr_t *, mpfr_t *, void *)) mv_ref_full_observe,
+};
+
+const mv_ref_system_type *mv_ref_system_reduced = &reduced_type;
+const mv_ref_system_type *mv_ref_system_full = &full_type;
+
+const mv_ref_system_type *
+mv_ref_system_find (const char *name)
+{
+  static const mv_ref_system_type *const known[] = { &reduced_type, &full_type };
+  for (size_t i = 0; name && i < sizeof known / sizeof *known; i++)
+    if (!strcmp (known[i]->name, name))
+      return known[i];
+  return NULL;
+}
+
+/* ------------------------------------------------------------ runs */
+
 typedef struct {
-  mv_ref_red *w;
+  const mv_ref_system_type *type;
+  void *sys;
   mv_gbs_ws *gbs;
   mpfr_t *y;
   size_t dim;
   mpfr_t t, t1;
 } run_ctx;
+
+/* Row r of the record at state y (time t). */
+static int
+record_row (mv_ref_traj *r, double t, run_ctx *c)
+{
+  mpfr_t *q = r->q + r->rows * r->nq;
+  int s = c->type->observe (q, c->y, c->sys);
+  if (s)
+    return s;
+  mpfr_set (q[r->nvar + 2], c->y[c->dim - 1], MPFR_RNDN);
+  r->t[r->rows++] = t;
+  return MV_OK;
+}
 
 static void
 run_free (run_ctx *c)
@@ -155,27 +212,29 @@ run_free (run_ctx *c)
       free (c->y);
     }
   mv_gbs_free (c->gbs);
-  mv_ref_red_free (c->w);
+  if (c->sys)
+    c->type->free (c->sys);
   mpfr_clears (c->t, c->t1, (mpfr_ptr) 0);
 }
 
 static int
-run_setup (run_ctx *c, const double *G0, const double *norms, size_t m, size_t mstar,
-           double noise_var, const mv_ref_params *p)
+run_setup (run_ctx *c, const mv_ref_system_type *type, const mv_ref_input *in,
+           const mv_ref_params *p)
 {
   memset (c, 0, sizeof *c);
+  c->type = type;
   mpfr_inits2 (p->prec, c->t, c->t1, (mpfr_ptr) 0);
   mpfr_set_zero (c->t, 1);
-  if (!(c->w = mv_ref_red_alloc (G0, norms, m, mstar, noise_var, p->prec)))
+  if (!(c->sys = type->alloc (in, p->prec)))
     return MV_EINVAL;
-  c->dim = mv_ref_red_dim (c->w);
+  c->dim = type->dim (c->sys);
   if (!(c->gbs = mv_gbs_alloc (c->dim, p->kmax, p->prec)))
     return MV_EINVAL;
   if (!(c->y = malloc (c->dim * sizeof *c->y)))
     return mv_error_set (MV_ENOMEM, "reference: out of memory");
   for (size_t i = 0; i < c->dim; i++)
     mpfr_init2 (c->y[i], p->prec);
-  mv_ref_red_state0 (c->y, c->w);
+  type->state0 (c->y, c->sys);
   return MV_OK;
 }
 
@@ -197,25 +256,25 @@ run_intervals (mv_ref_traj *r, run_ctx *c, const mv_ref_params *p)
   gp.tol = p->tol, gp.max_steps = p->max_steps, gp.interrupt = p->interrupt;
   if (p->progress)
     gp.progress = step_progress, gp.progress_ctx = (void *) p;
-  int s = record_row (r, 0.0, c->y, c->w);
+  int s = record_row (r, 0.0, c);
   for (size_t i = 0; !s && i < p->n_times; i++)
     {
       mpfr_set_d (c->t1, p->times[i], MPFR_RNDN);
-      s = mv_gbs_evolve (c->y, c->t, c->t1, mv_ref_red_rhs, c->w, &gp, c->gbs);
+      s = mv_gbs_evolve (c->y, c->t, c->t1, c->type->rhs, c->sys, &gp, c->gbs);
       if (!s && mpfr_less_p (c->t, c->t1))
         {
           r->status = MV_TRAJ_INTERRUPTED;
           break;
         }
       if (!s)
-        s = record_row (r, p->times[i], c->y, c->w);
+        s = record_row (r, p->times[i], c);
     }
   return s;
 }
 
 int
-mv_ref_reduced (mv_ref_traj *r, const double *G0, const double *norms, size_t m,
-                size_t mstar, double noise_var, const mv_ref_params *p)
+mv_ref_run (mv_ref_traj *r, const mv_ref_system_type *type, const mv_ref_input *in,
+            const mv_ref_params *p)
 {
   memset (r, 0, sizeof *r);
   int s = check_params (p);
@@ -224,14 +283,16 @@ mv_ref_reduced (mv_ref_traj *r, const double *G0, const double *norms, size_t m,
   struct timespec t0, t1;
   clock_gettime (CLOCK_MONOTONIC, &t0);
   run_ctx c;
-  s = run_setup (&c, G0, norms, m, mstar, noise_var, p);
+  s = run_setup (&c, type, in, p);
   if (!s)
-    s = traj_init (r, m, mstar, p->n_times + 1, p);
+    s = traj_init (r, in->m, in->mstar, p->n_times + 1, p);
   if (!s)
     {
-      for (size_t k = 0; k < r->n; k++)
-        r->norms[k] = mv_ref_red_norm (c.w, k);
-      memcpy (r->G0, G0, r->n * r->n * sizeof *G0);
+      r->system = type;
+      memcpy (r->norms, in->norms, r->n * sizeof *r->norms);
+      for (size_t k = 2 * in->m; k < r->n; k++)
+        r->norms[k] = 1.0;              /* teachers: unit (reference.h) */
+      memcpy (r->G0, in->G0, r->n * r->n * sizeof *in->G0);
       r->status = MV_TRAJ_RUNNING;
       s = run_intervals (r, &c, p);
       const mv_gbs_stats *st = mv_gbs_stats_get (c.gbs);
@@ -243,6 +304,15 @@ mv_ref_reduced (mv_ref_traj *r, const double *G0, const double *norms, size_t m,
   clock_gettime (CLOCK_MONOTONIC, &t1);
   r->wall_seconds = (double) (t1.tv_sec - t0.tv_sec) + 1e-9 * (double) (t1.tv_nsec - t0.tv_nsec);
   return s;
+}
+
+int
+mv_ref_reduced (mv_ref_traj *r, const double *G0, const double *norms, size_t m,
+                size_t mstar, double noise_var, const mv_ref_params *p)
+{
+  mv_ref_input in = { .m = m, .mstar = mstar, .noise_var = noise_var, .G0 = G0,
+                      .norms = norms };
+  return mv_ref_run (r, mv_ref_system_reduced, &in, p);
 }
 
 /* Gram matrix of row `row` in double, rounded to nearest; the teacher
@@ -280,7 +350,7 @@ mv_ref_traj_to_traj (mv_traj *tr, const mv_ref_traj *r)
   free (G);
   for (size_t k = 0; k < n; k++)
     tr->norms0[k] = r->norms[k];
-  snprintf (tr->method, sizeof tr->method, "reduced");
+  snprintf (tr->method, sizeof tr->method, "%s", r->system ? r->system->name : "reduced");
   snprintf (tr->stepper, sizeof tr->stepper, "gbs-mpfr%ld", (long) r->prec);
   tr->rtol = tr->atol = r->tol;
   tr->t_end = r->rows ? r->t[r->rows - 1] : 0;

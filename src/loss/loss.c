@@ -187,6 +187,27 @@ mv_loss_add_term (mv_loss_ws *ws, const mv_loss_term_type *type, double weight)
   return MV_OK;
 }
 
+int
+mv_loss_add_regularizers (mv_loss_ws *ws, const mv_regularizers *r)
+{
+  if (!r)
+    return MV_OK;
+  const mv_loss_term_type *type[4] = { mv_loss_term_aux, mv_loss_term_ortho,
+                                       mv_loss_term_ortho_gated, mv_loss_term_var };
+  double c[4] = { r->aux, r->ortho, r->ortho_gated, r->var };
+  for (int i = 0; i < 4; i++)
+    if (!(c[i] >= 0) || isinf (c[i]))
+      return mv_error_set (MV_EINVAL, "loss: regularizer %s: coefficient %g "
+                           "must be finite and >= 0", type[i]->name, c[i]);
+  for (int i = 0; i < 4; i++)
+    {
+      int s = c[i] != 0 ? mv_loss_add_term (ws, type[i], c[i]) : MV_OK;
+      if (s)
+        return s;
+    }
+  return MV_OK;
+}
+
 void
 mv_loss_clear_terms (mv_loss_ws *ws)
 {

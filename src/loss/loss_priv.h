@@ -1,6 +1,7 @@
 /* Private layout of the loss workspace (loss.c: workspace and the Gram-level
  * drivers over the term list; term_datafit.c, term_noise.c: the built-in
- * terms; terms.c: the table of known types; loss_raw.c: raw-parameter
+ * terms; term_ortho.c, term_ortho_gated.c, term_var.c, term_aux.c: the
+ * specialization regularizers; terms.c: the table of known types; loss_raw.c: raw-parameter
  * level; loss_hess_raw.c: raw Hessian). */
 #ifndef MV_LOSS_PRIV_H
 #define MV_LOSS_PRIV_H

@@ -390,6 +390,12 @@ mv_loss_eval_vec (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info,
   return raw_eval (L, gV, gW, info, d, noise_var, ws);
 }
 
+mpfr_t *
+mv_loss_unit_gram (mv_loss_ws *ws)
+{
+  return ws->U ? ws->G : NULL;
+}
+
 /* L and the raw gradient from the vectors in ws->U (not yet normalised). */
 static int
 raw_eval (mpfr_t L, mpfr_t *gV, mpfr_t *gW, mv_loss_info *info, size_t d,

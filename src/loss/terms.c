@@ -7,6 +7,10 @@
 static const mv_loss_term_type *const *const known[] = {
   &mv_loss_term_datafit,
   &mv_loss_term_noise,
+  &mv_loss_term_ortho,
+  &mv_loss_term_ortho_gated,
+  &mv_loss_term_var,
+  &mv_loss_term_aux,
 };
 
 const mv_loss_term_type *

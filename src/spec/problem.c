@@ -570,11 +570,61 @@ parse_agent (const pctx *c, json_t *top, const char *who, mv_problem *pb,
   return parse_vw (c, obj, who, pb->m, pb->d, &p->sV, &p->sW, canon);
 }
 
+/* "regularizers": {"aux", "ortho", "ortho_gated", "var"}, each optional, a
+ * finite number >= 0 (default 0).  The canonical spec gets the block only
+ * when a coefficient is nonzero, so all-zero specs record as before. */
+static int
+parse_regularizers (const pctx *c, json_t *root, mv_problem *pb)
+{
+  static const char *const keys[] = { "aux", "ortho", "ortho_gated", "var", NULL };
+  double *dst[] = { &pb->reg.aux, &pb->reg.ortho, &pb->reg.ortho_gated, &pb->reg.var };
+  memset (&pb->reg, 0, sizeof pb->reg);
+  json_t *rj = json_object_get (root, "regularizers");
+  int st;
+  if (!rj)
+    return MV_OK;
+  if ((st = expect_object (c, rj, "regularizers"))
+      || (st = check_keys (c, rj, "regularizers", keys)))
+    return st;
+  int any = 0;
+  for (int i = 0; keys[i]; i++)
+    {
+      char path[64];
+      json_t *v = json_object_get (rj, keys[i]);
+      subkey (path, sizeof path, "regularizers", keys[i]);
+      if (!v)
+        continue;
+      if (!json_is_number (v))
+        return perr (c, MV_EPARSE, path, "expected a number, got %s",
+                     json_type_name (v));
+      double x = json_number_value (v);
+      if (!isfinite (x))
+        return perr (c, MV_EINVAL, path, "must be finite, got %g", x);
+      if (x < 0)
+        return perr (c, MV_EINVAL, path, "must be >= 0 (a penalty weight), got %g", x);
+      *dst[i] = x;
+      any |= x != 0;
+    }
+  if (!any)
+    return MV_OK;
+  json_t *o = json_object ();
+  for (int i = 0; o && keys[i]; i++)
+    if (json_object_set_new (o, keys[i], json_real (*dst[i])))
+      {
+        json_decref (o);
+        o = NULL;
+      }
+  if (!o || json_object_set_new (pb->priv->spec, "regularizers", o))
+    return perr (c, MV_ENOMEM, "regularizers", "out of memory");
+  return MV_OK;
+}
+
 static int
 parse_doc (pctx *c, json_t *root, mv_problem *pb)
 {
   static const char *const allowed[] = { "d", "teacher", "student",
-                                         "noise_var", "comment", NULL };
+                                         "noise_var", "regularizers",
+                                         "comment", NULL };
   int st;
   if ((st = expect_object (c, root, "top level"))
       || (st = check_keys (c, root, "", allowed)))
@@ -612,7 +662,8 @@ parse_doc (pctx *c, json_t *root, mv_problem *pb)
       || json_object_set_new (spec, "noise_var", json_real (pb->noise_var)))
     return perr (c, MV_ENOMEM, "d", "out of memory");
   if ((st = parse_agent (c, root, "teacher", pb, spec))
-      || (st = parse_agent (c, root, "student", pb, spec)))
+      || (st = parse_agent (c, root, "student", pb, spec))
+      || (st = parse_regularizers (c, root, pb)))
     return st;
   return MV_OK;
 }

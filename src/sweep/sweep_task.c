@@ -138,6 +138,7 @@ run_reduced (mv_traj *tr, const mv_problem *pb, const mv_sweep *sw)
     s = mv_flow_gram0 (G, nr, tr->init, sizeof tr->init, pb, sw->gram0);
   mv_observer stop;
   mv_flow_params p = sw->flow;
+  p.reg = &pb->reg;
   stop_observer (&p.observers, &p.n_observers, &stop, tr, sw);
   if (!s)
     s = mv_flow_reduced (tr, G, nr, pb->m, pb->mstar, pb->noise_var, &p);
@@ -157,6 +158,7 @@ run_method (mv_traj *tr, const mv_problem *pb, const mv_sweep *sw)
       {
         mv_observer stop;
         mv_flow_params p = sw->flow;
+        p.reg = &pb->reg;
         stop_observer (&p.observers, &p.n_observers, &stop, tr, sw);
         return mv_flow_full (tr, pb, &p);
       }
