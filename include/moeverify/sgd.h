@@ -46,6 +46,12 @@ typedef struct {
                             used, not freed (not shared between threads) */
   void (*progress) (void *ctx, double t, double t_end);
   void *progress_ctx;
+  const mv_regularizers *reg;  /* regularizer coefficients appended to the
+                                  default objective (objective NULL; callers
+                                  pass &pb->reg for the spec's; NULL: none);
+                                  all 0 is the plain L, bit for bit.  With
+                                  an explicit objective they must be NULL
+                                  or all 0 (add them to it instead) */
 } mv_sgd_params;
 
 void mv_sgd_params_default (mv_sgd_params *p);

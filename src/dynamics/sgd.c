@@ -35,7 +35,9 @@
  *   theta <- theta - lr (batch gradient of the sampled terms
  *                        + closed-form gradient of the others).
  * With no such term (the default objective) that branch is never taken and
- * the steps are those of the sampled terms alone, bit for bit.
+ * the steps are those of the sampled terms alone, bit for bit.  The
+ * default objective takes the regularizers of p->reg
+ * (mv_loss_add_regularizers: nothing when all are 0).
  *
  * Outputs go to the observers, the trajectory recorder first: MV_OBS_ROW
  * at t = 0 and at the requested times rounded to whole steps, each with the
@@ -385,6 +387,9 @@ init_run (sgd_ws *w, mv_traj *tr, const mv_problem *pb,
     return MV_ENOMEM;
   else
     w->own_lws = 1;
+  /* the regularizers (appends nothing when all are 0) */
+  if (w->own_lws && p->reg && (s = mv_loss_add_regularizers (w->lws, p->reg)))
+    return s;
   /* terms with a per-sample form are sampled (strides checked once, on no
      samples); the others enter through their closed-form gradient */
   if ((s = mv_loss_sample_partial_d (w->val, NULL, 0, w->Pu, w->n, NULL, 0,
@@ -664,6 +669,11 @@ check_args (const mv_traj *tr, const mv_problem *pb, const mv_sgd_params *p)
                                "within (0, lr * steps = %g] (time %zu is %g)",
                                t_end, i + 1, p->times[i]);
     }
+  if (p->objective && p->reg
+      && (p->reg->aux != 0 || p->reg->ortho != 0 || p->reg->ortho_gated != 0
+          || p->reg->var != 0))
+    return mv_error_set (MV_EINVAL, "sgd: regularizer coefficients with an "
+                         "explicit objective (add them to the objective)");
   if (p->objective)
     {
       size_t om, oms;
