@@ -16,6 +16,8 @@
  *             m²/4 + m² c/T (c = E[1(z>0) π(z)] − 1/4 by Simpson's rule),
  *             visibly different from m²/4, and at T = 2048 within the
  *             errors of m²/4; per-batch L_v^B = L_v
+ *  closed     the library's closed-form terms (ortho, ortho_gated, var,
+ *             aux) within 4 se at a generic point
  *  api        determinism for a seed, argument checks, m = 1
  *
  * Tolerances: z = (estimate − exact)/se within 4 for single quantities,
@@ -31,6 +33,7 @@
 #include <gsl/gsl_rng.h>
 
 #include <moeverify/error.h>
+#include <moeverify/loss.h>
 #include <moeverify/mcreg.h>
 #include <moeverify/problem.h>
 
@@ -438,6 +441,54 @@ START_TEST (t_aux)
 }
 END_TEST
 
+/* ------------------------------------------------------------ closed */
+
+/* The closed-form term `name` alone (weight 1) at the problem's point. */
+static double
+closed_term (const char *name, const mv_problem *pb)
+{
+  const mv_loss_term_type *T = mv_loss_term_find (name);
+  ck_assert_msg (T != NULL, "no term %s", name);
+  mv_loss_ws *ws = mv_loss_alloc (pb->m, pb->mstar, 53);
+  mv_loss_clear_terms (ws);
+  ck_assert_int_eq (mv_loss_add_term (ws, T, 1.0), MV_OK);
+  double L;
+  ck_assert_int_eq (mv_loss_eval_d (&L, NULL, NULL, NULL, pb, ws), MV_OK);
+  mv_loss_free (ws);
+  return L;
+}
+
+/* The closed-form terms of src/loss (term_ortho.c, term_ortho_gated.c,
+ * term_var.c, term_aux.c) against these estimates at a generic point (no
+ * orthogonality: routers and experts all overlap), within 4 se, 10^6
+ * samples. */
+START_TEST (t_closed_forms)
+{
+  const size_t d = 8, m = 3;
+  double E[64], V[24], W[24];
+  frame (E, d);
+  three_experts (V, W, E, d, 0);
+  for (size_t i = 0; i < d; i++)   /* router 1 leans on expert 1 */
+    V[i] += 0.6 * W[i];
+  mv_problem pb;
+  make_problem (&pb, d, m, V, W);
+  mv_mcreg_result r;
+  estimate (&r, &pb, 1000000, 0, 21);
+  printf ("t_closed_forms:\n");
+  check_z (r.ortho.value, r.ortho.se, closed_term ("ortho", &pb), ZMAX,
+           "L_o vs term ortho");
+  check_z (r.ortho_gated.value, r.ortho_gated.se,
+           closed_term ("ortho_gated", &pb), ZMAX,
+           "L_o_gated vs term ortho_gated");
+  check_z (r.var.value, r.var.se, closed_term ("var", &pb), ZMAX,
+           "L_v vs term var");
+  check_z (r.aux.value, r.aux.se, closed_term ("aux", &pb), ZMAX,
+           "L_aux vs term aux");
+  mv_mcreg_result_clear (&r);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
 /* ------------------------------------------------------------ api */
 
 START_TEST (t_api)
@@ -502,6 +553,7 @@ main (void)
   tcase_add_test (tc, t_ortho_batch);
   tcase_add_test (tc, t_var_quadrature);
   tcase_add_test (tc, t_aux);
+  tcase_add_test (tc, t_closed_forms);
   suite_add_tcase (s, tc);
   tc = tcase_create ("api");
   tcase_add_test (tc, t_api);
