@@ -171,6 +171,30 @@ if "$exe" --version | grep -q '^moeverify [0-9]'; then ok "--version"
 else nok "--version"; fi
 
 
+# ---------------------------------------------------------------- mc --regularizers
+expect_error "mc --batch without --regularizers" 2 "--regularizers" \
+  mc "$small" --samples 1000 --seed 1 --batch 10
+expect_error "mc --batch 0" 2 "--batch" \
+  mc "$small" --samples 1000 --seed 1 --regularizers --batch 0
+expect_error "mc --batch too large" 2 "fewer than 2 batches" \
+  mc "$small" --samples 1000 --seed 1 --regularizers --batch 600
+expect_error "mc --regularizers=1" 2 "--regularizers" \
+  mc "$small" --samples 1000 --seed 1 --regularizers=1
+"$exe" mc "$small" --samples 20000 --seed 2 --no-grad --regularizers \
+  --batch 100 >"$tmp/mcreg.json" 2>"$tmp/stderr"
+st=$?
+[ "$st" -eq 0 ] || nok "mc --regularizers: status $st"
+check_output "mc --regularizers --batch" "$tmp/mcreg.json" '"regularizers"' \
+  '"population"' '"ortho_gated"' '"bias_removed"' '"per_batch"' \
+  '"tokens": 100' '"batches": 200' '"expert_cosines"'
+valid_json "$tmp/mcreg.json" && ok "mc --regularizers JSON valid" \
+  || nok "mc --regularizers JSON invalid"
+"$exe" mc "$small" --samples 20000 --seed 2 --no-grad --regularizers \
+  >"$tmp/mcreg0.json" 2>"$tmp/stderr"
+check_output "mc --regularizers without --batch" "$tmp/mcreg0.json" \
+  '"per_batch": null'
+
+
 # ---------------------------------------------------------------- flow / sgd
 # expect_run_error NAME STATUS MENTION CMD ARGS...: runs "CMD ARGS... --out DIR"
 # and requires one stderr line and no DIR afterwards.
