@@ -4,6 +4,7 @@
  * |grad L|^2.  The observables are those of the reduced flow (the Gram
  * entries of the unit vectors, L, |grad L|^2), so a full reference and a
  * reduced one of the same spec can be compared value for value. */
+#include "dynamics/mpfr_vec.h"
 #include <moeverify/reference.h>
 #include <moeverify/error.h>
 #include <moeverify/hermite.h>
@@ -23,23 +24,14 @@ struct mv_ref_full {
   mpfr_t L, acc;
 };
 
+/* n values at prec from x (NULL: zeros) */
 static mpfr_t *
-vec_new (size_t n, mpfr_prec_t prec, const double *x)
+vec_from (size_t n, mpfr_prec_t prec, const double *x)
 {
-  mpfr_t *v = malloc ((n ? n : 1) * sizeof *v);
-  if (v)
-    for (size_t i = 0; i < n; i++)
-      mpfr_init2 (v[i], prec), mpfr_set_d (v[i], x ? x[i] : 0.0, MPFR_RNDN);
+  mpfr_t *v = mv_mpfr_vec_new (n, prec);
+  for (size_t i = 0; v && x && i < n; i++)
+    mpfr_set_d (v[i], x[i], MPFR_RNDN);
   return v;
-}
-
-static void
-vec_free (mpfr_t *v, size_t n)
-{
-  if (v)
-    for (size_t i = 0; i < n; i++)
-      mpfr_clear (v[i]);
-  free (v);
 }
 
 void
@@ -47,8 +39,8 @@ mv_ref_full_free (mv_ref_full *w)
 {
   if (!w)
     return;
-  vec_free (w->y0, 2 * w->md), vec_free (w->g, 2 * w->md);
-  vec_free (w->Vt, w->ms * w->d), vec_free (w->Wt, w->ms * w->d);
+  mv_mpfr_vec_free (w->y0, 2 * w->md), mv_mpfr_vec_free (w->g, 2 * w->md);
+  mv_mpfr_vec_free (w->Vt, w->ms * w->d), mv_mpfr_vec_free (w->Wt, w->ms * w->d);
   mv_loss_free (w->ws);
   mpfr_clears (w->L, w->acc, (mpfr_ptr) 0);
   free (w);
@@ -76,8 +68,8 @@ mv_ref_full_alloc (const double *V, const double *W, const double *Vt, const dou
     return mv_error_set (MV_ENOMEM, "reference: out of memory"), NULL;
   w->m = m, w->ms = mstar, w->d = d, w->md = md, w->n = 2 * (m + mstar), w->noise = noise_var;
   mpfr_inits2 (prec, w->L, w->acc, (mpfr_ptr) 0);
-  w->y0 = vec_new (2 * md, prec, NULL), w->g = vec_new (2 * md, prec, NULL);
-  w->Vt = vec_new (sd, prec, Vt), w->Wt = vec_new (sd, prec, Wt);
+  w->y0 = mv_mpfr_vec_new (2 * md, prec), w->g = mv_mpfr_vec_new (2 * md, prec);
+  w->Vt = vec_from (sd, prec, Vt), w->Wt = vec_from (sd, prec, Wt);
   if (!w->y0 || !w->g || !w->Vt || !w->Wt)
     {
       mv_ref_full_free (w);

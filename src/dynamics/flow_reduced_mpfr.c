@@ -6,6 +6,7 @@
  * M is a product of fixed-point integers (gemm_fixed: mpfr_dot and
  * fma loops cost ~300 ns a term, mpz_addmul a tenth of that); the energy
  * rate's dot products are mpfr_dot (correctly rounded). */
+#include "dynamics/mpfr_vec.h"
 #include <moeverify/reference.h>
 #include <moeverify/error.h>
 #include <moeverify/expect.h>
@@ -49,27 +50,14 @@ check_input (const double *G0, const double *norms, size_t m, size_t n)
   return MV_OK;
 }
 
+/* n zeros at prec, their pointers in ptr (may be NULL) for mpfr_dot */
 static mpfr_t *
 vec_new (size_t n, mpfr_prec_t prec, mpfr_ptr *ptr)
 {
-  mpfr_t *v = malloc (n * sizeof *v);
-  if (v)
-    for (size_t i = 0; i < n; i++)
-      {
-        mpfr_init2 (v[i], prec), mpfr_set_zero (v[i], 1);
-        if (ptr)
-          ptr[i] = v[i];
-      }
+  mpfr_t *v = mv_mpfr_vec_new (n, prec);
+  for (size_t i = 0; v && ptr && i < n; i++)
+    ptr[i] = v[i];
   return v;
-}
-
-static void
-vec_free (mpfr_t *v, size_t n)
-{
-  if (v)
-    for (size_t i = 0; i < n; i++)
-      mpfr_clear (v[i]);
-  free (v);
 }
 
 void
@@ -78,7 +66,8 @@ mv_ref_red_free (mv_ref_red *w)
   if (!w)
     return;
   size_t nn = w->n * w->n;
-  vec_free (w->G, nn), vec_free (w->g, nn), vec_free (w->M, nn), vec_free (w->r2, w->n);
+  mv_mpfr_vec_free (w->G, nn), mv_mpfr_vec_free (w->g, nn);
+  mv_mpfr_vec_free (w->M, nn), mv_mpfr_vec_free (w->r2, w->n);
   free (w->pG), free (w->pg), free (w->pM), free (w->norms), free (w->vk), free (w->vl);
   if (w->Gz)
     {

@@ -3,6 +3,7 @@
  * Aitken-Neville extrapolation in h^2 with the exact rational weights
  * n_{j-c}^2 / (n_j^2 - n_{j-c}^2), and the step-size and order control of
  * Hairer, Norsett & Wanner, Solving ODEs I, II.9 (the code ODEX). */
+#include "dynamics/mpfr_vec.h"
 #include <moeverify/reference.h>
 #include <moeverify/error.h>
 
@@ -29,26 +30,6 @@ static unsigned long
 nseq (unsigned j)
 {
   return 2UL * (j + 1);
-}
-
-static mpfr_t *
-vec_new (size_t n, mpfr_prec_t prec)
-{
-  mpfr_t *v = malloc ((n ? n : 1) * sizeof *v);
-  if (v)
-    for (size_t i = 0; i < n; i++)
-      mpfr_init2 (v[i], prec), mpfr_set_zero (v[i], 1);
-  return v;
-}
-
-static void
-vec_free (mpfr_t *v, size_t n)
-{
-  if (!v)
-    return;
-  for (size_t i = 0; i < n; i++)
-    mpfr_clear (v[i]);
-  free (v);
 }
 
 void
@@ -79,11 +60,11 @@ mv_gbs_alloc (size_t dim, unsigned kmax, mpfr_prec_t prec)
       return NULL;
     }
   ws->dim = dim, ws->kmax = kmax, ws->prec = prec;
-  ws->tab = vec_new (kmax * dim, prec);
+  ws->tab = mv_mpfr_vec_new (kmax * dim, prec);
   mpfr_t **v[6] = { &ws->f0, &ws->za, &ws->zb, &ws->fz, &ws->cur, &ws->nxt };
   int ok = ws->tab != NULL;
   for (int i = 0; i < 6; i++)
-    ok &= (*v[i] = vec_new (dim, prec)) != NULL;
+    ok &= (*v[i] = mv_mpfr_vec_new (dim, prec)) != NULL;
   mpfr_inits2 (prec, ws->H, ws->h, ws->h2, ws->tt, ws->tmp, (mpfr_ptr) 0);
   if (!ok)
     {
@@ -103,10 +84,10 @@ mv_gbs_free (mv_gbs_ws *ws)
 {
   if (!ws)
     return;
-  vec_free (ws->tab, ws->kmax * ws->dim);
+  mv_mpfr_vec_free (ws->tab, ws->kmax * ws->dim);
   mpfr_t *v[6] = { ws->f0, ws->za, ws->zb, ws->fz, ws->cur, ws->nxt };
   for (int i = 0; i < 6; i++)
-    vec_free (v[i], ws->dim);
+    mv_mpfr_vec_free (v[i], ws->dim);
   mpfr_clears (ws->H, ws->h, ws->h2, ws->tt, ws->tmp, (mpfr_ptr) 0);
   free (ws);
 }
