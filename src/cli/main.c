@@ -46,6 +46,7 @@ static const struct {
   { "regress", mv_cmd_regress },
   { "run", mv_cmd_run },
   { "sgd", mv_cmd_sgd },
+  { "specialize", mv_cmd_specialize },
   { "sweep", mv_cmd_sweep },
 };
 
