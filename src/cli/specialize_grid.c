@@ -122,6 +122,10 @@ sweep_text (const mv_spec_opts *o, const mv_problem *pb, json_t *grid)
   json_object_set_new (run, "method", json_string (o->full ? "full" : "reduced"));
   json_object_set_new (run, "t_end", json_real (o->t_end));
   json_object_set_new (run, "keep", json_string ("trajectories"));
+  /* G(0) as the point and the flow mode see it: the spec vectors' Gram
+     matrix when they can be formed (a sweep samples by default) */
+  if (!o->full)
+    json_object_set_new (run, "gram0", json_string ("auto"));
   json_object_set_new (doc, "base", base);
   json_object_set (doc, "grid", grid);
   json_object_set_new (doc, "run", run);
