@@ -243,6 +243,58 @@ START_TEST (test_redundant)
 }
 END_TEST
 
+
+/* Along a regularized full flow the raw norms stay those of t = 0, so the
+ * record's Gram rows with norms0 give the raw cosines: at the last row,
+ * mv_spec_traj_d against explicit raw gradients of the final raw state. */
+START_TEST (test_traj_full_end)
+{
+  mv_problem pb;
+  ck_assert_int_eq (mv_problem_parse (&pb, "{\"d\": 9, \"teacher\": {\"m\": 2, \"init\": "
+                                      "{\"kind\": \"orthonormal\", \"seed\": 1}}, \"student\": "
+                                      "{\"m\": 3, \"init\": {\"kind\": \"gaussian\", \"seed\": 4}}, "
+                                      "\"regularizers\": {\"ortho\": 0.3, \"var\": 0.5}}", "t"),
+                    MV_OK);
+  mv_traj tr;
+  ck_assert_int_eq (mv_traj_init (&tr, 3, 2), MV_OK);
+  mv_flow_params p;
+  mv_flow_params_default (&p);
+  p.t_end = 4, p.n_out = 10, p.reg = &pb.reg;
+  p.rtol = 1e-11, p.atol = 1e-13;
+  ck_assert_int_eq (mv_flow_full (&tr, &pb, &p), MV_OK);
+  ck_assert_ptr_nonnull (tr.final_state);
+  size_t m = 3, d = 9, R = tr.rows;
+  double *val = malloc (R * NO * sizeof *val), *cos = malloc (R * NO * NO * sizeof *cos);
+  mv_spec_ws *ws = mv_spec_alloc (3, 2);
+  ck_assert_int_eq (mv_spec_traj_d (val, cos, &tr, 0.0, ws), MV_OK);
+  double Vt[2 * 9], Wt[2 * 9], grad[NO * 2 * 3 * 9], K[NO * NO], cr[NO * NO], gerr[NO];
+  ck_assert_int_eq (mv_problem_vectors_d (NULL, NULL, Vt, Wt, &pb), MV_OK);
+  const double *th = tr.final_state;
+  ck_assert_int_eq (mv_spec_raw_d (NULL, NULL, grad, gerr, th, th + m * d, Vt, Wt, d, 0.0, ws),
+                    MV_OK);
+  mv_spec_raw_products_d (K, grad, 2 * m * d);
+  mv_spec_cosines (cr, K, NULL);
+  double worst = 0;
+  for (size_t k = 0; k < NO * NO; k++)
+    {
+      double cg = cos[(R - 1) * NO * NO + k];
+      if (isnan (cr[k]) || isnan (cg))
+        {
+          ck_assert_msg (isnan (cr[k]) && isnan (cg), "entry %zu: raw %g gram %g", k, cr[k], cg);
+          continue;
+        }
+      worst = fmax (worst, fabs (cr[k] - cg));
+      /* the record holds G rounded from the raw state: 1e-12 is generous */
+      MV_CHECK_CLOSE_D (cr[k], cg, 0, 1e-12, "cosine at the end of the full flow");
+    }
+  fprintf (stderr, "full flow end: Gram-level vs raw cosines, worst %.3g\n", worst);
+  free (val), free (cos);
+  mv_spec_free (ws);
+  mv_traj_clear (&tr);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
 static Suite *
 specialize_suite (void)
 {
@@ -254,6 +306,7 @@ specialize_suite (void)
   tcase_add_test (tc, test_zero_gradient_undefined);
   tcase_add_test (tc, test_objectives_sum);
   tcase_add_test (tc, test_redundant);
+  tcase_add_test (tc, test_traj_full_end);
   suite_add_tcase (s, tc);
   return s;
 }
