@@ -236,7 +236,16 @@ table_row (mv_textbuf *b, const mv_sweep *sw, const mv_sweep_row *row, const tas
   snprintf (s, sizeof s, "%zu", row->task);
   mv_textbuf_puts (b, s);
   for (size_t a = 0; a < mv_sweep_naxes (sw); a++)
-    mv_textbuf_puts (b, sep), mv_textbuf_puts (b, mv_sweep_task_value (sw, row->task, a));
+    {
+      /* CSV keeps the grid's JSON text; Markdown shortens numbers
+         (0.10000000000000001 -> 0.1) */
+      const char *v = mv_sweep_task_value (sw, row->task, a);
+      char *end;
+      double x = strtod (v, &end);
+      if (md && end != v && !*end)
+        snprintf (s, sizeof s, "%.6g", x), v = s;
+      mv_textbuf_puts (b, sep), mv_textbuf_puts (b, v);
+    }
   mv_textbuf_puts (b, sep);
   mv_textbuf_puts (b, row->status == MV_TRAJ_DONE ? "complete"
                    : row->status == MV_TRAJ_INTERRUPTED ? "interrupted" : "failed");
