@@ -171,6 +171,30 @@ if "$exe" --version | grep -q '^moeverify [0-9]'; then ok "--version"
 else nok "--version"; fi
 
 
+# ---------------------------------------------------------------- mc --regularizers
+expect_error "mc --batch without --regularizers" 2 "--regularizers" \
+  mc "$small" --samples 1000 --seed 1 --batch 10
+expect_error "mc --batch 0" 2 "--batch" \
+  mc "$small" --samples 1000 --seed 1 --regularizers --batch 0
+expect_error "mc --batch too large" 2 "fewer than 2 batches" \
+  mc "$small" --samples 1000 --seed 1 --regularizers --batch 600
+expect_error "mc --regularizers=1" 2 "--regularizers" \
+  mc "$small" --samples 1000 --seed 1 --regularizers=1
+"$exe" mc "$small" --samples 20000 --seed 2 --no-grad --regularizers \
+  --batch 100 >"$tmp/mcreg.json" 2>"$tmp/stderr"
+st=$?
+[ "$st" -eq 0 ] || nok "mc --regularizers: status $st"
+check_output "mc --regularizers --batch" "$tmp/mcreg.json" '"regularizers"' \
+  '"population"' '"ortho_gated"' '"bias_removed"' '"per_batch"' \
+  '"tokens": 100' '"batches": 200' '"expert_cosines"'
+valid_json "$tmp/mcreg.json" && ok "mc --regularizers JSON valid" \
+  || nok "mc --regularizers JSON invalid"
+"$exe" mc "$small" --samples 20000 --seed 2 --no-grad --regularizers \
+  >"$tmp/mcreg0.json" 2>"$tmp/stderr"
+check_output "mc --regularizers without --batch" "$tmp/mcreg0.json" \
+  '"per_batch": null'
+
+
 # ---------------------------------------------------------------- flow / sgd
 # expect_run_error NAME STATUS MENTION CMD ARGS...: runs "CMD ARGS... --out DIR"
 # and requires one stderr line and no DIR afterwards.
@@ -206,8 +230,8 @@ expect_run_error "flow --atol -1" 2 "--atol" flow "$tiny" --t-end 1 --atol -1
 expect_run_error "flow unknown stepper" 2 "unknown stepper 'euler'" flow "$tiny" --t-end 1 --stepper euler
 expect_run_error "flow bad spec" 2 "bad_nan.json" flow "$data/bad_nan.json" --t-end 1
 expect_run_error "flow solver failure (step limit)" 1 "step limit" flow "$tiny" --t-end 50 --max-steps 3
-expect_run_error "flow --reference without --reduced" 2 "--reference needs --reduced" \
-  flow "$tiny" --t-end 1 --reference
+expect_run_error "flow --reference of a large full flow" 2 "2 m d <= 4096 (here 50000)" \
+  flow "$data/example_paper.json" --t-end 1 --reference
 expect_run_error "flow --tol without --reference" 2 "--tol needs --reference" \
   flow "$tiny" --t-end 1 --reduced --tol 1e-20
 expect_run_error "flow --reference --rtol" 2 "--reference takes --tol" \
@@ -250,6 +274,16 @@ rm -rf "$outdir"
   && grep -q '"min_digits"' "$outdir/reference.json" \
   && ok "flow --reference writes reference.json" \
   || nok "flow --reduced --reference failed: $(cat "$tmp/stderr")"
+# the full flow's reference (raw vectors in MPFR) says so and confirms as many digits
+full="$tmp/full_ref"
+rm -rf "$full"
+"$exe" flow "$tiny" --t-end 1 --times 0.5,1 --reference --prec 96 --tol 1e-20 \
+  --out "$full" >"$tmp/stdout" 2>"$tmp/stderr" \
+  && check_traj "flow --reference (full flow)" "$full" complete \
+  && grep -q '"method": "full flow' "$full/reference.json" \
+  && grep -q 'full flow (gbs-mpfr192)' "$tmp/stdout" \
+  && ok "flow --reference without --reduced integrates the raw vectors" \
+  || nok "flow --reference (full) failed: $(cat "$tmp/stderr")"
 # trajectory_digits.csv: trajectory.csv's header, the agreed strings (the
 # loss at t = 1 as in reference.json)
 if [ -s "$outdir/trajectory_digits.csv" ] \

@@ -10,7 +10,15 @@
  *  stats      the batch gradient averaged over many batches approaches the
  *             closed-form gradient within a few standard errors
  *  dynamics   small learning rates track the full gradient flow (and the
- *             deviation shrinks with lr); m = m* = 1 recovers the teacher */
+ *             deviation shrinks with lr); m = m* = 1 recovers the teacher
+ *  seam       terms without a per-sample form: the default objective steps
+ *             bit for bit as before the seam (final state recorded from
+ *             main at 3ecaaae), and so do an explicit [noise, datafit] and
+ *             one with a zero-weight Gram-only term; a Gram-only term's
+ *             closed-form gradient is added to every step exactly (a
+ *             quadratic in one Gram entry, gradient derived by hand); the
+ *             spec's regularizers: all 0 bit for bit, nonzero SGD tracks
+ *             the regularized full flow */
 #include "testutil.h"
 
 #include <math.h>
@@ -818,7 +826,9 @@ START_TEST (t_mean_gradient_objective)
 }
 END_TEST
 
-/* Objectives SGD cannot sample, or sized for another problem, are refused. */
+/* Objectives sized for another problem are refused; a term without a
+ * per-sample form is not (it enters through its closed-form gradient; see
+ * the seam tests). */
 START_TEST (t_objective_errors)
 {
   mv_problem pb;
@@ -830,9 +840,7 @@ START_TEST (t_objective_errors)
   mv_loss_ws *ws = mv_loss_alloc (3, 1, 53);
   ck_assert_int_eq (mv_loss_add_term (ws, mv_test_term_gram_only, 1.0), MV_OK);
   p.objective = ws;
-  ck_assert_int_eq (run (&tr, &pb, &p), MV_EINVAL);
-  ck_assert_msg (strstr (mv_error_message (), "test-gram-only") != NULL,
-                 "message: %s", mv_error_message ());
+  ck_assert_int_eq (run (&tr, &pb, &p), MV_OK);
   mv_traj_clear (&tr);
   mv_loss_free (ws);
   ws = mv_loss_alloc (2, 1, 53);
@@ -971,6 +979,339 @@ START_TEST (t_recovers)
 }
 END_TEST
 
+/* ------------------------------------------------------------ seam */
+
+/* Test-local term without a per-sample form: q = (kappa/2) (G_{v_1,w_2} - c)^2
+ * (router of student 1 against expert of student 2), whose gradient with
+ * respect to the raw vectors is, by hand,
+ *   dq/dv_1 = kappa (G - c) (I - vbar_1 vbar_1^T) wbar_2 / |v_1|,
+ *   dq/dw_2 = kappa (G - c) (I - wbar_2 wbar_2^T) vbar_1 / |w_2|,
+ * and zero for every other vector. */
+#define QUAD_KAPPA 1.75
+#define QUAD_C 0.3
+
+static int
+quad_gram_d (mv_loss_acc_d *acc, const double *G, const mv_loss_term_ctx *ctx)
+{
+  size_t e = 0 * ctx->n + (ctx->m + 1);       /* (v_1, w_2) */
+  double g = G[e] - QUAD_C, w = ctx->weight;
+  acc->L += w * 0.5 * QUAD_KAPPA * g * g;
+  acc->abs_terms += fabs (w * 0.5 * QUAD_KAPPA * g * g);
+  acc->nsum += 1;
+  if (acc->dLdG)
+    acc->dLdG[e] += w * QUAD_KAPPA * g;
+  return MV_OK;
+}
+
+static const mv_loss_term_type quad_type = {
+  "test-quad", quad_gram_d, NULL, NULL, NULL
+};
+
+/* The gold problem: d = 5, m = 2, m* = 1, label noise (the eps stream). */
+static const char gold_spec[] =
+  "{\"d\": 5, \"noise_var\": 0.01, \"teacher\": {\"m\": 1, \"V\": [[1, 0, 0, 0, 0]],"
+  " \"W\": [[0, 1, 0, 0, 0]]}, \"student\": {\"m\": 2,"
+  " \"V\": [[0.3, -0.2, 0.1, 0.9, 0.05], [-0.1, 0.4, 0.2, 0.1, 0.8]],"
+  " \"W\": [[0.2, 0.5, 0.7, -0.1, 0.3], [0.6, 0.1, -0.3, 0.2, 0.5]]}}";
+
+/* Final state (V rows then W rows) of lr 0.01, batch 16, 20 steps, seed 7,
+ * n_out 3 on the gold problem, printed with %a by main at 3ecaaae (before
+ * the seam), default objective. */
+static const double gold_final[20] = {
+  0x1.142855def14fap-2, -0x1.ddb24fe90bae6p-3, 0x1.98142ed5c05ffp-5,
+  0x1.d2a715b8ad206p-1, 0x1.f039d15398117p-8, -0x1.c3c494d2fe6a5p-3,
+  0x1.9ed782d3f5a31p-2, 0x1.fbbe17b75947cp-3, 0x1.a78145a8e5eeep-7,
+  0x1.8cd8dddc3d0fep-1, 0x1.62d527ea0892fp-4, 0x1.ad6c5bbe21571p-1,
+  0x1.169e9d9689494p-1, -0x1.21d1fd4f41859p-3, 0x1.e87e2fa647f12p-5,
+  0x1.3277417339b9cp-1, 0x1.f03ca5cb87a97p-4, -0x1.005862d3555cap-1,
+  -0x1.2655beae2f46p-4, 0x1.0e3033dda2555p-1
+};
+static const double gold_loss = 0x1.d5c1dab71b5bap+0;
+
+static void
+gold_params (mv_sgd_params *p)
+{
+  mv_sgd_params_default (p);
+  p->lr = 0.01;
+  p->batch = 16;
+  p->steps = 20;
+  p->seed = 7;
+  p->n_out = 3;
+}
+
+static void
+check_gold (const mv_traj *tr, const char *what)
+{
+  for (size_t c = 0; c < 20; c++)
+    if (tr->final_state[c] != gold_final[c])
+      ck_abort_msg ("%s: final state component %zu is %a, main had %a", what,
+                    c, tr->final_state[c], gold_final[c]);
+  ck_assert_msg (tr->loss[tr->rows - 1] == gold_loss, "%s: loss %a, main %a",
+                 what, tr->loss[tr->rows - 1], gold_loss);
+}
+
+/* The default objective, an explicit [noise 1, datafit 1] and the same
+ * plus a Gram-only term of weight 0 all reproduce main's run bit for bit
+ * (the last: a zero closed-form gradient is added, u - lr * 0 = u). */
+START_TEST (t_seam_bitwise)
+{
+  mv_problem pb;
+  parse_problem (&pb, gold_spec);
+  mv_sgd_params p;
+  mv_traj tr;
+  gold_params (&p);
+  ck_assert_int_eq (run (&tr, &pb, &p), MV_OK);
+  check_gold (&tr, "default objective");
+  mv_traj_clear (&tr);
+  mv_loss_ws *ws = mv_loss_alloc (2, 1, 53);
+  mv_loss_clear_terms (ws);
+  ck_assert_int_eq (mv_loss_add_term (ws, mv_loss_term_noise, 1.0), MV_OK);
+  ck_assert_int_eq (mv_loss_add_term (ws, mv_loss_term_datafit, 1.0), MV_OK);
+  ck_assert_uint_eq (mv_loss_ngram_only (ws), 0);
+  p.objective = ws;
+  ck_assert_int_eq (run (&tr, &pb, &p), MV_OK);
+  check_gold (&tr, "explicit [noise, datafit]");
+  mv_traj_clear (&tr);
+  ck_assert_int_eq (mv_loss_add_term (ws, &quad_type, 0.0), MV_OK);
+  ck_assert_uint_eq (mv_loss_ngram_only (ws), 1);
+  ck_assert_int_eq (run (&tr, &pb, &p), MV_OK);
+  check_gold (&tr, "with a zero-weight Gram-only term");
+  mv_traj_clear (&tr);
+  mv_loss_free (ws);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+/* The hand gradient of weight * q (m = 2) at the raw state th (V rows, W
+ * rows), into g. */
+static void
+quad_grad_hand (double *g, const double *th, size_t d, double weight)
+{
+  const double *v1 = th, *w2 = th + 3 * d;
+  double nv = sqrt (dotd (v1, v1, d)), nw = sqrt (dotd (w2, w2, d));
+  double G = dotd (v1, w2, d) / (nv * nw), a = weight * QUAD_KAPPA * (G - QUAD_C);
+  memset (g, 0, 4 * d * sizeof *g);
+  for (size_t i = 0; i < d; i++)
+    {
+      g[i] = a * (w2[i] / nw - G * v1[i] / nv) / nv;
+      g[3 * d + i] = a * (v1[i] / nv - G * w2[i] / nw) / nw;
+    }
+}
+
+/* One step on q alone (no sampled term: the batch contributes exactly 0)
+ * is theta - lr * (hand gradient), to 1e-14 relative. */
+START_TEST (t_seam_step_alone)
+{
+  mv_problem pb;
+  parse_problem (&pb, gold_spec);
+  const size_t d = 5;
+  double th[20], g[20];
+  mv_problem_vectors_d (th, th + 2 * d, NULL, NULL, &pb);
+  mv_loss_ws *ws = mv_loss_alloc (2, 1, 53);
+  mv_loss_clear_terms (ws);
+  ck_assert_int_eq (mv_loss_add_term (ws, &quad_type, 2.0), MV_OK);
+  mv_sgd_params p;
+  mv_traj tr;
+  gold_params (&p);
+  p.objective = ws;
+  p.steps = 1;
+  p.lr = 0.5;
+  ck_assert_int_eq (run (&tr, &pb, &p), MV_OK);
+  quad_grad_hand (g, th, d, 2.0);
+  double gmax = 0;
+  for (size_t c = 0; c < 20; c++)
+    gmax = fmax (gmax, fabs (g[c]));
+  ck_assert (gmax > 0.1);   /* a non-trivial gradient */
+  for (size_t c = 0; c < 20; c++)
+    {
+      double want = th[c] - p.lr * g[c];
+      if (!(fabs (tr.final_state[c] - want) <= 1e-14 * fmax (fabs (want), gmax)))
+        ck_abort_msg ("component %zu: SGD %.17g, theta - lr g_hand %.17g "
+                      "(diff %.3g)", c, tr.final_state[c], want,
+                      tr.final_state[c] - want);
+    }
+  mv_traj_clear (&tr);
+  mv_loss_free (ws);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+/* With the data fit, one step with q added differs from the same step
+ * without it (same seed, same batch) by exactly -lr * (hand gradient of q),
+ * to 1e-14 relative to lr |g|: the sampled part is unchanged. */
+START_TEST (t_seam_step_added)
+{
+  mv_problem pb;
+  parse_problem (&pb, gold_spec);
+  const size_t d = 5;
+  double th[20], g[20];
+  mv_problem_vectors_d (th, th + 2 * d, NULL, NULL, &pb);
+  mv_loss_ws *ws = mv_loss_alloc (2, 1, 53);
+  ck_assert_int_eq (mv_loss_add_term (ws, &quad_type, -1.5), MV_OK);
+  mv_sgd_params p;
+  mv_traj t0, t1;
+  gold_params (&p);
+  p.steps = 1;
+  p.lr = 0.25;
+  ck_assert_int_eq (run (&t0, &pb, &p), MV_OK);
+  p.objective = ws;
+  ck_assert_int_eq (run (&t1, &pb, &p), MV_OK);
+  quad_grad_hand (g, th, d, -1.5);
+  double gmax = 0;
+  for (size_t c = 0; c < 20; c++)
+    gmax = fmax (gmax, fabs (p.lr * g[c]));
+  ck_assert (gmax > 0.05);
+  for (size_t c = 0; c < 20; c++)
+    {
+      double diff = t1.final_state[c] - t0.final_state[c], want = -p.lr * g[c];
+      if (!(fabs (diff - want) <= 1e-14 * gmax))
+        ck_abort_msg ("component %zu: step difference %.17g, -lr g_hand %.17g",
+                      c, diff, want);
+    }
+  /* the recorded population loss includes q (closed form) */
+  double L0 = t0.loss[0], L1 = t1.loss[0];
+  double G = dotd (th, th + 3 * d, d) / sqrt (dotd (th, th, d)
+                                              * dotd (th + 3 * d, th + 3 * d, d));
+  MV_CHECK_CLOSE_D (L1 - L0, -1.5 * 0.5 * QUAD_KAPPA * (G - QUAD_C) * (G - QUAD_C),
+                    1e-12, 1e-15, "recorded loss includes q");
+  mv_traj_clear (&t0);
+  mv_traj_clear (&t1);
+  mv_loss_free (ws);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+/* The library side of the seam: with [noise, datafit, q] the per-sample
+ * sum refuses q (as Monte Carlo must) while the partial sum skips it and
+ * equals the data fit's bit for bit; the Gram-only evaluation is q alone
+ * (value and hand gradient), and the full closed-form gradient is the
+ * plain one plus it. */
+START_TEST (t_seam_api)
+{
+  mv_problem pb;
+  parse_problem (&pb, gold_spec);
+  const size_t d = 5, m = 2, n = 6;
+  double th[20], tt[10], g[20];
+  mv_problem_vectors_d (th, th + 2 * d, tt, tt + d, &pb);
+  mv_loss_ws *plain = mv_loss_alloc (m, 1, 53), *ws = mv_loss_alloc (m, 1, 53);
+  ck_assert_int_eq (mv_loss_add_term (ws, &quad_type, 0.75), MV_OK);
+  ck_assert_uint_eq (mv_loss_ngram_only (plain), 0);
+  ck_assert_uint_eq (mv_loss_ngram_only (ws), 1);
+  double P[3 * 6], v0[3], v1[3], D0[3 * 4], D1[3 * 4];
+  for (size_t i = 0; i < 3 * n; i++)
+    P[i] = sin (1.0 + 0.9 * (double) i);
+  ck_assert_int_eq (mv_loss_sample_d (v1, D1, 4, P, n, NULL, 3, ws),
+                    MV_EINVAL);
+  ck_assert_msg (strstr (mv_error_message (), "test-quad") != NULL, "%s",
+                 mv_error_message ());
+  ck_assert_int_eq (mv_loss_sample_d (v0, D0, 4, P, n, NULL, 3, plain), MV_OK);
+  ck_assert_int_eq (mv_loss_sample_partial_d (v1, D1, 4, P, n, NULL, 3, ws),
+                    MV_OK);
+  ck_assert (memcmp (v0, v1, sizeof v0) == 0 && memcmp (D0, D1, sizeof D0) == 0);
+  /* Gram-only part: q and its hand gradient */
+  double Lq, gq[20], G;
+  ck_assert_int_eq (mv_loss_eval_vec_gram_only_d (&Lq, gq, gq + 2 * d, th,
+                                                  th + 2 * d, tt, tt + d, d,
+                                                  0.0, ws), MV_OK);
+  G = dotd (th, th + 3 * d, d) / sqrt (dotd (th, th, d)
+                                       * dotd (th + 3 * d, th + 3 * d, d));
+  MV_CHECK_CLOSE_D (Lq, 0.75 * 0.5 * QUAD_KAPPA * (G - QUAD_C) * (G - QUAD_C),
+                    1e-14, 0, "Gram-only value");
+  quad_grad_hand (g, th, d, 0.75);
+  for (size_t c = 0; c < 20; c++)
+    MV_CHECK_CLOSE_D (gq[c], g[c], 1e-14, 1e-16, "Gram-only gradient");
+  /* full = plain + Gram-only */
+  double Lf, Lp, gf[20], gp[20];
+  ck_assert_int_eq (mv_loss_eval_vec_d (&Lf, gf, gf + 2 * d, NULL, th,
+                                        th + 2 * d, tt, tt + d, d, 0.01, ws),
+                    MV_OK);
+  ck_assert_int_eq (mv_loss_eval_vec_d (&Lp, gp, gp + 2 * d, NULL, th,
+                                        th + 2 * d, tt, tt + d, d, 0.01,
+                                        plain), MV_OK);
+  MV_CHECK_CLOSE_D (Lf, Lp + Lq, 1e-14, 0, "L = L_plain + q");
+  for (size_t c = 0; c < 20; c++)
+    MV_CHECK_CLOSE_D (gf[c], gp[c] + gq[c], 1e-13, 1e-15, "gradient sum");
+  mv_loss_free (plain);
+  mv_loss_free (ws);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
+/* The spec's regularizers (mv_sgd_params.reg): all 0 is main's run bit for
+ * bit; with an explicit objective they are refused; nonzero, SGD (small lr,
+ * large batch) tracks the full flow of the same regularized objective.
+ * d = 6, m = 3, m* = 1, ortho 2, ortho_gated 1, var 1 (ortho and
+ * ortho_gated enter SGD through their closed-form gradient, var through its
+ * per-sample form), t = 1, lr 1e-3, batch 4096, seeds 1-2.  Measured: final
+ * raw vectors within 0.016 of the regularized flow, while the regularized
+ * and plain flows differ by 0.37. */
+static const char reg_spec[] =
+  "{\"d\": 6, \"teacher\": {\"m\": 1, \"V\": [[1,0,0,0,0,0]], \"W\": [[0,1,0,0,0,0]]},"
+  " \"student\": {\"m\": 3, \"V\": [[0.3,0.1,0,0.9,0,0.2],[0,0.5,0.1,0,0.8,0],"
+  "[0.2,0,0.4,0.1,0,0.9]], \"W\": [[1,0,0,0,0,0],[0.7,0.714,0,0,0,0],"
+  "[-0.5,0.3,0.6,0,0,0]]}}";
+
+START_TEST (t_seam_regularizers)
+{
+  mv_problem pb;
+  mv_sgd_params p;
+  mv_traj tr;
+  parse_problem (&pb, gold_spec);
+  mv_regularizers zero = { 0, 0, 0, 0 }, reg = { 0, 2.0, 1.0, 1.0 };
+  gold_params (&p);
+  p.reg = &zero;
+  ck_assert_int_eq (run (&tr, &pb, &p), MV_OK);
+  check_gold (&tr, "all-zero regularizers");
+  mv_traj_clear (&tr);
+  mv_loss_ws *ws = mv_loss_alloc (2, 1, 53);
+  p.objective = ws;
+  p.reg = &reg;
+  ck_assert_int_eq (run (&tr, &pb, &p), MV_EINVAL);
+  ck_assert_msg (strstr (mv_error_message (), "explicit objective") != NULL,
+                 "%s", mv_error_message ());
+  mv_traj_clear (&tr);
+  mv_loss_free (ws);
+  mv_problem_clear (&pb);
+
+  parse_problem (&pb, reg_spec);
+  const size_t nd = 2 * pb.m * pb.d;
+  mv_flow_params fp;
+  mv_traj fr, f0;
+  mv_flow_params_default (&fp);
+  fp.t_end = 1.0;
+  ck_assert_int_eq (mv_traj_init (&f0, pb.m, pb.mstar), MV_OK);
+  ck_assert_int_eq (mv_flow_full (&f0, &pb, &fp), MV_OK);
+  fp.reg = &reg;
+  ck_assert_int_eq (mv_traj_init (&fr, pb.m, pb.mstar), MV_OK);
+  ck_assert_int_eq (mv_flow_full (&fr, &pb, &fp), MV_OK);
+  mv_sgd_params_default (&p);
+  p.reg = &reg;
+  p.lr = 1e-3;
+  p.steps = 1000;
+  p.batch = 4096;
+  p.n_out = 5;
+  double dev = 0, dflow = 0;
+  for (unsigned long seed = 1; seed <= 2; seed++)
+    {
+      p.seed = seed;
+      ck_assert_int_eq (run (&tr, &pb, &p), MV_OK);
+      for (size_t c = 0; c < nd; c++)
+        dev = fmax (dev, fabs (tr.final_state[c] - fr.final_state[c]));
+      mv_traj_clear (&tr);
+    }
+  for (size_t c = 0; c < nd; c++)
+    dflow = fmax (dflow, fabs (fr.final_state[c] - f0.final_state[c]));
+  printf ("t_seam_regularizers: |SGD - regularized flow| <= %.4g, "
+          "|regularized - plain flow| = %.4g\n", dev, dflow);
+  fflush (stdout);
+  ck_assert (dflow > 0.2);
+  ck_assert (dev < 0.05);
+  mv_traj_clear (&fr);
+  mv_traj_clear (&f0);
+  mv_problem_clear (&pb);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -1002,6 +1343,15 @@ main (void)
   tcase_set_timeout (tc, 120);
   tcase_add_test (tc, t_mean_gradient);
   tcase_add_test (tc, t_mean_gradient_objective);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("seam");
+  tcase_set_timeout (tc, 60);
+  tcase_add_test (tc, t_seam_bitwise);
+  tcase_add_test (tc, t_seam_step_alone);
+  tcase_add_test (tc, t_seam_step_added);
+  tcase_add_test (tc, t_seam_api);
+  tcase_add_test (tc, t_seam_regularizers);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("dynamics");

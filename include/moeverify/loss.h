@@ -97,6 +97,30 @@ int mv_loss_sample_d (double *val, double *D, size_t ldd, const double *P,
                       size_t ldp, const double *eps, size_t b,
                       mv_loss_ws *ws);
 
+/* Terms without a per-sample form (sample_d NULL: ratios or products of
+ * population means, such as the specialization regularizers), other than
+ * the noise constant, whose samples are the label noise.  SGD trains on the
+ * per-sample forms of the other terms and adds these terms' exact
+ * closed-form gradient at every step (sgd.h).
+ *  mv_loss_ngram_only: how many the objective holds;
+ *  mv_loss_sample_partial_d: as mv_loss_sample_d over the terms with a
+ *    per-sample form, skipping (not refusing) the others;
+ *  mv_loss_gram_only_d: as mv_loss_gram_d (no error bounds) over them only
+ *    (L = 0 and dLdG = 0 when there are none);
+ *  mv_loss_eval_vec_gram_only_d: their value and raw gradient from raw
+ *    vectors, the chain rule of mv_loss_eval_vec_d (L, gV, gW may be
+ *    NULL). */
+size_t mv_loss_ngram_only (const mv_loss_ws *ws);
+int mv_loss_sample_partial_d (double *val, double *D, size_t ldd,
+                              const double *P, size_t ldp, const double *eps,
+                              size_t b, mv_loss_ws *ws);
+int mv_loss_gram_only_d (double *L, double *dLdG, const double *G,
+                         double noise_var, mv_loss_ws *ws);
+int mv_loss_eval_vec_gram_only_d (double *L, double *gV, double *gW,
+                                  const double *V, const double *W,
+                                  const double *Vt, const double *Wt,
+                                  size_t d, double noise_var, mv_loss_ws *ws);
+
 /* Raw-parameter level: L and its gradient with respect to the raw student
  * vectors v_i, w_i (m x d each, row-major; either may be NULL). */
 int mv_loss_eval_d (double *L, double *gV, double *gW, mv_loss_info *info,

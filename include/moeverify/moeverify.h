@@ -10,6 +10,7 @@
 #include <moeverify/problem.h>
 #include <moeverify/loss.h>
 #include <moeverify/mc.h>
+#include <moeverify/mcreg.h>
 #include <moeverify/traj.h>
 #include <moeverify/flow.h>
 #include <moeverify/reference.h>

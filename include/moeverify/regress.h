@@ -63,6 +63,8 @@ typedef struct {
   const char *const *t;        /* nrows decimal strings, "0" first */
   const char *const *values;   /* nrows x (2 + Gram columns) decimal strings:
                                   loss, grad_norm2, mv_traj_gram_columns order */
+  int full;                    /* 1: the fast path is the full flow of the raw
+                                  vectors ("fast.flow": "full"); 0: reduced */
 } mv_regress_data;
 
 /* The text of a reference file for d (its checksum included), malloc'd;

@@ -1,5 +1,15 @@
 /* Online mini-batch SGD on the raw student vectors (MATH.md §1), recorded
- * in the same trajectory format as the flows. */
+ * in the same trajectory format as the flows.
+ *
+ * The objective's terms with a per-sample form (term.h sample_d) are
+ * trained on stochastically: each step uses their gradient on a fresh batch.
+ * Terms without one (a ratio or product of population means, e.g. the
+ * specialization regularizers; loss.h mv_loss_ngram_only), other than the
+ * noise constant, have no unbiased per-sample gradient: each step adds
+ * their exact closed-form gradient at the current state
+ * (mv_loss_eval_vec_gram_only_d), theta <- theta - lr (g_batch + g_closed).
+ * An objective without such terms (the default) steps exactly as before,
+ * bit for bit. */
 #ifndef MOEVERIFY_SGD_H
 #define MOEVERIFY_SGD_H
 
@@ -29,12 +39,19 @@ typedef struct {
                                    nonzero return stops the run (status
                                    MV_TRAJ_FAILED, that status returned) */
   size_t n_observers;
-  mv_loss_ws *objective; /* the terms to train on (their per-sample forms)
-                            and to record (closed form); NULL: data fit +
-                            label noise.  Sized for the problem's m, m*;
+  mv_loss_ws *objective; /* the terms to train on (their per-sample forms;
+                            the closed-form gradient of the terms without
+                            one) and to record (closed form); NULL: data
+                            fit + label noise.  Sized for the problem's m, m*;
                             used, not freed (not shared between threads) */
   void (*progress) (void *ctx, double t, double t_end);
   void *progress_ctx;
+  const mv_regularizers *reg;  /* regularizer coefficients appended to the
+                                  default objective (objective NULL; callers
+                                  pass &pb->reg for the spec's; NULL: none);
+                                  all 0 is the plain L, bit for bit.  With
+                                  an explicit objective they must be NULL
+                                  or all 0 (add them to it instead) */
 } mv_sgd_params;
 
 void mv_sgd_params_default (mv_sgd_params *p);

@@ -16,6 +16,7 @@
 #include <moeverify/sgd.h>
 #include <moeverify/sweep.h>
 #include <moeverify/mag.h>
+#include <moeverify/mcreg.h>
 #include <moeverify/reference.h>
 
 /* Stringify a macro's value (for usage texts). */
@@ -27,6 +28,10 @@ enum { MV_EXIT_OK = 0, MV_EXIT_FAIL = 1, MV_EXIT_USAGE = 2 };
 int mv_cmd_coeffs (int argc, char **argv);
 int mv_cmd_loss (int argc, char **argv);
 int mv_cmd_mc (int argc, char **argv);
+/* mc_reg.c: the "regularizers" object of `moeverify mc --regularizers`
+ * (compare: with the closed-form terms the library knows). */
+json_t *mv_cli_mcreg_json (const mv_mcreg_result *r, const mv_problem *pb,
+                           int compare);
 int mv_cmd_run (int argc, char **argv);
 
 /* "moeverify: <formatted>\n" on stderr. */

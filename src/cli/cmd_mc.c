@@ -1,9 +1,12 @@
 /* moeverify mc SPEC.json --samples N --seed S [--batches B] [--no-grad]
- *              [--compare [--prec BITS]] [-o FILE]
+ *              [--compare [--prec BITS]] [--regularizers [--batch T]]
+ *              [-o FILE]
  *
  * Monte-Carlo estimate of the population loss and of its gradient with
  * batch-means standard errors (src/check/mc.c; independent of the closed form),
- * optionally compared with the closed form component by component. */
+ * optionally compared with the closed form component by component; with
+ * --regularizers also the specialization regularizers (mcreg.h; the JSON
+ * object is built in mc_reg.c). */
 #include "cli.h"
 
 #include <moeverify/error.h>
@@ -11,6 +14,7 @@
 #include <moeverify/io.h>
 #include <moeverify/loss.h>
 #include <moeverify/mc.h>
+#include <moeverify/mcreg.h>
 #include <moeverify/problem.h>
 
 #include <math.h>
@@ -24,7 +28,8 @@
 
 static const char usage[] =
   "usage: moeverify mc SPEC.json --samples N --seed S [--batches B]\n"
-  "                    [--no-grad] [--compare [--prec BITS]] [-o FILE]\n"
+  "                    [--no-grad] [--compare [--prec BITS]]\n"
+  "                    [--regularizers [--batch T]] [-o FILE]\n"
   "  Monte-Carlo estimate of the loss L and its gradient for the problem in\n"
   "  SPEC.json, with batch-means standard errors, as JSON.  Independent of\n"
   "  the closed form: samples x exactly in the span of the parameter\n"
@@ -40,12 +45,19 @@ static const char usage[] =
   MV_XSTR (MV_PREC_MAX) " (" MV_XSTR (MV_PREC_DOUBLE) " and the\n"
   "                default: the double-precision path);"
   " needs --compare\n"
+  "  --regularizers  also estimate the specialization regularizers L_o\n"
+  "                (ungated and gated), L_v, L_aux (population forms, with\n"
+  "                standard errors; same samples, seed and batches); with\n"
+  "                --compare, each against the closed-form term of the same\n"
+  "                name (ortho, ortho_gated, var, aux) when the library has it\n"
+  "  --batch T     with --regularizers: also their per-batch definitions\n"
+  "                on consecutive batches of T tokens (samples / T >= 2)\n"
   "  -o, --output FILE  write atomically to FILE instead of stdout\n";
 
 typedef struct {
   const char *spec, *output;
-  unsigned long samples, seed, batches;
-  int have_samples, have_seed, want_grad, compare;
+  unsigned long samples, seed, batches, tokens;
+  int have_samples, have_seed, want_grad, compare, regularizers;
   mpfr_prec_t prec;     /* 0: double path */
 } mc_opts;
 
@@ -93,14 +105,24 @@ parse_opts (mc_opts *o, int argc, char **argv)
               || mv_cli_parse_prec ("--prec", v, &o->prec))
             return MV_EXIT_USAGE;
         }
-      else if (mv_cli_is (&a, "--no-grad") || mv_cli_is (&a, "--compare"))
+      else if (mv_cli_is (&a, "--batch"))
+        {
+          if (!(v = mv_cli_value (&a))
+              || mv_cli_parse_ulong ("--batch", v, 1, 1000000000000000UL,
+                                     &o->tokens))
+            return MV_EXIT_USAGE;
+        }
+      else if (mv_cli_is (&a, "--no-grad") || mv_cli_is (&a, "--compare")
+               || mv_cli_is (&a, "--regularizers"))
         {
           if (mv_cli_flag (&a))
             return MV_EXIT_USAGE;
           if (mv_cli_is (&a, "--no-grad"))
             o->want_grad = 0;
-          else
+          else if (mv_cli_is (&a, "--compare"))
             o->compare = 1;
+          else
+            o->regularizers = 1;
         }
       else if (mv_cli_is (&a, "-o") || mv_cli_is (&a, "--output"))
         {
@@ -125,6 +147,18 @@ parse_opts (mc_opts *o, int argc, char **argv)
     {
       mv_cli_error ("mc: --samples %lu is fewer than --batches %lu",
                     o->samples, o->batches);
+      return MV_EXIT_USAGE;
+    }
+  if (o->tokens && !o->regularizers)
+    {
+      mv_cli_error ("mc: --batch applies to the regularizers: use it with "
+                    "--regularizers");
+      return MV_EXIT_USAGE;
+    }
+  if (o->tokens && o->samples / o->tokens < 2)
+    {
+      mv_cli_error ("mc: --samples %lu make fewer than 2 batches of --batch "
+                    "%lu tokens", o->samples, o->tokens);
       return MV_EXIT_USAGE;
     }
   if (o->prec && !o->compare)
@@ -377,7 +411,7 @@ compare_json (const closed_form *c, const mv_mc_result *r, int want_grad,
 
 static json_t *
 mc_doc (const mc_opts *o, const mv_problem *pb, const mv_mc_result *r,
-        const closed_form *c)
+        const closed_form *c, const mv_mcreg_result *rr)
 {
   json_t *doc = json_object ();
   if (!doc)
@@ -406,12 +440,35 @@ mc_doc (const mc_opts *o, const mv_problem *pb, const mv_mc_result *r,
   if (!bad && c)
     bad = json_object_set_new (doc, "compare", compare_json
                                (c, r, o->want_grad, o->prec));
+  if (!bad && rr)
+    bad = json_object_set_new (doc, "regularizers",
+                               mv_cli_mcreg_json (rr, pb, o->compare));
   if (bad)
     {
       json_decref (doc);
       return NULL;
     }
   return doc;
+}
+
+/* The regularizers' estimates, with the loss's samples, seed, batches. */
+static int
+mc_regularizers (mv_mcreg_result *r, const mv_problem *pb, const mc_opts *o)
+{
+  int st = mv_mcreg_result_init (r, pb->m);
+  if (st)
+    return st;
+  mv_mcreg_params par;
+  mv_mcreg_params_default (&par);
+  par.samples = o->samples;
+  par.batches = o->batches;
+  par.tokens = o->tokens;
+  par.seed = o->seed;
+  if (mv_io_progress_enabled ())
+    par.progress = progress_cb;
+  st = mv_mcreg_estimate (r, pb, &par);
+  mv_io_progress_done ();
+  return st;
 }
 
 int
@@ -427,9 +484,11 @@ mv_cmd_mc (int argc, char **argv)
   if (rs)
     return rs;
   mv_mc_result res;
+  mv_mcreg_result rres;
   closed_form cf;
   json_t *doc = NULL;
   memset (&cf, 0, sizeof cf);
+  memset (&rres, 0, sizeof rres);
   rc = MV_EXIT_FAIL;
   if (mv_mc_result_init (&res, pb.m, pb.d, o.want_grad))
     {
@@ -460,7 +519,15 @@ mv_cmd_mc (int argc, char **argv)
       mv_cli_lib_error ();
       goto done;
     }
-  if (!(doc = mc_doc (&o, &pb, &res, o.compare ? &cf : NULL)))
+  if (o.regularizers && mc_regularizers (&rres, &pb, &o))
+    {
+      if (!strstr (mv_error_message (), o.spec))
+        mv_error_prefix (o.spec);
+      mv_cli_lib_error ();
+      goto done;
+    }
+  if (!(doc = mc_doc (&o, &pb, &res, o.compare ? &cf : NULL,
+                      o.regularizers ? &rres : NULL)))
     {
       mv_cli_error ("%s: out of memory building the output", o.spec);
       goto done;
@@ -471,6 +538,7 @@ done:
   json_decref (doc);
   closed_clear (&cf);
   mv_mc_result_clear (&res);
+  mv_mcreg_result_clear (&rres);
   mv_problem_clear (&pb);
   return rc;
 }

@@ -160,6 +160,7 @@ mv_cmd_sgd (int argc, char **argv)
       return rc;
     }
   snprintf (tr.init, sizeof tr.init, "spec vectors");
+  o.p.reg = &pb.reg;   /* the spec's regularizers (all 0: the plain L) */
   o.p.interrupt = mv_cli_catch_sigint ();
   if (mv_io_progress_enabled ())
     o.p.progress = mv_cli_flow_progress, o.p.progress_ctx = "sgd";

@@ -1,6 +1,7 @@
 /* moeverify regress --make RECIPE.json -o FILE: a reference file from a
  * recipe, {"description", "spec" (or "spec_file", relative to the recipe),
- * "gram0", "times", "prec", "tol", "fast": {"stepper", "rtol", "atol"},
+ * "gram0", "times", "prec", "tol", "fast": {"stepper", "rtol", "atol",
+ * optional "flow": "full" (the raw vectors; gram0 "vectors") or "reduced"},
  * "tolerance": {"loss"|"grad_norm2"|"gram": {"rel", "abs"}}}.  The values
  * are the digits on which the MPFR reference runs at (prec, tol) and
  * (2 prec, tol^2) agree (reference.h); the run is deterministic, so the
@@ -99,6 +100,13 @@ recipe_params (mv_regress_data *d, mv_ref_params *p, double **times, json_t *rc,
   p->times = *times, p->n_times = nt;
   d->description = json_string_value (json_object_get (rc, "description"));
   d->stepper = json_string_value (json_object_get (fast, "stepper"));
+  const char *flow = json_string_value (json_object_get (fast, "flow"));
+  d->full = flow && !strcmp (flow, "full");
+  if (json_object_get (fast, "flow") && (!flow || (!d->full && strcmp (flow, "reduced"))))
+    return mv_error_set (MV_EPARSE, "%s: fast.flow: expected \"full\" or \"reduced\"", path);
+  if (d->full && d->gram0 != MV_GRAM0_VECTORS)
+    return mv_error_set (MV_EPARSE, "%s: gram0: the full flow starts from the vectors "
+                         "(\"vectors\")", path);
   d->rtol = num (fast, "rtol", NAN), d->atol = num (fast, "atol", NAN);
   static const char *const G[MV_REGRESS_NGROUP] = { "loss", "grad_norm2", "gram" };
   for (int g = 0; g < MV_REGRESS_NGROUP; g++)
@@ -133,8 +141,7 @@ static char *
 how_json (const mv_ref_traj *a, const mv_ref_traj *b, const mv_ref_agreed *ag)
 {
   json_t *doc = json_pack ("{s:s, s:s, s:{s:I, s:f, s:I, s:I}, s:{s:I, s:f, s:I, s:I}, s:i}",
-                           "method", "reduced flow, Gragg-Bulirsch-Stoer in MPFR (proofs/"
-                           "reference-integrator.md)", "digit_rule", "digits of the confirming "
+                           "method", b->system->method, "digit_rule", "digits of the confirming "
                            "run shared by every value within 2|a-b| of it, truncated toward zero",
                            "run", "prec", (json_int_t) a->prec, "tol", a->tol, "steps",
                            (json_int_t) a->steps, "rhs_evals", (json_int_t) a->rhs_evals,
@@ -174,8 +181,13 @@ make_text (json_t *rc, const char *path, const char *out)
     s = mv_error_set (MV_ENOMEM, "%s: out of memory", path);
   if (!s)
     s = mv_flow_gram0 (G, nr, NULL, 0, &pb, d.gram0);
+  const mv_ref_system_type *type = d.full ? mv_ref_system_full : mv_ref_system_reduced;
+  mv_ref_input in;
+  double *vec = NULL;
   if (!s)
-    s = mv_ref_reduced_confirmed (&a, &b, &ag, G, nr, pb.m, pb.mstar, pb.noise_var, &p);
+    s = mv_cli_ref_input (&in, &vec, G, nr, &pb, type);
+  if (!s)
+    s = mv_ref_confirmed (&a, &b, &ag, type, &in, &p);
   if (!s)
     s = fill_values (t, tbuf, v, &ag, &b, path);
   if (!s && !(how = how_json (&a, &b, &ag)))
@@ -189,6 +201,7 @@ make_text (json_t *rc, const char *path, const char *out)
   if (have_pb)
     mv_problem_clear (&pb);
   free (spec), free (how), free (times), free (G), free (nr), free (tbuf), free (t), free (v);
+  free (vec);
   return text;
 }
 

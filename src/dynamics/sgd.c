@@ -23,10 +23,21 @@
  * evaluation, trajectory rows).
  *
  * The per-sample loss and its partials with respect to the unit
- * projections come from the objective's terms (mv_loss_sample_d: the data
- * fit through the model kernel shared with Monte Carlo, and any term added
- * to the objective), so SGD trains on the objective the closed form
- * records.
+ * projections come from the objective's terms (mv_loss_sample_partial_d:
+ * the data fit through the model kernel shared with Monte Carlo, and any
+ * term added to the objective that has a per-sample form), so SGD trains on
+ * the objective the closed form records.  Terms without a per-sample form
+ * (ratios and products of population means: the specialization
+ * regularizers; loss.h, mv_loss_ngram_only) have no unbiased one-sample
+ * gradient; they enter every step through their exact closed-form gradient
+ * at the current state (mv_loss_eval_vec_gram_only_d: Gram-level dvalue/dG,
+ * chain rule to the raw vectors), added to the batch gradient:
+ *   theta <- theta - lr (batch gradient of the sampled terms
+ *                        + closed-form gradient of the others).
+ * With no such term (the default objective) that branch is never taken and
+ * the steps are those of the sampled terms alone, bit for bit.  The
+ * default objective takes the regularizers of p->reg
+ * (mv_loss_add_regularizers: nothing when all are 0).
  *
  * Outputs go to the observers, the trajectory recorder first: MV_OBS_ROW
  * at t = 0 and at the requested times rounded to whole steps, each with the
@@ -188,6 +199,9 @@ typedef struct
   double *th;            /* 2 m d: contiguous state (V then W) for the
                             closed form and the observers */
   double *gV, *gW;       /* m x d: closed-form gradient */
+  size_t ngo;            /* terms without a per-sample form (loss.h) */
+  double *thg;           /* 2 m d: contiguous state for their gradient */
+  double *gdet;          /* 2 m d: their closed-form gradient (V then W) */
   double *V0;            /* the problem's raw vectors (V, W, V*, W*) */
   unsigned long *out;    /* output steps (ascending, > 0) */
   size_t nout;
@@ -210,6 +224,7 @@ ws_free (sgd_ws *w)
   free (w->Pu), free (w->val), free (w->Ct), free (w->T);
   free (w->S), free (w->inv), free (w->invn), free (w->Gobs), free (w->G);
   free (w->th), free (w->gV), free (w->gW), free (w->V0), free (w->out);
+  free (w->thg), free (w->gdet);
   free (w->obs);
   gsl_rng_free (w->rng);
   if (w->own_lws)
@@ -372,9 +387,19 @@ init_run (sgd_ws *w, mv_traj *tr, const mv_problem *pb,
     return MV_ENOMEM;
   else
     w->own_lws = 1;
-  /* every term needs a per-sample form (checked once, on no samples) */
-  if ((s = mv_loss_sample_d (w->val, NULL, 0, w->Pu, w->n, NULL, 0, w->lws)))
+  /* the regularizers (appends nothing when all are 0) */
+  if (w->own_lws && p->reg && (s = mv_loss_add_regularizers (w->lws, p->reg)))
     return s;
+  /* terms with a per-sample form are sampled (strides checked once, on no
+     samples); the others enter through their closed-form gradient */
+  if ((s = mv_loss_sample_partial_d (w->val, NULL, 0, w->Pu, w->n, NULL, 0,
+                                     w->lws)))
+    return s;
+  if ((w->ngo = mv_loss_ngram_only (w->lws)))
+    {
+      MV_ALLOC (w->thg, 2 * md, "sgd", s, out);
+      MV_ALLOC (w->gdet, 2 * md, "sgd", s, out);
+    }
   if (!(w->rng = gsl_rng_alloc (gsl_rng_mt19937)))
     return mv_error_set (MV_ENOMEM, "sgd: cannot allocate the random number "
                          "generator");
@@ -406,7 +431,8 @@ init_run (sgd_ws *w, mv_traj *tr, const mv_problem *pb,
   if (w->k_obs < 1)
     w->k_obs = 1;
   w->U = w->Ua, w->Un = w->Ub;
-  return MV_OK;
+out:
+  return s;
 }
 
 /* ------------------------------------------------------------ one step */
@@ -435,8 +461,8 @@ batch_coeffs (sgd_ws *w)
   for (size_t b = 0; b < B; b++)
     for (size_t k = 0; k < n; k++)
       w->Pu[b * n + k] = w->P[b * n + k] * inv[k];
-  int s = mv_loss_sample_d (w->val, w->Ct, jp, w->Pu, n,
-                            w->noisy ? w->eps : NULL, B, w->lws);
+  int s = mv_loss_sample_partial_d (w->val, w->Ct, jp, w->Pu, n,
+                                    w->noisy ? w->eps : NULL, B, w->lws);
   if (s)
     return s;
   memset (w->T, 0, m2 * sizeof *w->T);
@@ -451,6 +477,19 @@ batch_coeffs (sgd_ws *w)
         }
     }
   return MV_OK;
+}
+
+/* Closed-form gradient of the terms without a per-sample form at the
+ * current state, into w->gdet (V rows then W rows). */
+static int
+gram_only_grad (sgd_ws *w)
+{
+  const size_t d = w->d, m = w->m, md = m * d, ms = w->ms;
+  for (size_t k = 0; k < 2 * m; k++)
+    memcpy (w->thg + k * d, w->U + k * w->dp, d * sizeof *w->thg);
+  const double *Vt = w->V0 + 2 * md, *Wt = Vt + ms * d;
+  return mv_loss_eval_vec_gram_only_d (NULL, w->gdet, w->gdet + md, w->thg,
+                                       w->thg + md, Vt, Wt, d, 0.0, w->lws);
 }
 
 /* One SGD step into Un; 0, or 1 + the first student vector that became
@@ -473,6 +512,18 @@ sgd_step (sgd_ws *w, int *status)
       const double c1 = w->lr * w->inv[k], c2 = w->T[k] * w->inv[k];
       for (size_t i = 0; i < dp; i++)
         un[i] = u[i] - c1 * (g[i] - c2 * u[i]);
+    }
+  if (w->ngo)
+    {
+      if ((*status = gram_only_grad (w)))
+        return 0;
+      for (size_t k = 0; k < m2; k++)
+        {
+          const double *g = w->gdet + k * w->d;
+          double *un = w->Un + k * dp;
+          for (size_t i = 0; i < w->d; i++)
+            un[i] -= w->lr * g[i];
+        }
     }
   size_t bad = mv_linalg_inv_norms (w->invn, w->Un, m2, dp, dp);
   if (bad)
@@ -618,6 +669,11 @@ check_args (const mv_traj *tr, const mv_problem *pb, const mv_sgd_params *p)
                                "within (0, lr * steps = %g] (time %zu is %g)",
                                t_end, i + 1, p->times[i]);
     }
+  if (p->objective && p->reg
+      && (p->reg->aux != 0 || p->reg->ortho != 0 || p->reg->ortho_gated != 0
+          || p->reg->var != 0))
+    return mv_error_set (MV_EINVAL, "sgd: regularizer coefficients with an "
+                         "explicit objective (add them to the objective)");
   if (p->objective)
     {
       size_t om, oms;

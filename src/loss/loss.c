@@ -247,11 +247,20 @@ term_ctx (mv_loss_ws *ws, size_t i, double noise_var, int want_bounds)
 
 /* ------------------------------------------------------------ double path */
 
+/* A term without a per-sample form, other than the noise constant (whose
+ * samples are the label noise): SGD adds its closed-form gradient. */
+static int
+gram_only (const mv_loss_term_type *T)
+{
+  return !T->sample_d && T != mv_loss_term_noise;
+}
+
 /* Sum the terms' value, dL/dG (may be NULL) and (H != NULL) Hessian; the
- * terms add one triangle entry per variable, symmetrised here. */
+ * terms add one triangle entry per variable, symmetrised here.  only_gram:
+ * sum only the terms without a per-sample form (gram_only). */
 static int
 gram_d_core (double *L, double *dLdG, double *H, mv_loss_info *info,
-             const double *G, double noise_var, mv_loss_ws *ws)
+             const double *G, double noise_var, mv_loss_ws *ws, int only_gram)
 {
   size_t n = ws->n, nn = n * n, nv = mv_loss_nvar (ws);
   mv_loss_acc_d acc = { 0 };
@@ -264,6 +273,8 @@ gram_d_core (double *L, double *dLdG, double *H, mv_loss_info *info,
   for (size_t i = 0; i < ws->nterms; i++)
     {
       const mv_loss_term_type *T = ws->terms[i].type;
+      if (only_gram && !gram_only (T))
+        continue;
       mv_loss_term_ctx c = term_ctx (ws, i, noise_var, info != NULL);
       int s = T->gram_d (&acc, G, &c);
       if (!s && H && T->hess_d)
@@ -294,14 +305,30 @@ int
 mv_loss_gram_d (double *L, double *dLdG, mv_loss_info *info, const double *G,
                 double noise_var, mv_loss_ws *ws)
 {
-  return gram_d_core (L, dLdG, NULL, info, G, noise_var, ws);
+  return gram_d_core (L, dLdG, NULL, info, G, noise_var, ws, 0);
+}
+
+int
+mv_loss_gram_only_d (double *L, double *dLdG, const double *G,
+                     double noise_var, mv_loss_ws *ws)
+{
+  return gram_d_core (L, dLdG, NULL, NULL, G, noise_var, ws, 1);
+}
+
+size_t
+mv_loss_ngram_only (const mv_loss_ws *ws)
+{
+  size_t c = 0;
+  for (size_t i = 0; i < ws->nterms; i++)
+    c += gram_only (ws->terms[i].type) != 0;
+  return c;
 }
 
 int
 mv_loss_gram_hess_d (double *L, double *dLdG, double *H, mv_loss_info *info,
                      const double *G, double noise_var, mv_loss_ws *ws)
 {
-  return gram_d_core (L, dLdG, H, info, G, noise_var, ws);
+  return gram_d_core (L, dLdG, H, info, G, noise_var, ws, 0);
 }
 
 /* ------------------------------------------------------------ MPFR path */
@@ -377,9 +404,11 @@ mv_loss_gram (mpfr_t L, mpfr_t *dLdG, mv_loss_info *info, mpfr_t *G,
 
 /* ------------------------------------------------------------ per sample */
 
-int
-mv_loss_sample_d (double *val, double *D, size_t ldd, const double *P,
-                  size_t ldp, const double *eps, size_t b, mv_loss_ws *ws)
+/* The per-sample sum; skip_gram: skip the terms without a per-sample form
+ * instead of refusing them. */
+static int
+sample_core (double *val, double *D, size_t ldd, const double *P, size_t ldp,
+             const double *eps, size_t b, mv_loss_ws *ws, int skip_gram)
 {
   size_t m2 = 2 * ws->m;
   if (ldp < ws->n || (D && ldd < m2))
@@ -397,12 +426,31 @@ mv_loss_sample_d (double *val, double *D, size_t ldd, const double *P,
       if (T == mv_loss_term_noise)
         continue;   /* its samples are eps in the data-fit residual */
       if (!T->sample_d)
-        return mv_error_set (MV_EINVAL, "loss: term %s has no per-sample form",
-                             T->name);
+        {
+          if (skip_gram)
+            continue;
+          return mv_error_set (MV_EINVAL, "loss: term %s has no per-sample "
+                               "form", T->name);
+        }
       mv_loss_term_ctx c = term_ctx (ws, i, 0.0, 0);
       int s = T->sample_d (val, D, ldd, P, ldp, eps, b, &c);
       if (s)
         return s;
     }
   return MV_OK;
+}
+
+int
+mv_loss_sample_d (double *val, double *D, size_t ldd, const double *P,
+                  size_t ldp, const double *eps, size_t b, mv_loss_ws *ws)
+{
+  return sample_core (val, D, ldd, P, ldp, eps, b, ws, 0);
+}
+
+int
+mv_loss_sample_partial_d (double *val, double *D, size_t ldd,
+                          const double *P, size_t ldp, const double *eps,
+                          size_t b, mv_loss_ws *ws)
+{
+  return sample_core (val, D, ldd, P, ldp, eps, b, ws, 1);
 }

@@ -189,6 +189,28 @@ mv_loss_eval_vec_d (double *L, double *gV, double *gW, mv_loss_info *info,
   return MV_OK;
 }
 
+/* The Gram-only part (loss.h): the same unit vectors, Gram matrix and
+ * chain rule as mv_loss_eval_vec_d, on the sum of the terms without a
+ * per-sample form only. */
+int
+mv_loss_eval_vec_gram_only_d (double *L, double *gV, double *gW,
+                              const double *V, const double *W,
+                              const double *Vt, const double *Wt, size_t d,
+                              double noise_var, mv_loss_ws *ws)
+{
+  int s = mv_loss_unit_gram_vec_d (V, W, Vt, Wt, d, ws);
+  if (s)
+    return s;
+  double Lg;
+  if ((s = mv_loss_gram_only_d (&Lg, ws->gd, ws->Gd, noise_var, ws)))
+    return s;
+  mv_loss_info li = { 0 };
+  mv_loss_raw_grad_d (gV, gW, &li, d, ws);
+  if (L)
+    *L = Lg;
+  return MV_OK;
+}
+
 /* Fixed-point dot products for the MPFR path.  The unit vectors (|u_i| <= 1)
  * are held as integers Z = round(u 2^F), F = wp + MV_FIX_GUARD, and the
  * dL/dG row of the chain rule scaled the same way relative to its largest

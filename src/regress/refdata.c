@@ -103,6 +103,11 @@ parse_head (mv_regress_file *r, json_t *doc)
   if (!st || mv_flow_stepper_find (st, NULL))
     return ref_err (r, MV_EPARSE, "fast.stepper", "expected a stepper name");
   snprintf (r->stepper, sizeof r->stepper, "%s", st);
+  json_t *fl = json_object_get (fast, "flow");
+  const char *flow = json_string_value (fl);
+  if (fl && (!flow || (strcmp (flow, "full") && strcmp (flow, "reduced"))))
+    return ref_err (r, MV_EPARSE, "fast.flow", "expected \"full\" or \"reduced\"");
+  r->full = flow && !strcmp (flow, "full");
   if ((s = get_number (r, fast, "rtol", "fast.", 1e-300, &r->rtol))
       || (s = get_number (r, fast, "atol", "fast.", 1e-300, &r->atol)))
     return s;
@@ -324,6 +329,8 @@ mv_regress_format (const mv_regress_data *d, const char *name)
                            "gram0", GRAM0[d->gram0 >= 0 && d->gram0 < 3 ? d->gram0 : 0],
                            "reference", how, "fast", "stepper", d->stepper, "rtol", d->rtol,
                            "atol", d->atol);
+  if (doc && d->full)     /* absent: reduced (the files made before) */
+    json_object_set_new (json_object_get (doc, "fast"), "flow", json_string ("full"));
   json_t *tol = json_object ();
   for (int g = 0; doc && tol && g < MV_REGRESS_NGROUP; g++)
     json_object_set_new (tol, GROUP[g], json_pack ("{s:f, s:f}", "rel", d->tol[g].rel, "abs",

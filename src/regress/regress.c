@@ -73,8 +73,8 @@ mv_regress_compare (mv_regress_result *res, const mv_regress_file *r, const mv_t
   return MV_OK;
 }
 
-/* The fast path: the reduced flow from the spec's G(0) with output at the
- * reference's times. */
+/* The fast path: the reduced flow from the spec's G(0), or the full flow
+ * of its vectors, with output at the reference's times. */
 static int
 fast_run (mv_traj *tr, const mv_regress_file *r, double rtol, double atol)
 {
@@ -95,7 +95,9 @@ fast_run (mv_traj *tr, const mv_regress_file *r, double rtol, double atol)
       p.stepper = r->stepper, p.rtol = rtol, p.atol = atol;
       p.t_end = r->nrows > 1 ? r->t[r->nrows - 1] : 1;
       p.times = r->t + 1, p.n_times = r->nrows - 1;
-      s = mv_flow_reduced (tr, G, nr, pb.m, pb.mstar, pb.noise_var, &p);
+      p.reg = &pb.reg;
+      s = r->full ? mv_flow_full (tr, &pb, &p)
+          : mv_flow_reduced (tr, G, nr, pb.m, pb.mstar, pb.noise_var, &p);
       if (!s && r->nrows == 1)   /* only t = 0: the rest is not compared */
         tr->rows = 1;
     }

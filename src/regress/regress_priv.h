@@ -13,6 +13,7 @@ struct mv_regress_file {
   int gram0;                /* MV_GRAM0_* */
   char stepper[16];         /* fast path */
   double rtol, atol;
+  int full;                 /* fast path: the full flow (else reduced) */
   mv_regress_tol tol[MV_REGRESS_NGROUP];
   size_t nrows, ncols;      /* ncols = 2 + Gram columns */
   char **cols;

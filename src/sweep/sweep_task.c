@@ -166,6 +166,7 @@ run_method (mv_traj *tr, const mv_problem *pb, const mv_sweep *sw)
       {
         mv_observer stop;
         mv_sgd_params p = sw->sgd;
+        p.reg = &pb->reg;
         stop_observer (&p.observers, &p.n_observers, &stop, tr, sw);
         snprintf (tr->init, sizeof tr->init, "spec vectors");
         return mv_sgd_run (tr, pb, &p);
