@@ -358,13 +358,30 @@ run_grid (const mv_spec_opts *o, const mv_sweep *sw, const char *text)
     return mv_cli_lib_error (), MV_EXIT_FAIL;
   task_extra *x = calloc (nt, sizeof *x);
   double *L = malloc ((nt + 1) * sizeof *L), *red = malloc ((nt + 1) * sizeof *red);
-  s = !x || !L || !red ? mv_error_set (MV_ENOMEM, "out of memory") : MV_OK;
-  for (size_t t = 0; !s && t < nt; t++)
+  int *st = calloc (nt + 1, sizeof *st);
+  s = !x || !L || !red || !st ? mv_error_set (MV_ENOMEM, "out of memory") : MV_OK;
+  char why[512] = "";
+  /* the post-pass (cosines at every row of every task) on --jobs threads;
+     error messages are per thread, so the first failure's is kept here */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) num_threads(o->jobs) if (!s && o->jobs > 1)
+#endif
+  for (size_t t = 0; t < (s ? 0 : nt); t++)
     {
-      s = task_extra_get (&x[t], sw, &rows[t], t, o->out);
+      st[t] = task_extra_get (&x[t], sw, &rows[t], t, o->out);
+      if (st[t])
+#ifdef _OPENMP
+#pragma omp critical (mv_spec_grid_err)
+#endif
+        if (!why[0])
+          snprintf (why, sizeof why, "task %zu: %s", t, mv_error_message ());
       L[t] = x[t].ok ? x[t].L : NAN;
       red[t] = x[t].ok ? (double) x[t].redundant : NAN;
     }
+  for (size_t t = 0; !s && t < nt; t++)
+    if (st[t])
+      s = mv_error_set (st[t], "%s", why);
+  free (st);
   if (!s)
     s = write_tables (o->out, sw, rows, x, nt);
   if (!s)
