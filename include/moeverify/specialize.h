@@ -94,7 +94,9 @@ int mv_spec_point_d (double *val, double *err, double *gnorm, double *cos,
                      const double *G, const double *norms, double noise_var,
                      mv_spec_ws *ws);
 
-/* Along a recorded trajectory (norms: tr->norms0): row r's values into
+/* Along a recorded flow trajectory (norms: tr->norms0, which gradient
+ * flows of any function of G conserve; not an SGD record, whose norms
+ * move): row r's values into
  * val[r * NOBJ ..] and cosines into cos[r * NOBJ² ..] (val may be NULL). */
 int mv_spec_traj_d (double *val, double *cos, const mv_traj *tr,
                     double noise_var, mv_spec_ws *ws);

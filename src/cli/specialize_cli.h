@@ -27,8 +27,8 @@ json_t *mv_cli_spec_reg_json (const mv_regularizers *r);
 int mv_cli_spec_raw_cosines (double *cr, double *maxdiff, const double *cg,
                              const mv_problem *pb, mv_spec_ws *ws);
 /* Write DIR/cosines.csv (t, values, cosines of distinct pairs; empty
- * field = undefined) and DIR/cosines.svg for a finished trajectory;
- * summary (may be NULL) receives per pair with L min and max over time. */
+ * field = undefined) and DIR/cosines.svg for a finished trajectory, from
+ * mv_spec_traj_d's val and cos; a library status. */
 int mv_cli_spec_write_cosines (const char *dir, const mv_traj *tr, const double *val,
                                const double *cos);
 /* --t-end and --grid modes: exit statuses (errors printed). */
