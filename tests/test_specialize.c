@@ -238,6 +238,15 @@ START_TEST (test_redundant)
       }
   ck_assert_int_eq (mv_traj_push (&tr, 0.0, 0.0, 0.0, 0.0, G), MV_OK);
   ck_assert_uint_eq (mv_spec_redundant (&tr, 0), 1);
+  /* a flow record is read; an SGD record is refused (its norms move) */
+  for (size_t k = 0; k < n; k++)
+    tr.norms0[k] = 1.0;
+  mv_spec_ws *ws = mv_spec_alloc (m, ms);
+  double val[NO], cos[NO * NO];
+  ck_assert_int_eq (mv_spec_traj_d (val, cos, &tr, 0.0, ws), MV_OK);
+  snprintf (tr.method, sizeof tr.method, "sgd");
+  ck_assert_int_eq (mv_spec_traj_d (val, cos, &tr, 0.0, ws), MV_EINVAL);
+  mv_spec_free (ws);
   free (G);
   mv_traj_clear (&tr);
 }

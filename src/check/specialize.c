@@ -256,6 +256,9 @@ mv_spec_traj_d (double *val, double *cos, const mv_traj *tr, double noise_var,
   if (tr->m != ws->m || tr->mstar != ws->mstar)
     return mv_error_set (MV_EINVAL, "specialize: trajectory has m = %zu, m* = %zu, "
                          "workspace %zu, %zu", tr->m, tr->mstar, ws->m, ws->mstar);
+  if (!strcmp (tr->method, "sgd"))
+    return mv_error_set (MV_EINVAL, "specialize: an SGD record: its raw norms move, so the "
+                         "Gram rows do not give raw-gradient cosines");
   for (size_t r = 0; r < tr->rows; r++)
     {
       int s = mv_spec_point_d (val ? val + r * MV_SPEC_NOBJ : NULL, NULL, NULL,
