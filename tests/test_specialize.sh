@@ -70,6 +70,18 @@ else
   nok "flow: cosines.csv rows $rows vs trajectory $trows"
 fi
 
+# --from: the continuation starts exactly at the source's last row
+"$exe" specialize "$spec" --t-end 3 --from "$tmp/sp" --out "$tmp/cont" >/dev/null 2>"$tmp/err"
+st=$?
+a=$(tail -1 "$tmp/sp/trajectory.csv" | cut -d, -f2,5-)
+b=$(sed -n 3p "$tmp/cont/trajectory.csv" | cut -d, -f2,5-)
+if [ "$st" -eq 0 ] && [ -n "$a" ] && [ "$a" = "$b" ] \
+   && grep -q "last row of $tmp/sp (t = 5)" "$tmp/cont/run.json"; then
+  ok "--from: continuation starts at the source's last row (loss and Gram entries, 17 digits)"
+else
+  nok "--from: status $st; rows differ or run.json lacks the start ($(head -c 200 "$tmp/err"))"
+fi
+
 # ------------------------------------------------------------- bad input
 # expect_bad WHAT MENTION FILE ARGS...: status 2, one line naming MENTION
 # and FILE, nothing on stdout, no output directory.
@@ -109,6 +121,10 @@ sed 's/}}$/}, "regularizers": {"ortho": 1e999}}/' "$spec" >"$tmp/infspec.json"
 expect_bad "infinite coefficient in the spec" "infspec.json" "$tmp/infspec.json" \
   "$tmp/infspec.json"
 expect_bad "--grid without --t-end" "--t-end" "--grid" "$spec" --grid "ortho=0,1"
+sed 's/"m": 4/"m": 3/' "$spec" >"$tmp/m3.json"
+expect_bad "--from a record of another shape" "m = 4" "$tmp/sp" "$tmp/m3.json" --t-end 1 \
+  --from "$tmp/sp"
+expect_bad "--from with --full" "--from" "--full" "$spec" --t-end 1 --from "$tmp/sp" --full
 
 # ------------------------------------------------------------------ grid
 if "$exe" specialize "$spec" --t-end 2 --grid "ortho=0,0.5;var=0,1;student.init.seed=3,4" \

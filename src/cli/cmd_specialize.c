@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 static const char usage[] =
-  "usage: moeverify specialize SPEC.json [--t-end T [--full]] [--grid G]\n"
+  "usage: moeverify specialize SPEC.json [--t-end T [--full | --from DIR0]] [--grid G]\n"
   "                            [--out DIR] [--jobs N] [-o FILE]\n"
   "  The specialization regularizers L_o (ungated), L_o_gated, L_v, L_aux of\n"
   "  MATH.md 5 beside the data fit L.  Without --t-end or --grid: JSON with\n"
@@ -32,6 +32,10 @@ static const char usage[] =
   "              stdout\n"
   "  --reduced   dimension-free flow (default); cosines from the Gram level\n"
   "  --full      full flow of the raw vectors instead\n"
+  "  --from DIR0 with --t-end: start the reduced flow from the last row of the\n"
+  "              trajectory directory DIR0 (same m, m*; its raw norms) instead of\n"
+  "              the spec's point, e.g. to switch regularizers on at a plain\n"
+  "              flow's end state\n"
   "  --grid G    a grid of coefficients run as a sweep (needs --t-end): G is a\n"
   "              JSON file {PATH: [v, ...] | {\"from\", \"to\"[, \"step\"]}, ...}\n"
   "              or inline \"ortho=0,0.1,1;var=0,1\"; a PATH without a dot is a\n"
@@ -77,6 +81,11 @@ parse_opts (mv_spec_opts *o, int argc, char **argv)
           if (!(o->grid = mv_cli_value (&a)))
             return MV_EXIT_USAGE;
         }
+      else if (mv_cli_is (&a, "--from"))
+        {
+          if (!(o->from = mv_cli_value (&a)))
+            return MV_EXIT_USAGE;
+        }
       else if (mv_cli_is (&a, "--out"))
         {
           if (!(o->out = mv_cli_value (&a)))
@@ -104,6 +113,11 @@ parse_opts (mv_spec_opts *o, int argc, char **argv)
   if (o->grid && !(o->t_end > 0))
     {
       mv_cli_error ("specialize: --grid needs --t-end (the flows' end time)");
+      return MV_EXIT_USAGE;
+    }
+  if (o->from && (!(o->t_end > 0) || o->grid || o->full))
+    {
+      mv_cli_error ("specialize: --from needs --t-end and the reduced flow (no --grid, --full)");
       return MV_EXIT_USAGE;
     }
   return 0;

@@ -12,7 +12,7 @@
 #define MV_SPEC_DEFAULT_GRID_INLINE "ortho=0,0.1,1;var=0,1"
 
 typedef struct {
-  const char *spec, *grid, *out, *output;
+  const char *spec, *grid, *out, *output, *from;
   double t_end;
   int full;
   unsigned jobs;

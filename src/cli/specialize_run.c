@@ -108,7 +108,7 @@ mv_cli_spec_write_cosines (const char *dir, const mv_traj *tr, const double *val
  * ∇L over the rows where it is defined, and how many rows are negative. */
 typedef struct {
   const mv_traj *tr;
-  const double *cos;
+  const double *val, *cos;
 } summary_ctx;
 
 static void
@@ -116,6 +116,14 @@ summary (const mv_traj *tr, const void *vctx)
 {
   const summary_ctx *c = vctx;
   mv_cli_print_recovery (tr);
+  if (tr->rows)
+    {
+      /* the record's L is the flow's objective; the parts at the end */
+      const double *v = c->val + (tr->rows - 1) * NO;
+      printf ("  at t = %.6g: L (data fit) = %.6e, L_o = %.6e, L_o_gated = %.6e, L_v = %.6e, "
+              "L_aux = %.6g\n", tr->t[tr->rows - 1], v[MV_SPEC_FIT], v[MV_SPEC_ORTHO],
+              v[MV_SPEC_ORTHO_GATED], v[MV_SPEC_VAR], v[MV_SPEC_AUX]);
+    }
   for (size_t a = MV_SPEC_ORTHO; a < NO; a++)
     {
       double lo = INFINITY, hi = -INFINITY, tlo = NAN;
@@ -136,6 +144,32 @@ summary (const mv_traj *tr, const void *vctx)
         printf ("  cos(∇L, ∇%s): min %.4f at t = %.4g, max %.4f; negative on %zu of %zu "
                 "rows\n", mv_spec_name (a), lo, tlo, hi, neg, def);
     }
+}
+
+/* G and norms of the last row of the trajectory directory dir (a flow's:
+ * its norms are those of every row). */
+static int
+start_from (double *G, double *nr, char *how, size_t howlen, const char *dir,
+            const mv_problem *pb)
+{
+  mv_traj prev;
+  int s = mv_traj_read (&prev, dir);
+  if (s)
+    return s;
+  size_t n = 2 * pb->m + 2 * pb->mstar;
+  if (prev.m != pb->m || prev.mstar != pb->mstar || !prev.rows)
+    s = mv_error_set (MV_EINVAL, "%s: m = %zu, m* = %zu, %zu rows; the spec has m = %zu, "
+                      "m* = %zu", dir, prev.m, prev.mstar, prev.rows, pb->m, pb->mstar);
+  else if (!strcmp (prev.method, "sgd"))
+    s = mv_error_set (MV_EINVAL, "%s: an SGD record (its raw norms move)", dir);
+  else
+    {
+      memcpy (G, mv_traj_gram (&prev, prev.rows - 1), n * n * sizeof *G);
+      memcpy (nr, prev.norms0, n * sizeof *nr);
+      snprintf (how, howlen, "last row of %s (t = %.6g)", dir, prev.t[prev.rows - 1]);
+    }
+  mv_traj_clear (&prev);
+  return s;
 }
 
 int
@@ -161,6 +195,7 @@ mv_cli_spec_flow (const mv_spec_opts *o, const mv_problem *pb)
     {
       G = malloc (n * n * sizeof *G), nr = malloc (n * sizeof *nr);
       s = !G || !nr ? mv_error_set (MV_ENOMEM, "out of memory")
+        : o->from ? start_from (G, nr, tr.init, sizeof tr.init, o->from, pb)
         : mv_flow_gram0 (G, nr, tr.init, sizeof tr.init, pb, MV_GRAM0_AUTO);
       if (!s)
         s = mv_flow_reduced (&tr, G, nr, pb->m, pb->mstar, pb->noise_var, &p);
@@ -175,7 +210,7 @@ mv_cli_spec_flow (const mv_spec_opts *o, const mv_problem *pb)
       if (!s)
         s = mv_cli_spec_write_cosines (o->out, &tr, val, cos);
     }
-  summary_ctx sc = { &tr, cos };
+  summary_ctx sc = { &tr, val, cos };
   rc = mv_cli_traj_finish (&tr, pb, s, o->out, made_dir, summary, &sc);
   free (G), free (nr), free (val), free (cos);
   mv_spec_free (ws);
