@@ -20,6 +20,7 @@
 #include <moeverify/sweep.h>
 #include <moeverify/check.h>
 #include <moeverify/regress.h>
+#include <moeverify/specialize.h>
 
 /* the only copy of the version: configure.ac reads it from here */
 #define MV_VERSION_STRING "0.1.0"

@@ -123,6 +123,7 @@ int mv_cli_flow_reference (mv_traj *tr, const double *G, const double *nr,
                            const char *out, const mv_ref_system_type *type);
 int mv_cmd_sgd (int argc, char **argv);
 int mv_cmd_sweep (int argc, char **argv);
+int mv_cmd_specialize (int argc, char **argv);
 int mv_cmd_regress (int argc, char **argv);
 /* The reference run's quantity (reference.h) of trajectory.csv's column c
  * (0 loss, 1 grad_norm2, 2.. Gram entries kl, mv_traj_gram_columns) for n

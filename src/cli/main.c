@@ -19,6 +19,8 @@ static const char usage[] =
   "  flow     gradient-flow trajectory (full or dimension-free)\n"
   "  mc       Monte-Carlo estimate of the loss and gradient of a spec\n"
   "  sgd      online mini-batch SGD trajectory (the paper's method)\n"
+  "  specialize  regularizers L_o, L_v, L_aux beside L: values and gradient\n"
+  "           cosines at a point, along the flow, over a coefficient grid\n"
   "  sweep    parameter sweep: many flows on every core or MPI ranks\n"
   "  check    claim checks of the paper and the exact identities\n"
   "  regress  check reference trajectories (for downstream CI)\n"
@@ -46,6 +48,7 @@ static const struct {
   { "regress", mv_cmd_regress },
   { "run", mv_cmd_run },
   { "sgd", mv_cmd_sgd },
+  { "specialize", mv_cmd_specialize },
   { "sweep", mv_cmd_sweep },
 };
 
