@@ -9,6 +9,7 @@ extern const mv_check_type mv_check_identities, mv_check_mc_path;
 extern const mv_check_type mv_check_escape;
 extern const mv_check_type mv_check_guided, mv_check_sequential, mv_check_terminal;
 extern const mv_check_type mv_check_phase1, mv_check_prune;
+extern const mv_check_type mv_check_specialize;
 
 static const mv_check_type *const claims[] = {
   &mv_check_identities,
@@ -19,6 +20,7 @@ static const mv_check_type *const claims[] = {
   &mv_check_terminal,
   &mv_check_prune,
   &mv_check_mc_path,
+  &mv_check_specialize,
 };
 
 const mv_check_type *
