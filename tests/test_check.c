@@ -238,6 +238,79 @@ static const double pr_ea[15] = { .50, .05, .1, .99, .05, .2, .90, .05, .25, -.3
                                   .29, .95, 0 };
 static const double pr_wn[5] = { 1.0, 1.2, 0.9, 2.0, 9.0 };
 
+/* Measurement name -> entry of r (NULL if absent). */
+static const mv_check_measure *
+measure_find (const mv_check_result *r, const char *name)
+{
+  for (size_t i = 0; i < r->nm; i++)
+    if (!strcmp (r->m[i].name, name))
+      return &r->m[i];
+  return NULL;
+}
+
+/* Claim "specialize" at the quick level, in this process (serial scan):
+ * its sub-checks reproduce the documented findings, the exact ones are
+ * exactly 0, and the least cos(∇L, ∇L_o) it reports is recomputed from the
+ * kept trajectories point by point (mv_spec_point_d on each row). */
+START_TEST (t_specialize)
+{
+  char dir[] = "/tmp/mv_test_check.XXXXXX";
+  ck_assert_ptr_nonnull (mkdtemp (dir));
+  mv_check_opts o = { .level = MV_CHECK_QUICK, .dir = dir };
+  mv_check_result r;
+  ck_assert_int_eq (mv_check_run (&r, mv_check_find ("specialize"), &o), MV_OK);
+  ck_assert_msg (r.verdict == MV_CHECK_HOLDS, "%s", r.verdict_text);
+  ck_assert_uint_eq (r.nm, 7);
+  const char *exact[] = { "|L_aux - m^2/4|, max over points",
+                          "|grad L_aux| (largest raw component)",
+                          "|<grad L_o, grad L_v>| (raw), max over points" };
+  for (size_t k = 0; k < 3; k++)
+    {
+      const mv_check_measure *x = measure_find (&r, exact[k]);
+      ck_assert_msg (x && x->value == 0 && x->bound == 0, "%s: %.17g", exact[k],
+                     x ? x->value : NAN);
+    }
+  const mv_check_measure *z = measure_find (&r, "Monte Carlo L_aux: max |z| against m^2/4");
+  ck_assert_msg (z && z->value > 0 && z->value <= 4, "max |z| %g", z ? z->value : NAN);
+  const mv_check_measure *co = measure_find (&r, "min cos(grad L, grad L_o), plain flows");
+  const mv_check_measure *cv = measure_find (&r, "min cos(grad L, grad L_v), plain flows");
+  const mv_check_measure *es = measure_find (&r, "mean escape time: beta 0.1 minus beta 0");
+  ck_assert_ptr_eq (co, &r.m[0]);        /* the key measurement */
+  ck_assert_msg (co->value < -0.5 && cv && cv->value < 0 && es && es->value <= 0,
+                 "cos L,L_o %g, cos L,L_v %g, escape difference %g", co->value,
+                 cv ? cv->value : NAN, es ? es->value : NAN);
+  /* tasks 0, 1 of the scan: beta 0, seeds 1, 2 */
+  double least = INFINITY;
+  for (size_t t = 0; t < 2; t++)
+    {
+      char path[512];
+      mv_check_scan_task_dir (path, sizeof path, &o, "specialize-d50-m4", t);
+      mv_traj tr;
+      ck_assert_int_eq (mv_traj_read (&tr, path), MV_OK);
+      mv_spec_ws *ws = mv_spec_alloc (tr.m, tr.mstar);
+      ck_assert_ptr_nonnull (ws);
+      for (size_t row = 0; row < tr.rows; row++)
+        {
+          double cos[MV_SPEC_NOBJ * MV_SPEC_NOBJ];
+          ck_assert_int_eq (mv_spec_point_d (NULL, NULL, NULL, cos, mv_traj_gram (&tr, row),
+                                             tr.norms0, 0.0, ws), MV_OK);
+          double c = cos[MV_SPEC_FIT * MV_SPEC_NOBJ + MV_SPEC_ORTHO];
+          if (isfinite (c))
+            least = fmin (least, c);
+        }
+      mv_spec_free (ws);
+      mv_traj_clear (&tr);
+    }
+  MV_CHECK_CLOSE_D (co->value, least, 0, 1e-15, "least cos(grad L, grad L_o)");
+  char path[512];
+  snprintf (path, sizeof path, "%s/specialize-cos.svg", dir);
+  ck_assert_int_eq (access (path, R_OK), 0);
+  mv_check_result_clear (&r);
+  snprintf (path, sizeof path, "rm -rf '%s'", dir);
+  ck_assert_int_eq (system (path), 0);
+}
+END_TEST
+
 START_TEST (t_prune_rules)
 {
   static const struct { const char *name; size_t sel[3]; } want[] = {
@@ -370,6 +443,7 @@ main (void)
   tcase_add_test (tc, t_table);
   tcase_add_test (tc, t_report);
   tcase_add_test (tc, t_scan);
+  tcase_add_test (tc, t_specialize);
   suite_add_tcase (s, tc);
   TCase *tp = tcase_create ("prune");
   tcase_add_test (tp, t_prune_rules);

@@ -79,6 +79,25 @@ else
   sed 's/^/    /' "$tmp/stdout" "$tmp/stderr"
 fi
 
+# specialize: its section in report.json with its sub-checks, and at
+# --quick they reproduce the documented findings (HOLDS)
+"$exe" check specialize --quick --report "$tmp/spec" >"$tmp/stdout" 2>"$tmp/stderr"
+st=$?
+if [ "$st" -eq 0 ] && grep -q '^specialize  *HOLDS' "$tmp/stdout" \
+   && grep -q '"name": "specialize"' "$tmp/spec/report.json"; then
+  ok "check specialize --quick holds"
+else
+  nok "check specialize --quick: status $st"
+  sed 's/^/    /' "$tmp/stdout" "$tmp/stderr"
+fi
+for m in 'min cos(grad L, grad L_o), plain flows' 'min cos(grad L, grad L_v), plain flows' \
+         'mean escape time: beta 0.1 minus beta 0' '|L_aux - m^2/4|, max over points' \
+         '|grad L_aux| (largest raw component)' 'Monte Carlo L_aux: max |z| against m^2/4' \
+         '|<grad L_o, grad L_v>| (raw), max over points'; do
+  grep -qF "\"name\": \"$m\"" "$tmp/spec/report.json" && ok "specialize reports $m" \
+    || nok "specialize: no measurement '$m' in report.json"
+done
+
 # --strict: a paper claim that holds keeps exit 0; report.json says so
 "$exe" check mc-path --quick --strict --report "$tmp/strict" >"$tmp/stdout" 2>"$tmp/stderr"
 st=$?
