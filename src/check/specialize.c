@@ -91,6 +91,18 @@ mv_spec_loss (mv_spec_ws *ws, size_t a)
   return a < MV_SPEC_NOBJ ? ws->loss[a] : NULL;
 }
 
+/* Objective a's value and bounds into the optional outputs. */
+static void
+store (double *val, double *err, double *gerr, size_t a, double L, const mv_loss_info *info)
+{
+  if (val)
+    val[a] = L;
+  if (err)
+    err[a] = mv_mag_get_d (&info->err);
+  if (gerr)
+    gerr[a] = mv_mag_get_d (&info->grad_err);
+}
+
 int
 mv_spec_gram_d (double *val, double *err, double *dLdG, double *gerr,
                 const double *G, double noise_var, mv_spec_ws *ws)
@@ -104,12 +116,7 @@ mv_spec_gram_d (double *val, double *err, double *dLdG, double *gerr,
                               noise_var, ws->loss[a]);
       if (s)
         return s;
-      if (val)
-        val[a] = L;
-      if (err)
-        err[a] = mv_mag_get_d (&info.err);
-      if (gerr)
-        gerr[a] = mv_mag_get_d (&info.grad_err);
+      store (val, err, gerr, a, L, &info);
     }
   return MV_OK;
 }
@@ -129,12 +136,7 @@ mv_spec_raw_d (double *val, double *err, double *grad, double *gerr,
                                   Vt, Wt, d, noise_var, ws->loss[a]);
       if (s)
         return s;
-      if (val)
-        val[a] = L;
-      if (err)
-        err[a] = mv_mag_get_d (&info.err);
-      if (gerr)
-        gerr[a] = mv_mag_get_d (&info.grad_err);
+      store (val, err, gerr, a, L, &info);
     }
   return MV_OK;
 }
