@@ -217,6 +217,22 @@ expect_run_error () {
     sed 's/^/    stderr: /' "$tmp/stderr"
   fi
 }
+# issue 11 (2): the loss workspace cannot be allocated -> one line, exit 1,
+# no crash (its error path freed MPFR values it had never initialised)
+for m in 2000 30000; do
+  cat >"$tmp/big$m.json" <<JSON
+{"d": 1000, "teacher": {"m": 5, "init": {"kind": "orthonormal", "seed": 1}},
+ "student": {"m": $m, "init": {"kind": "gaussian", "seed": 2}}}
+JSON
+  (ulimit -v 600000; "$exe" loss "$tmp/big$m.json" --fast >"$tmp/stdout" 2>"$tmp/stderr")
+  st=$?
+  if [ "$st" -eq 1 ] && [ "$(wc -l <"$tmp/stderr")" -eq 1 ] \
+     && grep -q "big$m.json: loss: out of memory" "$tmp/stderr"; then
+    ok "loss m = $m beyond memory: one line, exit 1"
+  else
+    nok "loss m = $m beyond memory: status $st, $(cat "$tmp/stderr")"
+  fi
+done
 tiny="$tmp/tiny.json"
 cat >"$tiny" <<'JSON'
 {"d": 6, "teacher": {"m": 1, "init": {"kind": "orthonormal", "seed": 3}},

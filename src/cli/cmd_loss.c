@@ -274,6 +274,7 @@ mv_cmd_loss (int argc, char **argv)
   /* the spec's objective: L plus its nonzero regularizers */
   if (!ws || mv_loss_add_regularizers (ws, &pb.reg))
     {
+      mv_error_prefix (o.spec);
       mv_cli_lib_error ();
       goto done;
     }

@@ -3,6 +3,7 @@
  * error bounds on the double and MPFR paths, the Gram Hessian, and the
  * per-sample objective (MATH.md §2-3). */
 #include "loss/loss_priv.h"
+#include "base/linalg.h"
 #include <moeverify/loss.h>
 #include <moeverify/error.h>
 
@@ -28,23 +29,37 @@ mv_loss_alloc (size_t m, size_t mstar, mpfr_prec_t prec)
       return NULL;
     }
   ws->m = m, ws->mstar = mstar, ws->n = 2 * (m + mstar), ws->prec = prec;
+  /* the largest array holds MV_LOSS_NCHUNK n^2 doubles: refuse sizes whose
+   * byte count does not fit (a wrapped product would allocate too little) */
+  size_t nn, big;
+  if (m > SIZE_MAX / 8 || mstar > SIZE_MAX / 8 || !mv_mul_ok (ws->n, ws->n, &nn)
+      || !mv_mul_ok (nn, MV_LOSS_NCHUNK * sizeof (double), &big))
+    {
+      free (ws);
+      mv_error_set (MV_ENOMEM, "loss: m = %zu, m* = %zu is too large (the %zu x %zu Gram "
+                    "matrix does not fit in memory)", m, mstar, 2 * (m + mstar),
+                    2 * (m + mstar));
+      return NULL;
+    }
   ws->ex = mv_expect_alloc (prec);
-  ws->errG = calloc (ws->n * ws->n, sizeof *ws->errG);
-  ws->errGm = calloc (ws->n * ws->n, sizeof *ws->errGm);
-  ws->chunk_dG = malloc (MV_LOSS_NCHUNK * ws->n * ws->n * sizeof *ws->chunk_dG);
-  ws->chunk_eG = malloc (MV_LOSS_NCHUNK * ws->n * ws->n * sizeof *ws->chunk_eG);
+  ws->errG = calloc (nn, sizeof *ws->errG);
+  ws->errGm = calloc (nn, sizeof *ws->errGm);
+  ws->chunk_dG = malloc (big);
+  ws->chunk_eG = malloc (big);
   ws->work = malloc (MV_LOSS_SAMPLE_BLOCK * (ws->n + 2) * sizeof *ws->work);
   if (!ws->ex || !ws->errG || !ws->errGm || !ws->chunk_dG || !ws->chunk_eG
       || !ws->work || mv_loss_add_term (ws, mv_loss_term_noise, 1.0)
       || mv_loss_add_term (ws, mv_loss_term_datafit, 1.0))
     {
       if (ws->ex)
-        mv_error_set (MV_ENOMEM, "loss: out of memory");
+        mv_error_set (MV_ENOMEM, "loss: out of memory (m = %zu, m* = %zu: %zu x %zu Gram "
+                      "matrix)", m, mstar, ws->n, ws->n);
       mv_loss_free (ws);
       return NULL;
     }
   mv_expect_val_init (&ws->val, ws->ex->wp);
   mpfr_inits2 (ws->ex->wp, ws->acc, ws->tmp, ws->proj, (mpfr_ptr) 0);
+  ws->mp_init = 1;
   return ws;
 }
 
@@ -75,7 +90,7 @@ mv_loss_free (mv_loss_ws *ws)
   if (!ws)
     return;
   mv_loss_free_raw (ws);
-  if (ws->ex)
+  if (ws->mp_init)
     {
       mv_expect_val_clear (&ws->val);
       mpfr_clears (ws->acc, ws->tmp, ws->proj, (mpfr_ptr) 0);

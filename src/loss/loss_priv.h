@@ -21,6 +21,7 @@ struct mv_loss_ws {
   size_t m, mstar, n;
   mpfr_prec_t prec;
   mv_expect_ws *ex;
+  int mp_init;             /* val, acc, tmp, proj initialised (free clears) */
   mv_loss_term_entry *terms;  /* the objective, summed in order */
   size_t nterms, cap_terms;
   double *work;            /* term scratch, MV_LOSS_SAMPLE_BLOCK (n + 2) */
