@@ -217,6 +217,37 @@ expect_run_error () {
     sed 's/^/    stderr: /' "$tmp/stderr"
   fi
 }
+# issue 11 (1): -o onto a device, a FIFO or a symbolic link writes through
+# it instead of renaming a regular file over it
+# (a private node like /dev/null, so a regression cannot clobber the real one)
+if mknod "$tmp/null" c 1 3 2>/dev/null; then
+  "$exe" loss "$small" --fast -o "$tmp/null" >/dev/null 2>"$tmp/stderr" && [ -c "$tmp/null" ] \
+    && ok "-o device node: written through, still a device" \
+    || nok "-o device node: $(ls -l "$tmp/null") $(cat "$tmp/stderr")"
+else
+  ok "-o device node: skipped (mknod not permitted here)"
+fi
+mkfifo "$tmp/fifo"
+cat "$tmp/fifo" >"$tmp/fifo.out" &
+reader=$!
+"$exe" loss "$small" --fast -o "$tmp/fifo" >/dev/null 2>"$tmp/stderr"
+st=$?
+wait $reader
+[ "$st" -eq 0 ] && [ -p "$tmp/fifo" ] && grep -q '"loss": "1\.77272665246' "$tmp/fifo.out" \
+  && ok "-o FIFO: the JSON goes into the pipe, the FIFO stays" \
+  || nok "-o FIFO: status $st, $(cat "$tmp/stderr")"
+echo old >"$tmp/target.json"
+ln -s "$tmp/target.json" "$tmp/link.json"
+"$exe" loss "$small" --fast -o "$tmp/link.json" >/dev/null 2>"$tmp/stderr" \
+  && [ -L "$tmp/link.json" ] && grep -q '"loss": "1\.77272665246' "$tmp/target.json" \
+  && ok "-o symlink: the link stays, its target is replaced" \
+  || nok "-o symlink: $(ls -l "$tmp/link.json") $(cat "$tmp/stderr")"
+ln -s "$tmp/no/such/dir/x.json" "$tmp/dangling.json"
+"$exe" loss "$small" --fast -o "$tmp/dangling.json" >/dev/null 2>"$tmp/stderr"
+st=$?
+[ "$st" -ne 0 ] && [ "$(wc -l <"$tmp/stderr")" -eq 1 ] && [ -L "$tmp/dangling.json" ] \
+  && ok "-o dangling symlink: one line, non-zero exit, link kept" \
+  || nok "-o dangling symlink: status $st, $(cat "$tmp/stderr")"
 # issue 11 (2): the loss workspace cannot be allocated -> one line, exit 1,
 # no crash (its error path freed MPFR values it had never initialised)
 for m in 2000 30000; do

@@ -110,9 +110,60 @@ mv_io_write_atomic (const char *path, const char *data, size_t len)
   return mv_io_write_atomic_parts (path, &data, &len, 1);
 }
 
+/* Non-regular targets (a device such as /dev/null, a FIFO, a socket) are
+ * written through: renaming a temporary over them would replace them with
+ * a regular file. */
+static int
+write_through (const char *path, const char *const *data, const size_t *len,
+               size_t nparts)
+{
+  int fd = open (path, O_WRONLY);
+  if (fd < 0)
+    return mv_error_set (MV_EIO, "%s: cannot open: %s", path, strerror (errno));
+  int ok = 1;
+  for (size_t i = 0; ok && i < nparts; i++)
+    ok = write_all (fd, data[i], len[i]) == 0;
+  int e = errno;
+  if (close (fd) != 0 && ok)
+    ok = 0, e = errno;
+  return ok ? MV_OK : mv_error_set (MV_EIO, "%s: cannot write: %s", path, strerror (e));
+}
+
+static int write_replace (const char *path, const char *const *data,
+                          const size_t *len, size_t nparts);
+
 int
 mv_io_write_atomic_parts (const char *path, const char *const *data,
                           const size_t *len, size_t nparts)
+{
+  struct stat st;
+  if (lstat (path, &st) != 0)
+    return write_replace (path, data, len, nparts);   /* a new file */
+  if (S_ISLNK (st.st_mode))
+    {
+      /* write through the link: replace its target, keep the link */
+      char *real = realpath (path, NULL);
+      if (!real)
+        return mv_error_set (MV_EIO, "%s: a symbolic link whose target cannot be "
+                             "resolved: %s", path, strerror (errno));
+      int s = stat (real, &st) == 0 && !S_ISREG (st.st_mode)
+              ? (S_ISDIR (st.st_mode) ? mv_error_set (MV_EIO, "%s: is a directory", path)
+                 : write_through (real, data, len, nparts))
+              : write_replace (real, data, len, nparts);
+      free (real);
+      return s;
+    }
+  if (S_ISDIR (st.st_mode))
+    return mv_error_set (MV_EIO, "%s: is a directory", path);
+  if (!S_ISREG (st.st_mode))
+    return write_through (path, data, len, nparts);
+  return write_replace (path, data, len, nparts);
+}
+
+/* A regular file (or a new path): a temporary beside it, renamed over it. */
+static int
+write_replace (const char *path, const char *const *data, const size_t *len,
+               size_t nparts)
 {
   /* The temporary lives in the target's directory so rename() is atomic. */
   const char *slash = strrchr (path, '/');
