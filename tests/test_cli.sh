@@ -279,6 +279,14 @@ expect_run_error "flow bad spec" 2 "bad_nan.json" flow "$data/bad_nan.json" --t-
 expect_run_error "flow solver failure (step limit)" 1 "step limit" flow "$tiny" --t-end 50 --max-steps 3
 expect_run_error "flow --reference of a large full flow" 2 "2 m d <= 4096 (here 50000)" \
   flow "$data/example_paper.json" --t-end 1 --reference
+expect_run_error "flow --times with --n-out" 2 "--n-out and --times" \
+  flow "$tiny" --t-end 1 --times 0.5,1 --n-out 5
+"$exe" loss "$small" --prec 256 --fast >"$tmp/stdout" 2>"$tmp/stderr"
+st=$?
+[ "$st" -eq 2 ] && [ "$(wc -l <"$tmp/stderr")" -eq 1 ] && [ ! -s "$tmp/stdout" ] \
+  && grep -qF -- "--fast is --prec 53; it conflicts with --prec 256" "$tmp/stderr" \
+  && ok "loss --prec 256 --fast: one line, exit 2" \
+  || nok "loss --prec 256 --fast: status $st, $(cat "$tmp/stderr")"
 expect_run_error "flow --tol without --reference" 2 "--tol needs --reference" \
   flow "$tiny" --t-end 1 --reduced --tol 1e-20
 expect_run_error "flow --reference --rtol" 2 "--reference takes --tol" \

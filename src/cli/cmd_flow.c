@@ -266,6 +266,11 @@ parse (flow_opts *o, int argc, char **argv)
       mv_cli_error ("flow: --sample-gram needs --reduced");
       return MV_EXIT_USAGE;
     }
+  if (o->have_nout && o->times)
+    {
+      mv_cli_error ("flow: --n-out and --times both choose the output times; give one");
+      return MV_EXIT_USAGE;
+    }
   return check_reference (o);
 }
 

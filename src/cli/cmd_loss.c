@@ -128,7 +128,7 @@ parse_opts (loss_opts *o, int argc, char **argv)
 {
   mv_cli_args a;
   const char *v;
-  int fast = 0;
+  int fast = 0, have_prec = 0;
   memset (o, 0, sizeof *o);
   o->prec = MV_LOSS_DEFAULT_PREC;
   o->want_grad = 1;
@@ -145,6 +145,7 @@ parse_opts (loss_opts *o, int argc, char **argv)
           if (!(v = mv_cli_value (&a)) || mv_cli_parse_prec ("--prec", v,
                                                             &o->prec))
             return MV_EXIT_USAGE;
+          have_prec = 1;
         }
       else if (mv_cli_is (&a, "--fast") || mv_cli_is (&a, "--no-grad"))
         {
@@ -166,6 +167,12 @@ parse_opts (loss_opts *o, int argc, char **argv)
   if (!o->spec)
     {
       mv_cli_error ("loss: missing SPEC.json (see 'moeverify loss --help')");
+      return MV_EXIT_USAGE;
+    }
+  if (fast && have_prec && o->prec != MV_PREC_DOUBLE)
+    {
+      mv_cli_error ("loss: --fast is --prec %d; it conflicts with --prec %ld",
+                    MV_PREC_DOUBLE, (long) o->prec);
       return MV_EXIT_USAGE;
     }
   if (fast)
