@@ -9,6 +9,7 @@
 #include <mpfr.h>
 #include <moeverify/problem.h>
 #include <moeverify/traj.h>
+#include <moeverify/checkpoint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,6 +38,12 @@ typedef struct {
                                   of both flows (NULL: none; callers pass
                                   &pb->reg for the spec's); all 0 is the
                                   plain L, bit for bit */
+  mv_ckpt_params ckpt;   /* checkpoints and resuming (checkpoint.h; all 0:
+                            none).  Explicit Runge-Kutta steppers only
+                            (rk8pd, rkf45, rkck, rk4): MV_EINVAL otherwise.
+                            Observers other than the recorder and the
+                            stopping rules must keep no state of their own
+                            for the resumed run to match */
 } mv_flow_params;
 
 /* The stepper table: GSL odeiv2 step types by name, entry 0 the default.

@@ -12,6 +12,7 @@
 #include <moeverify/mc.h>
 #include <moeverify/mcreg.h>
 #include <moeverify/traj.h>
+#include <moeverify/checkpoint.h>
 #include <moeverify/flow.h>
 #include <moeverify/reference.h>
 #include <moeverify/sgd.h>

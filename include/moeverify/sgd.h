@@ -18,6 +18,7 @@
 #include <moeverify/loss.h>
 #include <moeverify/problem.h>
 #include <moeverify/traj.h>
+#include <moeverify/checkpoint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -52,6 +53,13 @@ typedef struct {
                                   all 0 is the plain L, bit for bit.  With
                                   an explicit objective they must be NULL
                                   or all 0 (add them to it instead) */
+  mv_ckpt_params ckpt;   /* checkpoints at output rows and resuming
+                            (checkpoint.h; all 0: none).  The identity
+                            covers lr, batch, steps, seed, the output steps,
+                            the initial vectors, the noise and p->reg, not
+                            an explicit objective (the caller's to match);
+                            observers after the recorder must keep no state
+                            of their own */
 } mv_sgd_params;
 
 void mv_sgd_params_default (mv_sgd_params *p);

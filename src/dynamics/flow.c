@@ -18,15 +18,17 @@ static const struct {
   const char *name;
   const gsl_odeiv2_step_type **type;
   int implicit;                 /* needs the flow's analytic Jacobian */
+  int resumable;                /* keeps no state between steps that a
+                                   checkpoint does not hold (checkpoint.h) */
 } STEPPERS[] = {
-  { "rk8pd", &gsl_odeiv2_step_rk8pd, 0 },
-  { "rkf45", &gsl_odeiv2_step_rkf45, 0 },
-  { "rkck", &gsl_odeiv2_step_rkck, 0 },
-  { "rk4", &gsl_odeiv2_step_rk4, 0 },
-  { "msadams", &gsl_odeiv2_step_msadams, 0 },
-  { "msbdf", &gsl_odeiv2_step_msbdf, 1 },
-  { "bsimp", &gsl_odeiv2_step_bsimp, 1 },
-  { "rk4imp", &gsl_odeiv2_step_rk4imp, 1 },
+  { "rk8pd", &gsl_odeiv2_step_rk8pd, 0, 1 },
+  { "rkf45", &gsl_odeiv2_step_rkf45, 0, 1 },
+  { "rkck", &gsl_odeiv2_step_rkck, 0, 1 },
+  { "rk4", &gsl_odeiv2_step_rk4, 0, 1 },
+  { "msadams", &gsl_odeiv2_step_msadams, 0, 0 },
+  { "msbdf", &gsl_odeiv2_step_msbdf, 1, 0 },
+  { "bsimp", &gsl_odeiv2_step_bsimp, 1, 0 },
+  { "rk4imp", &gsl_odeiv2_step_rk4imp, 1, 0 },
 };
 #define N_STEPPERS (sizeof STEPPERS / sizeof STEPPERS[0])
 
@@ -140,7 +142,15 @@ check_params (const mv_flow_params *p, size_t *stepper)
     for (size_t i = 0; i < p->n_times; i++)
       if (!(p->times[i] > (i ? p->times[i - 1] : 0)) || p->times[i] > p->t_end)
         return mv_error_set (MV_EINVAL, "flow: output times must increase within (0, t-end]");
-  return mv_flow_stepper_find (p->stepper, stepper);
+  int s = mv_flow_stepper_find (p->stepper, stepper);
+  if (!s && (p->ckpt.path || p->ckpt.resume) && !STEPPERS[*stepper].resumable)
+    return mv_error_set (MV_EINVAL, "flow: checkpoints need an explicit Runge-Kutta "
+                         "stepper (rk8pd, rkf45, rkck, rk4); %s carries state between "
+                         "steps that a checkpoint does not hold", STEPPERS[*stepper].name);
+  if (!s && p->ckpt.path && !(p->ckpt.every >= 0))
+    return mv_error_set (MV_EINVAL, "flow: checkpoint interval must be >= 0 seconds "
+                         "(got %g)", p->ckpt.every);
+  return s;
 }
 
 int
@@ -158,6 +168,11 @@ typedef struct {
   double *y, *G;
   mv_observer *obs;          /* the recorder, then p->observers */
   size_t n_obs;
+  gsl_odeiv2_driver *drv;
+  const double *times;       /* output grid (nt), times[0] = 0 */
+  size_t nt;
+  uint64_t y0_hash;          /* of y at t = 0 (checkpoint identity) */
+  double wall_ckpt;          /* mv_io_now () at the last checkpoint */
 } flow_run;
 
 /* The observables of the state at t (with the loss at a ROW), shown to
@@ -193,16 +208,145 @@ notify (flow_run *r, int kind, double t)
   return s;
 }
 
-/* Accepted steps up to t1 (or until the run stops), each shown as a STEP. */
+/* What determines the trajectory ("id." records, checkpoint.h). */
 static int
-advance (flow_run *r, gsl_odeiv2_driver *drv, double *t, double *h, double t1)
+identity (mv_ckpt *c, const flow_run *r)
+{
+  const mv_flow_params *p = r->p;
+  const mv_regularizers *g = p->reg;
+  double reg[4] = { g ? g->aux : 0, g ? g->ortho : 0, g ? g->ortho_gated : 0,
+                    g ? g->var : 0 };
+  uint64_t shape[3] = { r->tr->m, r->tr->mstar, r->fp->sys.dimension };
+  uint64_t data[3] = { r->y0_hash, r->fp->ident,
+                       mv_ckpt_hash (r->tr->norms0, r->tr->n * sizeof *r->tr->norms0) };
+  int s = mv_ckpt_put_str (c, "id.method", r->tr->method);
+  if (!s)
+    s = mv_ckpt_put_str (c, "id.stepper", r->tr->stepper);
+  if (!s)
+    s = mv_ckpt_put_u64 (c, "id.shape", shape, 3);
+  if (!s)
+    s = mv_ckpt_put_u64 (c, "id.initial point", data, 3);
+  if (!s && p->ckpt.spec)
+    s = mv_ckpt_put_ulong (c, "id.spec", mv_ckpt_hash (p->ckpt.spec, strlen (p->ckpt.spec)));
+  if (!s)
+    s = mv_ckpt_put_double (c, "id.rtol", p->rtol);
+  if (!s)
+    s = mv_ckpt_put_double (c, "id.atol", p->atol);
+  if (!s)
+    s = mv_ckpt_put_double (c, "id.t_end", p->t_end);
+  if (!s)
+    s = mv_ckpt_put_double (c, "id.h0", p->h0 > 0 ? p->h0 : 1e-6 * p->t_end);
+  if (!s)
+    s = mv_ckpt_put_ulong (c, "id.max_steps", p->max_steps);
+  if (!s)
+    s = mv_ckpt_put_ulong (c, "id.prec", (unsigned long) p->prec);
+  if (!s)
+    s = mv_ckpt_put_f64 (c, "id.output times", r->times, r->nt);
+  if (!s)
+    s = mv_ckpt_put_f64 (c, "id.regularizers", reg, 4);
+  return s;
+}
+
+/* Write the loop's state (before the step to t, h towards output time
+ * times[next]) to p->ckpt.path; a failure fails the run. */
+static int
+checkpoint (flow_run *r, size_t next, double t, double h)
+{
+  const mv_flow_params *p = r->p;
+  gsl_odeiv2_evolve *e = r->drv->e;
+  mv_ckpt *c = mv_ckpt_alloc ();
+  uint64_t ev[2] = { e->count, e->failed_steps };
+  uint64_t ev2[2] = { *r->fp->rhs_count, r->fp->jac_count ? *r->fp->jac_count : 0 };
+  double th[3] = { t, h, e->last_step };
+  int s = c ? identity (c, r) : MV_ENOMEM;
+  if (!s)
+    s = mv_ckpt_put_f64 (c, "st.y", r->y, r->fp->sys.dimension);
+  if (!s)
+    s = mv_ckpt_put_f64 (c, "st.t h last", th, 3);
+  if (!s)
+    s = mv_ckpt_put_ulong (c, "st.next", next);
+  if (!s)
+    s = mv_ckpt_put_u64 (c, "st.steps failed", ev, 2);
+  if (!s)
+    s = mv_ckpt_put_u64 (c, "st.rhs jac", ev2, 2);
+  if (!s)
+    s = mv_traj_ckpt_save (c, r->tr, r->tr->rows);
+  if (!s && p->ckpt.spec)
+    s = mv_ckpt_put_str (c, "note.spec", p->ckpt.spec);
+  if (!s && p->ckpt.note)
+    s = mv_ckpt_put_str (c, "note.caller", p->ckpt.note);
+  if (!s)
+    s = mv_ckpt_write (c, p->ckpt.path);
+  mv_ckpt_free (c);
+  r->wall_ckpt = mv_io_now ();
+  if (s)
+    {
+      r->tr->status = MV_TRAJ_FAILED;
+      snprintf (r->tr->message, sizeof r->tr->message, "%s", mv_error_message ());
+    }
+  return s;
+}
+
+/* The loop's state from p->ckpt.resume, after checking that it is this
+ * run's (y must still hold y(0) for the identity). */
+static int
+restore (flow_run *r, size_t *next, double *t, double *h)
+{
+  const mv_ckpt *c = r->p->ckpt.resume;
+  gsl_odeiv2_evolve *e = r->drv->e;
+  mv_ckpt *now = mv_ckpt_alloc ();
+  uint64_t ev[2], ev2[2];
+  double th[3];
+  unsigned long k;
+  int s = now ? identity (now, r) : MV_ENOMEM;
+  if (!s)
+    s = mv_ckpt_check_identity (c, now);
+  mv_ckpt_free (now);
+  if (!s)
+    s = mv_ckpt_get_f64 (c, "st.y", r->y, r->fp->sys.dimension);
+  if (!s)
+    s = mv_ckpt_get_f64 (c, "st.t h last", th, 3);
+  if (!s)
+    s = mv_ckpt_get_ulong (c, "st.next", &k);
+  if (!s)
+    s = mv_ckpt_get_u64 (c, "st.steps failed", ev, 2);
+  if (!s)
+    s = mv_ckpt_get_u64 (c, "st.rhs jac", ev2, 2);
+  if (!s && (k < 1 || k >= r->nt || !(th[0] >= r->times[k - 1] && th[0] < r->times[k])))
+    s = mv_error_set (MV_EPARSE, "checkpoint: time %g and output %lu do not fit the "
+                      "output grid", th[0], k);
+  if (!s)
+    s = mv_traj_ckpt_load (r->tr, c);
+  if (s)
+    return s;
+  *next = k, *t = th[0], *h = th[1];
+  e->last_step = th[2];
+  e->count = ev[0], e->failed_steps = ev[1];
+  *r->fp->rhs_count = ev2[0];
+  if (r->fp->jac_count)
+    *r->fp->jac_count = ev2[1];
+  return MV_OK;
+}
+
+/* Accepted steps up to times[k] (or until the run stops), each shown as a
+ * STEP.  An interruption writes a checkpoint first when asked for. */
+static int
+advance (flow_run *r, double *t, double *h, size_t k)
 {
   mv_traj *tr = r->tr;
   const mv_flow_params *p = r->p;
+  gsl_odeiv2_driver *drv = r->drv;
+  double t1 = r->times[k];
   while (*t < t1)
     {
       if (p->interrupt && *p->interrupt)
         {
+          if (p->ckpt.path)
+            {
+              int s = checkpoint (r, k, *t, *h);
+              if (s)
+                return s;
+            }
           tr->status = MV_TRAJ_INTERRUPTED;
           snprintf (tr->message, sizeof tr->message, "interrupted at t = %.6g", *t);
           return MV_OK;
@@ -233,19 +377,28 @@ advance (flow_run *r, gsl_odeiv2_driver *drv, double *t, double *h, double t1)
 
 /* STEP and ROW at t = 0, then for each output time the steps up to it and
  * its ROW (or a ROW where the run stopped early: interrupted, failed, or
- * stopped by an observer at a STEP). */
+ * stopped by an observer at a STEP); a checkpoint after a ROW when one is
+ * due.  A resumed run starts at output time `next` from (t, h). */
 static int
-run_grid (flow_run *r, gsl_odeiv2_driver *drv, const double *times, size_t nt, double h)
+run_grid (flow_run *r, size_t next, double t, double h)
 {
-  double t = 0;
-  int s = notify (r, MV_OBS_STEP, 0);
-  if (!s)
-    s = notify (r, MV_OBS_ROW, 0);
-  for (size_t k = 1; k < nt && !s && r->tr->status == MV_TRAJ_RUNNING; k++)
+  const mv_ckpt_params *cp = &r->p->ckpt;
+  int s = MV_OK;
+  if (next == 0)
     {
-      s = advance (r, drv, &t, &h, times[k]);
+      s = notify (r, MV_OBS_STEP, 0);
+      if (!s)
+        s = notify (r, MV_OBS_ROW, 0);
+      next = 1;
+    }
+  for (size_t k = next; k < r->nt && !s && r->tr->status == MV_TRAJ_RUNNING; k++)
+    {
+      s = advance (r, &t, &h, k);
       if (!s)
         s = notify (r, MV_OBS_ROW, t);
+      if (!s && cp->path && k + 1 < r->nt && r->tr->status == MV_TRAJ_RUNNING
+          && mv_io_now () - r->wall_ckpt >= cp->every)
+        s = checkpoint (r, k + 1, t, h);
     }
   return s;
 }
@@ -283,8 +436,17 @@ mv_flow_integrate (mv_traj *tr, mv_flow_problem *fp, double *y, const mv_flow_pa
   tr->rtol = p->rtol, tr->atol = p->atol, tr->t_end = p->t_end;
   tr->status = MV_TRAJ_RUNNING;
   double wall0 = mv_io_now ();
-  flow_run r = { tr, fp, p, y, G, obs, n_obs };
-  s = run_grid (&r, drv, times, nt, h0);
+  flow_run r = { tr, fp, p, y, G, obs, n_obs, drv, times, nt,
+                 mv_ckpt_hash (y, dim * sizeof *y), wall0 };
+  size_t next = 0;
+  double t = 0, h = h0;
+  if (p->ckpt.resume && (s = restore (&r, &next, &t, &h)))
+    {
+      gsl_odeiv2_driver_free (drv);
+      free (times), free (G), free (obs);
+      return s;
+    }
+  s = run_grid (&r, next, t, h);
   if (!s && tr->status == MV_TRAJ_RUNNING)
     tr->status = MV_TRAJ_DONE;
   tr->steps = drv->e->count;

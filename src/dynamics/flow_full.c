@@ -274,7 +274,10 @@ mv_flow_full (mv_traj *tr, const mv_problem *pb, const mv_flow_params *p)
       if (!tr->init[0])
         snprintf (tr->init, sizeof tr->init, "spec vectors");
       mv_flow_problem fp = { { full_rhs, c.H ? full_jac : NULL, dim, &c }, scale,
-                             full_observe, &c, &c.rhs, &c.jac, d };
+                             full_observe, &c, &c.rhs, &c.jac, d,
+                             mv_ckpt_hash (c.Vt, ms * d * sizeof *c.Vt)
+                             ^ 3 * mv_ckpt_hash (c.Wt, ms * d * sizeof *c.Wt)
+                             ^ 5 * mv_ckpt_hash (&c.noise, sizeof c.noise) };
       s = mv_flow_integrate (tr, &fp, y, p);
       if (c.err && tr->status == MV_TRAJ_FAILED)
         s = c.err;

@@ -5,6 +5,7 @@
 #include <moeverify/flow.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_odeiv2.h>
+#include <stdint.h>
 
 /* Observables of a state: Gram matrix of unit vectors (n x n), and, when
  * L is not NULL, the loss and |grad L|^2.  Returns MV_OK or a status. */
@@ -27,6 +28,9 @@ typedef struct {
   size_t d;                  /* > 0: y starts with the raw student state
                                 (V rows then W rows, 2 m d), shown to the
                                 observers as theta */
+  uint64_t ident;            /* hash of the data that determine the flow
+                                besides y(0) and p (teacher, noise, norms):
+                                part of a checkpoint's identity */
 } mv_flow_problem;
 
 /* Integrate y (last component: energy Int |grad L|^2) over the output grid

@@ -288,7 +288,9 @@ mv_flow_reduced (mv_traj *tr, const double *G0, const double *norms, size_t m,
         tr->norms0[k] = k < ns ? norms[k] : 1.0;
       snprintf (tr->method, sizeof tr->method, "reduced");
       mv_flow_problem fp = { { red_rhs, implicit ? red_jac : NULL, dim, &c }, scale,
-                             red_observe, &c, &c.rhs, &c.jac, 0 };
+                             red_observe, &c, &c.rhs, &c.jac, 0,
+                             mv_ckpt_hash (G0, n * n * sizeof *G0)
+                             ^ 3 * mv_ckpt_hash (&c.noise, sizeof c.noise) };
       s = mv_flow_integrate (tr, &fp, y, p);
       if (c.err && tr->status == MV_TRAJ_FAILED)
         s = c.err;

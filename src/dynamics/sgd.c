@@ -215,6 +215,7 @@ typedef struct
   double lr, invB, s_noise;
   unsigned long k_obs;   /* steps between event observations */
   mv_traj *tr;           /* the run record (an observer may stop the run) */
+  double wall_ckpt;      /* mv_io_now () at the last checkpoint */
 } sgd_ws;
 
 static void
@@ -674,6 +675,9 @@ check_args (const mv_traj *tr, const mv_problem *pb, const mv_sgd_params *p)
           || p->reg->var != 0))
     return mv_error_set (MV_EINVAL, "sgd: regularizer coefficients with an "
                          "explicit objective (add them to the objective)");
+  if (p->ckpt.path && !(p->ckpt.every >= 0))
+    return mv_error_set (MV_EINVAL, "sgd: checkpoint interval must be >= 0 seconds "
+                         "(got %g)", p->ckpt.every);
   if (p->objective)
     {
       size_t om, oms;
@@ -687,35 +691,156 @@ check_args (const mv_traj *tr, const mv_problem *pb, const mv_sgd_params *p)
 }
 
 
+/* ------------------------------------------------------------ checkpoints */
+
+/* The loop's position besides the state in w. */
+typedef struct {
+  unsigned long step, last_row;
+  size_t next_out;
+} sgd_pos;
+
+/* What determines the run ("id." records, checkpoint.h). */
+static int
+sgd_identity (mv_ckpt *c, const sgd_ws *w, const mv_sgd_params *p,
+              const mv_problem *pb)
+{
+  const mv_regularizers *g = p->reg;
+  double reg[4] = { g ? g->aux : 0, g ? g->ortho : 0, g ? g->ortho_gated : 0,
+                    g ? g->var : 0 };
+  uint64_t shape[3] = { w->m, w->ms, w->d };
+  uint64_t run[3] = { p->batch, p->steps, p->seed };
+  size_t nv = 2 * w->m * w->d + 2 * w->ms * w->d;
+  uint64_t *out = malloc ((w->nout ? w->nout : 1) * sizeof *out);
+  if (!out)
+    return mv_error_set (MV_ENOMEM, "sgd: out of memory");
+  for (size_t i = 0; i < w->nout; i++)
+    out[i] = w->out[i];
+  int s = mv_ckpt_put_str (c, "id.method", "sgd");
+  if (!s)
+    s = mv_ckpt_put_u64 (c, "id.shape", shape, 3);
+  if (!s)
+    s = mv_ckpt_put_ulong (c, "id.initial point", mv_ckpt_hash (w->V0, nv * sizeof *w->V0));
+  if (!s)
+    s = mv_ckpt_put_double (c, "id.noise", pb->noise_var);
+  if (!s && p->ckpt.spec)
+    s = mv_ckpt_put_ulong (c, "id.spec", mv_ckpt_hash (p->ckpt.spec, strlen (p->ckpt.spec)));
+  if (!s)
+    s = mv_ckpt_put_double (c, "id.lr", p->lr);
+  if (!s)
+    s = mv_ckpt_put_u64 (c, "id.batch steps seed", run, 3);
+  if (!s)
+    s = mv_ckpt_put_u64 (c, "id.output steps", out, w->nout);
+  if (!s)
+    s = mv_ckpt_put_f64 (c, "id.regularizers", reg, 4);
+  free (out);
+  return s;
+}
+
+/* The loop's state at pos (before its next step) to p->ckpt.path. */
+static int
+sgd_checkpoint (sgd_ws *w, const mv_sgd_params *p, const mv_problem *pb,
+                const sgd_pos *pos)
+{
+  mv_ckpt *c = mv_ckpt_alloc ();
+  uint64_t at[3] = { pos->step, pos->last_row, pos->next_out };
+  int s = c ? sgd_identity (c, w, p, pb) : MV_ENOMEM;
+  if (!s)
+    s = mv_ckpt_put_u64 (c, "st.step last_row next_out", at, 3);
+  if (!s)
+    s = mv_ckpt_put_f64 (c, "st.U", w->U, 2 * w->m * w->dp);
+  if (!s)
+    s = mv_ckpt_put_f64 (c, "st.inv", w->inv, w->n);
+  if (!s)
+    s = mv_ckpt_put_str (c, "st.rng type", gsl_rng_name (w->rng));
+  if (!s)
+    s = mv_ckpt_put_bytes (c, "st.rng", gsl_rng_state (w->rng), gsl_rng_size (w->rng));
+  if (!s)
+    s = mv_traj_ckpt_save (c, w->tr, w->tr->rows);
+  if (!s && p->ckpt.spec)
+    s = mv_ckpt_put_str (c, "note.spec", p->ckpt.spec);
+  if (!s && p->ckpt.note)
+    s = mv_ckpt_put_str (c, "note.caller", p->ckpt.note);
+  if (!s)
+    s = mv_ckpt_write (c, p->ckpt.path);
+  mv_ckpt_free (c);
+  w->wall_ckpt = mv_io_now ();
+  if (s)
+    {
+      w->tr->status = MV_TRAJ_FAILED;
+      snprintf (w->tr->message, sizeof w->tr->message, "%s", mv_error_message ());
+    }
+  return s;
+}
+
+/* The state of p->ckpt.resume into w and *pos, after checking that it is
+ * this run's. */
+static int
+sgd_restore (sgd_ws *w, const mv_sgd_params *p, const mv_problem *pb, sgd_pos *pos)
+{
+  const mv_ckpt *c = p->ckpt.resume;
+  mv_ckpt *now = mv_ckpt_alloc ();
+  uint64_t at[3];
+  size_t nrng = 0;
+  int s = now ? sgd_identity (now, w, p, pb) : MV_ENOMEM;
+  if (!s)
+    s = mv_ckpt_check_identity (c, now);
+  mv_ckpt_free (now);
+  if (!s)
+    s = mv_ckpt_get_u64 (c, "st.step last_row next_out", at, 3);
+  if (!s && (at[0] >= p->steps || at[2] >= w->nout || at[1] > at[0]))
+    s = mv_error_set (MV_EPARSE, "checkpoint: step %llu does not fit this run",
+                      (unsigned long long) at[0]);
+  if (!s)
+    s = mv_ckpt_get_f64 (c, "st.U", w->U, 2 * w->m * w->dp);
+  if (!s)
+    s = mv_ckpt_get_f64 (c, "st.inv", w->inv, w->n);
+  const void *rng = s ? NULL : mv_ckpt_get (c, "st.rng", MV_CKPT_BYTES, &nrng);
+  if (!s && (!rng || nrng != gsl_rng_size (w->rng)))
+    s = mv_error_set (MV_EPARSE, "checkpoint: generator state missing or of another size");
+  if (!s)
+    s = mv_traj_ckpt_load (w->tr, c);
+  if (s)
+    return s;
+  memcpy (gsl_rng_state (w->rng), rng, nrng);
+  pos->step = at[0], pos->last_row = at[1], pos->next_out = at[2];
+  return MV_OK;
+}
+
 /* --------------------------------------------------------------- main */
 
 /* The step loop from t = 0 (recorded) to the end, an interruption or a
  * failure; the state reached ends with a row. */
 static int
-run_loop (mv_traj *tr, sgd_ws *w, const mv_sgd_params *p)
+run_loop (mv_traj *tr, sgd_ws *w, const mv_sgd_params *p, const mv_problem *pb)
 {
   const double lr = w->lr, t_end = tr->t_end;
   const unsigned long prog_every = p->steps / 200 > 0 ? p->steps / 200 : 1;
-  unsigned long step = 0, last_row = 0;
-  size_t next_out = 0;
+  sgd_pos pos = { 0, 0, 0 };
   int s, cf;
-  if ((s = record (w, 0.0, &cf)))
-    return row_failed (tr, s, cf, step);
+  if (p->ckpt.resume)
+    {
+      if ((s = sgd_restore (w, p, pb, &pos)))
+        return s;
+    }
+  else if ((s = record (w, 0.0, &cf)))
+    return row_failed (tr, s, cf, 0);
   if (p->progress)
-    p->progress (p->progress_ctx, 0.0, t_end);
-  while (step < p->steps && tr->status == MV_TRAJ_RUNNING)
+    p->progress (p->progress_ctx, lr * (double) pos.step, t_end);
+  while (pos.step < p->steps && tr->status == MV_TRAJ_RUNNING)
     {
       if (p->interrupt && *p->interrupt)
         {
+          if (p->ckpt.path && (s = sgd_checkpoint (w, p, pb, &pos)))
+            return s;
           tr->status = MV_TRAJ_INTERRUPTED;
           snprintf (tr->message, sizeof tr->message, "interrupted at step "
-                    "%lu of %lu (t = %.6g)", step, p->steps,
-                    lr * (double) step);
+                    "%lu of %lu (t = %.6g)", pos.step, p->steps,
+                    lr * (double) pos.step);
           break;
         }
       size_t bad = sgd_step (w, &s);
       if (s)
-        return row_failed (tr, s, 0, step);
+        return row_failed (tr, s, 0, pos.step);
       if (bad)
         {
           size_t idx;
@@ -723,34 +848,38 @@ run_loop (mv_traj *tr, sgd_ws *w, const mv_sgd_params *p)
           tr->status = MV_TRAJ_FAILED;
           snprintf (tr->message, sizeof tr->message, "%s_%zu became zero or "
                     "non-finite at step %lu (t = %.6g); learning rate %g too "
-                    "large?", nm, idx, step + 1, lr * (double) (step + 1), lr);
+                    "large?", nm, idx, pos.step + 1, lr * (double) (pos.step + 1), lr);
           break;
         }
-      step++;
-      tr->steps = step;
-      tr->rhs_evals = step;
-      const double t = lr * (double) step;
-      if (next_out < w->nout && step == w->out[next_out])
+      pos.step++;
+      tr->steps = pos.step;
+      tr->rhs_evals = pos.step;
+      const double t = lr * (double) pos.step;
+      if (pos.next_out < w->nout && pos.step == w->out[pos.next_out])
         {
-          next_out++;
-          last_row = step;
+          pos.next_out++;
+          pos.last_row = pos.step;
           if ((s = record (w, t, &cf)))
-            return row_failed (tr, s, cf, step);
+            return row_failed (tr, s, cf, pos.step);
+          if (p->ckpt.path && pos.step < p->steps && tr->status == MV_TRAJ_RUNNING
+              && mv_io_now () - w->wall_ckpt >= p->ckpt.every
+              && (s = sgd_checkpoint (w, p, pb, &pos)))
+            return s;
         }
-      else if (step % w->k_obs == 0)
+      else if (pos.step % w->k_obs == 0)
         {
           gram_st (w->Gobs, w->U, w->inv, 2 * w->m, w->n, w->dp);
           if ((s = notify (w, MV_OBS_STEP, t, w->Gobs, NAN, NAN, NULL)))
-            return row_failed (tr, s, 0, step);
+            return row_failed (tr, s, 0, pos.step);
         }
       if (tr->status != MV_TRAJ_RUNNING)
         break;
-      if (p->progress && (step % prog_every == 0 || step == p->steps))
+      if (p->progress && (pos.step % prog_every == 0 || pos.step == p->steps))
         p->progress (p->progress_ctx, t, t_end);
     }
-  if (tr->status != MV_TRAJ_RUNNING && last_row != step)
-    if ((s = record (w, lr * (double) step, &cf)))
-      return row_failed (tr, s, cf, step);
+  if (tr->status != MV_TRAJ_RUNNING && pos.last_row != pos.step)
+    if ((s = record (w, lr * (double) pos.step, &cf)))
+      return row_failed (tr, s, cf, pos.step);
   if (tr->status == MV_TRAJ_RUNNING)
     tr->status = MV_TRAJ_DONE;
   return tr->status == MV_TRAJ_FAILED
@@ -770,7 +899,8 @@ mv_sgd_run (mv_traj *tr, const mv_problem *pb, const mv_sgd_params *p)
   if ((s = ws_alloc (&w, pb, p, tr)) || (s = init_vectors (&w, pb))
       || (s = init_run (&w, tr, pb, p)))
     goto done;
-  s = run_loop (tr, &w, p);
+  w.wall_ckpt = wall0;
+  s = run_loop (tr, &w, p, pb);
   for (size_t i = 0; i < w.m; i++)
     {
       memcpy (tr->final_state + i * w.d, w.U + i * w.dp, w.d * sizeof *w.U);
