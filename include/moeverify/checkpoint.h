@@ -27,13 +27,18 @@
  * A file shorter or longer than 32 + P bytes, with a bad magic, version,
  * hash or record layout is refused with a one-line error naming the file.
  *
- * Why resuming at an output row is bit-identical (flows): at an output
- * time t_k the driver loop holds exactly (y, t = t_k, h, k, the evolve
- * counters); GSL's explicit Runge-Kutta steppers (rk8pd, rkf45, rkck, rk4)
- * and the scaled control keep no state between gsl_odeiv2_evolve_apply
- * calls that affects the next step (each call re-evaluates dydt_in, the
- * steppers' k-arrays are scratch), so the continuation from the saved
- * tuple repeats the same floating-point operations.  msadams, msbdf
+ * Why resuming is bit-identical (flows): between two accepted steps the
+ * driver loop's whole state is (y, t, h, the index k of the next output
+ * time, the evolve object's count, failed_steps, last_step and dydt_out:
+ * once count > 0, gsl_odeiv2_evolve_apply (GSL 2.x) takes the previous
+ * step's dydt_out as this step's dydt_in instead of evaluating it, so
+ * dydt_out is state, not scratch).  GSL's explicit Runge-Kutta steppers
+ * (rk8pd, rkf45, rkck, rk4) keep nothing between steps (their k-arrays
+ * are overwritten before use) and the scaled control is stateless, so the
+ * continuation from the saved tuple repeats the same floating-point
+ * operations; the right-hand sides depend on y only (no history in their
+ * workspaces).  tests/test_checkpoint.c checks it with memcmp at output
+ * rows and between steps.  msadams, msbdf
  * (history of past steps), bsimp and rk4imp (Newton and extrapolation
  * state carried between calls) are refused: MV_EINVAL.  For SGD the state
  * is the student vectors, their inverse norms, the step index and the

@@ -261,6 +261,12 @@ checkpoint (flow_run *r, size_t next, double t, double h)
   int s = c ? identity (c, r) : MV_ENOMEM;
   if (!s)
     s = mv_ckpt_put_f64 (c, "st.y", r->y, r->fp->sys.dimension);
+  /* GSL reuses the last step's dydt_out as the next dydt_in once count > 0
+   * (before the first step the buffer is unset: zeros written) */
+  if (!s && e->count == 0)
+    memset (e->dydt_out, 0, r->fp->sys.dimension * sizeof *e->dydt_out);
+  if (!s)
+    s = mv_ckpt_put_f64 (c, "st.dydt_out", e->dydt_out, r->fp->sys.dimension);
   if (!s)
     s = mv_ckpt_put_f64 (c, "st.t h last", th, 3);
   if (!s)
@@ -304,6 +310,8 @@ restore (flow_run *r, size_t *next, double *t, double *h)
   mv_ckpt_free (now);
   if (!s)
     s = mv_ckpt_get_f64 (c, "st.y", r->y, r->fp->sys.dimension);
+  if (!s)
+    s = mv_ckpt_get_f64 (c, "st.dydt_out", e->dydt_out, r->fp->sys.dimension);
   if (!s)
     s = mv_ckpt_get_f64 (c, "st.t h last", th, 3);
   if (!s)
