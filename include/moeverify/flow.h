@@ -51,6 +51,9 @@ typedef struct {
  * flow up to MV_LOSS_HESS_RAW_MAX parameters). */
 const char *mv_flow_stepper_name (size_t i);   /* NULL past the end */
 int mv_flow_stepper_implicit (size_t i);       /* 0 past the end */
+/* Whether stepper i can be checkpointed (explicit Runge-Kutta; 0 past the
+ * end; checkpoint.h). */
+int mv_flow_stepper_resumable (size_t i);
 /* Index of the stepper called name (NULL: the default) into *index (may be
  * NULL); MV_EINVAL with a message listing every name if there is none. */
 int mv_flow_stepper_find (const char *name, size_t *index);

@@ -150,6 +150,37 @@ int mv_cli_traj_finish (mv_traj *tr, const mv_problem *pb, int status,
                         void (*summary) (const mv_traj *, const void *),
                         const void *ctx);
 
+/* Checkpoints of flow and sgd (cli_ckpt.c): DIR/MV_CLI_CKPT_FILE. */
+#define MV_CLI_CKPT_FILE "checkpoint.mvck"
+#define MV_CLI_CKPT_EVERY 60   /* default seconds between checkpoints */
+/* DIR/checkpoint.mvck, malloc'd. */
+char *mv_cli_ckpt_path (const char *dir);
+/* --checkpoint-every SECONDS (>= 0; "off": -1); 0 or MV_EXIT_USAGE. */
+int mv_cli_parse_ckpt_every (const char *opt, const char *arg, double *every);
+/* What a checkpoint records of the command line: {"command", "args":
+ * argv[1..]} as compact JSON, malloc'd (NULL when out of memory). */
+char *mv_cli_ckpt_note (const char *cmd, int argc, char **argv);
+/* DIR of --resume DIR (or --resume=DIR) in argv, NULL if absent. */
+const char *mv_cli_resume_dir (int argc, char **argv);
+/* A run continued from DIR's checkpoint: the recorded command line
+ * followed by the options given besides --resume DIR (conflicts show up
+ * as a different identity, refused by the library), the spec text. */
+typedef struct {
+  const char *dir;
+  mv_ckpt *ckpt;
+  int argc;
+  char **argv;
+  char *spec_text;
+} mv_cli_resume;
+/* Load DIR's checkpoint for command cmd; 0 or an exit status (the error
+ * printed).  Clear with mv_cli_resume_clear in both cases. */
+int mv_cli_resume_load (mv_cli_resume *r, const char *cmd, int argc, char **argv);
+void mv_cli_resume_clear (mv_cli_resume *r);
+/* The recorded spec as a problem (name for messages); 0 or an exit status. */
+int mv_cli_resume_spec (mv_problem *pb, const mv_cli_resume *r, const char *name);
+/* Remove DIR's checkpoint once a run is complete and written. */
+void mv_cli_ckpt_done (const char *dir, int traj_status, int exit_code);
+
 /* moeverify sweep --plot DIR (sweep_plot.c): SVG summaries of
  * DIR/results.csv in DIR/plots; returns an exit code. */
 int mv_cli_sweep_plot (const char *dir);

@@ -21,7 +21,8 @@ static const char usage_fmt[] =
   "usage: moeverify flow SPEC.json --t-end T [--reduced [--sample-gram]]\n"
   "                      [--stepper S] [--rtol R] [--atol A] [--prec BITS]\n"
   "                      [--n-out K | --times T1,T2,...] [--max-steps N]\n"
-  "                      [--out DIR] [--reference [--tol EPS]]\n"
+  "                      [--out DIR] [--checkpoint-every S] [--reference [--tol EPS]]\n"
+  "       moeverify flow --resume DIR\n"
   "  Integrate the gradient flow dtheta/dt = -grad L from the spec's initial\n"
   "  point with GSL's adaptive steppers and write DIR (default flow-out):\n"
   "  trajectory.csv, run.json, events.json, router_alignment.svg,\n"
@@ -47,7 +48,15 @@ static const char usage_fmt[] =
   "                  output time (default 5 + 5 output times with --n-out),\n"
   "                  and trajectory_digits.csv: trajectory.csv's columns\n"
   "                  printed with exactly those digits\n"
-  "  --tol EPS       --reference tolerance per step, 1e-145..1e-3 (1e-30)\n";
+  "  --tol EPS       --reference tolerance per step, 1e-145..1e-3 (1e-30)\n"
+  "  --checkpoint-every S  write DIR/" MV_CLI_CKPT_FILE " every S wall seconds\n"
+  "                  (at output times; 0: at each; off: never; default\n"
+  "                  " MV_XSTR (MV_CLI_CKPT_EVERY) " s), and when interrupted; removed once the run\n"
+  "                  completes.  Explicit Runge-Kutta steppers only (others:\n"
+  "                  off unless asked for)\n"
+  "  --resume DIR    continue the run of DIR from its checkpoint (its spec and\n"
+  "                  options are recorded there; options given again must\n"
+  "                  agree); ends bit-identical to an uninterrupted run\n";
 
 /* usage_fmt with the stepper table filled in: explicit steppers on one
  * line, implicit ones on the next */
@@ -74,8 +83,8 @@ usage_text (void)
 
 typedef struct {
   const char *spec, *out;
-  int reduced, sample, reference, have_nout, have_prec, have_gsl;
-  double tol;
+  int reduced, sample, reference, have_nout, have_prec, have_gsl, have_ckpt;
+  double tol, ckpt_every;
   mv_flow_params p;
   double *times;
 } flow_opts;
@@ -159,6 +168,7 @@ parse (flow_opts *o, int argc, char **argv)
   memset (o, 0, sizeof *o);
   o->out = "flow-out";
   o->tol = -1;
+  o->ckpt_every = MV_CLI_CKPT_EVERY;
   mv_flow_params_default (&o->p);
   mv_cli_args_init (&a, argc, argv);
   while (mv_cli_next (&a))
@@ -242,6 +252,13 @@ parse (flow_opts *o, int argc, char **argv)
           if (!(v = mv_cli_value (&a)) || mv_cli_parse_double ("--tol", v, 1e-145, 1e-3, &o->tol))
             return MV_EXIT_USAGE;
         }
+      else if (mv_cli_is (&a, "--checkpoint-every"))
+        {
+          if (!(v = mv_cli_value (&a))
+              || mv_cli_parse_ckpt_every ("--checkpoint-every", v, &o->ckpt_every))
+            return MV_EXIT_USAGE;
+          o->have_ckpt = 1;
+        }
       else if (mv_cli_is (&a, "--sample-gram"))
         {
           if (mv_cli_flag (&a))
@@ -282,11 +299,80 @@ summary (const mv_traj *tr, const void *ctx)
   mv_cli_print_recovery (tr);
 }
 
+/* Checkpoint options of a run into o->p.ckpt (spec: the canonical spec
+ * text; note: the command line); 0 or an exit status. */
+static int
+setup_ckpt (flow_opts *o, const char *spec, char **note, char **path, int argc,
+            char **argv)
+{
+  size_t si;
+  if (o->reference || o->ckpt_every < 0 || mv_flow_stepper_find (o->p.stepper, &si))
+    return 0;
+  /* history-carrying steppers: off by default, refused when asked for */
+  if (!mv_flow_stepper_resumable (si) && !o->have_ckpt)
+    return 0;
+  *note = mv_cli_ckpt_note ("flow", argc, argv);
+  *path = mv_cli_ckpt_path (o->out);
+  if (!*note || !*path)
+    {
+      mv_cli_error ("out of memory");
+      return MV_EXIT_FAIL;
+    }
+  o->p.ckpt.path = *path;
+  o->p.ckpt.every = o->ckpt_every;
+  o->p.ckpt.spec = spec;
+  o->p.ckpt.note = *note;
+  return 0;
+}
+
+/* The flow of o on pb into tr (G(0) built for the reduced and reference
+ * runs); a library status. */
+static int
+integrate (flow_opts *o, mv_traj *tr, const mv_problem *pb)
+{
+  if (!o->reduced && !o->reference)
+    return mv_flow_full (tr, pb, &o->p);
+  size_t n = 2 * (pb->m + pb->mstar);
+  double *G = malloc (n * n * sizeof *G), *nr = malloc (n * sizeof *nr);
+  int s;
+  if (!G || !nr)
+    s = mv_error_set (MV_ENOMEM, "out of memory");
+  else
+    s = mv_flow_gram0 (G, nr, tr->init, sizeof tr->init, pb,
+                       o->sample ? MV_GRAM0_SAMPLE
+                       : o->reduced ? MV_GRAM0_AUTO : MV_GRAM0_VECTORS);
+  if (!s && o->reference)
+    s = mv_cli_flow_reference (tr, G, nr, pb, &o->p, o->tol, o->out,
+                               o->reduced ? mv_ref_system_reduced : mv_ref_system_full);
+  else if (!s)
+    s = mv_flow_reduced (tr, G, nr, pb->m, pb->mstar, pb->noise_var, &o->p);
+  free (G), free (nr);
+  return s;
+}
+
 int
 mv_cmd_flow (int argc, char **argv)
 {
   flow_opts o;
-  int rc = parse (&o, argc, argv);
+  mv_cli_resume res;
+  int rc = 0;
+  memset (&res, 0, sizeof res);
+  /* --resume DIR: the recorded command line, then the options given */
+  if (mv_cli_resume_dir (argc, argv) && (rc = mv_cli_resume_load (&res, "flow", argc, argv)))
+    {
+      mv_cli_resume_clear (&res);
+      return rc;
+    }
+  if (res.ckpt)
+    argc = res.argc, argv = res.argv;
+  rc = parse (&o, argc, argv);
+  if (!rc && res.ckpt && o.reference)
+    {
+      mv_cli_error ("flow: --reference runs are not checkpointed");
+      rc = MV_EXIT_USAGE;
+    }
+  if (res.ckpt)
+    o.out = res.dir, o.p.ckpt.resume = res.ckpt;
   if (!rc && mv_flow_params_check (&o.p))
     {
       mv_cli_lib_error ();
@@ -295,51 +381,42 @@ mv_cmd_flow (int argc, char **argv)
   if (rc)
     {
       free (o.times);
+      mv_cli_resume_clear (&res);
       return rc < 0 ? MV_EXIT_OK : rc;
     }
   mv_problem pb;
-  int s = mv_cli_read_spec (&pb, o.spec);
+  int s = res.ckpt ? mv_cli_resume_spec (&pb, &res, o.spec) : mv_cli_read_spec (&pb, o.spec);
   if (s)
     {
       free (o.times);
+      mv_cli_resume_clear (&res);
       return s;
     }
   mv_traj tr;
   int made_dir;
-  if ((rc = mv_cli_traj_start (&tr, &pb, o.out, &made_dir)))
+  char *spec = mv_problem_to_json (&pb), *note = NULL, *path = NULL;
+  if ((rc = spec ? 0 : MV_EXIT_FAIL) || (rc = setup_ckpt (&o, spec, &note, &path, argc, argv))
+      || (rc = mv_cli_traj_start (&tr, &pb, o.out, &made_dir)))
     {
+      if (!spec)
+        mv_cli_error ("out of memory");
       mv_problem_clear (&pb);
-      free (o.times);
+      free (o.times), free (spec), free (note), free (path);
+      mv_cli_resume_clear (&res);
       return rc;
     }
   o.p.interrupt = mv_cli_catch_sigint ();
   o.p.reg = &pb.reg;   /* the spec's regularizers (all 0: the plain L) */
   if (mv_io_progress_enabled ())
     o.p.progress = mv_cli_flow_progress, o.p.progress_ctx = "flow";
-  if (!o.reduced && !o.reference)
-    {
-      s = mv_flow_full (&tr, &pb, &o.p);
-    }
-  else
-    {
-      size_t n = 2 * (pb.m + pb.mstar);
-      double *G = malloc (n * n * sizeof *G), *nr = malloc (n * sizeof *nr);
-      if (!G || !nr)
-        s = mv_error_set (MV_ENOMEM, "out of memory");
-      else
-        s = mv_flow_gram0 (G, nr, tr.init, sizeof tr.init, &pb,
-                           o.sample ? MV_GRAM0_SAMPLE
-                           : o.reduced ? MV_GRAM0_AUTO : MV_GRAM0_VECTORS);
-      if (!s && o.reference)
-        s = mv_cli_flow_reference (&tr, G, nr, &pb, &o.p, o.tol, o.out,
-                                   o.reduced ? mv_ref_system_reduced : mv_ref_system_full);
-      else if (!s)
-        s = mv_flow_reduced (&tr, G, nr, pb.m, pb.mstar, pb.noise_var, &o.p);
-      free (G), free (nr);
-    }
+  s = integrate (&o, &tr, &pb);
   mv_io_progress_done ();
+  int status = tr.status;
   int exit_code = mv_cli_traj_finish (&tr, &pb, s, o.out, made_dir, summary, NULL);
+  if (o.p.ckpt.path || res.ckpt)
+    mv_cli_ckpt_done (o.out, s ? MV_TRAJ_FAILED : status, exit_code);
   mv_problem_clear (&pb);
-  free (o.times);
+  free (o.times), free (spec), free (note), free (path);
+  mv_cli_resume_clear (&res);
   return exit_code;
 }

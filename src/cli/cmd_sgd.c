@@ -17,7 +17,8 @@
 
 static const char usage[] =
   "usage: moeverify sgd SPEC.json --lr LR --batch B --steps S [--seed N]\n"
-  "                     [--n-out K] [--out DIR]\n"
+  "                     [--n-out K] [--out DIR] [--checkpoint-every S]\n"
+  "       moeverify sgd --resume DIR\n"
   "  Online mini-batch SGD on the raw student vectors from the spec's\n"
   "  initial point: every step draws B fresh inputs x ~ N(0, I_d), labels\n"
   "  f*(x) (plus the spec's label noise), and steps along the exact gradient\n"
@@ -32,11 +33,18 @@ static const char usage[] =
   "                trajectory)\n"
   "  --n-out K     output rows: t = 0 and K log-spaced times in\n"
   "                [LR, LR * S], rounded to whole steps (default 200)\n"
-  "  --out DIR     output directory (created if missing)\n";
+  "  --out DIR     output directory (created if missing)\n"
+  "  --checkpoint-every S  write DIR/" MV_CLI_CKPT_FILE " every S wall seconds (at\n"
+  "                output rows; 0: at each; off: never; default " MV_XSTR (MV_CLI_CKPT_EVERY) " s) and\n"
+  "                when interrupted; removed once the run completes\n"
+  "  --resume DIR  continue the run of DIR from its checkpoint (spec and options\n"
+  "                recorded there; options given again must agree); ends\n"
+  "                bit-identical to an uninterrupted run\n";
 
 typedef struct {
   const char *spec, *out;
   int have_lr, have_batch, have_steps;
+  double ckpt_every;
   mv_sgd_params p;
 } sgd_opts;
 
@@ -48,6 +56,7 @@ parse (sgd_opts *o, int argc, char **argv)
   unsigned long u;
   memset (o, 0, sizeof *o);
   o->out = "sgd-out";
+  o->ckpt_every = MV_CLI_CKPT_EVERY;
   mv_sgd_params_default (&o->p);
   mv_cli_args_init (&a, argc, argv);
   while (mv_cli_next (&a))
@@ -91,6 +100,12 @@ parse (sgd_opts *o, int argc, char **argv)
               || mv_cli_parse_ulong ("--n-out", v, 1, 1000000, &u))
             return MV_EXIT_USAGE;
           o->p.n_out = u;
+        }
+      else if (mv_cli_is (&a, "--checkpoint-every"))
+        {
+          if (!(v = mv_cli_value (&a))
+              || mv_cli_parse_ckpt_every ("--checkpoint-every", v, &o->ckpt_every))
+            return MV_EXIT_USAGE;
         }
       else if (mv_cli_is (&a, "--out") || mv_cli_is (&a, "-o"))
         {
@@ -145,18 +160,49 @@ int
 mv_cmd_sgd (int argc, char **argv)
 {
   sgd_opts o;
-  int rc = parse (&o, argc, argv);
+  mv_cli_resume res;
+  int rc = 0;
+  memset (&res, 0, sizeof res);
+  /* --resume DIR: the recorded command line, then the options given */
+  if (mv_cli_resume_dir (argc, argv) && (rc = mv_cli_resume_load (&res, "sgd", argc, argv)))
+    {
+      mv_cli_resume_clear (&res);
+      return rc;
+    }
+  if (res.ckpt)
+    argc = res.argc, argv = res.argv;
+  rc = parse (&o, argc, argv);
   if (rc)
-    return rc < 0 ? MV_EXIT_OK : rc;
+    {
+      mv_cli_resume_clear (&res);
+      return rc < 0 ? MV_EXIT_OK : rc;
+    }
+  if (res.ckpt)
+    o.out = res.dir, o.p.ckpt.resume = res.ckpt;
   mv_problem pb;
-  int s = mv_cli_read_spec (&pb, o.spec);
+  int s = res.ckpt ? mv_cli_resume_spec (&pb, &res, o.spec) : mv_cli_read_spec (&pb, o.spec);
   if (s)
-    return s;
+    {
+      mv_cli_resume_clear (&res);
+      return s;
+    }
   mv_traj tr;
   int made_dir;
-  if ((rc = mv_cli_traj_start (&tr, &pb, o.out, &made_dir)))
+  char *spec = mv_problem_to_json (&pb), *note = NULL, *path = NULL;
+  if (spec && o.ckpt_every >= 0)
+    {
+      note = mv_cli_ckpt_note ("sgd", argc, argv);
+      path = mv_cli_ckpt_path (o.out);
+      o.p.ckpt.path = path, o.p.ckpt.every = o.ckpt_every;
+      o.p.ckpt.spec = spec, o.p.ckpt.note = note;
+    }
+  if ((rc = !spec || (o.ckpt_every >= 0 && (!note || !path)) ? MV_EXIT_FAIL : 0))
+    mv_cli_error ("out of memory");
+  if (rc || (rc = mv_cli_traj_start (&tr, &pb, o.out, &made_dir)))
     {
       mv_problem_clear (&pb);
+      free (spec), free (note), free (path);
+      mv_cli_resume_clear (&res);
       return rc;
     }
   snprintf (tr.init, sizeof tr.init, "spec vectors");
@@ -166,7 +212,12 @@ mv_cmd_sgd (int argc, char **argv)
     o.p.progress = mv_cli_flow_progress, o.p.progress_ctx = "sgd";
   s = mv_sgd_run (&tr, &pb, &o.p);
   mv_io_progress_done ();
+  int status = tr.status;
   int exit_code = mv_cli_traj_finish (&tr, &pb, s, o.out, made_dir, summary, &o);
+  if (o.p.ckpt.path || res.ckpt)
+    mv_cli_ckpt_done (o.out, s ? MV_TRAJ_FAILED : status, exit_code);
   mv_problem_clear (&pb);
+  free (spec), free (note), free (path);
+  mv_cli_resume_clear (&res);
   return exit_code;
 }

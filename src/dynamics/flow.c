@@ -45,6 +45,12 @@ mv_flow_stepper_implicit (size_t i)
 }
 
 int
+mv_flow_stepper_resumable (size_t i)
+{
+  return i < N_STEPPERS && STEPPERS[i].resumable;
+}
+
+int
 mv_flow_implicit (const mv_flow_params *p)
 {
   size_t i;

@@ -1,0 +1,193 @@
+/* Checkpoints of the trajectory commands (flow, sgd): DIR/checkpoint.mvck
+ * is written while the run goes (every --checkpoint-every seconds, at
+ * output rows, and when it is interrupted) and holds, besides the state,
+ * the command's arguments and the spec, so that `CMD --resume DIR` alone
+ * continues the run (checkpoint.h). */
+#include "cli.h"
+
+#include <moeverify/moeverify.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+char *
+mv_cli_ckpt_path (const char *dir)
+{
+  size_t n = strlen (dir) + sizeof "/" MV_CLI_CKPT_FILE;
+  char *p = malloc (n);
+  if (p)
+    snprintf (p, n, "%s/%s", dir, MV_CLI_CKPT_FILE);
+  return p;
+}
+
+int
+mv_cli_parse_ckpt_every (const char *opt, const char *arg, double *every)
+{
+  if (!strcmp (arg, "off"))
+    {
+      *every = -1;
+      return 0;
+    }
+  return mv_cli_parse_double (opt, arg, 0, 1e9, every);
+}
+
+char *
+mv_cli_ckpt_note (const char *cmd, int argc, char **argv)
+{
+  json_t *doc = json_object (), *args = json_array ();
+  if (!doc || !args)
+    {
+      json_decref (doc), json_decref (args);
+      return NULL;
+    }
+  for (int i = 1; i < argc; i++)
+    json_array_append_new (args, json_string (argv[i]));
+  json_object_set_new (doc, "command", json_string (cmd));
+  json_object_set_new (doc, "args", args);
+  char *s = json_dumps (doc, JSON_COMPACT);
+  json_decref (doc);
+  return s;
+}
+
+const char *
+mv_cli_resume_dir (int argc, char **argv)
+{
+  for (int i = 1; i + 1 < argc; i++)
+    {
+      if (!strcmp (argv[i], "--"))
+        break;
+      if (!strcmp (argv[i], "--resume"))
+        return argv[i + 1];
+    }
+  for (int i = 1; i < argc; i++)
+    if (!strncmp (argv[i], "--resume=", 9))
+      return argv[i] + 9;
+  return NULL;
+}
+
+/* The stored arguments of note (a command of name cmd) into out (from
+ * index 1); their number, or -1 after printing the error. */
+static int
+stored_args (const char *note, const char *cmd, const char *path, char **out, int cap)
+{
+  json_error_t err;
+  json_t *doc = json_loads (note, 0, &err);
+  json_t *args = json_object_get (doc, "args");
+  const char *c = json_string_value (json_object_get (doc, "command"));
+  int n = 0;
+  if (!json_is_array (args) || !c)
+    mv_cli_error ("%s: no command line recorded", path), n = -1;
+  else if (strcmp (c, cmd))
+    mv_cli_error ("%s: checkpoint of a '%s' run, not '%s'", path, c, cmd), n = -1;
+  else if ((int) json_array_size (args) >= cap)
+    mv_cli_error ("%s: too many recorded arguments", path), n = -1;
+  for (size_t i = 0; n >= 0 && i < json_array_size (args); i++)
+    {
+      const char *s = json_string_value (json_array_get (args, i));
+      if (!s || !(out[n] = strdup (s)))
+        {
+          mv_cli_error ("%s: bad recorded argument", path);
+          n = -1;
+          break;
+        }
+      n++;
+    }
+  json_decref (doc);
+  return n;
+}
+
+int
+mv_cli_resume_load (mv_cli_resume *r, const char *cmd, int argc, char **argv)
+{
+  memset (r, 0, sizeof *r);
+  r->dir = mv_cli_resume_dir (argc, argv);
+  char *path = mv_cli_ckpt_path (r->dir);
+  r->ckpt = mv_ckpt_alloc ();
+  char *note = NULL;
+  if (!path || !r->ckpt)
+    {
+      mv_cli_error ("out of memory");
+      free (path);
+      return MV_EXIT_FAIL;
+    }
+  if (access (path, F_OK) != 0 && errno == ENOENT)
+    {
+      mv_cli_error ("%s: no checkpoint (the run finished, or was stopped before "
+                    "its first checkpoint: start it again)", path);
+      free (path);
+      return MV_EXIT_USAGE;
+    }
+  int s = mv_ckpt_read (r->ckpt, path);
+  if (!s && !(note = mv_ckpt_get_str (r->ckpt, "note.caller")))
+    s = MV_EPARSE;
+  if (!s && !(r->spec_text = mv_ckpt_get_str (r->ckpt, "note.spec")))
+    s = MV_EPARSE;
+  if (s)
+    {
+      if (s == MV_EPARSE && !strstr (mv_error_message (), path))
+        mv_error_prefix (path);
+      mv_cli_lib_error ();
+      free (path), free (note);
+      return s == MV_ENOMEM ? MV_EXIT_FAIL : MV_EXIT_USAGE;
+    }
+  /* argv[0], the recorded arguments, then those given besides --resume DIR */
+  int cap = argc + 256;
+  r->argv = calloc ((size_t) cap + 1, sizeof *r->argv);
+  int n = r->argv ? stored_args (note, cmd, path, r->argv + 1, cap - argc) : -1;
+  free (note);
+  if (n < 0)
+    {
+      free (path);
+      return MV_EXIT_USAGE;
+    }
+  r->argv[0] = strdup (argv[0]);
+  r->argc = 1 + n;
+  for (int i = 1; i < argc; i++)
+    {
+      if (!strcmp (argv[i], "--resume"))
+        {
+          i++;
+          continue;
+        }
+      if (!strncmp (argv[i], "--resume=", 9))
+        continue;
+      r->argv[r->argc++] = strdup (argv[i]);
+    }
+  free (path);
+  return 0;
+}
+
+void
+mv_cli_resume_clear (mv_cli_resume *r)
+{
+  for (int i = 0; r->argv && i < r->argc; i++)
+    free (r->argv[i]);
+  free (r->argv);
+  free (r->spec_text);
+  mv_ckpt_free (r->ckpt);
+  memset (r, 0, sizeof *r);
+}
+
+int
+mv_cli_resume_spec (mv_problem *pb, const mv_cli_resume *r, const char *name)
+{
+  int s = mv_problem_parse (pb, r->spec_text, name);
+  if (!s)
+    return 0;
+  mv_cli_lib_error ();
+  return s == MV_ENOMEM ? MV_EXIT_FAIL : MV_EXIT_USAGE;
+}
+
+void
+mv_cli_ckpt_done (const char *dir, int traj_status, int exit_code)
+{
+  if (traj_status != MV_TRAJ_DONE || exit_code != MV_EXIT_OK)
+    return;
+  char *path = mv_cli_ckpt_path (dir);
+  if (path)
+    unlink (path);
+  free (path);
+}
