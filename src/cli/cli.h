@@ -178,7 +178,8 @@ int mv_cli_resume_load (mv_cli_resume *r, const char *cmd, int argc, char **argv
 void mv_cli_resume_clear (mv_cli_resume *r);
 /* The recorded spec as a problem (name for messages); 0 or an exit status. */
 int mv_cli_resume_spec (mv_problem *pb, const mv_cli_resume *r, const char *name);
-/* Remove DIR's checkpoint once a run is complete and written. */
+/* After a run: remove the temporaries of interrupted checkpoint writes,
+ * and the checkpoint itself once the run is complete and written. */
 void mv_cli_ckpt_done (const char *dir, int traj_status, int exit_code);
 
 /* moeverify sweep --plot DIR (sweep_plot.c): SVG summaries of

@@ -7,6 +7,7 @@
 
 #include <moeverify/moeverify.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,9 +182,31 @@ mv_cli_resume_spec (mv_problem *pb, const mv_cli_resume *r, const char *name)
   return s == MV_ENOMEM ? MV_EXIT_FAIL : MV_EXIT_USAGE;
 }
 
+/* Temporaries of checkpoint writes that a kill interrupted
+ * (DIR/.checkpoint.mvck.tmp.XXXXXX, io.c's naming): removed. */
+static void
+remove_stale (const char *dir)
+{
+  static const char prefix[] = "." MV_CLI_CKPT_FILE ".tmp.";
+  DIR *d = opendir (dir);
+  struct dirent *e;
+  while (d && (e = readdir (d)))
+    if (!strncmp (e->d_name, prefix, sizeof prefix - 1))
+      {
+        size_t n = strlen (dir) + strlen (e->d_name) + 2;
+        char *p = malloc (n);
+        if (p)
+          snprintf (p, n, "%s/%s", dir, e->d_name), unlink (p);
+        free (p);
+      }
+  if (d)
+    closedir (d);
+}
+
 void
 mv_cli_ckpt_done (const char *dir, int traj_status, int exit_code)
 {
+  remove_stale (dir);
   if (traj_status != MV_TRAJ_DONE || exit_code != MV_EXIT_OK)
     return;
   char *path = mv_cli_ckpt_path (dir);
