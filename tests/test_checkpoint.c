@@ -177,17 +177,20 @@ END_TEST
 START_TEST (test_resume_sgd) { check_method (SGD); }
 END_TEST
 
-/* Periodic checkpoints (every row): the last one written, resumed, gives
- * the same end; and resuming the same checkpoint twice gives it again. */
+/* Periodic checkpoints (every row, or every step once 1 ns has passed):
+ * the last one written, resumed, gives the same end; and resuming the
+ * same checkpoint twice gives it again. */
 START_TEST (test_periodic)
 {
   mv_problem pb;
   make_path ();
   ck_assert_int_eq (mv_problem_parse (&pb, SPEC, "test"), MV_OK);
-  for (int method = FULL; method <= SGD; method++)
+  for (int k = 0; k < 6; k++)
     {
+      int method = k % 3;
+      double every = k < 3 ? 0 : 1e-9;
       mv_traj ref, a, b;
-      mv_ckpt_params cp = { path, 0, SPEC, NULL, NULL };
+      mv_ckpt_params cp = { path, every, SPEC, NULL, NULL };
       unlink (path);
       ck_assert_msg (run (&ref, &pb, method, &cp, NULL, NULL, 1e-9) == MV_OK, "%s",
                      mv_error_message ());
@@ -195,9 +198,20 @@ START_TEST (test_periodic)
       ck_assert_msg (mv_ckpt_read (c, path) == MV_OK, "%s", mv_error_message ());
       size_t nrows;
       ck_assert (mv_ckpt_get (c, "tr.t", MV_CKPT_F64, &nrows));
-      /* the last checkpoint holds every row but the final one */
-      ck_assert_msg (nrows == ref.rows - 1, "method %d: checkpoint has %zu rows of %zu",
-                     method, nrows, ref.rows);
+      /* every row: the last checkpoint holds every row but the final one;
+       * every step: at most those */
+      ck_assert_msg (every > 0 ? nrows >= 1 && nrows <= ref.rows - 1 : nrows == ref.rows - 1,
+                     "method %d, every %g: checkpoint has %zu rows of %zu", method, every,
+                     nrows, ref.rows);
+      double tc[3];
+      if (every > 0 && method != SGD)
+        {
+          /* the last accepted step before t_end: between output times */
+          ck_assert_int_eq (mv_ckpt_get_f64 (c, "st.t h last", tc, 3), MV_OK);
+          ck_assert_msg (tc[0] > ref.t[ref.rows - 2] && tc[0] < ref.t[ref.rows - 1],
+                         "method %d: last checkpoint at t = %.17g, rows at %.17g, %.17g",
+                         method, tc[0], ref.t[ref.rows - 2], ref.t[ref.rows - 1]);
+        }
       mv_ckpt_params rp = { NULL, 0, SPEC, NULL, c };
       ck_assert_msg (run (&a, &pb, method, &rp, NULL, NULL, 1e-9) == MV_OK, "%s",
                      mv_error_message ());

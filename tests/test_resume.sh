@@ -112,6 +112,20 @@ check_command flow-full flow "$small" --t-end 20 --n-out 60
 check_command flow-reduced flow "$small" --reduced --t-end 150 --n-out 60
 check_command sgd sgd "$small" --lr 0.01 --batch 64 --steps 3000 --n-out 100
 
+# ---------------------------------------------------------------- timed checkpoints
+# --checkpoint-every 0.02: checkpoints between output rows (few rows late
+# in the run), at whatever step the time falls on.
+args="$small --lr 0.001 --batch 256 --steps 15000 --n-out 30"
+"$exe" sgd $args --checkpoint-every off --out "$tmp/timer-ref" >/dev/null 2>&1
+t0=$(now)
+"$exe" sgd $args --checkpoint-every 0.02 --out "$tmp/timer-ck" >/dev/null 2>&1
+dt=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }')
+if same_run "$tmp/timer-ref" "$tmp/timer-ck"; then ok "sgd: checkpoints every 0.02 s (${dt} s) change nothing"
+else nok "sgd, checkpoints every 0.02 s: $why"; fi
+for f in 0.4 0.8; do
+  kill_resume "timer-$f" "$tmp/timer-ref" "$(mul "$dt" "$f")" sgd $args --checkpoint-every 0.02
+done
+
 # ---------------------------------------------------------------- a resumed run killed again
 dir="$tmp/twice"
 "$exe" flow "$small" --reduced --t-end 150 --n-out 60 --checkpoint-every 0 --out "$dir" >/dev/null 2>&1 &

@@ -108,9 +108,11 @@ int mv_traj_ckpt_load (mv_traj *tr, const mv_ckpt *c);
 /* Checkpointing options shared by the flows and SGD (flow.h, sgd.h). */
 typedef struct {
   const char *path;     /* write checkpoints here (NULL: none) */
-  double every;         /* wall seconds between checkpoints, taken at output
-                           rows (0: every row); one is also written when the
-                           run is interrupted (the last row's state) */
+  double every;         /* wall seconds between checkpoints: > 0, at the
+                           first accepted step (or output row) after that
+                           long; 0, at every output row.  One is also
+                           written when the run is interrupted (the state
+                           before the step it did not take) */
   const char *spec;     /* identity text of the problem (e.g. the spec as
                            mv_problem_to_json gives it; NULL: none), stored
                            whole as note.spec and hashed as id.spec */

@@ -383,6 +383,11 @@ advance (flow_run *r, double *t, double *h, size_t k)
       int s = notify (r, MV_OBS_STEP, *t);
       if (s || tr->status != MV_TRAJ_RUNNING)
         return s;
+      /* a due checkpoint need not wait for the next output time (at one,
+       * run_grid takes it after the ROW) */
+      if (p->ckpt.path && p->ckpt.every > 0 && *t < t1
+          && mv_io_now () - r->wall_ckpt >= p->ckpt.every && (s = checkpoint (r, k, *t, *h)))
+        return s;
       if (p->progress)
         p->progress (p->progress_ctx, *t, p->t_end);
     }

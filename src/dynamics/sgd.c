@@ -874,6 +874,11 @@ run_loop (mv_traj *tr, sgd_ws *w, const mv_sgd_params *p, const mv_problem *pb)
         }
       if (tr->status != MV_TRAJ_RUNNING)
         break;
+      /* a due checkpoint need not wait for the next output row */
+      if (p->ckpt.path && p->ckpt.every > 0 && pos.step < p->steps
+          && pos.last_row != pos.step && mv_io_now () - w->wall_ckpt >= p->ckpt.every
+          && (s = sgd_checkpoint (w, p, pb, &pos)))
+        return s;
       if (p->progress && (pos.step % prog_every == 0 || pos.step == p->steps))
         p->progress (p->progress_ctx, t, t_end);
     }
