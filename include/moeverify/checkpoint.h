@@ -38,9 +38,10 @@
  * continuation from the saved tuple repeats the same floating-point
  * operations; the right-hand sides depend on y only (no history in their
  * workspaces).  tests/test_checkpoint.c checks it with memcmp at output
- * rows and between steps.  msadams, msbdf
- * (history of past steps), bsimp and rk4imp (Newton and extrapolation
- * state carried between calls) are refused: MV_EINVAL.  For SGD the state
+ * rows and between steps.  msadams and msbdf keep a history of past
+ * steps (order, previous states) that a checkpoint does not hold; bsimp
+ * and rk4imp were not shown to keep none: all four are refused
+ * (MV_EINVAL).  For SGD the state
  * is the student vectors, their inverse norms, the step index and the
  * mt19937 state (gsl_rng_state, its whole 5 kB). */
 #ifndef MOEVERIFY_CHECKPOINT_H

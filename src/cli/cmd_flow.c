@@ -1,7 +1,8 @@
 /* moeverify flow SPEC.json --t-end T [--reduced [--sample-gram]]
  *                [--stepper S] [--rtol R] [--atol A] [--prec BITS]
  *                [--n-out K | --times T1,...] [--max-steps N] [--out DIR]
- *                [--reference [--tol EPS]]
+ *                [--checkpoint-every S] [--reference [--tol EPS]]
+ * moeverify flow --resume DIR
  *
  * Gradient flow of the spec's initial point (full parameter space, or the
  * dimension-free Gram flow), written as a trajectory directory. */

@@ -1,5 +1,6 @@
 /* moeverify sgd SPEC.json --lr LR --batch B --steps S [--seed N]
- *               [--n-out K] [--out DIR]
+ *               [--n-out K] [--out DIR] [--checkpoint-every S]
+ * moeverify sgd --resume DIR
  *
  * Online mini-batch SGD from the spec's initial point (src/sgd.c), written
  * as a trajectory directory in the format of the flows. */
