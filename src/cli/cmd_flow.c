@@ -22,6 +22,7 @@ static const char usage_fmt[] =
   "                      [--stepper S] [--rtol R] [--atol A] [--prec BITS]\n"
   "                      [--n-out K | --times T1,T2,...] [--max-steps N]\n"
   "                      [--out DIR] [--reference [--tol EPS]]\n"
+  "                      [--max-memory SIZE]\n"
   "  Integrate the gradient flow dtheta/dt = -grad L from the spec's initial\n"
   "  point with GSL's adaptive steppers and write DIR (default flow-out):\n"
   "  trajectory.csv, run.json, events.json, router_alignment.svg,\n"
@@ -38,7 +39,13 @@ static const char usage_fmt[] =
   "  --prec BITS     full flow: right-hand side in MPFR at BITS, rounded;\n"
   "                  --reference: the reference precision (default 128)\n"
   "  --n-out K       output samples: K log-spaced plus K evenly spaced (200)\n"
-  "  --times T1,T2,...  explicit output times instead (increasing, in (0, T])\n"
+  "  --times T1,T2,...  explicit output times instead (increasing, in (0, T];\n"
+  "                  the run still ends at T, with a row there)\n"
+  "  --max-steps N   fail after N steps (default 1e8); a run whose steps\n"
+  "                  shrink below the resolution of T (tolerances double\n"
+  "                  precision cannot meet) fails after 1000 of them\n"
+  "  --max-memory SIZE  refuse a run estimated to need more memory (512M,\n"
+  "                8G, none; default: the physical memory)\n"
   "  --reference     MPFR Gragg-Bulirsch-Stoer integration (reduced flow, or\n"
   "                  the full flow of the raw vectors: small m d only) at\n"
   "                  (BITS, EPS), confirmed by a second run at (2 BITS, EPS^2);\n"
@@ -168,6 +175,12 @@ parse (flow_opts *o, int argc, char **argv)
         return c;
       if (c == 1)
         continue;
+      if ((c = mv_cli_memory_opt (&a)))
+        {
+          if (c != 1)
+            return c;
+          continue;
+        }
       if (mv_cli_is (&a, "--t-end"))
         {
           if (!(v = mv_cli_value (&a))
@@ -304,9 +317,12 @@ mv_cmd_flow (int argc, char **argv)
       free (o.times);
       return s;
     }
+  mv_cost cost;
+  mv_cost_flow (&cost, pb.m, pb.mstar, pb.d, o.reduced, &o.p);
   mv_traj tr;
-  int made_dir;
-  if ((rc = mv_cli_traj_start (&tr, &pb, o.out, &made_dir)))
+  mv_cli_out out;
+  if ((rc = mv_cli_memory_guard (&cost, o.spec))
+      || (rc = mv_cli_traj_start (&tr, &pb, &out, o.out)))
     {
       mv_problem_clear (&pb);
       free (o.times);
@@ -331,14 +347,14 @@ mv_cmd_flow (int argc, char **argv)
                            o.sample ? MV_GRAM0_SAMPLE
                            : o.reduced ? MV_GRAM0_AUTO : MV_GRAM0_VECTORS);
       if (!s && o.reference)
-        s = mv_cli_flow_reference (&tr, G, nr, &pb, &o.p, o.tol, o.out,
+        s = mv_cli_flow_reference (&tr, G, nr, &pb, &o.p, o.tol, out.set,
                                    o.reduced ? mv_ref_system_reduced : mv_ref_system_full);
       else if (!s)
         s = mv_flow_reduced (&tr, G, nr, pb.m, pb.mstar, pb.noise_var, &o.p);
       free (G), free (nr);
     }
   mv_io_progress_done ();
-  int exit_code = mv_cli_traj_finish (&tr, &pb, s, o.out, made_dir, summary, NULL);
+  int exit_code = mv_cli_traj_finish (&tr, &pb, s, &out, summary, NULL);
   mv_problem_clear (&pb);
   free (o.times);
   return exit_code;

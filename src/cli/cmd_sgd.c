@@ -17,7 +17,7 @@
 
 static const char usage[] =
   "usage: moeverify sgd SPEC.json --lr LR --batch B --steps S [--seed N]\n"
-  "                     [--n-out K] [--out DIR]\n"
+  "                     [--n-out K] [--out DIR] [--max-memory SIZE]\n"
   "  Online mini-batch SGD on the raw student vectors from the spec's\n"
   "  initial point: every step draws B fresh inputs x ~ N(0, I_d), labels\n"
   "  f*(x) (plus the spec's label noise), and steps along the exact gradient\n"
@@ -32,7 +32,9 @@ static const char usage[] =
   "                trajectory)\n"
   "  --n-out K     output rows: t = 0 and K log-spaced times in\n"
   "                [LR, LR * S], rounded to whole steps (default 200)\n"
-  "  --out DIR     output directory (created if missing)\n";
+  "  --out DIR     output directory (created if missing)\n"
+  "  --max-memory SIZE  refuse a run estimated to need more memory (512M,\n"
+  "                8G, none; default: the physical memory)\n";
 
 typedef struct {
   const char *spec, *out;
@@ -57,6 +59,12 @@ parse (sgd_opts *o, int argc, char **argv)
         return c;
       if (c == 1)
         continue;
+      if ((c = mv_cli_memory_opt (&a)))
+        {
+          if (c != 1)
+            return c;
+          continue;
+        }
       if (mv_cli_is (&a, "--lr"))
         {
           if (!(v = mv_cli_value (&a))
@@ -152,9 +160,12 @@ mv_cmd_sgd (int argc, char **argv)
   int s = mv_cli_read_spec (&pb, o.spec);
   if (s)
     return s;
+  mv_cost cost;
+  mv_cost_sgd (&cost, pb.m, pb.mstar, pb.d, &o.p);
   mv_traj tr;
-  int made_dir;
-  if ((rc = mv_cli_traj_start (&tr, &pb, o.out, &made_dir)))
+  mv_cli_out out;
+  if ((rc = mv_cli_memory_guard (&cost, o.spec))
+      || (rc = mv_cli_traj_start (&tr, &pb, &out, o.out)))
     {
       mv_problem_clear (&pb);
       return rc;
@@ -166,7 +177,7 @@ mv_cmd_sgd (int argc, char **argv)
     o.p.progress = mv_cli_flow_progress, o.p.progress_ctx = "sgd";
   s = mv_sgd_run (&tr, &pb, &o.p);
   mv_io_progress_done ();
-  int exit_code = mv_cli_traj_finish (&tr, &pb, s, o.out, made_dir, summary, &o);
+  int exit_code = mv_cli_traj_finish (&tr, &pb, s, &out, summary, &o);
   mv_problem_clear (&pb);
   return exit_code;
 }
