@@ -109,6 +109,18 @@ for sig in TERM HUP; do
   else nok "SIG$sig:$why"; fi
 done
 
+d="$tmp/sgdterm"
+"$exe" sgd "$tiny" --lr 0.001 --batch 64 --steps 100000000 --out "$d" >/dev/null 2>"$tmp/stderr" &
+pid=$!
+sleep 1
+kill -TERM "$pid"
+wait "$pid"
+st=$?
+rows=$(grep -c '^[0-9]' "$d/trajectory.csv" 2>/dev/null)
+if [ "$st" -eq 130 ] && grep -q '"status": "interrupted"' "$d/run.json" 2>/dev/null \
+   && [ "${rows:-0}" -ge 2 ]; then ok "sgd SIGTERM: marked partial result ($rows rows), exit 130"
+else nok "sgd SIGTERM: status $st, ${rows:-0} rows, $(cat "$tmp/stderr")"; fi
+
 # ------------------------------------------------- stalls, step limit, --times
 d="$tmp/stall"
 timeout 60 "$exe" flow "$small" --reduced --t-end 1 --rtol 1e-300 --atol 1e-300 --out "$d" \

@@ -197,6 +197,28 @@ st=$?
 if [ "$st" -eq 0 ] && same_results "$tmp/full" "$tmp/killed"; then ok "--resume after SIGKILL equals an uninterrupted run"
 else nok "--resume after SIGKILL: status $st, $(diff "$tmp/full/stripped.csv" "$tmp/killed/stripped.csv" | head -5)"; fi
 
+# SIGTERM (timeout, job schedulers): the running tasks finish, the rows so
+# far are kept, exit 130, and --resume completes the sweep
+"$exe" sweep "$tmp/slow.json" --jobs 2 --out "$tmp/term" >/dev/null 2>"$tmp/stderr" &
+pid=$!
+i=0
+while [ "$i" -lt 300 ]; do
+  [ "$(cat "$tmp/term/results.jsonl" 2>/dev/null | wc -l)" -ge 2 ] && break
+  sleep 0.05
+  i=$((i + 1))
+done
+kill -TERM "$pid"
+wait "$pid"
+st=$?
+rows=$(wc -l <"$tmp/term/results.jsonl" | tr -d ' ')
+if [ "$st" -eq 130 ] && grep -q "sweep interrupted: $rows of 20 tasks" "$tmp/stderr"; then
+  ok "SIGTERM: $rows of 20 rows kept, exit 130"
+else nok "SIGTERM: status $st, $rows rows, $(cat "$tmp/stderr")"; fi
+"$exe" sweep "$tmp/slow.json" --jobs 2 --resume --out "$tmp/term" >/dev/null 2>"$tmp/stderr"
+st=$?
+if [ "$st" -eq 0 ] && same_results "$tmp/full" "$tmp/term"; then ok "--resume after SIGTERM equals an uninterrupted run"
+else nok "--resume after SIGTERM: status $st"; fi
+
 # ---------------------------------------------------------------- row = flow
 # Task 5 alone through `moeverify flow`: the same final loss, as printed.
 "$exe" sweep "$small" --spec 5 >"$tmp/task5.json" 2>"$tmp/stderr"
