@@ -27,7 +27,7 @@ teardown (void)
 {
   DIR *d = opendir (dir);
   struct dirent *e;
-  char p[256];
+  char p[512];
   while (d && (e = readdir (d)))
     if (strcmp (e->d_name, ".") && strcmp (e->d_name, ".."))
       {
@@ -129,6 +129,32 @@ START_TEST (t_set_failure)
 }
 END_TEST
 
+/* A stop part-way through the renames (here a rename that fails) leaves no
+ * marker: the old one went first, the new one comes last. */
+START_TEST (t_set_partial_commit)
+{
+  put ("run.json", "old run");
+  put ("a.csv", "old a");
+  mv_io_set *s = mv_io_set_alloc (dir);
+  ck_assert_int_eq (mv_io_set_add (s, "a.csv", "new a", 5), MV_OK);
+  ck_assert_int_eq (mv_io_set_add (s, "z.svg", "new z", 5), MV_OK);
+  ck_assert_int_eq (mv_io_set_add (s, "run.json", "new run", 7), MV_OK);
+  char sub[256];
+  snprintf (sub, sizeof sub, "%s/z.svg", dir);
+  ck_assert_int_eq (mkdir (sub, 0777), 0);     /* appears after the add */
+  put ("z.svg/x", "blocks the rename");
+  ck_assert_int_ne (mv_io_set_commit (s, "run.json"), MV_OK);
+  mv_io_set_free (s);
+  char l[512];
+  listing (l, sizeof l);
+  ck_assert_str_eq (l, "a.csv z.svg");         /* no run.json, no temporaries */
+  expect_content ("a.csv", "new a");
+  put ("z.svg/x", "");
+  snprintf (sub, sizeof sub, "%s/z.svg/x", dir);
+  unlink (sub);
+}
+END_TEST
+
 /* A pid that no process has (a child that exited and was reaped). */
 static long
 dead_pid (void)
@@ -186,6 +212,7 @@ main (void)
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, t_set_commit);
   tcase_add_test (tc, t_set_failure);
+  tcase_add_test (tc, t_set_partial_commit);
   tcase_add_test (tc, t_clean_stale);
   tcase_add_test (tc, t_write_atomic_keeps_mode);
   suite_add_tcase (s, tc);
