@@ -124,6 +124,11 @@ int mv_cli_exit_of (int status);
  * removed), removing the temporaries of killed writers from it; prints the
  * error.  Returns 0 or MV_EXIT_USAGE. */
 int mv_cli_prepare_dir (const char *dir);
+/* Remove the files that mark DIR as holding a finished result (a report,
+ * a summary) before a new run writes into it, which writes them last: a
+ * run stopped part-way then leaves no marker beside its new files.  0 or
+ * MV_EXIT_FAIL (printed). */
+int mv_cli_unmark_dir (const char *dir, const char *const *markers, size_t n);
 /* The process's exit status from a command's: a stdout that could not be
  * written turns success into MV_EXIT_FAIL (with the error), and on failure
  * the output directories mv_cli_prepare_dir created are removed if empty. */

@@ -367,6 +367,22 @@ mv_cli_common (mv_cli_args *a, const char **spec, const char *usage)
   return 0;
 }
 
+int
+mv_cli_unmark_dir (const char *dir, const char *const *markers, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      char path[4096];
+      snprintf (path, sizeof path, "%s/%s", dir, markers[i]);
+      if (unlink (path) != 0 && errno != ENOENT)
+        {
+          mv_cli_error ("%s: cannot remove the previous result: %s", path, strerror (errno));
+          return MV_EXIT_FAIL;
+        }
+    }
+  return 0;
+}
+
 /* --max-memory: < 0 until given (then the default applies), 0 for none */
 static double max_memory = -1;
 
