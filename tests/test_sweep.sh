@@ -197,6 +197,15 @@ st=$?
 if [ "$st" -eq 0 ] && same_results "$tmp/full" "$tmp/killed"; then ok "--resume after SIGKILL equals an uninterrupted run"
 else nok "--resume after SIGKILL: status $st, $(diff "$tmp/full/stripped.csv" "$tmp/killed/stripped.csv" | head -5)"; fi
 
+# the memory guard: the largest task times the tasks run at once
+sed -e 's/"student.init.seed": {"from": 1, "to": 4}/"student.m": [3, 400]/' "$small" >"$tmp/wide.json"
+"$exe" sweep "$tmp/wide.json" --jobs 2 --max-memory 100M --out "$tmp/wide" >/dev/null 2>"$tmp/stderr"
+st=$?
+if [ "$st" -eq 1 ] && [ ! -e "$tmp/wide" ] && [ "$(wc -l <"$tmp/stderr" | tr -d ' ')" -eq 1 ] \
+   && grep -q "wide.json: task 1, 2 at once, needs about .* more than the limit 100 MB" "$tmp/stderr"; then
+  ok "--max-memory refuses the sweep before it starts, naming the largest task"
+else nok "sweep memory guard: status $st, $(cat "$tmp/stderr")"; fi
+
 # SIGTERM (timeout, job schedulers): the running tasks finish, the rows so
 # far are kept, exit 130, and --resume completes the sweep
 "$exe" sweep "$tmp/slow.json" --jobs 2 --out "$tmp/term" >/dev/null 2>"$tmp/stderr" &
