@@ -170,15 +170,19 @@ start_from (double *G, double *nr, char *how, size_t howlen, const char *dir,
 int
 mv_cli_spec_flow (const mv_spec_opts *o, const mv_problem *pb)
 {
-  mv_traj tr;
-  mv_cli_out out;
-  int rc = mv_cli_traj_start (&tr, pb, &out, o->out);
-  if (rc)
-    return rc;
-  size_t n = 2 * pb->m + 2 * pb->mstar;
   mv_flow_params p;
   mv_flow_params_default (&p);
   p.t_end = o->t_end;
+  mv_cost cost;
+  mv_cost_flow (&cost, pb->m, pb->mstar, pb->d, !o->full, &p);
+  mv_traj tr;
+  mv_cli_out out;
+  int rc = mv_cli_memory_guard (&cost, o->spec);
+  if (!rc)
+    rc = mv_cli_traj_start (&tr, pb, &out, o->out);
+  if (rc)
+    return rc;
+  size_t n = 2 * pb->m + 2 * pb->mstar;
   p.reg = &pb->reg;
   p.interrupt = mv_cli_catch_sigint ();
   p.progress = mv_cli_flow_progress;
