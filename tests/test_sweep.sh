@@ -174,17 +174,21 @@ else
 fi
 
 # ---------------------------------------------------------------- kill, resume
+# wait_rows DIR N: until DIR/results.jsonl has N rows (at most 15 s)
+wait_rows () {
+  i=0
+  while [ "$i" -lt 300 ]; do
+    [ "$(cat "$1/results.jsonl" 2>/dev/null | wc -l)" -ge "$2" ] && break
+    sleep 0.05
+    i=$((i + 1))
+  done
+}
 # Slower tasks: SIGKILL the whole process group once some rows are on disk.
 sed -e 's/"t_end": 5/"t_end": 200/' -e 's/"to": 4/"to": 10/' "$small" >"$tmp/slow.json"
 "$exe" sweep "$tmp/slow.json" --jobs 2 --out "$tmp/full" >/dev/null 2>&1
 setsid "$exe" sweep "$tmp/slow.json" --jobs 2 --out "$tmp/killed" >/dev/null 2>&1 &
 pid=$!
-i=0
-while [ "$i" -lt 300 ]; do
-  [ "$(cat "$tmp/killed/results.jsonl" 2>/dev/null | wc -l)" -ge 3 ] && break
-  sleep 0.05
-  i=$((i + 1))
-done
+wait_rows "$tmp/killed" 3
 kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
 wait "$pid" 2>/dev/null
 rows=$(wc -l <"$tmp/killed/results.jsonl" | tr -d ' ')
@@ -210,12 +214,7 @@ else nok "sweep memory guard: status $st, $(cat "$tmp/stderr")"; fi
 # far are kept, exit 130, and --resume completes the sweep
 "$exe" sweep "$tmp/slow.json" --jobs 2 --out "$tmp/term" >/dev/null 2>"$tmp/stderr" &
 pid=$!
-i=0
-while [ "$i" -lt 300 ]; do
-  [ "$(cat "$tmp/term/results.jsonl" 2>/dev/null | wc -l)" -ge 2 ] && break
-  sleep 0.05
-  i=$((i + 1))
-done
+wait_rows "$tmp/term" 2
 kill -TERM "$pid"
 wait "$pid"
 st=$?
