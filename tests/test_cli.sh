@@ -255,7 +255,8 @@ for m in 2000 30000; do
 {"d": 1000, "teacher": {"m": 5, "init": {"kind": "orthonormal", "seed": 1}},
  "student": {"m": $m, "init": {"kind": "gaussian", "seed": 2}}}
 JSON
-  (ulimit -v 600000; "$exe" loss "$tmp/big$m.json" --fast >"$tmp/stdout" 2>"$tmp/stderr")
+  # --max-memory none: the allocation itself must fail cleanly
+  (ulimit -v 600000; "$exe" loss "$tmp/big$m.json" --fast --max-memory none >"$tmp/stdout" 2>"$tmp/stderr")
   st=$?
   if [ "$st" -eq 1 ] && [ "$(wc -l <"$tmp/stderr")" -eq 1 ] \
      && grep -q "big$m.json: loss: out of memory" "$tmp/stderr"; then
@@ -264,6 +265,14 @@ JSON
     nok "loss m = $m beyond memory: status $st, $(cat "$tmp/stderr")"
   fi
 done
+# the memory guard refuses it before allocating, with the estimate
+"$exe" loss "$tmp/big30000.json" --fast --max-memory 10G >"$tmp/stdout" 2>"$tmp/stderr"
+st=$?
+if [ "$st" -eq 1 ] && [ "$(wc -l <"$tmp/stderr")" -eq 1 ] \
+   && grep -q "big30000.json needs about [0-9.]* GB (workspaces .*more than the limit 10 GB; raise --max-memory" "$tmp/stderr"; then
+  ok "loss m = 30000: refused by --max-memory with the estimate"
+else nok "loss m = 30000 memory guard: status $st, $(cat "$tmp/stderr")"; fi
+expect_error "--max-memory 8X" 2 "--max-memory: '8X'" loss "$data/example_small.json" --max-memory 8X
 tiny="$tmp/tiny.json"
 cat >"$tiny" <<'JSON'
 {"d": 6, "teacher": {"m": 1, "init": {"kind": "orthonormal", "seed": 3}},

@@ -174,17 +174,21 @@ else
 fi
 
 # ---------------------------------------------------------------- kill, resume
+# wait_rows DIR N: until DIR/results.jsonl has N rows (at most 15 s)
+wait_rows () {
+  i=0
+  while [ "$i" -lt 300 ]; do
+    [ "$(cat "$1/results.jsonl" 2>/dev/null | wc -l)" -ge "$2" ] && break
+    sleep 0.05
+    i=$((i + 1))
+  done
+}
 # Slower tasks: SIGKILL the whole process group once some rows are on disk.
 sed -e 's/"t_end": 5/"t_end": 200/' -e 's/"to": 4/"to": 10/' "$small" >"$tmp/slow.json"
 "$exe" sweep "$tmp/slow.json" --jobs 2 --out "$tmp/full" >/dev/null 2>&1
 setsid "$exe" sweep "$tmp/slow.json" --jobs 2 --out "$tmp/killed" >/dev/null 2>&1 &
 pid=$!
-i=0
-while [ "$i" -lt 300 ]; do
-  [ "$(cat "$tmp/killed/results.jsonl" 2>/dev/null | wc -l)" -ge 3 ] && break
-  sleep 0.05
-  i=$((i + 1))
-done
+wait_rows "$tmp/killed" 3
 kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
 wait "$pid" 2>/dev/null
 rows=$(wc -l <"$tmp/killed/results.jsonl" | tr -d ' ')
@@ -196,6 +200,32 @@ printf '{"task": 1' >>"$tmp/killed/results.jsonl"
 st=$?
 if [ "$st" -eq 0 ] && same_results "$tmp/full" "$tmp/killed"; then ok "--resume after SIGKILL equals an uninterrupted run"
 else nok "--resume after SIGKILL: status $st, $(diff "$tmp/full/stripped.csv" "$tmp/killed/stripped.csv" | head -5)"; fi
+
+# the memory guard: the largest task times the tasks run at once
+sed -e 's/"student.init.seed": {"from": 1, "to": 4}/"student.m": [3, 400]/' "$small" >"$tmp/wide.json"
+"$exe" sweep "$tmp/wide.json" --jobs 2 --max-memory 100M --out "$tmp/wide" >/dev/null 2>"$tmp/stderr"
+st=$?
+if [ "$st" -eq 1 ] && [ ! -e "$tmp/wide" ] && [ "$(wc -l <"$tmp/stderr" | tr -d ' ')" -eq 1 ] \
+   && grep -q "wide.json: task 1, 2 at once, needs about .* more than the limit 100 MB" "$tmp/stderr"; then
+  ok "--max-memory refuses the sweep before it starts, naming the largest task"
+else nok "sweep memory guard: status $st, $(cat "$tmp/stderr")"; fi
+
+# SIGTERM (timeout, job schedulers): the running tasks finish, the rows so
+# far are kept, exit 130, and --resume completes the sweep
+"$exe" sweep "$tmp/slow.json" --jobs 2 --out "$tmp/term" >/dev/null 2>"$tmp/stderr" &
+pid=$!
+wait_rows "$tmp/term" 2
+kill -TERM "$pid"
+wait "$pid"
+st=$?
+rows=$(wc -l <"$tmp/term/results.jsonl" | tr -d ' ')
+if [ "$st" -eq 130 ] && grep -q "sweep interrupted: $rows of 20 tasks" "$tmp/stderr"; then
+  ok "SIGTERM: $rows of 20 rows kept, exit 130"
+else nok "SIGTERM: status $st, $rows rows, $(cat "$tmp/stderr")"; fi
+"$exe" sweep "$tmp/slow.json" --jobs 2 --resume --out "$tmp/term" >/dev/null 2>"$tmp/stderr"
+st=$?
+if [ "$st" -eq 0 ] && same_results "$tmp/full" "$tmp/term"; then ok "--resume after SIGTERM equals an uninterrupted run"
+else nok "--resume after SIGTERM: status $st"; fi
 
 # ---------------------------------------------------------------- row = flow
 # Task 5 alone through `moeverify flow`: the same final loss, as printed.

@@ -21,12 +21,14 @@ typedef struct {
   double rtol, atol;     /* default 1e-9, 1e-12 */
   double t_end;          /* > 0 */
   double h0;             /* first step (default 1e-6 t_end) */
-  unsigned long max_steps; /* 0 = unlimited */
+  unsigned long max_steps; /* default MV_FLOW_MAX_STEPS; 0 = unlimited (a
+                              run that stalls still fails: flow.c) */
   mpfr_prec_t prec;      /* RHS precision: MV_PREC_DOUBLE = double path;
                             more = MPFR rounded to double (full flow) */
   size_t n_out;          /* log-spaced output times (default 200) */
   double t_first;        /* first output time > 0 (default 1e-4 t_end) */
-  const double *times;   /* explicit output times (ascending, in (0, t_end]) */
+  const double *times;   /* explicit output times (ascending, in (0, t_end]);
+                            the run still ends at t_end, with a row there */
   size_t n_times;
   volatile sig_atomic_t *interrupt;  /* polled; nonzero stops the run */
   const mv_observer *observers;  /* called after the trajectory recorder at
@@ -58,6 +60,7 @@ int mv_flow_stepper_resumable (size_t i);
  * NULL); MV_EINVAL with a message listing every name if there is none. */
 int mv_flow_stepper_find (const char *name, size_t *index);
 
+#define MV_FLOW_MAX_STEPS 100000000UL
 void mv_flow_params_default (mv_flow_params *p);
 /* MV_OK, or MV_EINVAL with a message naming the bad parameter. */
 int mv_flow_params_check (const mv_flow_params *p);

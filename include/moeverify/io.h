@@ -20,6 +20,26 @@ int mv_io_write_atomic (const char *path, const char *data, size_t len);
 int mv_io_write_atomic_parts (const char *path, const char *const *data,
                               const size_t *len, size_t nparts);
 
+/* Files written into one directory as a unit.  Each add writes a whole
+ * file to a temporary in the directory (nothing visible changes); commit
+ * removes the old marker (the file whose presence says the directory holds
+ * a finished result), renames the others into place and the marker last.
+ * A failed add (a full disk) leaves the directory as it was once the set is
+ * freed, which removes every temporary not committed.  Targets that exist
+ * and are not regular files are refused. */
+typedef struct mv_io_set mv_io_set;
+mv_io_set *mv_io_set_alloc (const char *dir);
+void mv_io_set_free (mv_io_set *s);
+int mv_io_set_add (mv_io_set *s, const char *name, const char *data, size_t len);
+int mv_io_set_add_parts (mv_io_set *s, const char *name, const char *const *data,
+                         const size_t *len, size_t nparts);
+/* marker: the name of one added file (NULL: none). */
+int mv_io_set_commit (mv_io_set *s, const char *marker);
+
+/* Remove from dir the temporaries of writers that died on this machine
+ * (killed part-way through a write); returns how many. */
+int mv_io_clean_stale (const char *dir);
+
 /* Significant decimal digits of x that are correct given |x - exact| <=
  * abserr (0 if none, capped by the precision of x).  No MPFR logarithm
  * except for x within 1e-9 of a power of ten. */
@@ -39,7 +59,8 @@ double mv_io_now (void);
 
 /* True when stderr is a terminal (progress output is shown only then). */
 int mv_io_progress_enabled (void);
-/* Draw/update a one-line progress bar on stderr ("label [####   ] 42%"). */
+/* Draw/update a one-line progress bar on stderr ("label [####   ] 42%
+ * ~3m10s left": the time left at the rate so far, shown after 1% and 2 s). */
 void mv_io_progress (const char *label, double fraction);
 void mv_io_progress_done (void);
 

@@ -7,6 +7,7 @@
 #define MOEVERIFY_PLOT_H
 
 #include <stddef.h>
+#include <moeverify/io.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,6 +64,8 @@ int mv_plot_add_vline (mv_plot *p, double x, const char *label);
 char *mv_plot_svg (const mv_plot *p, size_t *len);
 /* Render and write to path atomically (mv_io_write_atomic). */
 int mv_plot_write (const mv_plot *p, const char *path);
+/* Render and add to a set of files written together (io.h) as name. */
+int mv_plot_write_set (const mv_plot *p, mv_io_set *set, const char *name);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,7 @@
 #define MOEVERIFY_TRAJ_H
 
 #include <stddef.h>
+#include <moeverify/io.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -115,9 +116,13 @@ void mv_traj_gram_column_name (char *buf, size_t len, size_t k, size_t l, size_t
 int mv_traj_read (mv_traj *tr, const char *dir);
 
 /* Write trajectory.csv, run.json, events.json and the SVG plots into dir
- * (created if missing), each file atomically.  spec_json: canonical spec
- * (may be NULL). */
+ * (created if missing) as one set (io.h): on failure nothing in dir has
+ * changed; a process killed part-way leaves no run.json beside new files.
+ * spec_json: canonical spec (may be NULL). */
 int mv_traj_write (const mv_traj *tr, const char *dir, const char *spec_json);
+/* The same files added to a set the caller commits (with its own files,
+ * "run.json" as the marker). */
+int mv_traj_write_set (const mv_traj *tr, mv_io_set *set, const char *spec_json);
 
 /* ------------------------------------------------------------ observers */
 

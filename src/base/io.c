@@ -1,5 +1,5 @@
-/* Whole-file reads, atomic writes, error-bound-aware decimal formatting and
- * a terminal progress bar (io.h). */
+/* Whole-file reads, error-bound-aware decimal formatting and a terminal
+ * progress bar (io.h); the writers are in io_write.c. */
 #define _XOPEN_SOURCE 700  /* mkstemp, fsync, fchmod, clock_gettime */
 #include <moeverify/io.h>
 #include "base/io_priv.h"
@@ -69,163 +69,6 @@ mv_io_read_file (const char *path, size_t *len)
   if (len)
     *len = n;
   return buf;
-}
-
-/* ------------------------------------------------------------ writing */
-
-static int
-write_all (int fd, const char *data, size_t len)
-{
-  while (len > 0)
-    {
-      ssize_t w = write (fd, data, len);
-      if (w < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return -1;
-        }
-      data += w;
-      len -= (size_t) w;
-    }
-  return 0;
-}
-
-/* Mode for the new file: keep an existing target's mode, else 0666 & ~umask
- * (mkstemp creates 0600).  Reading the umask means setting it briefly. */
-static mode_t
-target_mode (const char *path)
-{
-  struct stat st;
-  if (stat (path, &st) == 0 && S_ISREG (st.st_mode))
-    return st.st_mode & 07777;
-  mode_t um = umask (022);
-  umask (um);
-  return 0666 & ~um;
-}
-
-int
-mv_io_write_atomic (const char *path, const char *data, size_t len)
-{
-  return mv_io_write_atomic_parts (path, &data, &len, 1);
-}
-
-/* Non-regular targets (a device such as /dev/null, a FIFO, a socket) are
- * written through: renaming a temporary over them would replace them with
- * a regular file. */
-static int
-write_through (const char *path, const char *const *data, const size_t *len,
-               size_t nparts)
-{
-  int fd = open (path, O_WRONLY);
-  if (fd < 0)
-    return mv_error_set (MV_EIO, "%s: cannot open: %s", path, strerror (errno));
-  int ok = 1;
-  for (size_t i = 0; ok && i < nparts; i++)
-    ok = write_all (fd, data[i], len[i]) == 0;
-  int e = errno;
-  if (close (fd) != 0 && ok)
-    ok = 0, e = errno;
-  return ok ? MV_OK : mv_error_set (MV_EIO, "%s: cannot write: %s", path, strerror (e));
-}
-
-static int write_replace (const char *path, const char *const *data,
-                          const size_t *len, size_t nparts);
-
-int
-mv_io_write_atomic_parts (const char *path, const char *const *data,
-                          const size_t *len, size_t nparts)
-{
-  struct stat st;
-  if (lstat (path, &st) != 0)
-    return write_replace (path, data, len, nparts);   /* a new file */
-  if (S_ISLNK (st.st_mode))
-    {
-      /* write through the link: replace its target, keep the link */
-      char *real = realpath (path, NULL);
-      if (!real)
-        return mv_error_set (MV_EIO, "%s: a symbolic link whose target cannot be "
-                             "resolved: %s", path, strerror (errno));
-      int s = stat (real, &st) == 0 && !S_ISREG (st.st_mode)
-              ? (S_ISDIR (st.st_mode) ? mv_error_set (MV_EIO, "%s: is a directory", path)
-                 : write_through (real, data, len, nparts))
-              : write_replace (real, data, len, nparts);
-      free (real);
-      return s;
-    }
-  if (S_ISDIR (st.st_mode))
-    return mv_error_set (MV_EIO, "%s: is a directory", path);
-  if (!S_ISREG (st.st_mode))
-    return write_through (path, data, len, nparts);
-  return write_replace (path, data, len, nparts);
-}
-
-/* A regular file (or a new path): a temporary beside it, renamed over it. */
-static int
-write_replace (const char *path, const char *const *data, const size_t *len,
-               size_t nparts)
-{
-  /* The temporary lives in the target's directory so rename() is atomic. */
-  const char *slash = strrchr (path, '/');
-  size_t dirlen = slash ? (size_t) (slash - path) + 1 : 0;
-  const char *base = slash ? slash + 1 : path;
-  if (*base == '\0')
-    return mv_error_set (MV_EIO, "%s: not a file name", path);
-  size_t tlen = dirlen + strlen (base) + sizeof ".tmp.XXXXXX" + 1;
-  char *tmp = malloc (tlen);
-  if (!tmp)
-    return mv_error_set (MV_ENOMEM, "%s: out of memory", path);
-  snprintf (tmp, tlen, "%.*s.%s.tmp.XXXXXX", (int) dirlen, path, base);
-
-  int fd = mkstemp (tmp);
-  if (fd < 0)
-    {
-      int e = errno;
-      free (tmp);
-      return mv_error_set (MV_EIO, "%s: cannot create temporary file: %s",
-                           path, strerror (e));
-    }
-  const char *what = "write";
-  int ok = 1;
-  for (size_t i = 0; ok && i < nparts; i++)
-    ok = write_all (fd, data[i], len[i]) == 0;
-  if (ok && !(ok = fchmod (fd, target_mode (path)) == 0))
-    what = "chmod";
-  if (ok && !(ok = fsync (fd) == 0))
-    what = "fsync";
-  int e = errno;
-  if (close (fd) != 0 && ok)
-    {
-      ok = 0;
-      e = errno;
-      what = "close";
-    }
-  if (ok && !(ok = rename (tmp, path) == 0))
-    {
-      e = errno;
-      what = "rename";
-    }
-  if (!ok)
-    {
-      unlink (tmp);
-      free (tmp);
-      return mv_error_set (MV_EIO, "%s: cannot write (%s): %s", path, what,
-                           strerror (e));
-    }
-  free (tmp);
-  /* Make the rename itself durable; failure here cannot undo the write. */
-  char *dir = strndup (path, dirlen ? dirlen : 0);
-  if (dir)
-    {
-      int dfd = open (dirlen ? dir : ".", O_RDONLY);
-      if (dfd >= 0)
-        {
-          fsync (dfd);
-          close (dfd);
-        }
-      free (dir);
-    }
-  return MV_OK;
 }
 
 /* ------------------------------------------------------------ digits */
@@ -391,7 +234,24 @@ static struct
   int drawn;        /* a bar is on screen */
   double last;      /* monotonic time of the last draw */
   int last_pct;
+  double start;     /* time of the first draw of this bar */
 } progress;
+
+/* " ~3m10s left" from the rate so far (nothing until 1% and 2 s in). */
+static void
+eta (char *buf, size_t len, double fraction, double elapsed)
+{
+  buf[0] = '\0';
+  if (fraction < 0.01 || fraction >= 1 || elapsed < 2)
+    return;
+  double left = elapsed * (1 - fraction) / fraction;
+  if (left < 60)
+    snprintf (buf, len, " ~%.0fs left", left);
+  else if (left < 3600)
+    snprintf (buf, len, " ~%dm%02ds left", (int) (left / 60), (int) fmod (left, 60));
+  else
+    snprintf (buf, len, " ~%dh%02dm left", (int) (left / 3600), (int) fmod (left / 60, 60));
+}
 
 int
 mv_io_progress_enabled (void)
@@ -424,12 +284,15 @@ mv_io_progress (const char *label, double fraction)
   if (progress.drawn && t - progress.last < 0.1
       && !(pct == 100 && progress.last_pct != 100))
     return;
-  char bar[WIDTH + 1];
+  if (!progress.drawn)
+    progress.start = t;
+  char bar[WIDTH + 1], left[32];
   int fill = (int) (WIDTH * fraction);
   for (int i = 0; i < WIDTH; i++)
     bar[i] = i < fill ? '#' : ' ';
   bar[WIDTH] = '\0';
-  fprintf (stderr, "\r%s [%s] %3d%%", label ? label : "", bar, pct);
+  eta (left, sizeof left, fraction, t - progress.start);
+  fprintf (stderr, "\r%s [%s] %3d%%%s\033[K", label ? label : "", bar, pct, left);
   fflush (stderr);
   progress.drawn = 1;
   progress.last = t;

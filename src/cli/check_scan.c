@@ -109,7 +109,7 @@ mv_cli_check_scan (void *ctx, mv_sweep_row *rows, const mv_sweep *sw, const char
   fflush (stdout);
   int rc = mv_cli_sweep_run (sw, file, text, len, dir, c->jobs, same);
   /* Ctrl-C kills again outside the scans */
-  signal (SIGINT, SIG_DFL);
+  mv_cli_on_stop_signals (SIG_DFL);
   if (rc && rc != MV_EXIT_TASKS_FAILED)
     return mv_error_set (rc == MV_EXIT_INTERRUPTED ? MV_EINVAL : MV_EIO, "scan %s stopped "
                          "(moeverify sweep exit status %d); run the check again to resume",

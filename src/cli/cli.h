@@ -18,6 +18,7 @@
 #include <moeverify/mag.h>
 #include <moeverify/mcreg.h>
 #include <moeverify/reference.h>
+#include <moeverify/cost.h>
 
 /* Stringify a macro's value (for usage texts). */
 #define MV_STR(x) #x
@@ -88,6 +89,8 @@ int mv_cli_parse_prec (const char *opt, const char *arg, mpfr_prec_t *out);
  * write it to stdout (output == NULL or "-") or atomically to output.
  * Prints the error itself; returns 0 or MV_EXIT_FAIL.  Does not free doc. */
 int mv_cli_emit_json (const json_t *doc, const char *output);
+/* That serialisation (malloc'd, length in *len); NULL when out of memory. */
+char *mv_cli_json_text (const json_t *doc, size_t *len);
 /* Same for an already built text. */
 int mv_cli_emit_text (const char *text, size_t len, const char *output);
 /* The same for n pieces written in order (no joined copy). */
@@ -107,20 +110,44 @@ int mv_cli_common (mv_cli_args *a, const char **spec, const char *usage);
 /* Read a spec; on failure print the one-line error and return the exit
  * status (1 out of memory, 2 bad input), else 0. */
 int mv_cli_read_spec (mv_problem *pb, const char *path);
+/* --max-memory SIZE (cost.h: 512M, 8G, none): 1 if a is that option (its
+ * value kept for mv_cli_memory_guard), 0 if not, MV_EXIT_USAGE if bad. */
+int mv_cli_memory_opt (mv_cli_args *a);
+/* Refuse a run estimated past --max-memory (default: the physical memory)
+ * with the estimate in a one-line error; 0 or MV_EXIT_FAIL. */
+int mv_cli_memory_guard (const mv_cost *c, const char *what);
+/* The exit status for a library status: 2 for bad input (EINVAL, EPARSE,
+ * EPREC, EDOM), 1 for a failed computation or output (ENOMEM, EIO,
+ * ENOCONV). */
+int mv_cli_exit_of (int status);
 /* Create DIR if needed and prove it writable (a probe file is created and
- * removed); prints the error.  Returns 0 or MV_EXIT_USAGE. */
+ * removed), removing the temporaries of killed writers from it; prints the
+ * error.  Returns 0 or MV_EXIT_USAGE. */
 int mv_cli_prepare_dir (const char *dir);
-/* SIGINT sets the returned flag instead of killing the process, so long
- * runs can stop cleanly and write a marked partial result. */
+/* Remove the files that mark DIR as holding a finished result (a report,
+ * a summary) before a new run writes into it, which writes them last: a
+ * run stopped part-way then leaves no marker beside its new files.  0 or
+ * MV_EXIT_FAIL (printed). */
+int mv_cli_unmark_dir (const char *dir, const char *const *markers, size_t n);
+/* The process's exit status from a command's: a stdout that could not be
+ * written turns success into MV_EXIT_FAIL (with the error), and on failure
+ * the output directories mv_cli_prepare_dir created are removed if empty. */
+int mv_cli_exit (int status);
+/* SIGINT, SIGTERM and SIGHUP set the returned flag instead of killing the
+ * process, so long runs can stop cleanly and write a marked partial result
+ * (exit status 130 for all three). */
 volatile sig_atomic_t *mv_cli_catch_sigint (void);
+/* Install handler (or SIG_DFL) for all three of those signals. */
+void mv_cli_on_stop_signals (void (*handler) (int));
 /* Progress callback for flows (bar on a terminal only). */
 void mv_cli_flow_progress (void *ctx, double t, double t_end);
 int mv_cmd_flow (int argc, char **argv);
 /* flow --reduced --reference: both reference runs into tr (the confirming
- * one) and DIR/reference.json; a library status */
+ * one), reference.json and trajectory_digits.csv into set; a library
+ * status */
 int mv_cli_flow_reference (mv_traj *tr, const double *G, const double *nr,
                            const mv_problem *pb, const mv_flow_params *fp, double tol,
-                           const char *out, const mv_ref_system_type *type);
+                           mv_io_set *set, const mv_ref_system_type *type);
 int mv_cmd_sgd (int argc, char **argv);
 int mv_cmd_sweep (int argc, char **argv);
 int mv_cmd_specialize (int argc, char **argv);
@@ -138,15 +165,25 @@ int mv_cmd_check (int argc, char **argv);
  * and one line per teacher (mv_cli_print_teachers alone prints the latter). */
 void mv_cli_print_recovery (const mv_traj *tr);
 void mv_cli_print_teachers (const mv_traj *tr);
-/* Trajectory commands: create/probe the output directory (*made_dir tells
- * whether it is new) and initialise tr; 0 or an exit status. */
-int mv_cli_traj_start (mv_traj *tr, const mv_problem *pb, const char *out,
-                       int *made_dir);
-/* After the run: on failure report it and remove a new, empty directory;
- * otherwise write the files and print summary(tr, ctx).  Clears tr and
- * returns the exit status (130 when interrupted). */
+/* The output directory of a trajectory command and the files its run
+ * writes there: added to set as they are made, committed together with the
+ * trajectory (run.json last), so the directory changes all at once or not
+ * at all. */
+typedef struct {
+  const char *dir;
+  int made_dir;          /* created by this command (removed on failure) */
+  mv_io_set *set;
+} mv_cli_out;
+/* Create/probe the output directory dir (removing what killed runs left
+ * there) and initialise out and tr; 0 or an exit status. */
+int mv_cli_traj_start (mv_traj *tr, const mv_problem *pb, mv_cli_out *out,
+                       const char *dir);
+/* After the run: on failure report it, drop the set and remove a new,
+ * empty directory; otherwise commit the trajectory with the set and print
+ * summary(tr, ctx).  Clears tr and out; returns the exit status (130 when
+ * interrupted). */
 int mv_cli_traj_finish (mv_traj *tr, const mv_problem *pb, int status,
-                        const char *out, int made_dir,
+                        mv_cli_out *out,
                         void (*summary) (const mv_traj *, const void *),
                         const void *ctx);
 

@@ -14,18 +14,21 @@
 #include <unistd.h>
 
 int
-mv_cli_traj_start (mv_traj *tr, const mv_problem *pb, const char *out, int *made_dir)
+mv_cli_traj_start (mv_traj *tr, const mv_problem *pb, mv_cli_out *out, const char *dir)
 {
   struct stat sb;
-  *made_dir = stat (out, &sb) != 0 && errno == ENOENT;
-  int rc = mv_cli_prepare_dir (out);
+  out->dir = dir;
+  out->made_dir = stat (dir, &sb) != 0 && errno == ENOENT;
+  out->set = NULL;
+  int rc = mv_cli_prepare_dir (dir);
   if (rc)
     return rc;
-  if (mv_traj_init (tr, pb->m, pb->mstar))
+  if (!(out->set = mv_io_set_alloc (dir)) || mv_traj_init (tr, pb->m, pb->mstar))
     {
       mv_cli_lib_error ();
-      if (*made_dir)
-        rmdir (out);
+      mv_io_set_free (out->set);
+      if (out->made_dir)
+        rmdir (dir);
       return MV_EXIT_FAIL;
     }
   return 0;
@@ -59,9 +62,8 @@ mv_cli_print_recovery (const mv_traj *tr)
 }
 
 int
-mv_cli_traj_finish (mv_traj *tr, const mv_problem *pb, int status, const char *out,
-                    int made_dir, void (*summary) (const mv_traj *, const void *),
-                    const void *ctx)
+mv_cli_traj_finish (mv_traj *tr, const mv_problem *pb, int status, mv_cli_out *out,
+                    void (*summary) (const mv_traj *, const void *), const void *ctx)
 {
   int exit_code = MV_EXIT_OK;
   if (status)
@@ -71,14 +73,13 @@ mv_cli_traj_finish (mv_traj *tr, const mv_problem *pb, int status, const char *o
       if (pb->name && !strstr (mv_error_message (), pb->name))
         mv_error_prefix (pb->name);
       mv_cli_lib_error ();
-      exit_code = tr->rows ? MV_EXIT_FAIL : MV_EXIT_USAGE;
-      if (made_dir)
-        rmdir (out);
+      exit_code = tr->rows ? MV_EXIT_FAIL : mv_cli_exit_of (status);
     }
   else
     {
       char *spec = mv_problem_to_json (pb);
-      if (!spec || mv_traj_write (tr, out, spec))
+      if (!spec || mv_traj_write_set (tr, out->set, spec)
+          || mv_io_set_commit (out->set, "run.json"))
         {
           mv_cli_lib_error ();
           exit_code = MV_EXIT_FAIL;
@@ -86,12 +87,17 @@ mv_cli_traj_finish (mv_traj *tr, const mv_problem *pb, int status, const char *o
       else
         {
           summary (tr, ctx);
-          printf ("trajectory written to %s/\n", out);
+          printf ("trajectory written to %s/\n", out->dir);
           if (tr->status == MV_TRAJ_INTERRUPTED)
             exit_code = 130;
         }
       free (spec);
     }
+  /* uncommitted temporaries go; a directory this run made, if empty */
+  mv_io_set_free (out->set);
+  out->set = NULL;
+  if (exit_code && exit_code != 130 && out->made_dir)
+    rmdir (out->dir);
   mv_traj_clear (tr);
   return exit_code;
 }

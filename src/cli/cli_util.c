@@ -213,26 +213,34 @@ mv_cli_emit_parts (const char *const *text, const size_t *len, size_t n,
 int
 mv_cli_emit_json (const json_t *doc, const char *output)
 {
-  char *s = json_dumps (doc, JSON_INDENT (2) | JSON_PRESERVE_ORDER
-                        | JSON_REAL_PRECISION (17));
-  if (!s)
+  size_t n;
+  char *t = mv_cli_json_text (doc, &n);
+  if (!t)
     {
       mv_cli_error ("out of memory serialising the output");
       return MV_EXIT_FAIL;
     }
-  size_t n = strlen (s);
-  char *t = realloc (s, n + 2);
+  int rc = mv_cli_emit_text (t, n, output);
+  free (t);
+  return rc;
+}
+
+char *
+mv_cli_json_text (const json_t *doc, size_t *len)
+{
+  char *s = json_dumps (doc, JSON_INDENT (2) | JSON_PRESERVE_ORDER
+                        | JSON_REAL_PRECISION (17));
+  size_t n = s ? strlen (s) : 0;
+  char *t = s ? realloc (s, n + 2) : NULL;
   if (!t)
     {
       free (s);
-      mv_cli_error ("out of memory serialising the output");
-      return MV_EXIT_FAIL;
+      return NULL;
     }
   t[n] = '\n';
   t[n + 1] = '\0';
-  int rc = mv_cli_emit_text (t, n + 1, output);
-  free (t);
-  return rc;
+  *len = n + 1;
+  return t;
 }
 
 json_t *
@@ -253,14 +261,25 @@ mv_cli_json_mag (const mv_mag *a)
   return json_string (buf);
 }
 
+/* Output directories this process created, removed at exit if a failure
+ * left them empty (mv_cli_exit). */
+static char *made_dirs[8];
+static size_t n_made_dirs;
+
 int
 mv_cli_prepare_dir (const char *dir)
 {
-  if (mkdir (dir, 0777) != 0 && errno != EEXIST)
+  if (mkdir (dir, 0777) == 0)
+    {
+      if (n_made_dirs < sizeof made_dirs / sizeof made_dirs[0])
+        made_dirs[n_made_dirs++] = strdup (dir);
+    }
+  else if (errno != EEXIST)
     {
       mv_cli_error ("%s: cannot create output directory: %s", dir, strerror (errno));
       return MV_EXIT_USAGE;
     }
+  mv_io_clean_stale (dir);
   char probe[4096];
   snprintf (probe, sizeof probe, "%s/.moeverify-probe-XXXXXX", dir);
   int fd = mkstemp (probe);
@@ -274,6 +293,25 @@ mv_cli_prepare_dir (const char *dir)
   return 0;
 }
 
+int
+mv_cli_exit (int status)
+{
+  /* a full or closed stdout loses the summary: that is a failure too */
+  if ((fflush (stdout) != 0 || ferror (stdout)) && !status)
+    {
+      mv_cli_error ("<stdout>: write error: %s", strerror (errno ? errno : EIO));
+      status = MV_EXIT_FAIL;
+    }
+  for (size_t i = 0; i < n_made_dirs; i++)
+    {
+      if (status && made_dirs[i])
+        rmdir (made_dirs[i]);     /* only if empty */
+      free (made_dirs[i]);
+    }
+  n_made_dirs = 0;
+  return status;
+}
+
 static volatile sig_atomic_t mv_cli_interrupted;
 
 static void
@@ -283,14 +321,25 @@ on_sigint (int sig)
   mv_cli_interrupted = 1;
 }
 
-volatile sig_atomic_t *
-mv_cli_catch_sigint (void)
+/* What timeout(1), job schedulers and a closed terminal send are treated
+ * like Ctrl-C: the computed part is kept. */
+static const int STOP_SIGNALS[] = { SIGINT, SIGTERM, SIGHUP };
+
+void
+mv_cli_on_stop_signals (void (*handler) (int))
 {
   struct sigaction sa;
   memset (&sa, 0, sizeof sa);
-  sa.sa_handler = on_sigint;
+  sa.sa_handler = handler;
   sigemptyset (&sa.sa_mask);
-  sigaction (SIGINT, &sa, NULL);
+  for (size_t i = 0; i < sizeof STOP_SIGNALS / sizeof STOP_SIGNALS[0]; i++)
+    sigaction (STOP_SIGNALS[i], &sa, NULL);
+}
+
+volatile sig_atomic_t *
+mv_cli_catch_sigint (void)
+{
+  mv_cli_on_stop_signals (on_sigint);
   return &mv_cli_interrupted;
 }
 
@@ -319,11 +368,72 @@ mv_cli_common (mv_cli_args *a, const char **spec, const char *usage)
 }
 
 int
+mv_cli_unmark_dir (const char *dir, const char *const *markers, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      char path[4096];
+      snprintf (path, sizeof path, "%s/%s", dir, markers[i]);
+      if (unlink (path) != 0 && errno != ENOENT)
+        {
+          mv_cli_error ("%s: cannot remove the previous result: %s", path, strerror (errno));
+          return MV_EXIT_FAIL;
+        }
+    }
+  return 0;
+}
+
+/* --max-memory: < 0 until given (then the default applies), 0 for none */
+static double max_memory = -1;
+
+int
+mv_cli_memory_opt (mv_cli_args *a)
+{
+  if (!mv_cli_is (a, "--max-memory"))
+    return 0;
+  const char *v = mv_cli_value (a);
+  if (!v)
+    return MV_EXIT_USAGE;
+  if (mv_cost_parse (&max_memory, v))
+    {
+      mv_cli_error ("--max-memory: %s", mv_error_message ());
+      return MV_EXIT_USAGE;
+    }
+  return 1;
+}
+
+int
+mv_cli_memory_guard (const mv_cost *c, const char *what)
+{
+  double limit = max_memory >= 0 ? max_memory : mv_cost_default_limit ();
+  if (!mv_cost_check (c, limit, what))
+    return 0;
+  mv_cli_error ("%s; %s", mv_error_message (), max_memory >= 0
+                ? "raise --max-memory (or 'none')"
+                : "the default is the physical memory; --max-memory SIZE overrides it");
+  return MV_EXIT_FAIL;
+}
+
+int
+mv_cli_exit_of (int status)
+{
+  switch (status)
+    {
+    case MV_OK:
+      return MV_EXIT_OK;
+    case MV_EINVAL: case MV_EPARSE: case MV_EPREC: case MV_EDOM:
+      return MV_EXIT_USAGE;
+    default:            /* out of memory, i/o, no convergence */
+      return MV_EXIT_FAIL;
+    }
+}
+
+int
 mv_cli_read_spec (mv_problem *pb, const char *path)
 {
   int s = mv_problem_read (pb, path);
   if (!s)
     return 0;
   mv_cli_lib_error ();
-  return s == MV_ENOMEM ? MV_EXIT_FAIL : MV_EXIT_USAGE;
+  return s == MV_EIO ? MV_EXIT_USAGE : mv_cli_exit_of (s);
 }

@@ -228,8 +228,11 @@ mv_cmd_check (int argc, char **argv)
   int strict = 0, st = parse (argc, argv, &o, &sc, &strict, selected, ntypes);
   sc.dir = o.dir;
   o.scan = mv_cli_check_scan, o.scan_ctx = &sc;
+  static const char *const report[] = { "report.json", "report.md" };
   if (!st)
     st = mv_cli_prepare_dir (o.dir);
+  if (!st && !sc.plan)
+    st = mv_cli_unmark_dir (o.dir, report, 2);
   if (st)
     {
       free (selected), free (res);

@@ -23,7 +23,7 @@ static const char usage_fmt[] =
   "                      [--stepper S] [--rtol R] [--atol A] [--prec BITS]\n"
   "                      [--n-out K | --times T1,T2,...] [--max-steps N]\n"
   "                      [--out DIR] [--checkpoint-every S]\n"
-  "                      [--reference [--tol EPS]]\n"
+  "                      [--reference [--tol EPS]] [--max-memory SIZE]\n"
   "       moeverify flow --resume DIR\n"
   "  Integrate the gradient flow dtheta/dt = -grad L from the spec's initial\n"
   "  point with GSL's adaptive steppers and write DIR (default flow-out):\n"
@@ -41,7 +41,13 @@ static const char usage_fmt[] =
   "  --prec BITS     full flow: right-hand side in MPFR at BITS, rounded;\n"
   "                  --reference: the reference precision (default 128)\n"
   "  --n-out K       output samples: K log-spaced plus K evenly spaced (200)\n"
-  "  --times T1,T2,...  explicit output times instead (increasing, in (0, T])\n"
+  "  --times T1,T2,...  explicit output times instead (increasing, in (0, T];\n"
+  "                  the run still ends at T, with a row there)\n"
+  "  --max-steps N   fail after N steps (default 1e8); a run whose steps\n"
+  "                  shrink below the resolution of T (tolerances double\n"
+  "                  precision cannot meet) fails after 1000 of them\n"
+  "  --max-memory SIZE  refuse a run estimated to need more memory (512M,\n"
+  "                8G, none; default: the physical memory)\n"
   "  --reference     MPFR Gragg-Bulirsch-Stoer integration (reduced flow, or\n"
   "                  the full flow of the raw vectors: small m d only) at\n"
   "                  (BITS, EPS), confirmed by a second run at (2 BITS, EPS^2);\n"
@@ -180,6 +186,12 @@ parse (flow_opts *o, int argc, char **argv)
         return c;
       if (c == 1)
         continue;
+      if ((c = mv_cli_memory_opt (&a)))
+        {
+          if (c != 1)
+            return c;
+          continue;
+        }
       if (mv_cli_is (&a, "--t-end"))
         {
           if (!(v = mv_cli_value (&a))
@@ -330,7 +342,7 @@ setup_ckpt (flow_opts *o, const char *spec, char **note, char **path, int argc,
 /* The flow of o on pb into tr (G(0) built for the reduced and reference
  * runs); a library status. */
 static int
-integrate (flow_opts *o, mv_traj *tr, const mv_problem *pb)
+integrate (flow_opts *o, mv_traj *tr, const mv_problem *pb, mv_io_set *set)
 {
   if (!o->reduced && !o->reference)
     return mv_flow_full (tr, pb, &o->p);
@@ -344,7 +356,7 @@ integrate (flow_opts *o, mv_traj *tr, const mv_problem *pb)
                        o->sample ? MV_GRAM0_SAMPLE
                        : o->reduced ? MV_GRAM0_AUTO : MV_GRAM0_VECTORS);
   if (!s && o->reference)
-    s = mv_cli_flow_reference (tr, G, nr, pb, &o->p, o->tol, o->out,
+    s = mv_cli_flow_reference (tr, G, nr, pb, &o->p, o->tol, set,
                                o->reduced ? mv_ref_system_reduced : mv_ref_system_full);
   else if (!s)
     s = mv_flow_reduced (tr, G, nr, pb->m, pb->mstar, pb->noise_var, &o->p);
@@ -394,11 +406,14 @@ mv_cmd_flow (int argc, char **argv)
       mv_cli_resume_clear (&res);
       return s;
     }
+  mv_cost cost;
+  mv_cost_flow (&cost, pb.m, pb.mstar, pb.d, o.reduced, &o.p);
   mv_traj tr;
-  int made_dir;
+  mv_cli_out out;
   char *spec = mv_problem_to_json (&pb), *note = NULL, *path = NULL;
   if ((rc = spec ? 0 : MV_EXIT_FAIL) || (rc = setup_ckpt (&o, spec, &note, &path, argc, argv))
-      || (rc = mv_cli_traj_start (&tr, &pb, o.out, &made_dir)))
+      || (rc = mv_cli_memory_guard (&cost, o.spec))
+      || (rc = mv_cli_traj_start (&tr, &pb, &out, o.out)))
     {
       if (!spec)
         mv_cli_error ("out of memory");
@@ -411,10 +426,10 @@ mv_cmd_flow (int argc, char **argv)
   o.p.reg = &pb.reg;   /* the spec's regularizers (all 0: the plain L) */
   if (mv_io_progress_enabled ())
     o.p.progress = mv_cli_flow_progress, o.p.progress_ctx = "flow";
-  s = integrate (&o, &tr, &pb);
+  s = integrate (&o, &tr, &pb, out.set);
   mv_io_progress_done ();
   int status = tr.status;
-  int exit_code = mv_cli_traj_finish (&tr, &pb, s, o.out, made_dir, summary, NULL);
+  int exit_code = mv_cli_traj_finish (&tr, &pb, s, &out, summary, NULL);
   if (o.p.ckpt.path || res.ckpt)
     mv_cli_ckpt_done (o.out, s ? MV_TRAJ_FAILED : status, exit_code);
   mv_problem_clear (&pb);

@@ -40,7 +40,7 @@ run_json (const mv_ref_traj *r)
 /* reference.json: per output time, every quantity's agreed digits and
  * their count. */
 static int
-write_agreed (const char *out, const mv_ref_traj *a, const mv_ref_traj *b,
+write_agreed (mv_io_set *set, const mv_ref_traj *a, const mv_ref_traj *b,
               const mv_ref_agreed *ag)
 {
   json_t *doc = json_object (), *names = json_array (), *rows = json_array ();
@@ -81,14 +81,13 @@ write_agreed (const char *out, const mv_ref_traj *a, const mv_ref_traj *b,
   json_object_set_new (doc, "min_digits", json_integer (ag->min_digits));
   json_object_set_new (doc, "quantities", names);
   json_object_set_new (doc, "rows", rows);
-  size_t len = strlen (out) + 32;
-  char *path = malloc (len);
-  int rc = path ? (snprintf (path, len, "%s/reference.json", out), mv_cli_emit_json (doc, path))
-                : MV_EXIT_FAIL;
-  free (path);
+  size_t len;
+  char *txt = mv_cli_json_text (doc, &len);
   json_decref (doc);
-  return rc ? mv_error_set (MV_EIO, "reference: could not write %s/reference.json", out)
-            : MV_OK;
+  int s = txt ? mv_io_set_add (set, "reference.json", txt, len)
+              : mv_error_set (MV_ENOMEM, "reference.json: out of memory");
+  free (txt);
+  return s;
 }
 
 size_t
@@ -104,11 +103,11 @@ mv_cli_ref_column_q (size_t c, const size_t *kl, size_t n, size_t nvar)
 /* trajectory_digits.csv: trajectory.csv's columns (t, loss, grad_norm2,
  * energy, the Gram entries) with exactly the agreed digits. */
 static int
-write_digits_csv (const char *out, const mv_ref_traj *b, const mv_ref_agreed *ag)
+write_digits_csv (mv_io_set *set, const mv_ref_traj *b, const mv_ref_agreed *ag)
 {
   size_t ng = mv_traj_gram_columns (b->m, b->mstar, NULL), len = 0, cap = 1 << 16;
   size_t *kl = malloc (2 * ng * sizeof *kl);
-  char *buf = malloc (cap), path[4096], name[64];
+  char *buf = malloc (cap), name[64];
   int ok = kl && buf;
   if (ok)
     mv_traj_gram_columns (b->m, b->mstar, kl);
@@ -132,9 +131,8 @@ write_digits_csv (const char *out, const mv_ref_traj *b, const mv_ref_agreed *ag
     }
   PUT ("\n");
 #undef PUT
-  snprintf (path, sizeof path, "%s/trajectory_digits.csv", out);
-  int s = ok ? mv_io_write_atomic (path, buf, len) : mv_error_set (MV_ENOMEM, "%s: out of memory",
-                                                                   path);
+  int s = ok ? mv_io_set_add (set, "trajectory_digits.csv", buf, len)
+             : mv_error_set (MV_ENOMEM, "trajectory_digits.csv: out of memory");
   free (kl), free (buf);
   return s;
 }
@@ -163,7 +161,7 @@ mv_cli_ref_input (mv_ref_input *in, double **vec, const double *G, const double 
 
 int
 mv_cli_flow_reference (mv_traj *tr, const double *G, const double *nr, const mv_problem *pb,
-                       const mv_flow_params *fp, double tol, const char *out,
+                       const mv_flow_params *fp, double tol, mv_io_set *set,
                        const mv_ref_system_type *type)
 {
   mv_ref_input in;
@@ -190,9 +188,9 @@ mv_cli_flow_reference (mv_traj *tr, const double *G, const double *nr, const mv_
     }
   if (!s && ag.rows)
     {
-      s = write_agreed (out, &a, &b, &ag);
+      s = write_agreed (set, &a, &b, &ag);
       if (!s)
-        s = write_digits_csv (out, &b, &ag);
+        s = write_digits_csv (set, &b, &ag);
       printf ("reference: %ld bits, tol %g (%.2f s) confirmed by %ld bits, tol %g (%.2f s): "
               "at least %d agreed digits per quantity (reference.json)\n", (long) a.prec,
               a.tol, a.wall_seconds, (long) b.prec, b.tol, b.wall_seconds, ag.min_digits);

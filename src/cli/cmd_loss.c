@@ -21,13 +21,16 @@
 static const char usage[] =
   "usage: moeverify loss SPEC.json [--prec BITS] [--fast] [--no-grad] "
   "[-o FILE]\n"
+  "                      [--max-memory SIZE]\n"
   "  Closed-form population loss L and its gradient for the problem in\n"
   "  SPEC.json, as JSON.\n"
   "  --prec BITS   MPFR working precision, " MV_XSTR (MV_PREC_MIN) ".." MV_XSTR (MV_PREC_MAX) " (default 128;\n"
   "                " MV_XSTR (MV_PREC_DOUBLE) " selects the double-precision path)\n"
   "  --fast        double-precision path (same as --prec " MV_XSTR (MV_PREC_DOUBLE) ")\n"
   "  --no-grad     loss only\n"
-  "  -o, --output FILE  write atomically to FILE instead of stdout\n";
+  "  -o, --output FILE  write atomically to FILE instead of stdout\n"
+  "  --max-memory SIZE  refuse a run estimated to need more memory (512M,\n"
+  "                8G, none; default: the physical memory)\n";
 
 /* Gradient values, double or MPFR, behind one accessor. */
 typedef struct {
@@ -140,6 +143,12 @@ parse_opts (loss_opts *o, int argc, char **argv)
         return c;
       if (c == 1)
         continue;
+      if ((c = mv_cli_memory_opt (&a)))
+        {
+          if (c != 1)
+            return c;
+          continue;
+        }
       if (mv_cli_is (&a, "--prec"))
         {
           if (!(v = mv_cli_value (&a)) || mv_cli_parse_prec ("--prec", v,
@@ -262,6 +271,13 @@ mv_cmd_loss (int argc, char **argv)
   int st = mv_cli_read_spec (&pb, o.spec);
   if (st)
     return st;
+  mv_cost cost;
+  mv_cost_loss (&cost, pb.m, pb.mstar, pb.d, 1, o.prec);
+  if ((st = mv_cli_memory_guard (&cost, o.spec)))
+    {
+      mv_problem_clear (&pb);
+      return st;
+    }
   int mp = o.prec > MV_PREC_DOUBLE;
   size_t n = pb.m * pb.d;
   grad_buf gV, gW;

@@ -417,7 +417,8 @@ mv_cmd_run (int argc, char **argv)
     samples = quick ? 40000 : 400000;
   if (!t_end)
     t_end = quick ? 30 : 200;
-  if ((rc = mv_cli_prepare_dir (out)))
+  static const char *const summary[] = { "summary.json" };
+  if ((rc = mv_cli_prepare_dir (out)) || (rc = mv_cli_unmark_dir (out, summary, 1)))
     return rc;
   mv_problem pb;
   if (mv_problem_parse (&pb, PAPER_SPEC, "paper-setting"))

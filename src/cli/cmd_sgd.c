@@ -19,6 +19,7 @@
 static const char usage[] =
   "usage: moeverify sgd SPEC.json --lr LR --batch B --steps S [--seed N]\n"
   "                     [--n-out K] [--out DIR] [--checkpoint-every S]\n"
+  "                     [--max-memory SIZE]\n"
   "       moeverify sgd --resume DIR\n"
   "  Online mini-batch SGD on the raw student vectors from the spec's\n"
   "  initial point: every step draws B fresh inputs x ~ N(0, I_d), labels\n"
@@ -40,7 +41,9 @@ static const char usage[] =
   "                when interrupted; removed once the run completes\n"
   "  --resume DIR  continue the run of DIR from its checkpoint (spec and options\n"
   "                recorded there; options given again must agree); ends\n"
-  "                bit-identical to an uninterrupted run\n";
+  "                bit-identical to an uninterrupted run\n"
+  "  --max-memory SIZE  refuse a run estimated to need more memory (512M,\n"
+  "                8G, none; default: the physical memory)\n";
 
 typedef struct {
   const char *spec, *out;
@@ -67,6 +70,12 @@ parse (sgd_opts *o, int argc, char **argv)
         return c;
       if (c == 1)
         continue;
+      if ((c = mv_cli_memory_opt (&a)))
+        {
+          if (c != 1)
+            return c;
+          continue;
+        }
       if (mv_cli_is (&a, "--lr"))
         {
           if (!(v = mv_cli_value (&a))
@@ -187,8 +196,10 @@ mv_cmd_sgd (int argc, char **argv)
       mv_cli_resume_clear (&res);
       return s;
     }
+  mv_cost cost;
+  mv_cost_sgd (&cost, pb.m, pb.mstar, pb.d, &o.p);
   mv_traj tr;
-  int made_dir;
+  mv_cli_out out;
   char *spec = mv_problem_to_json (&pb), *note = NULL, *path = NULL;
   if (spec && o.ckpt_every >= 0)
     {
@@ -199,7 +210,8 @@ mv_cmd_sgd (int argc, char **argv)
     }
   if ((rc = !spec || (o.ckpt_every >= 0 && (!note || !path)) ? MV_EXIT_FAIL : 0))
     mv_cli_error ("out of memory");
-  if (rc || (rc = mv_cli_traj_start (&tr, &pb, o.out, &made_dir)))
+  if (rc || (rc = mv_cli_memory_guard (&cost, o.spec))
+      || (rc = mv_cli_traj_start (&tr, &pb, &out, o.out)))
     {
       mv_problem_clear (&pb);
       free (spec), free (note), free (path);
@@ -214,7 +226,7 @@ mv_cmd_sgd (int argc, char **argv)
   s = mv_sgd_run (&tr, &pb, &o.p);
   mv_io_progress_done ();
   int status = tr.status;
-  int exit_code = mv_cli_traj_finish (&tr, &pb, s, o.out, made_dir, summary, &o);
+  int exit_code = mv_cli_traj_finish (&tr, &pb, s, &out, summary, &o);
   if (o.p.ckpt.path || res.ckpt)
     mv_cli_ckpt_done (o.out, s ? MV_TRAJ_FAILED : status, exit_code);
   mv_problem_clear (&pb);

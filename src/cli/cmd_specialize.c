@@ -21,7 +21,7 @@
 
 static const char usage[] =
   "usage: moeverify specialize SPEC.json [--t-end T [--full | --from DIR0]] [--grid G]\n"
-  "                            [--out DIR] [--jobs N] [-o FILE]\n"
+  "                            [--out DIR] [--jobs N] [-o FILE] [--max-memory SIZE]\n"
   "  The specialization regularizers L_o (ungated), L_o_gated, L_v, L_aux of\n"
   "  MATH.md 5 beside the data fit L.  Without --t-end or --grid: JSON with\n"
   "  their values at the spec's point and the pairwise cosines of their\n"
@@ -45,7 +45,9 @@ static const char usage[] =
   "              DIR gets grid.csv, grid.md, plots/ and scans/grid/ (the sweep)\n"
   "  --out DIR   output directory (default specialize-out)\n"
   "  --jobs N    worker processes for --grid (default 1)\n"
-  "  -o FILE     the point's JSON into FILE instead of stdout\n";
+  "  -o FILE     the point's JSON into FILE instead of stdout\n"
+  "  --max-memory SIZE  refuse a run estimated to need more memory (512M,\n"
+  "              8G, none; default: the physical memory)\n";
 
 static int
 parse_opts (mv_spec_opts *o, int argc, char **argv)
@@ -69,6 +71,11 @@ parse_opts (mv_spec_opts *o, int argc, char **argv)
           if (!(v = mv_cli_value (&a)) || mv_cli_parse_double ("--t-end", v, 1e-300,
                                                                 1e300, &o->t_end))
             return MV_EXIT_USAGE;
+        }
+      else if ((c = mv_cli_memory_opt (&a)))
+        {
+          if (c != 1)
+            return c;
         }
       else if (mv_cli_is (&a, "--full") || mv_cli_is (&a, "--reduced"))
         {
@@ -264,11 +271,13 @@ mv_cmd_specialize (int argc, char **argv)
   mv_problem pb;
   if ((rc = mv_cli_read_spec (&pb, o.spec)))
     return rc;
+  mv_cost cost;
+  mv_cost_loss (&cost, pb.m, pb.mstar, pb.d, 1, MV_PREC_DOUBLE);
   if (o.grid)
     rc = mv_cli_spec_grid (&o, &pb);
   else if (o.t_end > 0)
     rc = mv_cli_spec_flow (&o, &pb);
-  else
+  else if (!(rc = mv_cli_memory_guard (&cost, o.spec)))
     {
       json_t *doc = NULL;
       int s = point_doc (&doc, &o, &pb);

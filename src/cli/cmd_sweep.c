@@ -18,6 +18,7 @@
 
 static const char usage_fmt[] =
   "usage: moeverify sweep SWEEP.json [--out DIR] [--jobs N] [--resume]\n"
+  "                       [--max-memory SIZE]\n"
   "       moeverify sweep SWEEP.json --spec K\n"
   "       moeverify sweep --plot DIR\n"
   "       mpirun -n K moeverify sweep SWEEP.json [--out DIR] [--resume]\n"
@@ -43,6 +44,9 @@ static const char usage_fmt[] =
   "                  scales where values span two decades\n"
   "  --spec K        print task K's spec (JSON) and exit: `moeverify flow`\n"
   "                  on it reproduces the task's row\n"
+  "  --max-memory SIZE  refuse a sweep whose largest task, times the tasks\n"
+  "                  run at once, is estimated to need more (512M, 8G,\n"
+  "                  none; default: the physical memory)\n"
   "  Ctrl-C stops handing out tasks and waits for the running ones (again:\n"
   "  abandons them); DIR stays resumable.  A worker that dies records its\n"
   "  task as failed and is replaced.\n"
@@ -85,6 +89,12 @@ parse (sweep_opts *o, int argc, char **argv)
         return c;
       if (c == 1)
         continue;
+      if ((c = mv_cli_memory_opt (&a)))
+        {
+          if (c != 1)
+            return c;
+          continue;
+        }
       if (mv_cli_is (&a, "--out") || mv_cli_is (&a, "-o"))
         {
           if (!(o->out = mv_cli_value (&a)))
@@ -228,6 +238,41 @@ prepare (mv_sweep_out *out, const mv_sweep *sw, const sweep_opts *o,
   return rc;
 }
 
+/* The memory of the largest task times the tasks run at once, against
+ * --max-memory; 0 or an exit status (printed). */
+static int
+guard_tasks (const mv_sweep *sw, const char *file, unsigned at_once)
+{
+  mv_cost worst, c;
+  memset (&worst, 0, sizeof worst);
+  size_t nt = mv_sweep_ntasks (sw), wt = 0;
+  for (size_t t = 0; t < nt; t++)
+    {
+      char *spec = mv_sweep_task_spec (sw, t);
+      mv_problem pb;
+      if (!spec || mv_problem_parse (&pb, spec, file))
+        {
+          free (spec);
+          continue;        /* the task fails on its own, with its message */
+        }
+      int method = mv_sweep_method (sw);
+      if (method == MV_SWEEP_SGD)
+        mv_cost_sgd (&c, pb.m, pb.mstar, pb.d, mv_sweep_sgd_params (sw));
+      else
+        mv_cost_flow (&c, pb.m, pb.mstar, pb.d, method == MV_SWEEP_REDUCED,
+                      mv_sweep_flow_params (sw));
+      if (c.bytes > worst.bytes)
+        worst = c, wt = t;
+      mv_problem_clear (&pb);
+      free (spec);
+    }
+  worst.bytes *= at_once, worst.traj_bytes *= at_once;
+  worst.work_bytes *= at_once, worst.state_bytes *= at_once;
+  char what[256];
+  snprintf (what, sizeof what, "%s: task %zu, %u at once,", file, wt, at_once);
+  return mv_cli_memory_guard (&worst, what);
+}
+
 /* Rank 0 (or the only process): prepare DIR, run the engine, write the
  * sorted results. */
 static int
@@ -237,7 +282,12 @@ run_master (const mv_sweep *sw, const sweep_opts *o, const char *text,
   mv_sweep_out out;
   memset (&out, 0, sizeof out);
   out.fd_json = out.fd_csv = -1;
-  int rc = prepare (&out, sw, o, text, len);
+  unsigned at_once = mpi_size > 1 ? 1 : (unsigned) o->jobs;
+  if (at_once > mv_sweep_ntasks (sw))
+    at_once = (unsigned) mv_sweep_ntasks (sw);
+  int rc = guard_tasks (sw, o->file, at_once ? at_once : 1);
+  if (!rc)
+    rc = prepare (&out, sw, o, text, len);
   if (rc)
     {
       if (mpi_size > 1)

@@ -69,19 +69,19 @@ main (int argc, char **argv)
     {
       static char run[] = "run";
       char *args[] = { run, NULL };
-      return mv_cmd_run (1, args);
+      return mv_cli_exit (mv_cmd_run (1, args));
     }
   const char *cmd = argv[1];
   if (!strcmp (cmd, "-h") || !strcmp (cmd, "--help")
       || (!strcmp (cmd, "help") && argc == 2))
     {
       fputs (usage, stdout);
-      return MV_EXIT_OK;
+      return mv_cli_exit (MV_EXIT_OK);
     }
   if (!strcmp (cmd, "--version"))
     {
       printf ("moeverify %s\n", mv_version ());
-      return MV_EXIT_OK;
+      return mv_cli_exit (MV_EXIT_OK);
     }
   if (!strcmp (cmd, "help"))
     {
@@ -95,11 +95,11 @@ main (int argc, char **argv)
         }
       static char help[] = "--help";
       char *args[] = { argv[2], help, NULL };
-      return fn (2, args);
+      return mv_cli_exit (fn (2, args));
     }
   mv_cmd_fn fn = find_command (cmd);
   if (fn)
-    return fn (argc - 1, argv + 1);
+    return mv_cli_exit (fn (argc - 1, argv + 1));
   if (cmd[0] == '-')
     mv_cli_error ("unknown option '%s' (see 'moeverify --help')", cmd);
   else

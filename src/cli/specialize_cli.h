@@ -26,10 +26,10 @@ json_t *mv_cli_spec_reg_json (const mv_regularizers *r);
  * from the Gram-level cg; a library status. */
 int mv_cli_spec_raw_cosines (double *cr, double *maxdiff, const double *cg,
                              const mv_problem *pb, mv_spec_ws *ws);
-/* Write DIR/cosines.csv (t, values, cosines of distinct pairs; empty
- * field = undefined) and DIR/cosines.svg for a finished trajectory, from
+/* Add cosines.csv (t, values, cosines of distinct pairs; empty
+ * field = undefined) and cosines.svg to set for a finished trajectory, from
  * mv_spec_traj_d's val and cos; a library status. */
-int mv_cli_spec_write_cosines (const char *dir, const mv_traj *tr, const double *val,
+int mv_cli_spec_write_cosines (mv_io_set *set, const mv_traj *tr, const double *val,
                                const double *cos);
 /* --t-end and --grid modes: exit statuses (errors printed). */
 int mv_cli_spec_flow (const mv_spec_opts *o, const mv_problem *pb);

@@ -28,10 +28,9 @@ put_num (mv_textbuf *b, double x)
 }
 
 static int
-write_csv (const char *dir, const mv_traj *tr, const double *val, const double *cos)
+write_csv (mv_io_set *set, const mv_traj *tr, const double *val, const double *cos)
 {
   mv_textbuf b;
-  char path[4096];
   mv_textbuf_init (&b);
   mv_textbuf_puts (&b, "t");
   for (size_t a = 0; a < NO; a++)
@@ -56,17 +55,16 @@ write_csv (const char *dir, const mv_traj *tr, const double *val, const double *
           put_num (&b, cos[r * NO * NO + a * NO + c]);
       mv_textbuf_puts (&b, "\n");
     }
-  snprintf (path, sizeof path, "%s/cosines.csv", dir);
-  int s = !mv_textbuf_ok (&b) ? mv_error_set (MV_ENOMEM, "%s: out of memory", path)
-    : mv_io_write_atomic (path, b.s, b.len);
+  int s = !mv_textbuf_ok (&b) ? mv_error_set (MV_ENOMEM, "cosines.csv: out of memory")
+    : mv_io_set_add (set, "cosines.csv", b.s, b.len);
   mv_textbuf_clear (&b);
   return s;
 }
 
 static int
-write_svg (const char *dir, const mv_traj *tr, const double *cos)
+write_svg (mv_io_set *set, const mv_traj *tr, const double *cos)
 {
-  char path[4096], label[96];
+  char label[96];
   mv_plot *p = mv_plot_alloc ("gradient cosines along the flow", "t",
                               "cosine of raw-parameter gradients");
   double *y = malloc ((tr->rows ? tr->rows : 1) * sizeof *y);
@@ -87,21 +85,18 @@ write_svg (const char *dir, const mv_traj *tr, const double *cos)
                                 a == MV_SPEC_FIT ? 2.0 : 1.2, a != MV_SPEC_FIT);
       }
   if (!s)
-    {
-      snprintf (path, sizeof path, "%s/cosines.svg", dir);
-      s = mv_plot_write (p, path);
-    }
+    s = mv_plot_write_set (p, set, "cosines.svg");
   mv_plot_free (p);
   free (y);
   return s;
 }
 
 int
-mv_cli_spec_write_cosines (const char *dir, const mv_traj *tr, const double *val,
+mv_cli_spec_write_cosines (mv_io_set *set, const mv_traj *tr, const double *val,
                            const double *cos)
 {
-  int s = write_csv (dir, tr, val, cos);
-  return s ? s : write_svg (dir, tr, cos);
+  int s = write_csv (set, tr, val, cos);
+  return s ? s : write_svg (set, tr, cos);
 }
 
 /* What the summary prints: per regularizer, min / max of its cosine with
@@ -175,14 +170,19 @@ start_from (double *G, double *nr, char *how, size_t howlen, const char *dir,
 int
 mv_cli_spec_flow (const mv_spec_opts *o, const mv_problem *pb)
 {
-  mv_traj tr;
-  int made_dir, rc = mv_cli_traj_start (&tr, pb, o->out, &made_dir);
-  if (rc)
-    return rc;
-  size_t n = 2 * pb->m + 2 * pb->mstar;
   mv_flow_params p;
   mv_flow_params_default (&p);
   p.t_end = o->t_end;
+  mv_cost cost;
+  mv_cost_flow (&cost, pb->m, pb->mstar, pb->d, !o->full, &p);
+  mv_traj tr;
+  mv_cli_out out;
+  int rc = mv_cli_memory_guard (&cost, o->spec);
+  if (!rc)
+    rc = mv_cli_traj_start (&tr, pb, &out, o->out);
+  if (rc)
+    return rc;
+  size_t n = 2 * pb->m + 2 * pb->mstar;
   p.reg = &pb->reg;
   p.interrupt = mv_cli_catch_sigint ();
   p.progress = mv_cli_flow_progress;
@@ -208,10 +208,10 @@ mv_cli_spec_flow (const mv_spec_opts *o, const mv_problem *pb)
       s = !val || !cos || !ws ? mv_error_set (MV_ENOMEM, "out of memory")
         : mv_spec_traj_d (val, cos, &tr, pb->noise_var, ws);
       if (!s)
-        s = mv_cli_spec_write_cosines (o->out, &tr, val, cos);
+        s = mv_cli_spec_write_cosines (out.set, &tr, val, cos);
     }
   summary_ctx sc = { &tr, val, cos };
-  rc = mv_cli_traj_finish (&tr, pb, s, o->out, made_dir, summary, &sc);
+  rc = mv_cli_traj_finish (&tr, pb, s, &out, summary, &sc);
   free (G), free (nr), free (val), free (cos);
   mv_spec_free (ws);
   return rc;

@@ -69,7 +69,7 @@ mv_sweep_worker_threads (void)
 #endif
 }
 
-/* ------------------------------------------------------------ Ctrl-C */
+/* ------------------------------------ Ctrl-C, SIGTERM, SIGHUP */
 
 static volatile sig_atomic_t sigint_count;
 static volatile sig_atomic_t sigint_fatal;   /* second Ctrl-C kills */
@@ -80,7 +80,7 @@ on_sigint (int sig)
 {
   static const char first[] =
     "\nmoeverify: interrupted: finishing the running tasks "
-    "(Ctrl-C again to abandon them)\n";
+    "(interrupt again to abandon them)\n";
   sigint_count++;
   if (sigint_count == 1)
     {
@@ -99,12 +99,8 @@ on_sigint (int sig)
 volatile sig_atomic_t *
 mv_sweep_catch_sigint (void)
 {
-  struct sigaction sa;
   sigint_bar = mv_io_progress_enabled ();
-  memset (&sa, 0, sizeof sa);
-  sa.sa_handler = on_sigint;
-  sigemptyset (&sa.sa_mask);
-  sigaction (SIGINT, &sa, NULL);
+  mv_cli_on_stop_signals (on_sigint);
   return &sigint_count;
 }
 
@@ -214,7 +210,7 @@ spawn (worker *w, worker *all, unsigned n, const mv_sweep_out *o)
           close (all[i].to), close (all[i].from);
       close (o->fd_json), close (o->fd_csv);
       close (down[1]), close (up[0]);
-      signal (SIGINT, SIG_IGN);     /* the parent decides */
+      mv_cli_on_stop_signals (SIG_IGN);  /* the parent decides */
       signal (SIGPIPE, SIG_DFL);    /* die with the parent */
       mv_sweep_worker_threads ();
       worker_main (o->sw, o->dir, down[0], up[1]);

@@ -7,6 +7,7 @@
 #include <moeverify/hermite.h>
 #include <moeverify/io.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,7 @@ mv_flow_params_default (mv_flow_params *p)
   p->t_end = 100;
   p->prec = MV_PREC_DOUBLE;
   p->n_out = 200;
+  p->max_steps = MV_FLOW_MAX_STEPS;
 }
 
 double *
@@ -99,12 +101,17 @@ mv_flow_times (const mv_flow_params *p, size_t *n)
   double *t;
   if (p->times)
     {
-      t = malloc ((p->n_times + 1) * sizeof *t);
+      /* the run ends at t_end whatever the last output time: a row there */
+      size_t k = p->n_times;
+      int end = !k || p->times[k - 1] < p->t_end * (1 - 1e-12);
+      t = malloc ((k + 1 + end) * sizeof *t);
       if (!t)
         return NULL;
       t[0] = 0;
-      memcpy (t + 1, p->times, p->n_times * sizeof *t);
-      *n = p->n_times + 1;
+      memcpy (t + 1, p->times, k * sizeof *t);
+      if (end)
+        t[k + 1] = p->t_end;
+      *n = k + 1 + end;
       return t;
     }
   /* log-spaced (early dynamics) merged with evenly spaced (plots on a
@@ -174,12 +181,20 @@ typedef struct {
   double *y, *G;
   mv_observer *obs;          /* the recorder, then p->observers */
   size_t n_obs;
+  unsigned long tiny;        /* consecutive steps below the time resolution */
   gsl_odeiv2_driver *drv;
   const double *times;       /* output grid (nt), times[0] = 0 */
   size_t nt;
   uint64_t y0_hash;          /* of y at t = 0 (checkpoint identity) */
   double wall_ckpt;          /* mv_io_now () at the last checkpoint */
 } flow_run;
+
+/* Steps shorter than this fraction of t_end, this many times in a row,
+ * mean the run has stalled: tolerances double precision cannot meet (or a
+ * singularity).  One such step per output time is normal (the last step
+ * up to it), a thousand in a row is not. */
+#define STALL_FRAC (4 * DBL_EPSILON)
+#define STALL_STEPS 1000
 
 /* The observables of the state at t (with the loss at a ROW), shown to
  * every observer.  A nonzero status fails the run with its message. */
@@ -282,6 +297,8 @@ checkpoint (flow_run *r, size_t next, double t, double h)
   if (!s)
     s = mv_ckpt_put_u64 (c, "st.rhs jac", ev2, 2);
   if (!s)
+    s = mv_ckpt_put_ulong (c, "st.tiny", r->tiny);
+  if (!s)
     s = mv_traj_ckpt_save (c, r->tr, r->tr->rows);
   if (!s && p->ckpt.spec)
     s = mv_ckpt_put_str (c, "note.spec", p->ckpt.spec);
@@ -326,6 +343,8 @@ restore (flow_run *r, size_t *next, double *t, double *h)
     s = mv_ckpt_get_u64 (c, "st.steps failed", ev, 2);
   if (!s)
     s = mv_ckpt_get_u64 (c, "st.rhs jac", ev2, 2);
+  if (!s)
+    s = mv_ckpt_get_ulong (c, "st.tiny", &r->tiny);
   if (!s && (k < 1 || k >= r->nt || !(th[0] >= r->times[k - 1] && th[0] < r->times[k])))
     s = mv_error_set (MV_EPARSE, "checkpoint: time %g and output %lu do not fit the "
                       "output grid", th[0], k);
@@ -378,6 +397,15 @@ advance (flow_run *r, double *t, double *h, size_t k)
           tr->status = MV_TRAJ_FAILED;
           snprintf (tr->message, sizeof tr->message,
                     "solver failed at t = %.6g (h = %.3g): %s", *t, *h, gsl_strerror (gs));
+          return MV_OK;
+        }
+      r->tiny = drv->e->last_step < STALL_FRAC * p->t_end ? r->tiny + 1 : 0;
+      if (r->tiny >= STALL_STEPS)
+        {
+          tr->status = MV_TRAJ_FAILED;
+          snprintf (tr->message, sizeof tr->message, "stalled at t = %.6g: %d steps in a "
+                    "row shorter than %.3g (rtol %g, atol %g beyond double precision?)",
+                    *t, STALL_STEPS, STALL_FRAC * p->t_end, p->rtol, p->atol);
           return MV_OK;
         }
       int s = notify (r, MV_OBS_STEP, *t);
@@ -455,7 +483,7 @@ mv_flow_integrate (mv_traj *tr, mv_flow_problem *fp, double *y, const mv_flow_pa
   tr->rtol = p->rtol, tr->atol = p->atol, tr->t_end = p->t_end;
   tr->status = MV_TRAJ_RUNNING;
   double wall0 = mv_io_now ();
-  flow_run r = { tr, fp, p, y, G, obs, n_obs, drv, times, nt,
+  flow_run r = { tr, fp, p, y, G, obs, n_obs, 0, drv, times, nt,
                  mv_ckpt_hash (y, dim * sizeof *y), wall0 };
   size_t next = 0;
   double t = 0, h = h0;

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 
 static int
-alignment_plot (const mv_traj *tr, const char *dir, int expert)
+alignment_plot (const mv_traj *tr, mv_io_set *set, int expert)
 {
   size_t m = tr->m, ms = tr->mstar, R = tr->rows;
-  char title[160], path[4096], label[64];
+  char title[160], label[64];
   snprintf (title, sizeof title, "%s alignments with the teachers (%s%s)",
             expert ? "Expert w_i.w*_j" : "Router v_i.v*_j", tr->method,
             tr->status == MV_TRAJ_DONE ? "" : ", partial");
@@ -56,18 +56,18 @@ alignment_plot (const mv_traj *tr, const char *dir, int expert)
       if (!isnan (t))
         s = mv_plot_add_vline (p, t, label);
     }
-  snprintf (path, sizeof path, "%s/%s", dir, expert ? "expert_alignment.svg" : "router_alignment.svg");
+
   if (!s)
-    s = mv_plot_write (p, path);
+    s = mv_plot_write_set (p, set, expert ? "expert_alignment.svg" : "router_alignment.svg");
   mv_plot_free (p);
   free (y);
   return s;
 }
 
 static int
-loss_plot (const mv_traj *tr, const char *dir)
+loss_plot (const mv_traj *tr, mv_io_set *set)
 {
-  char title[128], path[4096];
+  char title[128];
   snprintf (title, sizeof title, "Population loss (%s%s)", tr->method,
             tr->status == MV_TRAJ_DONE ? "" : ", partial");
   mv_plot *p = mv_plot_alloc (title, "time t", "L and |grad L|^2");
@@ -78,20 +78,19 @@ loss_plot (const mv_traj *tr, const char *dir)
   int s = mv_plot_add_series (p, "loss L", tr->t, tr->loss, tr->rows, mv_plot_color (0), 2.0, 0);
   if (!s)
     s = mv_plot_add_series (p, "|grad L|^2", tr->t, tr->grad2, tr->rows, mv_plot_color (1), 1.2, 1);
-  snprintf (path, sizeof path, "%s/loss.svg", dir);
   if (!s)
-    s = mv_plot_write (p, path);
+    s = mv_plot_write_set (p, set, "loss.svg");
   mv_plot_free (p);
   return s;
 }
 
 int
-mv_traj_plots (const mv_traj *tr, const char *dir)
+mv_traj_plots (const mv_traj *tr, mv_io_set *set)
 {
-  int s = alignment_plot (tr, dir, 0);
+  int s = alignment_plot (tr, set, 0);
   if (!s)
-    s = alignment_plot (tr, dir, 1);
+    s = alignment_plot (tr, set, 1);
   if (!s)
-    s = loss_plot (tr, dir);
+    s = loss_plot (tr, set);
   return s;
 }

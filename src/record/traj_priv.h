@@ -4,7 +4,9 @@
 
 #include <moeverify/traj.h>
 
-/* router_alignment.svg, expert_alignment.svg and loss.svg in dir */
-int mv_traj_plots (const mv_traj *tr, const char *dir);
+#include <moeverify/io.h>
+
+/* router_alignment.svg, expert_alignment.svg and loss.svg added to set */
+int mv_traj_plots (const mv_traj *tr, mv_io_set *set);
 
 #endif

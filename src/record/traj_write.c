@@ -1,5 +1,5 @@
 /* Trajectory outputs: trajectory.csv, run.json, events.json and SVG plots,
- * each written atomically (temporary file + rename). */
+ * written as one set (io.h): all or nothing, run.json last. */
 #include "record/traj_priv.h"
 #include "base/textbuf.h"
 #include <moeverify/traj.h>
@@ -19,22 +19,20 @@
 static const char *STATUS[] = { "running", "complete", "interrupted", "failed" };
 
 static int
-write_buf (const char *dir, const char *name, mv_textbuf *b)
+write_buf (mv_io_set *set, const char *name, mv_textbuf *b)
 {
-  char path[4096];
-  snprintf (path, sizeof path, "%s/%s", dir, name);
   if (b->oom)
     {
       free (b->s);
-      return mv_error_set (MV_ENOMEM, "%s: out of memory", path);
+      return mv_error_set (MV_ENOMEM, "%s: out of memory", name);
     }
-  int s = mv_io_write_atomic (path, b->s ? b->s : "", b->len);
+  int s = mv_io_set_add (set, name, b->s ? b->s : "", b->len);
   free (b->s);
   return s;
 }
 
 static int
-write_json (const char *dir, const char *name, json_t *doc)
+write_json (mv_io_set *set, const char *name, json_t *doc)
 {
   mv_textbuf b = { 0 };
   char *txt = json_dumps (doc, JSON_INDENT (2) | JSON_REAL_PRECISION (17));
@@ -44,7 +42,7 @@ write_json (const char *dir, const char *name, json_t *doc)
   else
     mv_textbuf_printf (&b, "%s\n", txt);
   free (txt);
-  return write_buf (dir, name, &b);
+  return write_buf (set, name, &b);
 }
 
 size_t
@@ -104,12 +102,12 @@ gram_columns (const mv_traj *tr, mv_textbuf *b, size_t row, const size_t *kl, si
 }
 
 static int
-write_csv (const mv_traj *tr, const char *dir)
+write_csv (const mv_traj *tr, mv_io_set *set)
 {
   size_t nc = mv_traj_gram_columns (tr->m, tr->mstar, NULL);
   size_t *kl = malloc (2 * nc * sizeof *kl);
   if (!kl)
-    return mv_error_set (MV_ENOMEM, "%s/trajectory.csv: out of memory", dir);
+    return mv_error_set (MV_ENOMEM, "trajectory.csv: out of memory");
   mv_traj_gram_columns (tr->m, tr->mstar, kl);
   mv_textbuf b = { 0 };
   mv_textbuf_printf (&b, "# moeverify trajectory: method %s, status %s%s%s\n", tr->method,
@@ -125,7 +123,7 @@ write_csv (const mv_traj *tr, const char *dir)
       mv_textbuf_printf (&b, "\n");
     }
   free (kl);
-  return write_buf (dir, "trajectory.csv", &b);
+  return write_buf (set, "trajectory.csv", &b);
 }
 
 static json_t *
@@ -150,7 +148,7 @@ align_matrix (const mv_traj *tr, size_t row, int kind)
 }
 
 static int
-write_run (const mv_traj *tr, const char *dir, const char *spec_json)
+write_run (const mv_traj *tr, mv_io_set *set, const char *spec_json)
 {
   json_t *doc = json_object ();
   json_object_set_new (doc, "tool", json_string ("moeverify " MV_VERSION_STRING));
@@ -204,11 +202,11 @@ write_run (const mv_traj *tr, const char *dir, const char *spec_json)
         }
       json_object_set_new (doc, "final", fin);
     }
-  return write_json (dir, "run.json", doc);
+  return write_json (set, "run.json", doc);
 }
 
 static int
-write_events (const mv_traj *tr, const char *dir)
+write_events (const mv_traj *tr, mv_io_set *set)
 {
   static const char *KIND[MV_ALIGN_NKIND] = { "router", "expert", "both" };
   size_t m = tr->m, ms = tr->mstar;
@@ -273,7 +271,20 @@ write_events (const mv_traj *tr, const char *dir)
                        json_string ("teacher j recovered when some student has router and "
                                     "expert alignment >= 0.9 with it"));
   free (idx), free (tt), free (who);
-  return write_json (dir, "events.json", doc);
+  return write_json (set, "events.json", doc);
+}
+
+int
+mv_traj_write_set (const mv_traj *tr, mv_io_set *set, const char *spec_json)
+{
+  int s = write_csv (tr, set);
+  if (!s)
+    s = write_events (tr, set);
+  if (!s)
+    s = mv_traj_plots (tr, set);
+  if (!s)
+    s = write_run (tr, set, spec_json);
+  return s;
 }
 
 int
@@ -281,13 +292,11 @@ mv_traj_write (const mv_traj *tr, const char *dir, const char *spec_json)
 {
   if (mkdir (dir, 0777) != 0 && errno != EEXIST)
     return mv_error_set (MV_EIO, "%s: cannot create directory: %s", dir, strerror (errno));
-  int s = write_csv (tr, dir);
-  if (!s)
-    s = write_events (tr, dir);
-  if (!s)
-    s = mv_traj_plots (tr, dir);
+  mv_io_set *set = mv_io_set_alloc (dir);
+  int s = set ? mv_traj_write_set (tr, set, spec_json) : MV_ENOMEM;
   /* run.json last: its presence marks a finished write */
   if (!s)
-    s = write_run (tr, dir, spec_json);
+    s = mv_io_set_commit (set, "run.json");
+  mv_io_set_free (set);
   return s;
 }

@@ -435,3 +435,21 @@ mv_plot_write (const mv_plot *p, const char *path)
   free (svg);
   return status;
 }
+
+int
+mv_plot_write_set (const mv_plot *p, mv_io_set *set, const char *name)
+{
+  if (!p || !set)
+    return mv_error_set (MV_EINVAL, "plot: NULL %s", p ? "set" : "plot");
+  size_t len;
+  int status;
+  char *svg = build (p, &len, &status);
+  if (!svg)
+    {
+      mv_error_prefix (name);
+      return status;
+    }
+  status = mv_io_set_add (set, name, svg, len);
+  free (svg);
+  return status;
+}
