@@ -394,6 +394,18 @@ static const struct {
           ""), MV_EINVAL, "teacher.W[0]: zero vector" },
   { SPEC ("3", T_OK, "{\"m\": 1, \"V\": [[\"0.0\", \"-0\", \"0e5\"]], "
           "\"W\": [[1, 1, 0]]}", ""), MV_EINVAL, "student.V[0]: zero vector" },
+  /* the norm rule: |v|^2 a finite normal double, numbers or strings */
+  { SPEC ("3", T_OK, "{\"m\": 1, \"V\": [[1e300, 0, 0]], \"W\": [[1, 1, 0]]}",
+          ""), MV_EINVAL, "student.V[0]: squared norm overflows" },
+  { SPEC ("3", T_OK, "{\"m\": 1, \"V\": [[0, 1, 0]], \"W\": [[1e154, 1e154, "
+          "\"1e154\"]]}", ""), MV_EINVAL, "student.W[0]: squared norm overflows" },
+  { SPEC ("3", "{\"m\": 1, \"V\": [[1e-320, 0, 0]], \"W\": [[0, 1, 0]]}", S_OK,
+          ""), MV_EINVAL, "teacher.V[0]: squared norm 0 underflows" },
+  { SPEC ("3", T_OK, "{\"m\": 1, \"V\": [[1e-160, 1e-160, 0]], \"W\": "
+          "[[1, 1, 0]]}", ""), MV_EINVAL, "student.V[0]: squared norm 2e-320 underflows" },
+  /* a JSON number that jansson would silently store as 0 */
+  { SPEC ("3", T_OK, "{\"m\": 1, \"V\": [[1e-400, 1, 0]], \"W\": [[1, 1, 0]]}",
+          ""), MV_EPARSE, "line 1, column 94: number 1e-400 underflows to 0" },
   /* entries */
   { ENTRY ("\"nan\""), MV_EINVAL, "student.V[0][1]: \"nan\"" },
   { ENTRY ("\"NaN\""), MV_EINVAL, "student.V[0][1]" },
@@ -551,6 +563,15 @@ START_TEST (t_set_d)
   ck_assert (!memcmp (a, V, sizeof a) && !memcmp (b, W, sizeof b));
   ck_assert (!memcmp (c, Vt, sizeof c) && !memcmp (e, Wt, sizeof e));
 
+  /* the norm rule holds for arrays too: |v|^2 = 3e400 overflows, while
+   * 1e154 alone (|v|^2 = 1e308) is accepted */
+  const double H[6] = { 1e154, 1e154, 1e154, 0, 1, 0 };
+  const double H1[6] = { 1e154, 0, 0, 0, 1, 0 };
+  ck_assert_int_eq (mv_problem_set_student_d (&pb, H, W), MV_EINVAL);
+  ck_assert_ptr_nonnull (strstr (mv_error_message (), "student.V[0]: squared norm overflows"));
+  ck_assert_int_eq (mv_problem_set_student_d (&pb, V, W), MV_OK);
+  ck_assert_int_eq (mv_problem_set_student_d (&pb, H1, W), MV_OK);
+  ck_assert_int_eq (mv_problem_set_student_d (&pb, V, W), MV_OK);
   /* a zero row is refused and leaves the student untouched */
   const double Z[6] = { 1, 1, 1, 0, 0, 0 }, N[6] = { 0.5, 0, 0, 0, 0, 7 };
   ck_assert_int_eq (mv_problem_set_student_d (&pb, Z, W), MV_EINVAL);

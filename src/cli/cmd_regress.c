@@ -39,7 +39,7 @@ static const char usage[] =
 typedef struct {
   const char *file;
   int ok;                 /* parsed, computed, no violation */
-  char msg[1024];         /* the error, or the summary */
+  char msg[8192];         /* the error (a whole path fits), or the summary */
   mv_regress_result res;
 } file_result;
 
