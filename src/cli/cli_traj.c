@@ -23,6 +23,8 @@ mv_cli_traj_start (mv_traj *tr, const mv_problem *pb, const char *out, int *made
     return rc;
   if (mv_traj_init (tr, pb->m, pb->mstar))
     {
+      if (pb->name && !strstr (mv_error_message (), pb->name))
+        mv_error_prefix (pb->name);
       mv_cli_lib_error ();
       if (*made_dir)
         rmdir (out);
@@ -71,7 +73,8 @@ mv_cli_traj_finish (mv_traj *tr, const mv_problem *pb, int status, const char *o
       if (pb->name && !strstr (mv_error_message (), pb->name))
         mv_error_prefix (pb->name);
       mv_cli_lib_error ();
-      exit_code = tr->rows ? MV_EXIT_FAIL : MV_EXIT_USAGE;
+      /* out of memory is a failed computation (1), whenever it happens */
+      exit_code = tr->rows || status == MV_ENOMEM ? MV_EXIT_FAIL : MV_EXIT_USAGE;
       if (made_dir)
         rmdir (out);
     }
