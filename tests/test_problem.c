@@ -518,6 +518,40 @@ START_TEST (t_read_errors)
 }
 END_TEST
 
+/* Messages: a whole long path kept, a longer message cut with "...",
+ * always one line. */
+START_TEST (t_error_message_length)
+{
+  static char path[4097], big[20001];
+  memset (path, 'p', 4096);
+  path[0] = '/';
+  memset (big, 'x', 20000);
+  mv_error_set (MV_EINVAL, "%s: d: bad", path);
+  ck_assert_uint_eq (strlen (mv_error_message ()), 4096 + 8);
+  ck_assert (!strncmp (mv_error_message (), path, 4096));
+  mv_error_set (MV_EINVAL, "%s: %s", path, big);
+  const char *m = mv_error_message ();
+  size_t n = strlen (m);
+  ck_assert_msg (n >= 8000 && n < 8192, "length %zu", n);
+  ck_assert_str_eq (m + n - 3, "...");
+  mv_error_set (MV_EINVAL, "a\nb\rc\x1b");
+  ck_assert_str_eq (mv_error_message (), "a?b?c?");
+  /* the prefix of a message formatted from the previous one */
+  mv_error_set (MV_EINVAL, "k: v");
+  mv_error_set (MV_EINVAL, "f: %s", mv_error_message ());
+  mv_error_prefix ("g");
+  ck_assert_str_eq (mv_error_message (), "g: f: k: v");
+  /* a spec read from a 4000-character name keeps it whole */
+  mv_problem pb;
+  char name[4001];
+  memset (name, 'n', 4000);
+  name[4000] = '\0';
+  ck_assert_int_eq (mv_problem_parse (&pb, "{\"d\": 0}", name), MV_EINVAL);
+  ck_assert (!strncmp (mv_error_message (), name, 4000));
+  ck_assert_ptr_nonnull (strstr (mv_error_message (), ": d: 0 is out of range"));
+}
+END_TEST
+
 /* ------------------------------------------------------------ JSON, arrays */
 
 START_TEST (t_to_json)
@@ -1158,6 +1192,7 @@ main (void)
   tcase_add_test (tc, t_decimal_exact);
   tcase_add_loop_test (tc, t_bad_inputs, 0, (int) NBAD);
   tcase_add_test (tc, t_read_errors);
+  tcase_add_test (tc, t_error_message_length);
   tcase_add_test (tc, t_to_json);
   tcase_add_test (tc, t_set_d);
   suite_add_tcase (s, tc);
