@@ -730,7 +730,10 @@ mv_json_check_underflow (const char *text, size_t len, const char *name)
         line++, col = -1;
       else if (ch == '"')
         for (i++, col++; i < len && text[i] != '"'; i++, col++)
-          i += text[i] == '\\', col += text[i] == '\\';
+          {
+            int esc = text[i] == '\\';   /* skip the escaped character */
+            i += esc, col += esc;
+          }
       else if (ch == '-' || (ch >= '0' && ch <= '9'))
         {
           size_t n = strspn (text + i, "+-0123456789.eE");
