@@ -191,6 +191,13 @@ b.json"
 cp "$bad/spec/d_zero.json" "$nl_name"
 run_case "newline in file name" 2 "" "b.json: d: " loss "$nl_name" -o "$out/l.json"
 run_case "directory as spec" 2 "$tmp" "" loss "$tmp" -o "$out/l.json"
+# Devices: the read stops at the first NUL byte (they read forever before).
+for dev in /dev/zero /dev/urandom; do
+  [ -r $dev ] || continue
+  run_case "$dev as spec" 2 "$dev" "NUL byte at offset" flow $dev --reduced --t-end 1 --out "$out/f"
+  run_case "$dev as sweep" 2 "$dev" "NUL byte at offset" sweep $dev --jobs 1 --out "$out/s"
+  run_case "$dev as reference" 1 "$dev" "NUL byte at offset" regress $dev
+done
 run_case "missing spec" 2 "$tmp/none.json" "" flow "$tmp/none.json" --t-end 1 --out "$out/f"
 
 echo "$pass passed, $fail failed"

@@ -2,6 +2,7 @@
  * is one line "NAME: key.path: problem"), explicit construction, canonical
  * JSON.  Generated vectors live in problem_init.c. */
 #include "spec/problem_priv.h"
+#include "base/io_priv.h"
 
 #include <moeverify/error.h>
 #include <moeverify/io.h>
@@ -799,10 +800,11 @@ mv_problem_read (mv_problem *pb, const char *path)
 {
   memset (pb, 0, sizeof *pb);
   size_t len;
-  char *text = mv_io_read_file (path, &len);
-  if (!text)
-    return MV_EIO;  /* message names the path */
-  int st = parse_buf (pb, text, len, path);
+  char *text;
+  int st = mv_io_read_json (&text, &len, path, MV_IO_SPEC_MAX);
+  if (st)
+    return st;  /* message names the path */
+  st = parse_buf (pb, text, len, path);
   free (text);
   return st;
 }
