@@ -95,7 +95,9 @@ mv_cli_value (mv_cli_args *a)
     }
   if (a->inline_val)
     return a->inline_val;
-  if (a->i < a->argc)
+  /* "--stepper --out DIR" forgot the value: say so, rather than take
+   * "--out" as the stepper and complain about DIR (--opt=--x still works) */
+  if (a->i < a->argc && !(a->argv[a->i][0] == '-' && a->argv[a->i][1] == '-'))
     return a->argv[a->i++];
   mv_cli_error ("%s: option %.*s needs a value", a->cmd, (int) a->optlen,
                 a->opt);
