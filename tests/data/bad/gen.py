@@ -316,7 +316,7 @@ def sweeps():
           "run.times: ")
     c.doc("run_times_decreasing", setp(SWEEP, "run.times", [0.5, 0.25]), 2, "run.times: ")
     c.doc("run_times_empty", setp(SWEEP, "run.times", []), 2, "run.times: ")
-    c.doc("run_times_beyond_t_end", setp(SWEEP, "run.times", [0.5, 2]), 2, "run: ")
+    c.doc("run_times_beyond_t_end", setp(SWEEP, "run.times", [0.5, 2]), 2, "run.times: ")
     c.doc("run_max_steps_zero", setp(SWEEP, "run.max_steps", 0), 2, "run.max_steps: ")
     c.doc("run_gram0_unknown", setp(SWEEP, "run.gram0", "random"), 2, "run.gram0: ")
     c.doc("run_prec_reduced", setp(SWEEP, "run.prec", 128), 2, "run.prec: ")
