@@ -168,6 +168,20 @@ for big in m20000 m1e9; do
   wrap=""
 done
 
+# ---------------------------------------------------------------- existing DIR
+# Into an existing empty directory: it stays, and stays empty.
+for f in V_1e300 d_zero truncated_half; do
+  spec="$bad/spec/$f.json"
+  for c in flow sgd; do
+    case $c in
+      flow) set -- flow "$spec" --t-end 1 --out "$out" ;;
+      sgd) set -- sgd "$spec" --lr 0.1 --batch 10 --steps 10 --out "$out" ;;
+    esac
+    run_case "$c $f into an existing directory" 2 "$spec" "" "$@"
+    if [ ! -d "$out" ]; then nok "$c $f removed the existing directory"; mkdir "$out"; fi
+  done
+done
+
 # ---------------------------------------------------------------- names
 # A 3000-character path (nested directories) is named whole on one line.
 long="$tmp/long"
