@@ -269,7 +269,7 @@ done
 "$exe" loss "$tmp/big30000.json" --fast --max-memory 10G >"$tmp/stdout" 2>"$tmp/stderr"
 st=$?
 if [ "$st" -eq 1 ] && [ "$(wc -l <"$tmp/stderr")" -eq 1 ] \
-   && grep -q "big30000.json needs about [0-9.]* GB (workspaces .*more than the limit 10 GB; raise --max-memory" "$tmp/stderr"; then
+   && grep -q "big30000.json: needs about [0-9.]* GB (workspaces .*more than the limit 10 GB; raise --max-memory" "$tmp/stderr"; then
   ok "loss m = 30000: refused by --max-memory with the estimate"
 else nok "loss m = 30000 memory guard: status $st, $(cat "$tmp/stderr")"; fi
 expect_error "--max-memory 8X" 2 "--max-memory: '8X'" loss "$data/example_small.json" --max-memory 8X

@@ -151,7 +151,7 @@ START_TEST (t_guard)
   ck_assert_int_eq (mv_cost_check (&c, 0, "x"), MV_OK);          /* no limit */
   ck_assert_int_eq (mv_cost_check (&c, 1e15, "x"), MV_OK);
   ck_assert_int_eq (mv_cost_check (&c, 8e9, "spec.json"), MV_ENOMEM);
-  ck_assert_msg (strstr (mv_error_message (), "spec.json needs about ")
+  ck_assert_msg (strstr (mv_error_message (), "spec.json: needs about ")
                  && strstr (mv_error_message (), "(trajectory 51.5 GB for 400 rows")
                  && strstr (mv_error_message (), "more than the limit 8 GB"),
                  "message: %s", mv_error_message ());

@@ -394,6 +394,18 @@ static const struct {
           ""), MV_EINVAL, "teacher.W[0]: zero vector" },
   { SPEC ("3", T_OK, "{\"m\": 1, \"V\": [[\"0.0\", \"-0\", \"0e5\"]], "
           "\"W\": [[1, 1, 0]]}", ""), MV_EINVAL, "student.V[0]: zero vector" },
+  /* the norm rule: |v|^2 a finite normal double, numbers or strings */
+  { SPEC ("3", T_OK, "{\"m\": 1, \"V\": [[1e300, 0, 0]], \"W\": [[1, 1, 0]]}",
+          ""), MV_EINVAL, "student.V[0]: squared norm overflows" },
+  { SPEC ("3", T_OK, "{\"m\": 1, \"V\": [[0, 1, 0]], \"W\": [[1e154, 1e154, "
+          "\"1e154\"]]}", ""), MV_EINVAL, "student.W[0]: squared norm overflows" },
+  { SPEC ("3", "{\"m\": 1, \"V\": [[1e-320, 0, 0]], \"W\": [[0, 1, 0]]}", S_OK,
+          ""), MV_EINVAL, "teacher.V[0]: squared norm 0 underflows" },
+  { SPEC ("3", T_OK, "{\"m\": 1, \"V\": [[1e-160, 1e-160, 0]], \"W\": "
+          "[[1, 1, 0]]}", ""), MV_EINVAL, "student.V[0]: squared norm 2e-320 underflows" },
+  /* a JSON number that jansson would silently store as 0 */
+  { SPEC ("3", T_OK, "{\"m\": 1, \"V\": [[1e-400, 1, 0]], \"W\": [[1, 1, 0]]}",
+          ""), MV_EPARSE, "line 1, column 94: number 1e-400 underflows to 0" },
   /* entries */
   { ENTRY ("\"nan\""), MV_EINVAL, "student.V[0][1]: \"nan\"" },
   { ENTRY ("\"NaN\""), MV_EINVAL, "student.V[0][1]" },
@@ -506,6 +518,40 @@ START_TEST (t_read_errors)
 }
 END_TEST
 
+/* Messages: a whole long path kept, a longer message cut with "...",
+ * always one line. */
+START_TEST (t_error_message_length)
+{
+  static char path[4097], big[20001];
+  memset (path, 'p', 4096);
+  path[0] = '/';
+  memset (big, 'x', 20000);
+  mv_error_set (MV_EINVAL, "%s: d: bad", path);
+  ck_assert_uint_eq (strlen (mv_error_message ()), 4096 + 8);
+  ck_assert (!strncmp (mv_error_message (), path, 4096));
+  mv_error_set (MV_EINVAL, "%s: %s", path, big);
+  const char *m = mv_error_message ();
+  size_t n = strlen (m);
+  ck_assert_msg (n >= 8000 && n < 8192, "length %zu", n);
+  ck_assert_str_eq (m + n - 3, "...");
+  mv_error_set (MV_EINVAL, "a\nb\rc\x1b");
+  ck_assert_str_eq (mv_error_message (), "a?b?c?");
+  /* the prefix of a message formatted from the previous one */
+  mv_error_set (MV_EINVAL, "k: v");
+  mv_error_set (MV_EINVAL, "f: %s", mv_error_message ());
+  mv_error_prefix ("g");
+  ck_assert_str_eq (mv_error_message (), "g: f: k: v");
+  /* a spec read from a 4000-character name keeps it whole */
+  mv_problem pb;
+  char name[4001];
+  memset (name, 'n', 4000);
+  name[4000] = '\0';
+  ck_assert_int_eq (mv_problem_parse (&pb, "{\"d\": 0}", name), MV_EINVAL);
+  ck_assert (!strncmp (mv_error_message (), name, 4000));
+  ck_assert_ptr_nonnull (strstr (mv_error_message (), ": d: 0 is out of range"));
+}
+END_TEST
+
 /* ------------------------------------------------------------ JSON, arrays */
 
 START_TEST (t_to_json)
@@ -551,6 +597,15 @@ START_TEST (t_set_d)
   ck_assert (!memcmp (a, V, sizeof a) && !memcmp (b, W, sizeof b));
   ck_assert (!memcmp (c, Vt, sizeof c) && !memcmp (e, Wt, sizeof e));
 
+  /* the norm rule holds for arrays too: |v|^2 = 3e400 overflows, while
+   * 1e154 alone (|v|^2 = 1e308) is accepted */
+  const double H[6] = { 1e154, 1e154, 1e154, 0, 1, 0 };
+  const double H1[6] = { 1e154, 0, 0, 0, 1, 0 };
+  ck_assert_int_eq (mv_problem_set_student_d (&pb, H, W), MV_EINVAL);
+  ck_assert_ptr_nonnull (strstr (mv_error_message (), "student.V[0]: squared norm overflows"));
+  ck_assert_int_eq (mv_problem_set_student_d (&pb, V, W), MV_OK);
+  ck_assert_int_eq (mv_problem_set_student_d (&pb, H1, W), MV_OK);
+  ck_assert_int_eq (mv_problem_set_student_d (&pb, V, W), MV_OK);
   /* a zero row is refused and leaves the student untouched */
   const double Z[6] = { 1, 1, 1, 0, 0, 0 }, N[6] = { 0.5, 0, 0, 0, 0, 7 };
   ck_assert_int_eq (mv_problem_set_student_d (&pb, Z, W), MV_EINVAL);
@@ -1137,6 +1192,7 @@ main (void)
   tcase_add_test (tc, t_decimal_exact);
   tcase_add_loop_test (tc, t_bad_inputs, 0, (int) NBAD);
   tcase_add_test (tc, t_read_errors);
+  tcase_add_test (tc, t_error_message_length);
   tcase_add_test (tc, t_to_json);
   tcase_add_test (tc, t_set_d);
   suite_add_tcase (s, tc);

@@ -113,7 +113,9 @@ printf '[1, 2]\n' >"$tmp/arr.json"
 expect_bad "grid not an object" "grid" "$tmp/arr.json" "$spec" --t-end 1 --grid "$tmp/arr.json"
 expect_bad "inline NaN" "regularizers.var" "--grid" "$spec" --t-end 1 --grid "var=nan"
 expect_bad "inline negative" "regularizers.ortho_gated" "--grid" "$spec" --t-end 1 \
-  --grid "ortho_gated=0;ortho=1" --grid "ortho_gated=-0.5"
+  --grid "ortho=1;ortho_gated=0,-0.5"
+expect_bad "--grid given twice" "--grid given twice" "" "$spec" --t-end 1 \
+  --grid "ortho_gated=0;ortho=1" --grid "ortho_gated=0.5"
 sed 's/}}$/}, "regularizers": {"var": -2}}/' "$spec" >"$tmp/negspec.json"
 expect_bad "negative coefficient in the spec" "regularizers.var" "$tmp/negspec.json" \
   "$tmp/negspec.json" --t-end 1

@@ -125,7 +125,7 @@ START_TEST (test_bad_run)
   parse_fails ("{" BASE ", \"grid\": {}, \"run\": {\"method\": \"reduced\", "
                "\"t_end\": 1, \"stepper\": \"nope\"}}", "run.stepper:", NULL);
   parse_fails ("{" BASE ", \"grid\": {}, \"run\": {\"method\": \"reduced\", "
-               "\"t_end\": 1, \"times\": [0.5, 2]}}", "run:", "output times");
+               "\"t_end\": 1, \"times\": [0.5, 2]}}", "run.times:", "output times");
   parse_fails ("{" BASE ", \"grid\": {}, \"run\": {\"method\": \"reduced\", "
                "\"t_end\": -1}}", "run.t_end:", NULL);
 }

@@ -206,7 +206,7 @@ sed -e 's/"student.init.seed": {"from": 1, "to": 4}/"student.m": [3, 400]/' "$sm
 "$exe" sweep "$tmp/wide.json" --jobs 2 --max-memory 100M --out "$tmp/wide" >/dev/null 2>"$tmp/stderr"
 st=$?
 if [ "$st" -eq 1 ] && [ ! -e "$tmp/wide" ] && [ "$(wc -l <"$tmp/stderr" | tr -d ' ')" -eq 1 ] \
-   && grep -q "wide.json: task 1, 2 at once, needs about .* more than the limit 100 MB" "$tmp/stderr"; then
+   && grep -q "wide.json: task 1 (2 at once): needs about .* more than the limit 100 MB" "$tmp/stderr"; then
   ok "--max-memory refuses the sweep before it starts, naming the largest task"
 else nok "sweep memory guard: status $st, $(cat "$tmp/stderr")"; fi
 

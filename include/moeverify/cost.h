@@ -42,7 +42,7 @@ void mv_cost_sgd (mv_cost *c, size_t m, size_t mstar, size_t d,
                   const mv_sgd_params *p);
 
 /* MV_OK when c fits in limit bytes (limit <= 0: no limit); else MV_ENOMEM
- * with the message "WHAT needs about X (trajectory .. for N rows,
+ * with the message "WHAT: needs about X (trajectory .. for N rows,
  * workspaces .., state ..), more than the limit Y" (no trajectory part
  * for a run that records none). */
 int mv_cost_check (const mv_cost *c, double limit, const char *what);

@@ -20,7 +20,9 @@ enum {
 };
 
 /* Record a printf-style message for status and return status.  The message
- * is thread-local and overwritten by the next error. */
+ * is thread-local and overwritten by the next error; it is always one line
+ * (control characters are stored as '?') and holds about 8 KB, so a whole
+ * path fits; a longer message is cut and ends in "...". */
 int mv_error_set (int status, const char *fmt, ...)
 #if defined(__GNUC__)
   __attribute__ ((format (printf, 2, 3)))

@@ -6,26 +6,45 @@
 #include <string.h>
 #include <gsl/gsl_errno.h>
 
-static _Thread_local char mv_errbuf[1024];
+/* Room for a whole path (PATH_MAX is 4096 on Linux) with a key and the
+ * message around it. */
+static _Thread_local char mv_errbuf[8192];
+
+/* Store text (n its length before any cut) as the message: one line
+ * (control characters become '?'), and a message too long for the buffer
+ * ends in "..." so a cut is never silent. */
+static void
+store (const char *text, size_t n)
+{
+  size_t cap = sizeof mv_errbuf - 1, i;
+  for (i = 0; text[i] && i < cap; i++)
+    {
+      unsigned char c = (unsigned char) text[i];
+      mv_errbuf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char) c;
+    }
+  mv_errbuf[i] = '\0';
+  if (n > cap)
+    memcpy (mv_errbuf + cap - 3, "...", 4);
+}
 
 int
 mv_error_set (int status, const char *fmt, ...)
 {
+  char tmp[sizeof mv_errbuf];
   va_list ap;
   va_start (ap, fmt);
-  vsnprintf (mv_errbuf, sizeof mv_errbuf, fmt, ap);
+  int n = vsnprintf (tmp, sizeof tmp, fmt, ap);
   va_end (ap);
+  store (tmp, n < 0 ? 0 : (size_t) n);
   return status;
 }
 
 void
 mv_error_prefix (const char *prefix)
 {
-  /* room for both, then cut back to the buffer (a message stays one line) */
-  char tmp[2 * sizeof mv_errbuf];
-  snprintf (tmp, sizeof tmp, "%s: %s", prefix, mv_errbuf);
-  memcpy (mv_errbuf, tmp, sizeof mv_errbuf - 1);
-  mv_errbuf[sizeof mv_errbuf - 1] = '\0';
+  char tmp[sizeof mv_errbuf];
+  int n = snprintf (tmp, sizeof tmp, "%s: %s", prefix, mv_errbuf);
+  store (tmp, n < 0 ? 0 : (size_t) n);
 }
 
 const char *

@@ -12,4 +12,17 @@ void mv_io_normalise_exponent (char *s);
 #include <stddef.h>
 int mv_io_double_fmt_fast (char *buf, size_t size, double x, int digits);
 
+/* io_text.c: *text = the contents of the JSON input file path,
+ * NUL-terminated (*len its length; malloc'd).  Returns MV_OK, or with
+ * *text NULL and the error set: MV_EIO (cannot open or read), MV_ENOMEM,
+ * MV_EPARSE at the first NUL byte (a JSON text has none: a binary file,
+ * /dev/zero) or past about max bytes (an endless stream).  Every message
+ * names path. */
+int mv_io_read_json (char **text, size_t *len, const char *path, size_t max);
+/* Bounds for max: specs may hold 10^9 explicit entries in principle, but
+ * past 1 GiB of text a spec is no longer a sensible input; sweep and
+ * reference files are a few MB at most. */
+#define MV_IO_SPEC_MAX ((size_t) 1 << 30)
+#define MV_IO_SMALL_JSON_MAX ((size_t) 1 << 28)
+
 #endif

@@ -54,7 +54,8 @@ void mv_cli_lib_error (void);
  *     else return mv_cli_unknown (&a);
  *   }
  * Every error helper prints its own message and returns MV_EXIT_USAGE
- * (or NULL). */
+ * (or NULL).  An option that takes a value may be given once
+ * (mv_cli_value refuses the second). */
 typedef struct {
   int argc;
   char **argv;
@@ -65,6 +66,11 @@ typedef struct {
   size_t optlen;       /* length of the option name in opt */
   const char *arg;     /* current positional argument */
   const char *inline_val; /* value after '=', if any */
+  /* options that took a value so far: a second one is refused (it
+   * would silently override the first) */
+  const char *seen[32];
+  size_t seen_len[32];
+  int nseen;
 } mv_cli_args;
 
 void mv_cli_args_init (mv_cli_args *a, int argc, char **argv);

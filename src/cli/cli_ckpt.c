@@ -100,6 +100,54 @@ stored_args (const char *note, const char *cmd, const char *path, char **out, in
   return n;
 }
 
+/* Length of option name of arg ("--rtol=1e-9" -> 6), 0 if not an option. */
+static size_t
+opt_len (const char *arg)
+{
+  if (arg[0] != '-' || arg[1] == '\0')
+    return 0;
+  const char *eq = strchr (arg, '=');
+  return eq ? (size_t) (eq - arg) : strlen (arg);
+}
+
+/* Whether option name a (length la) is given in argv (besides --resume). */
+static int
+given (const char *a, size_t la, int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    {
+      size_t l = opt_len (argv[i]);
+      if (l == la && !strncmp (argv[i], a, la) && strncmp (a, "--resume", la))
+        return 1;
+    }
+  return 0;
+}
+
+/* Drop from the n recorded arguments the options given again (with their
+ * values), so the identity check, not the option parser's "given twice",
+ * judges them: an agreeing one passes, another value is refused naming the
+ * field.  Returns the new count. */
+static int
+drop_regiven (char **rec, int n, int argc, char **argv)
+{
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    {
+      size_t l = opt_len (rec[i]);
+      if (l && given (rec[i], l, argc, argv))
+        {
+          /* its value: the next word unless inline or another option */
+          int val = !strchr (rec[i], '=') && i + 1 < n && rec[i + 1][0] != '-';
+          free (rec[i]);
+          if (val)
+            free (rec[++i]);
+          continue;
+        }
+      rec[k++] = rec[i];
+    }
+  return k;
+}
+
 int
 mv_cli_resume_load (mv_cli_resume *r, const char *cmd, int argc, char **argv)
 {
@@ -144,6 +192,7 @@ mv_cli_resume_load (mv_cli_resume *r, const char *cmd, int argc, char **argv)
       free (path);
       return MV_EXIT_USAGE;
     }
+  n = drop_regiven (r->argv + 1, n, argc, argv);
   r->argv[0] = strdup (argv[0]);
   r->argc = 1 + n;
   for (int i = 1; i < argc; i++)

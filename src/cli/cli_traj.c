@@ -25,6 +25,8 @@ mv_cli_traj_start (mv_traj *tr, const mv_problem *pb, mv_cli_out *out, const cha
     return rc;
   if (!(out->set = mv_io_set_alloc (dir)) || mv_traj_init (tr, pb->m, pb->mstar))
     {
+      if (pb->name && !strstr (mv_error_message (), pb->name))
+        mv_error_prefix (pb->name);
       mv_cli_lib_error ();
       mv_io_set_free (out->set);
       if (out->made_dir)

@@ -82,9 +82,22 @@ mv_cli_is (const mv_cli_args *a, const char *name)
 const char *
 mv_cli_value (mv_cli_args *a)
 {
+  for (int k = 0; k < a->nseen; k++)
+    if (a->seen_len[k] == a->optlen && !strncmp (a->seen[k], a->opt, a->optlen))
+      {
+        mv_cli_error ("%s: option %.*s given twice", a->cmd, (int) a->optlen, a->opt);
+        return NULL;
+      }
+  if (a->nseen < (int) (sizeof a->seen / sizeof *a->seen))
+    {
+      a->seen[a->nseen] = a->opt;
+      a->seen_len[a->nseen++] = a->optlen;
+    }
   if (a->inline_val)
     return a->inline_val;
-  if (a->i < a->argc)
+  /* "--stepper --out DIR" forgot the value: say so, rather than take
+   * "--out" as the stepper and complain about DIR (--opt=--x still works) */
+  if (a->i < a->argc && !(a->argv[a->i][0] == '-' && a->argv[a->i][1] == '-'))
     return a->argv[a->i++];
   mv_cli_error ("%s: option %.*s needs a value", a->cmd, (int) a->optlen,
                 a->opt);
@@ -157,8 +170,9 @@ mv_cli_parse_double (const char *opt, const char *arg, double lo, double hi,
   char *end;
   errno = 0;
   double v = strtod (arg, &end);
+  /* decimal only: strtod would also take hex, "nan", "inf" */
   if (!*arg || *end || errno == ERANGE || !isfinite (v) || v < lo || v > hi
-      || arg[0] == ' ')
+      || strspn (arg, "0123456789+-.eE") != strlen (arg))
     {
       mv_cli_error ("%s: expected a number in [%g, %g], got '%s'", opt, lo,
                     hi, arg);

@@ -492,6 +492,7 @@ mv_cmd_mc (int argc, char **argv)
   rc = MV_EXIT_FAIL;
   if (mv_mc_result_init (&res, pb.m, pb.d, o.want_grad))
     {
+      mv_error_prefix (o.spec);   /* its message names no file */
       mv_cli_lib_error ();
       goto done;
     }

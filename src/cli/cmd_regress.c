@@ -4,6 +4,7 @@
  * the fast path, compare every value within the file's tolerances, print
  * the worst deviations, and exit non-zero on any violation or bad file. */
 #include "cli.h"
+#include "base/io_priv.h"
 
 #include <moeverify/moeverify.h>
 
@@ -39,7 +40,7 @@ static const char usage[] =
 typedef struct {
   const char *file;
   int ok;                 /* parsed, computed, no violation */
-  char msg[1024];         /* the error, or the summary */
+  char msg[8192];         /* the error (a whole path fits), or the summary */
   mv_regress_result res;
 } file_result;
 
@@ -56,9 +57,11 @@ static void
 run_file (file_result *f)
 {
   size_t len;
-  char *text = mv_io_read_file (f->file, &len);
+  char *text;
   mv_regress_file *r = NULL;
-  int s = text ? mv_regress_parse (&r, text, f->file) : MV_EIO;
+  int s = mv_io_read_json (&text, &len, f->file, MV_IO_SMALL_JSON_MAX);
+  if (!s)
+    s = mv_regress_parse (&r, text, f->file);
   free (text);
   if (!s)
     s = mv_regress_check (&f->res, r);
@@ -172,9 +175,11 @@ tolerance_table (const file_result *f, size_t n)
   for (size_t k = 0; k < n; k++)
     {
       size_t len;
-      char *text = mv_io_read_file (f[k].file, &len);
+      char *text;
       mv_regress_file *r = NULL;
-      int s = text ? mv_regress_parse (&r, text, f[k].file) : MV_EIO;
+      int s = mv_io_read_json (&text, &len, f[k].file, MV_IO_SMALL_JSON_MAX);
+      if (!s)
+        s = mv_regress_parse (&r, text, f[k].file);
       free (text);
       for (size_t i = 0; !s && i < sizeof RT / sizeof RT[0]; i++)
         {

@@ -6,6 +6,7 @@
 #include <config.h>
 #include "cli.h"
 #include "cli/sweep_cli.h"
+#include "base/io_priv.h"
 
 #include <moeverify/moeverify.h>
 
@@ -146,8 +147,9 @@ static int
 load (mv_sweep **sw, char **text, size_t *len, const char *file, int quiet)
 {
   *sw = NULL;
-  *text = mv_io_read_file (file, len);
-  int s = *text ? mv_sweep_parse (sw, *text, file) : MV_EIO;
+  int s = mv_io_read_json (text, len, file, MV_IO_SMALL_JSON_MAX);
+  if (!s)
+    s = mv_sweep_parse (sw, *text, file);
   if (!s)
     return 0;
   if (!quiet)
@@ -269,7 +271,7 @@ guard_tasks (const mv_sweep *sw, const char *file, unsigned at_once)
   worst.bytes *= at_once, worst.traj_bytes *= at_once;
   worst.work_bytes *= at_once, worst.state_bytes *= at_once;
   char what[256];
-  snprintf (what, sizeof what, "%s: task %zu, %u at once,", file, wt, at_once);
+  snprintf (what, sizeof what, "%s: task %zu (%u at once)", file, wt, at_once);
   return mv_cli_memory_guard (&worst, what);
 }
 

@@ -80,6 +80,11 @@ main (int argc, char **argv)
     }
   if (!strcmp (cmd, "--version"))
     {
+      if (argc > 2)
+        {
+          mv_cli_error ("--version: unexpected argument '%s'", argv[2]);
+          return MV_EXIT_USAGE;
+        }
       printf ("moeverify %s\n", mv_version ());
       return mv_cli_exit (MV_EXIT_OK);
     }
@@ -89,8 +94,12 @@ main (int argc, char **argv)
       mv_cmd_fn fn = find_command (argv[2]);
       if (!fn || argc > 3)
         {
-          mv_cli_error ("help: unknown command '%s' (see 'moeverify --help')",
-                        argv[2]);
+          if (fn)
+            mv_cli_error ("help: unexpected argument '%s' (usage: moeverify "
+                          "help [COMMAND])", argv[3]);
+          else
+            mv_cli_error ("help: unknown command '%s' (see 'moeverify "
+                          "--help')", argv[2]);
           return MV_EXIT_USAGE;
         }
       static char help[] = "--help";

@@ -124,13 +124,13 @@ csv_parse (csv_table *t, const char *text, const char *path)
     bad:
       mv_cli_error ("%s: line %zu: malformed CSV row", path, line);
       csv_free (t);
-      return MV_EXIT_FAIL;
+      return MV_EXIT_USAGE;   /* a bad input file */
     }
   if (t->nrow < 2)
     {
       mv_cli_error ("%s: no result rows", path);
       csv_free (t);
-      return MV_EXIT_FAIL;
+      return MV_EXIT_USAGE;
     }
   return 0;
 nomem:
@@ -292,7 +292,7 @@ mv_cli_sweep_plot (const char *dir)
   if (!text)
     {
       mv_cli_lib_error ();
-      return MV_EXIT_FAIL;
+      return MV_EXIT_USAGE;   /* no such input, like a missing sweep file */
     }
   csv_table t;
   int rc = csv_parse (&t, text, path);
@@ -305,7 +305,7 @@ mv_cli_sweep_plot (const char *dir)
   snprintf (path, sizeof path, "%s/plots", dir);
   if (first != 0 || last <= first)
     mv_cli_error ("%s/results.csv: not a sweep results file (no task ... status "
-                  "columns)", dir), rc = MV_EXIT_FAIL;
+                  "columns)", dir), rc = MV_EXIT_USAGE;
   else if (!xs || !buf || !q)
     mv_cli_error ("out of memory"), rc = MV_EXIT_FAIL;
   else if (mkdir (path, 0777) && errno != EEXIST)

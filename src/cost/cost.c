@@ -92,7 +92,7 @@ mv_cost_sgd (mv_cost *c, size_t m, size_t mstar, size_t d, const mv_sgd_params *
 void
 mv_cost_format (char *buf, size_t len, double bytes)
 {
-  static const char *const unit[] = { "B", "kB", "MB", "GB", "TB", "PB", "EB" };
+  static const char *const unit[] = { "B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB" };
   size_t u = 0;
   while (bytes >= 1000 && u + 1 < sizeof unit / sizeof unit[0])
     bytes /= 1000, u++;
@@ -113,7 +113,7 @@ mv_cost_check (const mv_cost *c, double limit, const char *what)
   char rows[96] = "";
   if (c->rows)
     snprintf (rows, sizeof rows, "trajectory %s for %zu rows, ", tr, c->rows);
-  return mv_error_set (MV_ENOMEM, "%s needs about %s (%sworkspaces %s, state %s), more "
+  return mv_error_set (MV_ENOMEM, "%s: needs about %s (%sworkspaces %s, state %s), more "
                        "than the limit %s", what, a, rows, w, s, l);
 }
 

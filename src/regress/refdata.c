@@ -84,7 +84,7 @@ parse_head (mv_regress_file *r, json_t *doc)
   if (!(r->spec_json = json_dumps (spec, JSON_COMPACT | JSON_REAL_PRECISION (17))))
     return mv_error_set (MV_ENOMEM, "%s: out of memory", r->name);
   mv_problem pb;
-  char sname[300];
+  char sname[MV_NAME_MAX + 16];
   snprintf (sname, sizeof sname, "%s: spec", r->name);
   int s = mv_problem_parse (&pb, r->spec_json, sname);
   if (s)
@@ -229,12 +229,14 @@ mv_regress_parse (mv_regress_file **ref, const char *text, const char *name)
   mv_regress_file *r = calloc (1, sizeof *r);
   if (!r)
     return mv_error_set (MV_ENOMEM, "%s: out of memory", name);
-  snprintf (r->name, sizeof r->name, "%s", name);
+  mv_problem_sanitize (r->name, sizeof r->name, name);
   json_error_t e;
   json_t *doc = json_loads (text, 0, &e);
   int s = !json_is_object (doc)
-    ? mv_error_set (MV_EPARSE, "%s: not a JSON object (%s, line %d; truncated?)", name,
+    ? mv_error_set (MV_EPARSE, "%s: not a JSON object (%s, line %d; truncated?)", r->name,
                     e.text, e.line) : MV_OK;
+  if (!s)
+    s = mv_json_check_underflow (text, strlen (text), r->name);
   if (!s)
     s = parse_checksum (r, doc, text);
   if (!s)

@@ -5,9 +5,10 @@
 #include <jansson.h>
 #include <moeverify/regress.h>
 #include <moeverify/flow.h>
+#include "spec/problem_priv.h"
 
 struct mv_regress_file {
-  char name[256];
+  char name[MV_NAME_MAX];    /* file name for messages (sanitised) */
   char *spec_json;          /* the spec, compact */
   size_t m, mstar;
   int gram0;                /* MV_GRAM0_* */

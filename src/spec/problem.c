@@ -2,11 +2,13 @@
  * is one line "NAME: key.path: problem"), explicit construction, canonical
  * JSON.  Generated vectors live in problem_init.c. */
 #include "spec/problem_priv.h"
+#include "base/io_priv.h"
 
 #include <moeverify/error.h>
 #include <moeverify/io.h>
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -23,7 +25,7 @@
 #define MV_SEED_MAX 4294967295.0
 
 typedef struct {
-  char name[256];   /* file name, control characters replaced */
+  char name[MV_NAME_MAX];   /* file name, control characters replaced */
   int both_init;    /* teacher and student are init blocks: sizes are
                        checked when vectors are formed, not at parse */
 } pctx;
@@ -266,7 +268,36 @@ parse_entry (const pctx *c, json_t *v, const char *path, double *x, char **s)
   return MV_OK;
 }
 
-/* arr must be rows arrays of cols entries; nonzero_rows: reject zero rows. */
+/* The rule for every student and teacher vector v (parsed or given as
+ * arrays): |v|^2, summed in double, must be a finite normal double.  Every
+ * method normalises by |v| (loss, flows, SGD, Monte Carlo), in double or
+ * to start its MPFR values, so a vector outside this range is refused
+ * here, naming it, instead of failing differently in each method.  An
+ * exactly zero row keeps its own message (its direction is undefined). */
+static int
+check_row_norm (const pctx *c, const double *x, size_t n, const char *path)
+{
+  double s = 0;
+  int nonzero = 0;
+  for (size_t k = 0; k < n; k++)
+    {
+      s += x[k] * x[k];
+      nonzero |= x[k] != 0;
+    }
+  if (!nonzero)
+    return perr (c, MV_EINVAL, path,
+                 "zero vector (its direction is undefined)");
+  if (!isfinite (s))
+    return perr (c, MV_EINVAL, path, "squared norm overflows in double "
+                 "(above %.3g); rescale the vector", DBL_MAX);
+  if (s < DBL_MIN)
+    return perr (c, MV_EINVAL, path, "squared norm %.3g underflows in "
+                 "double (below %.3g); rescale the vector", s, DBL_MIN);
+  return MV_OK;
+}
+
+/* arr must be rows arrays of cols entries; nonzero_rows: reject zero rows
+ * and rows outside the norm rule (check_row_norm). */
 static int
 parse_matrix (const pctx *c, json_t *arr, const char *path, size_t rows,
               size_t cols, int nonzero_rows, mv_entries *out)
@@ -295,7 +326,6 @@ parse_matrix (const pctx *c, json_t *arr, const char *path, size_t rows,
   for (size_t i = 0; i < rows; i++)
     {
       json_t *row = json_array_get (arr, i);
-      int nonzero = 0;
       for (size_t j = 0; j < cols; j++)
         {
           char *s;
@@ -315,14 +345,14 @@ parse_matrix (const pctx *c, json_t *arr, const char *path, size_t rows,
             }
           if (s)
             out->s[i * cols + j] = s;
-          nonzero |= *x != 0;
         }
-      if (nonzero_rows && !nonzero)
+      snprintf (rp, sizeof rp, "%s[%zu]", path, i);
+      int st = nonzero_rows ? check_row_norm (c, out->x + i * cols, cols, rp)
+        : MV_OK;
+      if (st)
         {
           mv_entries_free (out);
-          snprintf (rp, sizeof rp, "%s[%zu]", path, i);
-          return perr (c, MV_EINVAL, rp,
-                       "zero vector (its direction is undefined)");
+          return st;
         }
     }
   return MV_OK;
@@ -685,6 +715,48 @@ problem_start (mv_problem *pb, const char *name)
   return MV_OK;
 }
 
+/* JSON numbers that round to zero in double although a mantissa digit is
+ * nonzero ("1e-400"): jansson stores them as 0 without a word, while the
+ * same decimal as a string is refused ("outside the double range").  Find
+ * the first such number of a document jansson accepted (outside strings,
+ * every '-' or digit starts a number) and report it like a syntax error. */
+int
+mv_json_check_underflow (const char *text, size_t len, const char *name)
+{
+  int line = 1, col = 0;
+  for (size_t i = 0; i < len; i++, col++)
+    {
+      char ch = text[i];
+      if (ch == '\n')
+        line++, col = -1;
+      else if (ch == '"')
+        for (i++, col++; i < len && text[i] != '"'; i++, col++)
+          {
+            int esc = text[i] == '\\';   /* skip the escaped character */
+            i += esc, col += esc;
+          }
+      else if (ch == '-' || (ch >= '0' && ch <= '9'))
+        {
+          size_t n = strspn (text + i, "+-0123456789.eE");
+          char *tok = malloc (n + 1);
+          if (!tok)
+            return mv_error_set (MV_ENOMEM, "%s: out of memory", name);
+          memcpy (tok, text + i, n);
+          tok[n] = '\0';
+          int zero = strtod (tok, NULL) == 0 && !decimal_is_zero (tok);
+          char shown[64];
+          mv_problem_sanitize (shown, sizeof shown, tok);
+          free (tok);
+          if (zero)
+            return mv_error_set (MV_EPARSE, "%s: line %d, column %d: number "
+                                 "%s underflows to 0 in double (write 0 if "
+                                 "zero is meant)", name, line, col + 1, shown);
+          i += n - 1, col += (int) n - 1;
+        }
+    }
+  return MV_OK;
+}
+
 static int
 parse_buf (mv_problem *pb, const char *text, size_t len, const char *name)
 {
@@ -702,7 +774,9 @@ parse_buf (mv_problem *pb, const char *text, size_t len, const char *name)
       return mv_error_set (MV_EPARSE, "%s: line %d, column %d: malformed "
                            "JSON: %s", c.name, jerr.line, jerr.column, why);
     }
-  int st = parse_doc (&c, root, pb);
+  int st = mv_json_check_underflow (text, len, c.name);
+  if (!st)
+    st = parse_doc (&c, root, pb);
   json_decref (root);
   if (st)
     mv_problem_clear (pb);
@@ -726,35 +800,33 @@ mv_problem_read (mv_problem *pb, const char *path)
 {
   memset (pb, 0, sizeof *pb);
   size_t len;
-  char *text = mv_io_read_file (path, &len);
-  if (!text)
-    return MV_EIO;  /* message names the path */
-  int st = parse_buf (pb, text, len, path);
+  char *text;
+  int st = mv_io_read_json (&text, &len, path, MV_IO_SPEC_MAX);
+  if (st)
+    return st;  /* message names the path */
+  st = parse_buf (pb, text, len, path);
   free (text);
   return st;
 }
 
 /* ------------------------------------------------------------ explicit */
 
-/* Rows of A (rows x d) finite and nonzero; key is e.g. "student.V". */
+/* Rows of A (rows x d) finite and within the norm rule (check_row_norm);
+ * key is e.g. "student.V". */
 static int
 check_rows (const pctx *c, const double *A, size_t rows, size_t d,
             const char *key)
 {
   char path[128];
+  int st;
   for (size_t i = 0; i < rows; i++)
     {
-      int nonzero = 0;
       snprintf (path, sizeof path, "%s[%zu]", key, i);
       for (size_t k = 0; k < d; k++)
-        {
-          if (!isfinite (A[i * d + k]))
-            return perr (c, MV_EINVAL, path, "entry %zu is not finite", k);
-          nonzero |= A[i * d + k] != 0;
-        }
-      if (!nonzero)
-        return perr (c, MV_EINVAL, path,
-                     "zero vector (its direction is undefined)");
+        if (!isfinite (A[i * d + k]))
+          return perr (c, MV_EINVAL, path, "entry %zu is not finite", k);
+      if ((st = check_row_norm (c, A + i * d, d, path)))
+        return st;
     }
   return MV_OK;
 }

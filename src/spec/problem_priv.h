@@ -50,11 +50,19 @@ struct mv_problem_priv {
   json_t *spec;            /* canonical spec (for mv_problem_to_json) */
 };
 
+/* Size of the buffers holding a file name for messages: a whole path
+ * (PATH_MAX is 4096 on Linux) fits; longer names are cut with "...". */
+#define MV_NAME_MAX 4352
+
 /* problem.c */
 void mv_entries_free (mv_entries *e);
 /* Copy src into dst (size n) with control characters replaced, for
  * one-line messages. */
 void mv_problem_sanitize (char *dst, size_t n, const char *src);
+/* MV_EPARSE "NAME: line L, column C: number ... underflows to 0" for the
+ * first JSON number of text (a document jansson accepted) that jansson
+ * would silently store as 0 although it is not zero. */
+int mv_json_check_underflow (const char *text, size_t len, const char *name);
 /* entry (r, c) at precision of out, RNDN */
 void mv_entries_get (mpfr_t out, const mv_entries *e, size_t r, size_t c);
 

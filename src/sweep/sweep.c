@@ -428,7 +428,9 @@ mv_sweep_parse (mv_sweep **out, const char *text, const char *name)
       mv_sweep_free (sw);
       return st;
     }
-  int st = parse_doc (sw, root);
+  int st = mv_json_check_underflow (text, strlen (text), sw->name);
+  if (!st)
+    st = parse_doc (sw, root);
   json_decref (root);
   if (st)
     {

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <jansson.h>
 #include <moeverify/sweep.h>
+#include "spec/problem_priv.h"
 
 /* One grid axis: a dotted path and its values (array order). */
 typedef struct {
@@ -19,7 +20,7 @@ typedef struct {
 } mv_sweep_axis;
 
 struct mv_sweep {
-  char name[256];      /* file name for messages (sanitised) */
+  char name[MV_NAME_MAX]; /* file name for messages (sanitised) */
   json_t *base;
   mv_sweep_axis *axes;
   size_t naxes, ntasks, max_tasks;

@@ -197,8 +197,11 @@ run_flow (mv_sweep *sw, json_t *run, size_t n_times)
     p->stepper = mv_flow_stepper_name (idx);
   p->times = n_times ? sw->times : NULL;
   p->n_times = n_times;
+  /* t_end, tolerances and stepper are checked above: what is left is
+   * times against t_end */
   if (mv_flow_params_check (p))
-    return mv_sweep_err (sw, MV_EINVAL, "run", "%s", mv_error_message ());
+    return mv_sweep_err (sw, MV_EINVAL, n_times ? "run.times" : "run", "%s",
+                         mv_error_message ());
   return run_gram0 (sw, run);
 }
 
