@@ -228,8 +228,10 @@ mv_cmd_check (int argc, char **argv)
   int strict = 0, st = parse (argc, argv, &o, &sc, &strict, selected, ntypes);
   sc.dir = o.dir;
   o.scan = mv_cli_check_scan, o.scan_ctx = &sc;
-  if (!st)
+  if (!st && !mv_cli_parse_only)
     st = mv_cli_prepare_dir (o.dir);
+  if (!st && mv_cli_parse_only)
+    st = -1;
   if (st)
     {
       free (selected), free (res);

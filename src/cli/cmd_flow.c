@@ -292,7 +292,7 @@ mv_cmd_flow (int argc, char **argv)
       mv_cli_lib_error ();
       rc = MV_EXIT_USAGE;
     }
-  if (rc)
+  if (rc || mv_cli_parse_only)
     {
       free (o.times);
       return rc < 0 ? MV_EXIT_OK : rc;

@@ -146,7 +146,7 @@ mv_cmd_sgd (int argc, char **argv)
 {
   sgd_opts o;
   int rc = parse (&o, argc, argv);
-  if (rc)
+  if (rc || mv_cli_parse_only)
     return rc < 0 ? MV_EXIT_OK : rc;
   mv_problem pb;
   int s = mv_cli_read_spec (&pb, o.spec);
