@@ -155,6 +155,11 @@ else nok "failed tasks: status $st, $(head -c 300 "$tmp/fail/results.jsonl")"; f
 
 # ---------------------------------------------------------------- MPI
 if "$exe" sweep --help | grep -q "MPI: yes" && command -v mpirun >/dev/null 2>&1; then
+  # --enable-sanitizers: Open MPI keeps its start-up allocations until
+  # exit; LeakSanitizer recognises them (tests/lsan.supp) only with full
+  # malloc stacks, which the MPI libraries' frames need the slow unwinder for
+  [ "${MV_SANITIZE:-}" = 1 ] && ASAN_OPTIONS="${ASAN_OPTIONS:-}:fast_unwind_on_malloc=0" \
+    && export ASAN_OPTIONS
   root=""
   [ "$(id -u)" -eq 0 ] && root="--allow-run-as-root"
   # (the single-copy setting avoids a ptrace failure of shared memory in containers)

@@ -26,6 +26,11 @@
 
 enum { MV_EXIT_OK = 0, MV_EXIT_FAIL = 1, MV_EXIT_USAGE = 2 };
 
+/* Nonzero: every subcommand returns MV_EXIT_OK right after its options are
+ * parsed and checked, before reading files or computing (the option-parsing
+ * fuzz harness, tests/fuzz/fuzz_cli.c, sets it; 0 otherwise). */
+extern int mv_cli_parse_only;
+
 int mv_cmd_coeffs (int argc, char **argv);
 int mv_cmd_loss (int argc, char **argv);
 int mv_cmd_mc (int argc, char **argv);

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int mv_cli_parse_only = 0;
+
 void
 mv_cli_error (const char *fmt, ...)
 {

@@ -229,8 +229,10 @@ mv_cmd_check (int argc, char **argv)
   sc.dir = o.dir;
   o.scan = mv_cli_check_scan, o.scan_ctx = &sc;
   static const char *const report[] = { "report.json", "report.md" };
-  if (!st)
+  if (!st && !mv_cli_parse_only)
     st = mv_cli_prepare_dir (o.dir);
+  if (!st && mv_cli_parse_only)
+    st = -1;
   if (!st && !sc.plan)
     st = mv_cli_unmark_dir (o.dir, report, 2);
   if (st)

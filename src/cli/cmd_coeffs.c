@@ -255,7 +255,7 @@ mv_cmd_coeffs (int argc, char **argv)
   coeffs_run r;
   memset (&r, 0, sizeof r);
   int rc = parse_opts (&r.o, argc, argv);
-  if (rc)
+  if (rc || mv_cli_parse_only)
     return rc < 0 ? MV_EXIT_OK : rc;
   r.K = (unsigned) r.o.kmax;
   mv_textbuf_init (&r.tb);

@@ -392,7 +392,7 @@ mv_cmd_flow (int argc, char **argv)
       mv_cli_lib_error ();
       rc = MV_EXIT_USAGE;
     }
-  if (rc)
+  if (rc || mv_cli_parse_only)
     {
       free (o.times);
       mv_cli_resume_clear (&res);

@@ -264,7 +264,7 @@ mv_cmd_loss (int argc, char **argv)
 {
   loss_opts o;
   int rc = parse_opts (&o, argc, argv);
-  if (rc)
+  if (rc || mv_cli_parse_only)
     return rc < 0 ? MV_EXIT_OK : rc;
 
   mv_problem pb;

@@ -232,6 +232,8 @@ mv_cmd_regress (int argc, char **argv)
       if (bad)
         return free (f), MV_EXIT_USAGE;
     }
+  if (mv_cli_parse_only)
+    return free (f), MV_EXIT_OK;
   if (make || out)
     {
       free (f);

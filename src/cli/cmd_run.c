@@ -417,6 +417,8 @@ mv_cmd_run (int argc, char **argv)
     samples = quick ? 40000 : 400000;
   if (!t_end)
     t_end = quick ? 30 : 200;
+  if (mv_cli_parse_only)
+    return MV_EXIT_OK;
   static const char *const summary[] = { "summary.json" };
   if ((rc = mv_cli_prepare_dir (out)) || (rc = mv_cli_unmark_dir (out, summary, 1)))
     return rc;

@@ -182,7 +182,7 @@ mv_cmd_sgd (int argc, char **argv)
   if (res.ckpt)
     argc = res.argc, argv = res.argv;
   rc = parse (&o, argc, argv);
-  if (rc)
+  if (rc || mv_cli_parse_only)
     {
       mv_cli_resume_clear (&res);
       return rc < 0 ? MV_EXIT_OK : rc;

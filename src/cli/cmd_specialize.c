@@ -266,7 +266,7 @@ mv_cmd_specialize (int argc, char **argv)
 {
   mv_spec_opts o;
   int rc = parse_opts (&o, argc, argv);
-  if (rc)
+  if (rc || mv_cli_parse_only)
     return rc < 0 ? MV_EXIT_OK : rc;
   mv_problem pb;
   if ((rc = mv_cli_read_spec (&pb, o.spec)))

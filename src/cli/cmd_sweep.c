@@ -320,7 +320,7 @@ mv_cmd_sweep (int argc, char **argv)
 {
   sweep_opts o;
   int rc = parse (&o, argc, argv);
-  if (rc)
+  if (rc || mv_cli_parse_only)
     return rc < 0 ? MV_EXIT_OK : rc;
   if (o.plot)
     return mv_cli_sweep_plot (o.plot);
