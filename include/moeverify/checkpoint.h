@@ -121,6 +121,12 @@ typedef struct {
   const mv_ckpt *resume; /* continue from this checkpoint (NULL: from t = 0) */
 } mv_ckpt_params;
 
+/* The end of a checkpoint the dynamics built (id. and st. records in c,
+ * status s of building them): the trajectory so far, the notes of cp, then
+ * written to cp->path; c (may be NULL) is freed.  A failure, here or in s,
+ * marks tr failed with the message and is returned. */
+int mv_ckpt_finish (mv_ckpt *c, int s, mv_traj *tr, const mv_ckpt_params *cp);
+
 #ifdef __cplusplus
 }
 #endif

@@ -298,21 +298,8 @@ checkpoint (flow_run *r, size_t next, double t, double h)
     s = mv_ckpt_put_u64 (c, "st.rhs jac", ev2, 2);
   if (!s)
     s = mv_ckpt_put_ulong (c, "st.tiny", r->tiny);
-  if (!s)
-    s = mv_traj_ckpt_save (c, r->tr, r->tr->rows);
-  if (!s && p->ckpt.spec)
-    s = mv_ckpt_put_str (c, "note.spec", p->ckpt.spec);
-  if (!s && p->ckpt.note)
-    s = mv_ckpt_put_str (c, "note.caller", p->ckpt.note);
-  if (!s)
-    s = mv_ckpt_write (c, p->ckpt.path);
-  mv_ckpt_free (c);
+  s = mv_ckpt_finish (c, s, r->tr, &p->ckpt);
   r->wall_ckpt = mv_io_now ();
-  if (s)
-    {
-      r->tr->status = MV_TRAJ_FAILED;
-      snprintf (r->tr->message, sizeof r->tr->message, "%s", mv_error_message ());
-    }
   return s;
 }
 

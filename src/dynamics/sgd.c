@@ -754,21 +754,8 @@ sgd_checkpoint (sgd_ws *w, const mv_sgd_params *p, const mv_problem *pb,
     s = mv_ckpt_put_str (c, "st.rng type", gsl_rng_name (w->rng));
   if (!s)
     s = mv_ckpt_put_bytes (c, "st.rng", gsl_rng_state (w->rng), gsl_rng_size (w->rng));
-  if (!s)
-    s = mv_traj_ckpt_save (c, w->tr, w->tr->rows);
-  if (!s && p->ckpt.spec)
-    s = mv_ckpt_put_str (c, "note.spec", p->ckpt.spec);
-  if (!s && p->ckpt.note)
-    s = mv_ckpt_put_str (c, "note.caller", p->ckpt.note);
-  if (!s)
-    s = mv_ckpt_write (c, p->ckpt.path);
-  mv_ckpt_free (c);
+  s = mv_ckpt_finish (c, s, w->tr, &p->ckpt);
   w->wall_ckpt = mv_io_now ();
-  if (s)
-    {
-      w->tr->status = MV_TRAJ_FAILED;
-      snprintf (w->tr->message, sizeof w->tr->message, "%s", mv_error_message ());
-    }
   return s;
 }
 

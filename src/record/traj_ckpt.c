@@ -2,6 +2,7 @@
 #include <moeverify/checkpoint.h>
 #include <moeverify/error.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,4 +78,24 @@ mv_traj_ckpt_load (mv_traj *tr, const mv_ckpt *c)
     return s;
   tr->steps = cnt[0], tr->rejected = cnt[1], tr->rhs_evals = cnt[2], tr->jac_evals = cnt[3];
   return MV_OK;
+}
+
+int
+mv_ckpt_finish (mv_ckpt *c, int s, mv_traj *tr, const mv_ckpt_params *cp)
+{
+  if (!s)
+    s = mv_traj_ckpt_save (c, tr, tr->rows);
+  if (!s && cp->spec)
+    s = mv_ckpt_put_str (c, "note.spec", cp->spec);
+  if (!s && cp->note)
+    s = mv_ckpt_put_str (c, "note.caller", cp->note);
+  if (!s)
+    s = mv_ckpt_write (c, cp->path);
+  mv_ckpt_free (c);
+  if (s)
+    {
+      tr->status = MV_TRAJ_FAILED;
+      snprintf (tr->message, sizeof tr->message, "%s", mv_error_message ());
+    }
+  return s;
 }
