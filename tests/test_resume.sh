@@ -138,14 +138,21 @@ for f in 0.4 0.8; do
   kill_resume "timer-$f" "$tmp/timer-ref" "$(mul "$dt" "$f")" sgd $args --checkpoint-every 0.02
 done
 
+# stop_red SIG DIR: the checkpointed reduced run into DIR, sent SIG 0.2 s
+# after its first checkpoint; its exit status in st.
+stop_red () {
+  "$exe" flow $red --checkpoint-every 0 --out "$2" >/dev/null 2>&1 &
+  pid=$!
+  wait_ckpt "$pid" "$2"
+  sleep 0.2
+  kill "-$1" "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  st=$?
+}
+
 # ---------------------------------------------------------------- a resumed run killed again
 dir="$tmp/twice"
-"$exe" flow $red --checkpoint-every 0 --out "$dir" >/dev/null 2>&1 &
-pid=$!
-wait_ckpt "$pid" "$dir"
-sleep 0.2
-kill -KILL "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
+stop_red KILL "$dir"
 "$exe" flow --resume "$dir" >/dev/null 2>&1 &
 pid=$!
 sleep 0.3
@@ -158,12 +165,7 @@ else nok "killed twice: status $st ${why:-} $(head -2 "$tmp/stderr")"; fi
 
 # ---------------------------------------------------------------- refusals
 dir="$tmp/refuse"
-"$exe" flow $red --checkpoint-every 0 --out "$dir" >/dev/null 2>&1 &
-pid=$!
-wait_ckpt "$pid" "$dir"
-sleep 0.2
-kill -KILL "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
+stop_red KILL "$dir"
 if [ -f "$dir/checkpoint.mvck" ]; then
   cp "$dir/checkpoint.mvck" "$tmp/keep.mvck"
   # expect_refused NAME MENTION ARGS...: status 2, one stderr line with MENTION
@@ -210,13 +212,7 @@ fi
 signal_test () {
   sig=$1
   dir="$tmp/sig-$sig"
-  "$exe" flow $red --checkpoint-every 0 --out "$dir" >/dev/null 2>&1 &
-  pid=$!
-  wait_ckpt "$pid" "$dir"
-  sleep 0.2
-  kill "-$sig" "$pid"
-  wait "$pid"
-  st=$?
+  stop_red "$sig" "$dir"
   if [ ! -f "$dir/run.json" ] && [ "$sig" = TERM ] && [ "$st" -eq 143 ]; then
     echo "skip - SIGTERM not caught by this build (exit 143, no partial result): checking --resume only"
   elif [ "$st" -ne 130 ] && [ "$st" -ne 143 ]; then
