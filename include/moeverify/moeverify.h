@@ -23,6 +23,7 @@
 #include <moeverify/regress.h>
 #include <moeverify/specialize.h>
 #include <moeverify/cost.h>
+#include <moeverify/ffi.h>
 
 /* the only copy of the version: configure.ac reads it from here */
 #define MV_VERSION_STRING "0.1.0"

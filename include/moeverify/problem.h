@@ -37,6 +37,15 @@ int mv_problem_read (mv_problem *pb, const char *path);
 int mv_problem_parse (mv_problem *pb, const char *text, const char *name);
 void mv_problem_clear (mv_problem *pb);
 
+/* The checks of mv_problem_set_d alone, nothing built: sizes >= 1, the
+ * arrays present, finite entries, every row within the norm rule (|v|^2 in
+ * double finite and >= DBL_MIN), noise_var finite and >= 0.  MV_EINVAL
+ * with "<arrays>: student.V[3]: ..." naming the first bad row.  O((m + m*) d):
+ * for callers that evaluate raw vectors directly (mv_loss_eval_vec_d). */
+int mv_problem_check_d (size_t d, size_t m, size_t mstar, const double *V,
+                        const double *W, const double *Vt, const double *Wt,
+                        double noise_var);
+
 /* Build a problem from explicit double vectors (row-major, m x d and
  * mstar x d); the arrays are copied. */
 int mv_problem_set_d (mv_problem *pb, size_t d, size_t m, size_t mstar,

@@ -102,6 +102,15 @@ void mv_sweep_row_clear (mv_sweep_row *row);
 int mv_sweep_run_task (mv_sweep_row *row, const mv_sweep *sw, size_t t,
                        const char *traj_dir);
 
+/* Run the sweep's method (its "run" block: parameters, G(0), stopping
+ * rule, interrupt flag) on pb into tr, initialised by the caller for pb's
+ * m, m*: what mv_sweep_run_task does with a task's spec, keeping the whole
+ * record.  With an empty grid this is `moeverify flow` / `moeverify sgd`
+ * of pb as a library call (the Python module's flow and sgd).  The record
+ * is complete, interrupted or failed after it; a failure returns its
+ * status with the message. */
+int mv_sweep_run_traj (mv_traj *tr, const mv_problem *pb, const mv_sweep *sw);
+
 /* Output formats, one line each ending in '\n', malloc'd: the CSV header
  * and a row (grid values first, then the metrics; numbers as %.17g), and
  * the same row as one JSON object.  CSV columns:

@@ -115,6 +115,12 @@ void mv_traj_gram_column_name (char *buf, size_t len, size_t k, size_t l, size_t
  * is wrong. */
 int mv_traj_read (mv_traj *tr, const char *dir);
 
+/* The text of run.json and events.json as mv_traj_write writes them
+ * (malloc'd; NULL with a message when out of memory): for callers that
+ * keep a run in memory (the Python module). */
+char *mv_traj_run_json (const mv_traj *tr, const char *spec_json);
+char *mv_traj_events_json (const mv_traj *tr);
+
 /* Write trajectory.csv, run.json, events.json and the SVG plots into dir
  * (created if missing) as one set (io.h): on failure nothing in dir has
  * changed; a process killed part-way leaves no run.json beside new files.

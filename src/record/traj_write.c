@@ -31,18 +31,36 @@ write_buf (mv_io_set *set, const char *name, mv_textbuf *b)
   return s;
 }
 
-static int
-write_json (mv_io_set *set, const char *name, json_t *doc)
+/* doc (consumed) as the files print it: indented, 17 digits, a newline;
+ * NULL with a message when out of memory. */
+static char *
+json_text (json_t *doc, const char *name)
 {
   mv_textbuf b = { 0 };
-  char *txt = json_dumps (doc, JSON_INDENT (2) | JSON_REAL_PRECISION (17));
+  char *txt = doc ? json_dumps (doc, JSON_INDENT (2) | JSON_REAL_PRECISION (17)) : NULL;
   json_decref (doc);
   if (!txt)
     b.oom = 1;
   else
     mv_textbuf_printf (&b, "%s\n", txt);
   free (txt);
-  return write_buf (set, name, &b);
+  if (b.oom)
+    {
+      free (b.s);
+      mv_error_set (MV_ENOMEM, "%s: out of memory", name);
+      return NULL;
+    }
+  return b.s;
+}
+
+static int
+write_text (mv_io_set *set, const char *name, char *txt)
+{
+  if (!txt)
+    return MV_ENOMEM;
+  int s = mv_io_set_add (set, name, txt, strlen (txt));
+  free (txt);
+  return s;
 }
 
 size_t
@@ -147,10 +165,12 @@ align_matrix (const mv_traj *tr, size_t row, int kind)
   return a;
 }
 
-static int
-write_run (const mv_traj *tr, mv_io_set *set, const char *spec_json)
+char *
+mv_traj_run_json (const mv_traj *tr, const char *spec_json)
 {
   json_t *doc = json_object ();
+  if (!doc)
+    return json_text (NULL, "run.json");
   json_object_set_new (doc, "tool", json_string ("moeverify " MV_VERSION_STRING));
   json_t *spec = spec_json ? json_loads (spec_json, 0, NULL) : NULL;
   json_object_set_new (doc, "spec", spec ? spec : json_null ());
@@ -202,11 +222,11 @@ write_run (const mv_traj *tr, mv_io_set *set, const char *spec_json)
         }
       json_object_set_new (doc, "final", fin);
     }
-  return write_json (set, "run.json", doc);
+  return json_text (doc, "run.json");
 }
 
-static int
-write_events (const mv_traj *tr, mv_io_set *set)
+char *
+mv_traj_events_json (const mv_traj *tr)
 {
   static const char *KIND[MV_ALIGN_NKIND] = { "router", "expert", "both" };
   size_t m = tr->m, ms = tr->mstar;
@@ -241,7 +261,8 @@ write_events (const mv_traj *tr, mv_io_set *set)
     {
       free (idx), free (tt), free (who);
       json_decref (doc), json_decref (rec), json_decref (order);
-      return mv_error_set (MV_ENOMEM, "events: out of memory");
+      mv_error_set (MV_ENOMEM, "events: out of memory");
+      return NULL;
     }
   for (size_t j = 0; j < ms; j++)
     idx[j] = j, tt[j] = mv_traj_recovery (tr, j, &who[j]);
@@ -271,7 +292,7 @@ write_events (const mv_traj *tr, mv_io_set *set)
                        json_string ("teacher j recovered when some student has router and "
                                     "expert alignment >= 0.9 with it"));
   free (idx), free (tt), free (who);
-  return write_json (set, "events.json", doc);
+  return json_text (doc, "events.json");
 }
 
 int
@@ -279,11 +300,11 @@ mv_traj_write_set (const mv_traj *tr, mv_io_set *set, const char *spec_json)
 {
   int s = write_csv (tr, set);
   if (!s)
-    s = write_events (tr, set);
+    s = write_text (set, "events.json", mv_traj_events_json (tr));
   if (!s)
     s = mv_traj_plots (tr, set);
   if (!s)
-    s = write_run (tr, set, spec_json);
+    s = write_text (set, "run.json", mv_traj_run_json (tr, spec_json));
   return s;
 }
 

@@ -813,6 +813,29 @@ mv_problem_read (mv_problem *pb, const char *path)
 
 /* Rows of A (rows x d) finite and within the norm rule (check_row_norm);
  * key is e.g. "student.V". */
+/* A row that certainly passes: its sum of squares in another order (four
+ * independent sums, about four times faster than the one chain) lies far
+ * inside [DBL_MIN, DBL_MAX].  Sums of non-negative terms agree to a
+ * relative n eps in any order, so the exact check (one chain, below)
+ * decides the same; a finite sum also means every entry is finite. */
+static int
+row_surely_ok (const double *x, size_t n)
+{
+  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  size_t k = 0;
+  for (; k + 4 <= n; k += 4)
+    {
+      a0 += x[k] * x[k];
+      a1 += x[k + 1] * x[k + 1];
+      a2 += x[k + 2] * x[k + 2];
+      a3 += x[k + 3] * x[k + 3];
+    }
+  for (; k < n; k++)
+    a0 += x[k] * x[k];
+  double s = (a0 + a1) + (a2 + a3);
+  return s >= 0x1p-900 && s <= 0x1p900 && n < (1UL << 40);
+}
+
 static int
 check_rows (const pctx *c, const double *A, size_t rows, size_t d,
             const char *key)
@@ -821,6 +844,8 @@ check_rows (const pctx *c, const double *A, size_t rows, size_t d,
   int st;
   for (size_t i = 0; i < rows; i++)
     {
+      if (row_surely_ok (A + i * d, d))
+        continue;
       snprintf (path, sizeof path, "%s[%zu]", key, i);
       for (size_t k = 0; k < d; k++)
         if (!isfinite (A[i * d + k]))
@@ -871,6 +896,32 @@ entries_from (mv_entries *e, const double *A, size_t rows, size_t d)
 }
 
 int
+mv_problem_check_d (size_t d, size_t m, size_t mstar, const double *V,
+                    const double *W, const double *Vt, const double *Wt,
+                    double noise_var)
+{
+  pctx c = { .both_init = 0 };
+  snprintf (c.name, sizeof c.name, "<arrays>");
+  if (d < 1 || m < 1 || mstar < 1)
+    return perr (&c, MV_EINVAL, d < 1 ? "d" : m < 1 ? "student.m" : "teacher.m",
+                 "must be >= 1");
+  if (!V || !W || !Vt || !Wt)
+    return perr (&c, MV_EINVAL, !V ? "student.V" : !W ? "student.W"
+                 : !Vt ? "teacher.V" : "teacher.W", "NULL array");
+  if (!(noise_var >= 0) || isinf (noise_var))
+    return perr (&c, MV_EINVAL, "noise_var", "must be finite and >= 0");
+  int st;
+  if ((st = check_size (&c, "student.m", m, d))
+      || (st = check_size (&c, "teacher.m", mstar, d))
+      || (st = check_rows (&c, V, m, d, "student.V"))
+      || (st = check_rows (&c, W, m, d, "student.W"))
+      || (st = check_rows (&c, Vt, mstar, d, "teacher.V"))
+      || (st = check_rows (&c, Wt, mstar, d, "teacher.W")))
+    return st;
+  return MV_OK;
+}
+
+int
 mv_problem_set_d (mv_problem *pb, size_t d, size_t m, size_t mstar,
                   const double *V, const double *W, const double *Vt,
                   const double *Wt, double noise_var)
@@ -879,21 +930,8 @@ mv_problem_set_d (mv_problem *pb, size_t d, size_t m, size_t mstar,
   snprintf (c.name, sizeof c.name, "<arrays>");
   if (problem_start (pb, c.name))
     return mv_error_set (MV_ENOMEM, "%s: out of memory", c.name);
-  int st = MV_OK;
-  if (d < 1 || m < 1 || mstar < 1)
-    st = perr (&c, MV_EINVAL, d < 1 ? "d" : m < 1 ? "student.m" : "teacher.m",
-               "must be >= 1");
-  else if (!V || !W || !Vt || !Wt)
-    st = perr (&c, MV_EINVAL, !V ? "student.V" : !W ? "student.W"
-               : !Vt ? "teacher.V" : "teacher.W", "NULL array");
-  else if (!(noise_var >= 0) || isinf (noise_var))
-    st = perr (&c, MV_EINVAL, "noise_var", "must be finite and >= 0");
-  if (!st && !((st = check_size (&c, "student.m", m, d))
-               || (st = check_size (&c, "teacher.m", mstar, d))
-               || (st = check_rows (&c, V, m, d, "student.V"))
-               || (st = check_rows (&c, W, m, d, "student.W"))
-               || (st = check_rows (&c, Vt, mstar, d, "teacher.V"))
-               || (st = check_rows (&c, Wt, mstar, d, "teacher.W"))))
+  int st = mv_problem_check_d (d, m, mstar, V, W, Vt, Wt, noise_var);
+  if (!st)
     {
       mv_problem_priv *p = pb->priv;
       pb->d = d;

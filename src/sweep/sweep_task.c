@@ -146,9 +146,8 @@ run_reduced (mv_traj *tr, const mv_problem *pb, const mv_sweep *sw)
   return s;
 }
 
-/* Run the parsed task; the record is complete (or failed) after it. */
-static int
-run_method (mv_traj *tr, const mv_problem *pb, const mv_sweep *sw)
+int
+mv_sweep_run_traj (mv_traj *tr, const mv_problem *pb, const mv_sweep *sw)
 {
   switch (sw->method)
     {
@@ -218,7 +217,7 @@ mv_sweep_run_task (mv_sweep_row *row, const mv_sweep *sw, size_t t,
       mv_problem_clear (&pb);
       return st;
     }
-  s = run_method (&tr, &pb, sw);
+  s = mv_sweep_run_traj (&tr, &pb, sw);
   row_fill (row, &tr);
   if (s)
     {
