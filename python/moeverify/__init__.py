@@ -336,21 +336,25 @@ def _interruptible(call):
     where it was set (it is thread-local)."""
     flag = ctypes.c_int(0)
     out = {}
+    done = threading.Event()
 
     def work():
         try:
             out["value"] = call(ctypes.byref(flag))
         except BaseException as e:  # re-raised in the caller's thread
             out["error"] = e
+        finally:
+            done.set()
 
     if threading.current_thread() is not threading.main_thread():
         work()
     else:
-        t = threading.Thread(target=work, name="moeverify-run", daemon=True)
-        t.start()
-        while t.is_alive():
+        # an Event, not Thread.join: a KeyboardInterrupt inside join can
+        # leave the thread looking finished while it still runs
+        threading.Thread(target=work, name="moeverify-run", daemon=True).start()
+        while not done.is_set():
             try:
-                t.join(0.1)
+                done.wait(0.1)
             except KeyboardInterrupt:
                 flag.value = 1
     if "error" in out:

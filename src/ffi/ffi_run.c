@@ -228,8 +228,11 @@ mv_ffi_check (int *worst, const char *names, int level, unsigned seeds,
       snprintf (nm, sizeof nm, "%.*s", (int) (l < 63 ? l : 63), p);
       if (!mv_check_find (nm))
         {
-          const char *msg = mv_error_message ();
-          st = mv_error_set (MV_EINVAL, "check: %s", msg && *msg ? msg : nm);
+          char list[512] = "";
+          for (size_t i = 0, len = 0; i < cap && len < sizeof list; i++)
+            len += (size_t) snprintf (list + len, sizeof list - len, "%s%s",
+                                      i ? ", " : "", mv_check_type_get (i)->name);
+          st = mv_error_set (MV_EINVAL, "check: %s: unknown claim (%s)", nm, list);
         }
       p += l + (p[l] == ',');
     }
