@@ -77,7 +77,7 @@ def _ok(status):
 
 
 def _ptr(a):
-    return a.ctypes.data_as(_lib.c_double_p) if a is not None else None
+    return a.ctypes.data if a is not None else None
 
 
 # ------------------------------------------------------------ input checks

@@ -813,26 +813,22 @@ mv_problem_read (mv_problem *pb, const char *path)
 
 /* Rows of A (rows x d) finite and within the norm rule (check_row_norm);
  * key is e.g. "student.V". */
-/* A row that certainly passes: its sum of squares in another order (four
- * independent sums, about four times faster than the one chain) lies far
+/* A row that certainly passes: its sum of squares in another order (eight
+ * independent sums, several times faster than the one chain) lies far
  * inside [DBL_MIN, DBL_MAX].  Sums of non-negative terms agree to a
  * relative n eps in any order, so the exact check (one chain, below)
  * decides the same; a finite sum also means every entry is finite. */
 static int
 row_surely_ok (const double *x, size_t n)
 {
-  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  double a[8] = { 0 };
   size_t k = 0;
-  for (; k + 4 <= n; k += 4)
-    {
-      a0 += x[k] * x[k];
-      a1 += x[k + 1] * x[k + 1];
-      a2 += x[k + 2] * x[k + 2];
-      a3 += x[k + 3] * x[k + 3];
-    }
+  for (; k + 8 <= n; k += 8)
+    for (int j = 0; j < 8; j++)
+      a[j] += x[k + j] * x[k + j];
   for (; k < n; k++)
-    a0 += x[k] * x[k];
-  double s = (a0 + a1) + (a2 + a3);
+    a[0] += x[k] * x[k];
+  double s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
   return s >= 0x1p-900 && s <= 0x1p900 && n < (1UL << 40);
 }
 
