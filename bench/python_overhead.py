@@ -3,8 +3,10 @@ the paper setting (m* = 5, m = 25, d = 1000) loss and full gradient on the
 double path.  'C call' is libmoeverify's mv_loss_eval_vec_d called
 through ctypes with everything prepared (what a caller of the library
 would pay); 'moeverify.loss' is the whole Python call (argument checks,
-the library's input check, the workspace cache, the result object).  Best
-of 7 repetitions of 200 calls each, the two interleaved.
+the library's input check, the workspace cache, fresh gradient arrays,
+the result object).  Best of 40 rounds of 50 calls each, the two
+interleaved round by round (the clock of a shared machine drifts by more
+than the overhead between separate runs).
 
     PYTHONPATH=python python3 bench/python_overhead.py [SPEC]"""
 
@@ -43,12 +45,12 @@ def py_call():
 
 
 best = {c_call: float("inf"), py_call: float("inf")}
-for _ in range(7):
+for _ in range(40):
     for f in (c_call, py_call):
         t = time.perf_counter()
-        for _ in range(200):
+        for _ in range(50):
             f()
-        best[f] = min(best[f], (time.perf_counter() - t) / 200)
+        best[f] = min(best[f], (time.perf_counter() - t) / 50)
 r = mv.loss(V, W, Vt, Wt)
 assert r.loss == L.value and np.array_equal(r.grad_V, gV)
 c, p = best[c_call], best[py_call]

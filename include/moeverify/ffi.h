@@ -91,10 +91,11 @@ int mv_ffi_traj_final_state (double *out, const mv_traj *tr);
 /* The flow or SGD described by run_json (a sweep's "run" object: method,
  * t_end, rtol, ... with the defaults of `moeverify flow` / `sgd`; sweep.h)
  * on pb into tr, as the CLI runs it; *flag (may be NULL) is polled and
- * nonzero stops the run (status MV_TRAJ_INTERRUPTED).  A bad run object
- * is MV_EINVAL/MV_EPARSE naming "NAME: run.KEY" (name: pb's name). */
+ * nonzero stops the run (status MV_TRAJ_INTERRUPTED); progress nonzero
+ * draws a progress bar on stderr (io.h).  A bad run object is
+ * MV_EINVAL/MV_EPARSE naming "NAME: run.KEY" (name: pb's name). */
 int mv_ffi_run (mv_traj *tr, const mv_problem *pb, const char *run_json,
-                volatile sig_atomic_t *flag);
+                volatile sig_atomic_t *flag, int progress);
 
 /* Monte-Carlo estimate (mc.h) of pb's loss and gradient: out[5] = loss,
  * its standard error, samples, batches, rank; gV, gW and their standard

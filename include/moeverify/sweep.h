@@ -139,6 +139,11 @@ int mv_sweep_row_parse (mv_sweep_row *row, const mv_sweep *sw,
 /* Poll *flag (may be NULL) in every task run afterwards: nonzero stops
  * the task, its row is MV_TRAJ_INTERRUPTED (a row not to record as done). */
 void mv_sweep_set_interrupt (mv_sweep *sw, volatile sig_atomic_t *flag);
+/* Call progress (NULL: none) as the runs advance, as mv_flow_params and
+ * mv_sgd_params do. */
+void mv_sweep_set_progress (mv_sweep *sw,
+                            void (*progress) (void *ctx, double t, double t_end),
+                            void *ctx);
 
 #ifdef __cplusplus
 }

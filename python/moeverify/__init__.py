@@ -432,7 +432,17 @@ def _spec_json(pb):
     return _lib.take_string(_lib.problem_to_json(pb.ptr))
 
 
-def _run(spec, run):
+def _progress(progress):
+    """None: a progress bar when stderr is a terminal (as the CLI)."""
+    if progress is None:
+        try:
+            return os.isatty(2)
+        except OSError:
+            return False
+    return bool(progress)
+
+
+def _run(spec, run, progress):
     pb = _Problem(spec)
     text = json.dumps(run, allow_nan=False).encode()
     tr = _lib.traj_alloc()
@@ -440,7 +450,7 @@ def _run(spec, run):
         _raise(2)
 
     def call(flag):
-        st = _lib.run(tr, pb.ptr, text, flag)
+        st = _lib.run(tr, pb.ptr, text, flag, int(progress))
         if st:
             try:
                 _raise(st)
@@ -470,7 +480,7 @@ def _options(**kw):
 
 
 def flow(spec, t_end, reduced=True, times=None, rtol=None, atol=None, stepper=None,
-         n_out=None, max_steps=None, prec=None, gram0=None, stop=None):
+         n_out=None, max_steps=None, prec=None, gram0=None, stop=None, progress=None):
     """The gradient flow of the spec's initial point to t_end, as `moeverify
     flow SPEC --t-end T [--reduced]` integrates it (same defaults: rk8pd,
     rtol 1e-9, atol 1e-12, 200 + 200 output times); returns a Trajectory.
@@ -480,22 +490,24 @@ def flow(spec, t_end, reduced=True, times=None, rtol=None, atol=None, stepper=No
     or "vectors" to choose); reduced=False the flow of the raw parameters
     (prec > 53: its right-hand side in MPFR).  times: explicit output times
     (increasing, in (0, t_end]); stop: a stopping rule ("escaped",
-    "recovered", "first_recovery").  Ctrl-C stops the run cleanly and
+    "recovered", "first_recovery").  progress: a progress bar on stderr
+    (default: when stderr is a terminal).  Ctrl-C stops the run cleanly and
     raises Interrupted with the partial trajectory."""
     run = {"method": "reduced" if reduced else "full", "t_end": t_end}
     if reduced and gram0 is None:
         gram0 = "auto"   # `moeverify flow --reduced` (a sweep's default differs)
     run.update(_options(times=times, rtol=rtol, atol=atol, stepper=stepper, n_out=n_out,
                         max_steps=max_steps, prec=prec, gram0=gram0, stop=stop))
-    return _run(spec, run)
+    return _run(spec, run, _progress(progress))
 
 
-def sgd(spec, lr, batch, steps, seed=None, times=None, n_out=None, stop=None):
+def sgd(spec, lr, batch, steps, seed=None, times=None, n_out=None, stop=None,
+        progress=None):
     """Online mini-batch SGD from the spec's vectors, as `moeverify sgd`
     runs it (fresh Gaussian batches from seed; flow time t = lr * step)."""
     run = {"method": "sgd", "lr": lr, "batch": batch, "steps": steps}
     run.update(_options(seed=seed, times=times, n_out=n_out, stop=stop))
-    return _run(spec, run)
+    return _run(spec, run, _progress(progress))
 
 
 # ------------------------------------------------------------ Monte Carlo

@@ -92,7 +92,7 @@ traj_gram = _decl("mv_ffi_traj_gram", None, c_double_p, vp)
 traj_final_state = _decl("mv_ffi_traj_final_state", ctypes.c_int, c_double_p, vp)
 traj_run_json = _decl("mv_traj_run_json", vp, vp, cstr)
 traj_events_json = _decl("mv_traj_events_json", vp, vp)
-run = _decl("mv_ffi_run", ctypes.c_int, vp, vp, cstr, c_int_p)
+run = _decl("mv_ffi_run", ctypes.c_int, vp, vp, cstr, c_int_p, ctypes.c_int)
 mc = _decl("mv_ffi_mc", ctypes.c_int, c_double_p, c_double_p, c_double_p, c_double_p,
            c_double_p, vp, sz, sz, ctypes.c_ulong)
 coeffs = _decl("mv_ffi_coeffs", ctypes.c_int, c_double_p, c_long_p, ctypes.POINTER(vp),

@@ -82,10 +82,18 @@ mv_ffi_traj_final_state (double *out, const mv_traj *tr)
   return 1;
 }
 
+/* A progress bar on stderr (io.h), labelled by the method. */
+static void
+run_progress (void *ctx, double t, double t_end)
+{
+  mv_io_progress ((const char *) ctx, t / t_end);
+}
+
 int
 mv_ffi_run (mv_traj *tr, const mv_problem *pb, const char *run_json,
-            volatile sig_atomic_t *flag)
+            volatile sig_atomic_t *flag, int progress)
 {
+  static const char *const LABEL[] = { "reduced flow", "full flow", "sgd" };
   const char *name = pb->name ? pb->name : "<string>";
   json_error_t jerr;
   json_t *run = json_loads (run_json, 0, &jerr);
@@ -108,8 +116,12 @@ mv_ffi_run (mv_traj *tr, const mv_problem *pb, const char *run_json,
   if (st)
     return st;
   mv_sweep_set_interrupt (sw, flag);
+  if (progress)
+    mv_sweep_set_progress (sw, run_progress, (void *) LABEL[mv_sweep_method (sw)]);
   if (!(st = mv_traj_init (tr, pb->m, pb->mstar)))
     st = mv_sweep_run_traj (tr, pb, sw);
+  if (progress)
+    mv_io_progress_done ();
   if (st && pb->name && !strstr (mv_error_message (), pb->name))
     mv_error_prefix (pb->name);
   mv_sweep_free (sw);

@@ -551,6 +551,15 @@ mv_sweep_set_interrupt (mv_sweep *sw, volatile sig_atomic_t *flag)
   sw->sgd.interrupt = flag;
 }
 
+void
+mv_sweep_set_progress (mv_sweep *sw,
+                       void (*progress) (void *ctx, double t, double t_end),
+                       void *ctx)
+{
+  sw->flow.progress = sw->sgd.progress = progress;
+  sw->flow.progress_ctx = sw->sgd.progress_ctx = ctx;
+}
+
 int
 mv_sweep_keep_trajectories (const mv_sweep *sw)
 {
