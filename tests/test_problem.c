@@ -635,6 +635,72 @@ START_TEST (t_set_d)
 }
 END_TEST
 
+/* mv_problem_check_d decides as the norm rule's definition (a sequential
+ * double sum of squares, finite and >= DBL_MIN, every entry finite, not
+ * all zero), across the fast path's boundaries (sums near 2^-900, 2^900)
+ * and the rule's (DBL_MIN, DBL_MAX), for rows of 1 to 1000 entries. */
+static int
+norm_rule_oracle (const double *x, size_t n)
+{
+  double s = 0;
+  int nonzero = 0;
+  for (size_t k = 0; k < n; k++)
+    {
+      if (!isfinite (x[k]))
+        return MV_EINVAL;
+      s += x[k] * x[k];
+      nonzero |= x[k] != 0;
+    }
+  return nonzero && isfinite (s) && s >= DBL_MIN ? MV_OK : MV_EINVAL;
+}
+
+START_TEST (t_check_d)
+{
+  static const size_t lens[] = { 1, 3, 8, 9, 1000 };
+  double *x = malloc (1000 * sizeof *x), one[1000];
+  for (size_t k = 0; k < 1000; k++)
+    one[k] = k % 3 == 0;
+  unsigned long seed = 12345;
+  size_t cases = 0, passed = 0;
+  for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++)
+    for (int e = -1100; e <= 1030; e += 3)
+      for (int kind = 0; kind < 4; kind++)
+        {
+          size_t n = lens[li];
+          for (size_t k = 0; k < n; k++)
+            {
+              seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+              double u = (double) (seed >> 11) / 9007199254740992.0;
+              x[k] = ldexp (0.5 + u, e / (kind == 3 ? 1 : 2)) * (k % 2 ? -1 : 1);
+            }
+          if (kind == 1)
+            x[n / 2] = (e % 2) ? NAN : -INFINITY;
+          if (kind == 2)
+            for (size_t k = 0; k < n; k++)
+              x[k] = k + 1 == n ? ldexp (1, e / 2) : 0;
+          int want = norm_rule_oracle (x, n);
+          int got = mv_problem_check_d (n, 1, 1, x, one, one, one, 0);
+          cases++;
+          passed += got == want;
+          if (got != want)
+            ck_abort_msg ("n = %zu, e = %d, kind %d: check_d %d, the rule %d (%s)",
+                          n, e, kind, got, want, mv_error_message ());
+          if (got)
+            ck_assert_ptr_nonnull (strstr (mv_error_message (), "<arrays>: student.V[0]"));
+        }
+  ck_assert_uint_eq (passed, cases);
+  ck_assert_uint_gt (cases, 4000);
+  /* the other arrays, the sizes and the noise are checked too */
+  ck_assert_int_eq (mv_problem_check_d (3, 1, 1, one, one, one, NULL, 0), MV_EINVAL);
+  ck_assert_ptr_nonnull (strstr (mv_error_message (), "teacher.W"));
+  ck_assert_int_eq (mv_problem_check_d (3, 1, 1, one, one, one, one, NAN), MV_EINVAL);
+  ck_assert_ptr_nonnull (strstr (mv_error_message (), "noise_var"));
+  ck_assert_int_eq (mv_problem_check_d (3, 0, 1, one, one, one, one, 0), MV_EINVAL);
+  ck_assert_int_eq (mv_problem_check_d (4, 1, 1, one, one, one, one, 0), MV_OK);
+  free (x);
+}
+END_TEST
+
 /* ------------------------------------------------------------ Gram */
 
 /* Spec with generated teacher and student; cross NULL: layout "all". */
@@ -1195,6 +1261,7 @@ main (void)
   tcase_add_test (tc, t_error_message_length);
   tcase_add_test (tc, t_to_json);
   tcase_add_test (tc, t_set_d);
+  tcase_add_test (tc, t_check_d);
   suite_add_tcase (s, tc);
   /* ~2 s natively; generous for valgrind */
   TCase *gram = tcase_create ("gram");
