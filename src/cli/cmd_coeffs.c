@@ -5,6 +5,7 @@
  * the Fourier method, each with the digits its error bound certifies;
  * --verify recomputes them by the direct method and reports agreement. */
 #include "cli.h"
+#include "base/mpfr_vec.h"
 #include "base/textbuf.h"
 
 #include <moeverify/error.h>
@@ -131,16 +132,6 @@ compare (const mpfr_t a, const mv_mag *ra, const mpfr_t b, const mv_mag *rb,
   return res;
 }
 
-static mpfr_t *
-mp_array (size_t n, mpfr_prec_t prec)
-{
-  mpfr_t *a = malloc (n * sizeof *a);
-  if (a)
-    for (size_t i = 0; i < n; i++)
-      mpfr_init2 (a[i], prec);
-  return a;
-}
-
 /* One run: the tables, the output being built, the inconsistent k. */
 typedef struct {
   coeffs_opts o;
@@ -164,7 +155,7 @@ run_setup (coeffs_run *r)
     return mv_cli_lib_error (), MV_EXIT_FAIL;
   if (o->verify)
     {
-      if (!(r->cd = mp_array (r->K + 1, o->prec))
+      if (!(r->cd = mv_mpfr_vec_new (r->K + 1, o->prec))
           || !(r->rd = malloc ((r->K + 1) * sizeof *r->rd)))
         return mv_cli_error ("coeffs: out of memory"), MV_EXIT_FAIL;
       if (mv_hermite_coeffs_direct (r->cd, r->rd, r->K))
@@ -241,10 +232,7 @@ run_clear (coeffs_run *r)
 {
   json_decref (r->doc);
   mv_textbuf_clear (&r->tb);
-  if (r->cd)
-    for (unsigned k = 0; k <= r->K; k++)
-      mpfr_clear (r->cd[k]);
-  free (r->cd);
+  mv_mpfr_vec_free (r->cd, r->cd ? r->K + 1 : 0);
   free (r->rd);
   mv_hermite_table_free (r->t);
 }

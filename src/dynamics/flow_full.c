@@ -8,6 +8,7 @@
  * MV_LOSS_HESS_RAW_MAX. */
 #include "dynamics/flow_priv.h"
 #include "base/linalg.h"
+#include "base/mpfr_vec.h"
 #include <moeverify/error.h>
 #include <moeverify/hermite.h>
 #include <moeverify/loss.h>
@@ -154,24 +155,6 @@ full_observe (void *ctx, const double *y, double *G, double *L, double *grad2)
 }
 
 static void
-mp_free (mpfr_t *x, size_t n)
-{
-  for (size_t i = 0; x && i < n; i++)
-    mpfr_clear (x[i]);
-  free (x);
-}
-
-/* n numbers of prec bits (NULL when out of memory) */
-static mpfr_t *
-mp_alloc (size_t n, mpfr_prec_t prec)
-{
-  mpfr_t *x = malloc ((n ? n : 1) * sizeof *x);
-  for (size_t i = 0; x && i < n; i++)
-    mpfr_init2 (x[i], prec);
-  return x;
-}
-
-static void
 full_free (full_ctx *c)
 {
   size_t md = c->m * c->d, sd = c->ms * c->d;
@@ -179,8 +162,8 @@ full_free (full_ctx *c)
   free (c->gV), free (c->gW), free (c->Ut), free (c->Vt), free (c->Wt), free (c->H);
   if (c->mp)
     mpfr_clear (c->L);
-  mp_free (c->mV, md), mp_free (c->mW, md);
-  mp_free (c->mX, 2 * md), mp_free (c->mT, 2 * sd);
+  mv_mpfr_vec_free (c->mV, md), mv_mpfr_vec_free (c->mW, md);
+  mv_mpfr_vec_free (c->mX, 2 * md), mv_mpfr_vec_free (c->mT, 2 * sd);
 }
 
 /* The MPFR right-hand side's numbers, allocated once: L and the gradient
@@ -191,8 +174,8 @@ full_setup_mp (full_ctx *c)
   size_t md = c->m * c->d, sd = c->ms * c->d;
   mpfr_init2 (c->L, c->prec);
   c->mp = 1;
-  c->mV = mp_alloc (md, c->prec), c->mW = mp_alloc (md, c->prec);
-  c->mX = mp_alloc (2 * md, MV_PREC_DOUBLE), c->mT = mp_alloc (2 * sd, MV_PREC_DOUBLE);
+  c->mV = mv_mpfr_vec_new (md, c->prec), c->mW = mv_mpfr_vec_new (md, c->prec);
+  c->mX = mv_mpfr_vec_new (2 * md, MV_PREC_DOUBLE), c->mT = mv_mpfr_vec_new (2 * sd, MV_PREC_DOUBLE);
   if (!c->mV || !c->mW || !c->mX || !c->mT)
     return mv_error_set (MV_ENOMEM, "flow: out of memory");
   for (size_t i = 0; i < sd; i++)

@@ -4,7 +4,7 @@
  * |grad L|^2.  The observables are those of the reduced flow (the Gram
  * entries of the unit vectors, L, |grad L|^2), so a full reference and a
  * reduced one of the same spec can be compared value for value. */
-#include "dynamics/mpfr_vec.h"
+#include "base/mpfr_vec.h"
 #include <moeverify/reference.h>
 #include <moeverify/error.h>
 #include <moeverify/hermite.h>

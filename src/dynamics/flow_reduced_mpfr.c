@@ -6,7 +6,7 @@
  * M is a product of fixed-point integers (gemm_fixed: mpfr_dot and
  * fma loops cost ~300 ns a term, mpz_addmul a tenth of that); the energy
  * rate's dot products are mpfr_dot (correctly rounded). */
-#include "dynamics/mpfr_vec.h"
+#include "base/mpfr_vec.h"
 #include <moeverify/reference.h>
 #include <moeverify/error.h>
 #include <moeverify/expect.h>

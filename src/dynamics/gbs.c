@@ -3,7 +3,7 @@
  * Aitken-Neville extrapolation in h^2 with the exact rational weights
  * n_{j-c}^2 / (n_j^2 - n_{j-c}^2), and the step-size and order control of
  * Hairer, Norsett & Wanner, Solving ODEs I, II.9 (the code ODEX). */
-#include "dynamics/mpfr_vec.h"
+#include "base/mpfr_vec.h"
 #include <moeverify/reference.h>
 #include <moeverify/error.h>
 

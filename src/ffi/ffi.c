@@ -1,6 +1,7 @@
 /* Flat entry points (ffi.h): problems and the loss.  The loss calls are
  * those of `moeverify loss` (src/cli/cmd_loss.c) in the same order, with
  * the same formatting of L and the bounds. */
+#include "base/mpfr_vec.h"
 #include <moeverify/ffi.h>
 #include <moeverify/error.h>
 #include <moeverify/hermite.h>
@@ -64,24 +65,6 @@ mv_ffi_loss_alloc (size_t m, size_t mstar, const double *reg, long prec)
       return NULL;
     }
   return ws;
-}
-
-/* MPFR vectors of n entries at prec (NULL when out of memory). */
-static mpfr_t *
-mp_alloc (size_t n, mpfr_prec_t prec)
-{
-  mpfr_t *a = malloc ((n ? n : 1) * sizeof *a);
-  for (size_t i = 0; a && i < n; i++)
-    mpfr_init2 (a[i], prec);
-  return a;
-}
-
-static void
-mp_free (mpfr_t *a, size_t n)
-{
-  for (size_t i = 0; a && i < n; i++)
-    mpfr_clear (a[i]);
-  free (a);
 }
 
 /* info[] and text from an evaluation (L already set at the target
@@ -172,14 +155,14 @@ eval_mp (double *info, char *text, size_t size, double *gV, double *gW,
   size_t n = m * d, nt = ms * d, ng = gV || gW ? n : 0;
   mpfr_t L;
   mpfr_init2 (L, prec);
-  mpfr_t *mV = mp_alloc (ng, prec), *mW = mp_alloc (ng, prec);
+  mpfr_t *mV = mv_mpfr_vec_new (ng, prec), *mW = mv_mpfr_vec_new (ng, prec);
   mpfr_t *x[4] = { NULL, NULL, NULL, NULL };
   int st = mV && mW ? MV_OK : mv_error_set (MV_ENOMEM, "loss: out of memory");
   for (int k = 0; !st && vec && k < 4; k++)
     {
       size_t len = k < 2 ? n : nt;
       /* doubles are exact at any precision >= 53 */
-      if (!(x[k] = mp_alloc (len, 53)))
+      if (!(x[k] = mv_mpfr_vec_new (len, 53)))
         st = mv_error_set (MV_ENOMEM, "loss: out of memory");
       for (size_t i = 0; !st && i < len; i++)
         mpfr_set_d (x[k][i], vec[k][i], MPFR_RNDN);
@@ -209,9 +192,9 @@ eval_mp (double *info, char *text, size_t size, double *gV, double *gW,
   if (!st)
     st = report (info, text, size, L, 1, &li, gd);
   for (int k = 0; k < 4; k++)
-    mp_free (x[k], k < 2 ? n : nt);
-  mp_free (mV, ng);
-  mp_free (mW, ng);
+    mv_mpfr_vec_free (x[k], k < 2 ? n : nt);
+  mv_mpfr_vec_free (mV, ng);
+  mv_mpfr_vec_free (mW, ng);
   mpfr_clear (L);
   return st;
 }

@@ -17,6 +17,7 @@
  *             second orthogonalisation pass (MGS2) at the working precision,
  *             so each precision sees the same mathematical teacher. */
 #include "spec/problem_priv.h"
+#include "base/mpfr_vec.h"
 
 #include <moeverify/error.h>
 
@@ -411,26 +412,6 @@ cross_chol_mp (mpfr_t *S, mpfr_t *C, size_t n, mpfr_t a)
       }
 }
 
-static mpfr_t *
-mp_array (size_t n, mpfr_prec_t prec)
-{
-  mpfr_t *a = malloc ((n ? n : 1) * sizeof *a);
-  if (a)
-    for (size_t i = 0; i < n; i++)
-      mpfr_init2 (a[i], prec);
-  return a;
-}
-
-static void
-mp_array_free (mpfr_t *a, size_t n)
-{
-  if (!a)
-    return;
-  for (size_t i = 0; i < n; i++)
-    mpfr_clear (a[i]);
-  free (a);
-}
-
 /* Teacher generated at the precision of the outputs (plus guard bits). */
 static int
 teacher_mp (mpfr_t *Vt, mpfr_t *Wt, const mv_problem *pb)
@@ -451,7 +432,7 @@ teacher_mp (mpfr_t *Vt, mpfr_t *Wt, const mv_problem *pb)
   mpfr_prec_t wp = prec + MV_TEACHER_GUARD;
   mpfr_t r, t;
   mpfr_inits2 (wp, r, t, (mpfr_ptr) 0);
-  mpfr_t *Q = mp_array (2 * nt, wp);
+  mpfr_t *Q = mv_mpfr_vec_new (2 * nt, wp);
   mpfr_t *C = NULL, *S = NULL;
   if (!Q)
     st = mv_error_set (MV_ENOMEM, "%s: out of memory", pb->name);
@@ -467,8 +448,8 @@ teacher_mp (mpfr_t *Vt, mpfr_t *Wt, const mv_problem *pb)
       mpfr_set (Wt[i], Q[nt + i], MPFR_RNDN);
   else if (!st && Wt)
     {
-      C = mp_array (ms * ms, wp);
-      S = mp_array (ms * ms, wp);
+      C = mv_mpfr_vec_new (ms * ms, wp);
+      S = mv_mpfr_vec_new (ms * ms, wp);
       if (!C || !S)
         st = mv_error_set (MV_ENOMEM, "%s: out of memory", pb->name);
       else
@@ -491,9 +472,9 @@ teacher_mp (mpfr_t *Vt, mpfr_t *Wt, const mv_problem *pb)
               }
         }
     }
-  mp_array_free (C, ms * ms);
-  mp_array_free (S, ms * ms);
-  mp_array_free (Q, Q ? 2 * nt : 0);
+  mv_mpfr_vec_free (C, ms * ms);
+  mv_mpfr_vec_free (S, ms * ms);
+  mv_mpfr_vec_free (Q, Q ? 2 * nt : 0);
   mpfr_clears (r, t, (mpfr_ptr) 0);
   return st;
 }

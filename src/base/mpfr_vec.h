@@ -1,7 +1,7 @@
-/* Arrays of MPFR values for the reference integrator and its right-hand
- * sides: n values at one precision, set to +0. */
-#ifndef MV_DYNAMICS_MPFR_VEC_H
-#define MV_DYNAMICS_MPFR_VEC_H
+/* Arrays of MPFR values (the MPFR paths of the loss, flows, reference
+ * integrator, problems): n values at one precision, set to +0. */
+#ifndef MV_BASE_MPFR_VEC_H
+#define MV_BASE_MPFR_VEC_H
 
 #include <stdlib.h>
 #include <mpfr.h>
