@@ -18,6 +18,7 @@ import ctypes
 import json
 import os
 import threading
+from concurrent.futures import TimeoutError
 
 import numpy as np
 
@@ -420,6 +421,14 @@ class Trajectory:
             self._ptr = None
 
     @property
+    def final_state(self):
+        """The state the run ended in: (final_V, final_W) for the full flow
+        and SGD, the last Gram matrix for the reduced flow (its state)."""
+        if self.final_V is not None:
+            return self.final_V, self.final_W
+        return self.gram[-1] if self.rows else None
+
+    @property
     def recovery_order(self):
         return list(self.events["recovery_order"])
 
@@ -584,12 +593,14 @@ def coeffs(k_max=21, prec=128):
 
 # ------------------------------------------------------------ sweeps, checks
 
-def sweep(sweep_spec, tasks=None):
+def sweep(sweep_spec, tasks=None, jobs=1):
     """Run a sweep (a sweep file's path or a dict in that format) in this
-    process, one task after another, and return its rows as dicts (the
-    lines of results.jsonl).  tasks: an iterable of task indices (default
-    all).  For many cores or machines use `moeverify sweep --jobs N` or
-    mpirun."""
+    process and return its rows as dicts in task order (the lines of
+    results.jsonl).  tasks: an iterable of task indices (default all);
+    jobs: tasks run at once, on threads (the library runs them without the
+    GIL; each task's result does not depend on which thread ran it).  For
+    machines use `moeverify sweep` under mpirun.  Ctrl-C stops the running
+    tasks and raises Interrupted with the rows finished so far."""
     if isinstance(sweep_spec, dict):
         text, name = json.dumps(sweep_spec, allow_nan=False), "<dict>"
     elif isinstance(sweep_spec, (str, bytes, os.PathLike)):
@@ -602,28 +613,53 @@ def sweep(sweep_spec, tasks=None):
     else:
         raise InputError("sweep: expected a path or a dict, got %s"
                          % type(sweep_spec).__name__)
+    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
+        raise InputError("jobs: expected a positive integer, got %r" % (jobs,))
     sw = ctypes.c_void_p()
     _ok(_lib.sweep_parse(ctypes.byref(sw), text.encode(), name.encode()))
     try:
         n = _lib.sweep_ntasks(sw)
-        todo = range(n) if tasks is None else list(tasks)
+        todo = list(range(n) if tasks is None else tasks)
         for t in todo:
-            if not isinstance(t, (int, np.integer)) or not 0 <= t < n:
+            if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < n:
                 raise InputError("tasks: %r out of range (%d tasks)" % (t, n))
-        rows = []
-        for t in todo:
-            def call(flag, t=t):
-                _lib.sweep_set_interrupt(sw, flag)
-                out = ctypes.c_void_p()
-                _ok(_lib.sweep_task(ctypes.byref(out), sw, int(t)))
-                return json.loads(_lib.take_string(out.value))
-            row, stopped = _interruptible(call)
-            rows.append(row)
-            if stopped:
-                raise Interrupted(rows)
-        return rows
+        return _sweep_run(sw, [int(t) for t in todo], int(jobs))
     finally:
         _lib.sweep_free(sw)
+
+
+def _sweep_run(sw, todo, jobs):
+    """The tasks on jobs threads, one interrupt flag for all of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    flag = ctypes.c_int(0)
+    _lib.sweep_set_interrupt(sw, ctypes.byref(flag))
+
+    def task(t):
+        out = ctypes.c_void_p()
+        _ok(_lib.sweep_task(ctypes.byref(out), sw, t))   # message read in this thread
+        return json.loads(_lib.take_string(out.value))
+
+    rows = [None] * len(todo)
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="moeverify-sweep") as pool:
+        futures = [pool.submit(task, t) for t in todo]
+        try:
+            for k, f in enumerate(futures):
+                while True:
+                    try:
+                        rows[k] = f.result(timeout=0.1)
+                        break
+                    except TimeoutError:
+                        continue
+        except KeyboardInterrupt:
+            flag.value = 1
+            for f in futures:
+                f.cancel()
+            pool.shutdown(wait=True)
+            done = [f.result() for f in futures if f.done() and not f.cancelled()
+                    and f.exception() is None]
+            raise Interrupted([r for r in done if r.get("status") == "complete"]) from None
+    return rows
 
 
 _LEVELS = {"quick": 0, "default": 1, "full": 2}
