@@ -123,6 +123,15 @@ int mv_ffi_sweep_task (char **row_json, const mv_sweep *sw, size_t t);
 int mv_ffi_check (int *worst, const char *names, int level, unsigned seeds,
                   const char *dir);
 
+/* The regression check of a reference file's text (regress.h; name for
+ * messages): its fast path recomputed (rtol > 0: at rtol, atol instead of
+ * the stored tolerances) and every value compared, as `moeverify regress`
+ * does.  *result_json (malloc'd): reference, values, violations, passed,
+ * the worst deviations and the worst of each quantity group (row, column,
+ * t, ref, got, dev, tol, ok), wall_seconds. */
+int mv_ffi_regress (char **result_json, const char *text, const char *name,
+                    double rtol, double atol);
+
 /* free () for the strings above (the caller's allocator may differ). */
 void mv_ffi_free (void *p);
 

@@ -25,7 +25,7 @@ import numpy as np
 from . import _lib
 
 __all__ = ["loss", "loss_spec", "vectors", "flow", "sgd", "mc", "coeffs", "sweep",
-           "check", "LossResult", "Trajectory", "MCResult", "Coefficients",
+           "check", "regress", "LossResult", "Trajectory", "MCResult", "Coefficients",
            "MoeverifyError", "InputError", "Interrupted", "PREC_DOUBLE", "PREC_MAX",
            "library_path"]
 
@@ -604,12 +604,7 @@ def sweep(sweep_spec, tasks=None, jobs=1):
     if isinstance(sweep_spec, dict):
         text, name = json.dumps(sweep_spec, allow_nan=False), "<dict>"
     elif isinstance(sweep_spec, (str, bytes, os.PathLike)):
-        name = os.fsdecode(sweep_spec)
-        try:
-            with open(sweep_spec, encoding="utf-8") as f:
-                text = f.read()
-        except OSError as e:
-            raise MoeverifyError("%s: cannot read: %s" % (name, e.strerror), 3) from None
+        text, name = _read_text(sweep_spec)
     else:
         raise InputError("sweep: expected a path or a dict, got %s"
                          % type(sweep_spec).__name__)
@@ -660,6 +655,42 @@ def _sweep_run(sw, todo, jobs):
                     and f.exception() is None]
             raise Interrupted([r for r in done if r.get("status") == "complete"]) from None
     return rows
+
+
+def _read_text(path):
+    name = os.fsdecode(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read(), name
+    except OSError as e:
+        raise MoeverifyError("%s: cannot read: %s" % (name, e.strerror), 3) from None
+    except UnicodeDecodeError:
+        raise InputError("%s: not UTF-8 text" % name, 4) from None
+
+
+def regress(reference, rtol=None, atol=None):
+    """Check a reference trajectory file (data/reference/*.json, format
+    moeverify-reference-1) as `moeverify regress FILE` does: recompute it
+    with its fast path and compare the loss, |grad L|^2 and every Gram
+    entry within the stored tolerances.  rtol, atol: run the fast path at
+    these instead (what a tolerance achieves).  Returns a dict: passed,
+    values, violations, worst (the largest deviations: row, column, t, ref,
+    got, dev, tol, ok), worst_by_group (loss, grad_norm2, gram),
+    wall_seconds.  A file that cannot be read or is damaged (checksum,
+    keys) raises MoeverifyError with the library's message."""
+    if not isinstance(reference, (str, bytes, os.PathLike)):
+        raise InputError("reference: expected a path, got %s" % type(reference).__name__)
+    if (rtol is None) != (atol is None):
+        raise InputError("rtol and atol: give both or neither")
+    if rtol is not None:
+        rtol, atol = _number("rtol", rtol, 0.0), _number("atol", atol, 0.0)
+        if not rtol > 0:
+            raise InputError("rtol = %r: must be > 0" % rtol)
+    text, name = _read_text(reference)
+    out = ctypes.c_void_p()
+    _ok(_lib.regress(ctypes.byref(out), text.encode(), name.encode(), rtol or 0.0,
+                     atol or 0.0))
+    return json.loads(_lib.take_string(out.value))
 
 
 _LEVELS = {"quick": 0, "default": 1, "full": 2}

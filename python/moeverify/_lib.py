@@ -102,6 +102,7 @@ sweep_free = _decl("mv_sweep_free", None, vp)
 sweep_ntasks = _decl("mv_sweep_ntasks", sz, vp)
 sweep_set_interrupt = _decl("mv_sweep_set_interrupt", None, vp, c_int_p)
 sweep_task = _decl("mv_ffi_sweep_task", ctypes.c_int, ctypes.POINTER(vp), vp, sz)
+regress = _decl("mv_ffi_regress", ctypes.c_int, ctypes.POINTER(vp), cstr, cstr, dbl, dbl)
 check = _decl("mv_ffi_check", ctypes.c_int, c_int_p, cstr, ctypes.c_int, ctypes.c_uint, cstr)
 ffi_free = _decl("mv_ffi_free", None, vp)
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import moeverify as mv
+from conftest import TOP
 
 
 def read_csv(path):
@@ -167,3 +168,24 @@ def test_check_identities(tmp_path):
     assert (tmp_path / "c" / "report.md").exists()
     text = json.dumps(claims)
     assert "identities" in text and "holds" in text.lower()
+
+
+def test_regress_equals_cli(cli, tmp_path):
+    ref = os.path.join(TOP, "data", "reference", "small-escape.json")
+    table = cli("regress", ref).splitlines()
+    r = mv.regress(ref)
+    assert r["passed"] and r["violations"] == 0 and r["values"] == int(table[1].split()[1])
+    # the CLI's first worst line: "ok t = T col C ref R got G |dev| D / tol T"
+    f = table[2].split()
+    assert f[0] == "ok" and float(f[3]) == r["worst"][0]["t"]
+    assert float(f[7]) == r["worst"][0]["ref"] and float(f[9]) == r["worst"][0]["got"]
+    # a changed digit: the checksum no longer matches, the library's message
+    text = open(ref).read()
+    k = text.index('"values"')
+    k += next(i for i, ch in enumerate(text[k:]) if ch in "123456789")
+    bad = tmp_path / "bad.json"
+    bad.write_text(text[:k] + ("2" if text[k] == "1" else "1") + text[k + 1:])
+    with pytest.raises(mv.MoeverifyError, match=r"bad\.json: .*checksum"):
+        mv.regress(str(bad))
+    # a looser fast path than the stored one fails the same tolerances
+    assert mv.regress(ref, rtol=1e-4, atol=1e-6)["violations"] > 0

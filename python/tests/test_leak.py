@@ -10,6 +10,10 @@ import numpy as np
 import pytest
 
 import moeverify as mv
+from conftest import DATA, TOP
+
+REF = TOP + "/data/reference/small-escape.json"
+SWEEP = DATA + "/sweep_small.json"
 
 
 def rss_kb():
@@ -94,8 +98,10 @@ def test_runs_do_not_leak(mid_spec):
         assert tr.status == "complete"
         mv.sgd(mid_spec, lr=0.01, batch=8, steps=20, n_out=3)
         mv.mc(mid_spec, samples=256, seed=1)
-    g, h = growth_kb(call, 50, 500)
-    assert g < 2048 and h < 256, "RSS grew %d kB, heap %d kB over 500 runs" % (g, h)
+        mv.regress(REF)
+        mv.sweep(SWEEP, tasks=[0])
+    g, h = growth_kb(call, 30, 300)
+    assert g < 2048 and h < 256, "RSS grew %d kB, heap %d kB over 300 runs of each kind" % (g, h)
 
 
 def test_the_measure_sees_a_small_leak():

@@ -1,8 +1,6 @@
 /* Flat entry points (ffi.h): trajectories and the runs behind them (flow
- * and SGD through a sweep's "run" block, Monte Carlo, coefficients,
- * sweep tasks, claim checks). */
+ * and SGD through a sweep's "run" block), Monte Carlo, coefficients. */
 #include <moeverify/ffi.h>
-#include <moeverify/check.h>
 #include <moeverify/error.h>
 #include <moeverify/hermite.h>
 #include <moeverify/io.h>
@@ -204,79 +202,5 @@ mv_ffi_coeffs (double *c, long *digits, char **text, unsigned kmax,
     free (s);
   else
     *text = s;
-  return st;
-}
-
-int
-mv_ffi_sweep_task (char **row_json, const mv_sweep *sw, size_t t)
-{
-  *row_json = NULL;
-  mv_sweep_row row;
-  int st = mv_sweep_row_init (&row, 0);
-  if (!st && !(st = mv_sweep_run_task (&row, sw, t, NULL))
-      && !(*row_json = mv_sweep_row_json (sw, &row)))
-    st = mv_error_set (MV_ENOMEM, "sweep: out of memory");
-  mv_sweep_row_clear (&row);
-  return st;
-}
-
-int
-mv_ffi_check (int *worst, const char *names, int level, unsigned seeds,
-              const char *dir)
-{
-  mv_init ();
-  *worst = MV_CHECK_HOLDS;
-  size_t n = 0, cap = 0;
-  while (mv_check_type_get (cap))
-    cap++;
-  const mv_check_type **types = malloc ((cap ? cap : 1) * sizeof *types);
-  mv_check_result *res = calloc (cap ? cap : 1, sizeof *res);
-  int st = types && res ? MV_OK : mv_error_set (MV_ENOMEM, "check: out of memory");
-  /* the named claims, in report order; unknown names are errors */
-  for (const char *p = names ? names : ""; !st && *p;)
-    {
-      size_t l = strcspn (p, ",");
-      char nm[64];
-      snprintf (nm, sizeof nm, "%.*s", (int) (l < 63 ? l : 63), p);
-      if (!mv_check_find (nm))
-        {
-          char list[512] = "";
-          for (size_t i = 0, len = 0; i < cap && len < sizeof list; i++)
-            len += (size_t) snprintf (list + len, sizeof list - len, "%s%s",
-                                      i ? ", " : "", mv_check_type_get (i)->name);
-          st = mv_error_set (MV_EINVAL, "check: %s: unknown claim (%s)", nm, list);
-        }
-      p += l + (p[l] == ',');
-    }
-  for (size_t i = 0; !st && i < cap; i++)
-    {
-      const mv_check_type *t = mv_check_type_get (i);
-      int want = !names || !*names;
-      for (const char *p = names ? names : ""; !want && *p;)
-        {
-          size_t l = strcspn (p, ",");
-          want = l == strlen (t->name) && !strncmp (p, t->name, l);
-          p += l + (p[l] == ',');
-        }
-      if (want)
-        types[n++] = t;
-    }
-  mv_check_opts o;
-  memset (&o, 0, sizeof o);
-  o.level = level, o.seeds = seeds, o.dir = dir;
-  size_t done = 0;
-  for (; !st && done < n; done++)
-    {
-      mv_check_result_init (&res[done], types[done]);
-      st = mv_check_run (&res[done], types[done], &o);
-      if (!st && res[done].verdict > *worst)
-        *worst = res[done].verdict;
-    }
-  mv_check_release ();
-  if (!st)
-    st = mv_check_report_write (res, n, &o);
-  for (size_t i = 0; i < done; i++)
-    mv_check_result_clear (&res[i]);
-  free (types), free (res);
   return st;
 }
