@@ -162,12 +162,19 @@ def test_sweep_equals_cli(cli, data, tmp_path):
         assert g == w
 
 
-def test_check_identities(tmp_path):
-    rep = mv.check("identities", level="quick", out=str(tmp_path / "c"))
-    claims = rep["claims"] if isinstance(rep, dict) and "claims" in rep else rep
-    assert (tmp_path / "c" / "report.md").exists()
-    text = json.dumps(claims)
-    assert "identities" in text and "holds" in text.lower()
+def test_check_equals_cli(cli, tmp_path):
+    """The identities claim (exact computations, no randomness) in process
+    against `moeverify check identities --quick`: the same verdict and the
+    same measurements to the last digit."""
+    rep = mv.check("identities", level="quick", out=str(tmp_path / "py"))
+    cli("check", "identities", "--quick", "--report", tmp_path / "cli")
+    with open(tmp_path / "cli" / "report.json") as f:
+        want = json.load(f)
+    assert (tmp_path / "py" / "report.md").exists()
+    assert rep["exact_claims_hold"] and rep["exact_claims_hold"] == want["exact_claims_hold"]
+    (a,), (b,) = rep["claims"], want["claims"]
+    assert a["name"] == b["name"] == "identities" and a["verdict"] == b["verdict"] == "holds"
+    assert a["measurements"] == b["measurements"] and len(a["measurements"]) > 5
 
 
 def test_regress_equals_cli(cli, tmp_path):

@@ -24,6 +24,18 @@ mv_ffi_sweep_task (char **row_json, const mv_sweep *sw, size_t t)
   return st;
 }
 
+/* The next comma-separated name of *p into nm; 0 at the end. */
+static int
+next_name (const char **p, char *nm, size_t size)
+{
+  if (!**p)
+    return 0;
+  size_t l = strcspn (*p, ",");
+  snprintf (nm, size, "%.*s", (int) (l < size - 1 ? l : size - 1), *p);
+  *p += l + ((*p)[l] == ',');
+  return 1;
+}
+
 int
 mv_ffi_check (int *worst, const char *names, int level, unsigned seeds,
               const char *dir)
@@ -36,32 +48,25 @@ mv_ffi_check (int *worst, const char *names, int level, unsigned seeds,
   const mv_check_type **types = malloc ((cap ? cap : 1) * sizeof *types);
   mv_check_result *res = calloc (cap ? cap : 1, sizeof *res);
   int st = types && res ? MV_OK : mv_error_set (MV_ENOMEM, "check: out of memory");
-  /* the named claims, in report order; unknown names are errors */
-  for (const char *p = names ? names : ""; !st && *p;)
-    {
-      size_t l = strcspn (p, ",");
-      char nm[64];
-      snprintf (nm, sizeof nm, "%.*s", (int) (l < 63 ? l : 63), p);
-      if (!mv_check_find (nm))
-        {
-          char list[512] = "";
-          for (size_t i = 0, len = 0; i < cap && len < sizeof list; i++)
-            len += (size_t) snprintf (list + len, sizeof list - len, "%s%s",
-                                      i ? ", " : "", mv_check_type_get (i)->name);
-          st = mv_error_set (MV_EINVAL, "check: %s: unknown claim (%s)", nm, list);
-        }
-      p += l + (p[l] == ',');
-    }
+  char nm[64];
+  const char *p = names ? names : "";
+  /* unknown names are errors, before anything runs */
+  while (!st && next_name (&p, nm, sizeof nm))
+    if (!mv_check_find (nm))
+      {
+        char list[512] = "";
+        for (size_t i = 0, len = 0; i < cap && len < sizeof list; i++)
+          len += (size_t) snprintf (list + len, sizeof list - len, "%s%s",
+                                    i ? ", " : "", mv_check_type_get (i)->name);
+        st = mv_error_set (MV_EINVAL, "check: %s: unknown claim (%s)", nm, list);
+      }
+  /* the named claims (all when none is), in report order */
   for (size_t i = 0; !st && i < cap; i++)
     {
       const mv_check_type *t = mv_check_type_get (i);
       int want = !names || !*names;
-      for (const char *p = names ? names : ""; !want && *p;)
-        {
-          size_t l = strcspn (p, ",");
-          want = l == strlen (t->name) && !strncmp (p, t->name, l);
-          p += l + (p[l] == ',');
-        }
+      for (p = names ? names : ""; !want && next_name (&p, nm, sizeof nm);)
+        want = !strcmp (nm, t->name);
       if (want)
         types[n++] = t;
     }
