@@ -135,8 +135,6 @@ class _Problem:
         if not p:
             _raise(2)
         self.ptr = p
-        if isinstance(spec, _Problem):
-            raise TypeError("internal: already a problem")
         if isinstance(spec, dict):
             text = json.dumps(spec, allow_nan=False)
             _ok(_lib.problem_parse(p, text.encode(), b"<dict>"))
@@ -453,7 +451,10 @@ def _progress(progress):
 
 def _run(spec, run, progress):
     pb = _Problem(spec)
-    text = json.dumps(run, allow_nan=False).encode()
+    try:
+        text = json.dumps(run, allow_nan=False).encode()
+    except (TypeError, ValueError) as e:   # NaN, objects JSON has no form for
+        raise InputError("%s: run options: %s" % (run.get("method"), e)) from None
     tr = _lib.traj_alloc()
     if not tr:
         _raise(2)
@@ -469,7 +470,7 @@ def _run(spec, run, progress):
 
     _, stopped = _interruptible(call)
     result = Trajectory(tr, (_spec_json(pb) or "null").encode())
-    if stopped and result.status == "interrupted":
+    if stopped:   # Ctrl-C is never swallowed, even when the run had just ended
         raise Interrupted(result)
     return result
 

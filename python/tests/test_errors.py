@@ -124,8 +124,10 @@ def test_run_option_errors(mid_spec):
         mv.flow(mid_spec, t_end=1, prec=128)
     with pytest.raises(mv.InputError, match=r"run\.batch"):
         mv.sgd(mid_spec, lr=0.1, batch=0, steps=10)
-    with pytest.raises(ValueError):   # allow_nan=False: NaN never reaches the library
-        mv.flow(mid_spec, t_end=float("nan"))
+    with pytest.raises(mv.InputError, match="reduced: run options: .*not JSON compliant"):
+        mv.flow(mid_spec, t_end=float("nan"))   # NaN never reaches the library
+    with pytest.raises(mv.InputError, match="sgd: run options"):
+        mv.sgd(mid_spec, lr=0.1, batch=4, steps=10, times={1, 2})
 
 
 def test_other_calls_validate(mid_spec, tmp_path):
