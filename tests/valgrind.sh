@@ -37,7 +37,7 @@ export CI OMP_NUM_THREADS
 
 pass=0
 fail=0
-# vg NAME WANT_STATUS ARGS...: run moeverify ARGS under memcheck in $tmp
+# vg NAME WANT_STATUS ARGS...: run $exe ARGS under memcheck in $tmp
 vg () {
   name=$1 want=$2
   shift 2
@@ -87,6 +87,18 @@ vg "specialize --t-end" 0 specialize "$spec" --t-end 0.5 --out spec-flow
 vg "regress $(basename "$ref")" 0 regress "$ref"
 vg "check identities --quick" 0 check identities --quick --jobs 1 --report check
 vg "coeffs" 0 coeffs
+# the flat entry points under the Python module (ffi.h): their Check suite,
+# unforked, through the real binary libtool keeps in tests/.libs
+if [ -x "$build/tests/.libs/test_ffi" ]; then
+  exe="$build/tests/.libs/test_ffi"
+  LD_LIBRARY_PATH="$build/src/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" CK_FORK=no
+  MV_TOP_SRCDIR="$top"
+  export LD_LIBRARY_PATH CK_FORK MV_TOP_SRCDIR
+  vg "tests/test_ffi (ffi.h)" 0
+  exe="$build/src/moeverify"
+else
+  echo "skip - tests/test_ffi not built (make check builds it)"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
