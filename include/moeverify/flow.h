@@ -96,6 +96,12 @@ enum {
 int mv_flow_gram0 (double *G0, double *norms, char *how, size_t howlen,
                    const mv_problem *pb, int mode);
 
+/* The reduced flow of a problem: G(0) built as mode says (mv_flow_gram0,
+ * its description into tr->init), then mv_flow_reduced; what `moeverify
+ * flow --reduced` and a sweep's reduced tasks run. */
+int mv_flow_reduced_problem (mv_traj *tr, const mv_problem *pb, int mode,
+                             const mv_flow_params *p);
+
 /* Right-hand side f (nvar + 1: the free Gram entries G_kl, k < l, k a
  * student, row-major, then the energy rate |grad L|^2) of the reduced flow
  * at G0, and its analytic Jacobian J ((nvar+1)^2, row-major; may be NULL;

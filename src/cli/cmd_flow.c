@@ -344,22 +344,17 @@ setup_ckpt (flow_opts *o, const char *spec, char **note, char **path, int argc,
 static int
 integrate (flow_opts *o, mv_traj *tr, const mv_problem *pb, mv_io_set *set)
 {
-  if (!o->reduced && !o->reference)
-    return mv_flow_full (tr, pb, &o->p);
+  int mode = o->sample ? MV_GRAM0_SAMPLE : o->reduced ? MV_GRAM0_AUTO : MV_GRAM0_VECTORS;
+  if (!o->reference)
+    return o->reduced ? mv_flow_reduced_problem (tr, pb, mode, &o->p)
+      : mv_flow_full (tr, pb, &o->p);
   size_t n = 2 * (pb->m + pb->mstar);
   double *G = malloc (n * n * sizeof *G), *nr = malloc (n * sizeof *nr);
-  int s;
-  if (!G || !nr)
-    s = mv_error_set (MV_ENOMEM, "out of memory");
-  else
-    s = mv_flow_gram0 (G, nr, tr->init, sizeof tr->init, pb,
-                       o->sample ? MV_GRAM0_SAMPLE
-                       : o->reduced ? MV_GRAM0_AUTO : MV_GRAM0_VECTORS);
-  if (!s && o->reference)
+  int s = G && nr ? mv_flow_gram0 (G, nr, tr->init, sizeof tr->init, pb, mode)
+    : mv_error_set (MV_ENOMEM, "out of memory");
+  if (!s)
     s = mv_cli_flow_reference (tr, G, nr, pb, &o->p, o->tol, set,
                                o->reduced ? mv_ref_system_reduced : mv_ref_system_full);
-  else if (!s)
-    s = mv_flow_reduced (tr, G, nr, pb->m, pb->mstar, pb->noise_var, &o->p);
   free (G), free (nr);
   return s;
 }

@@ -277,23 +277,12 @@ flow_stage (report *r, const mv_problem *pb, double t_end, int full, const char 
   p.reg = &pb->reg;
   if (mv_io_progress_enabled ())
     p.progress = mv_cli_flow_progress, p.progress_ctx = full ? "full flow" : "reduced flow";
-  mv_traj tr;
-  size_t n = 2 * (pb->m + pb->mstar);
-  double *G = malloc (n * n * sizeof *G), *nr = malloc (n * sizeof *nr);
-  int s = (!G || !nr) ? mv_error_set (MV_ENOMEM, "out of memory")
-                      : mv_traj_init (&tr, pb->m, pb->mstar);
-  if (!s && full)
-    {
-      s = mv_flow_full (&tr, pb, &p);
-    }
-  else if (!s)
-    {
-      s = mv_flow_gram0 (G, nr, tr.init, sizeof tr.init, pb, MV_GRAM0_VECTORS);
-      if (!s)
-        s = mv_flow_reduced (&tr, G, nr, pb->m, pb->mstar, pb->noise_var, &p);
-    }
+  mv_traj tr;   /* mv_traj_init clears it first, failing or not */
+  int s = mv_traj_init (&tr, pb->m, pb->mstar);
+  if (!s)
+    s = full ? mv_flow_full (&tr, pb, &p)
+      : mv_flow_reduced_problem (&tr, pb, MV_GRAM0_VECTORS, &p);
   mv_io_progress_done ();
-  free (G), free (nr);
   if (!s)
     s = mv_traj_write (&tr, out, PAPER_SPEC);
   if (s)

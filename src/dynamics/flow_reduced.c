@@ -336,3 +336,17 @@ mv_flow_gram0 (double *G0, double *norms, char *how, size_t howlen,
     snprintf (how, howlen, "%s%s", HOW[used], too_large ? " (d too large for vectors)" : "");
   return MV_OK;
 }
+
+int
+mv_flow_reduced_problem (mv_traj *tr, const mv_problem *pb, int mode,
+                         const mv_flow_params *p)
+{
+  size_t n = 2 * (pb->m + pb->mstar);
+  double *G = malloc (n * n * sizeof *G), *nr = malloc (n * sizeof *nr);
+  int s = G && nr ? mv_flow_gram0 (G, nr, tr->init, sizeof tr->init, pb, mode)
+    : mv_error_set (MV_ENOMEM, "out of memory");
+  if (!s)
+    s = mv_flow_reduced (tr, G, nr, pb->m, pb->mstar, pb->noise_var, p);
+  free (G), free (nr);
+  return s;
+}

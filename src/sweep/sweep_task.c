@@ -129,21 +129,11 @@ stop_observer (const mv_observer **list, size_t *n, mv_observer *obs, mv_traj *t
 static int
 run_reduced (mv_traj *tr, const mv_problem *pb, const mv_sweep *sw)
 {
-  size_t n = 2 * (pb->m + pb->mstar);
-  double *G = malloc (n * n * sizeof *G), *nr = malloc (n * sizeof *nr);
-  int s;
-  if (!G || !nr)
-    s = mv_error_set (MV_ENOMEM, "out of memory");
-  else
-    s = mv_flow_gram0 (G, nr, tr->init, sizeof tr->init, pb, sw->gram0);
   mv_observer stop;
   mv_flow_params p = sw->flow;
   p.reg = &pb->reg;
   stop_observer (&p.observers, &p.n_observers, &stop, tr, sw);
-  if (!s)
-    s = mv_flow_reduced (tr, G, nr, pb->m, pb->mstar, pb->noise_var, &p);
-  free (G), free (nr);
-  return s;
+  return mv_flow_reduced_problem (tr, pb, sw->gram0, &p);
 }
 
 int
